@@ -1,0 +1,9 @@
+#pragma once
+/// \file
+/// The core of beacon: registries, namespaces, signals, connections and events.
+
+#include <beacon/connection.hpp>
+#include <beacon/error.hpp>
+#include <beacon/event.hpp>
+#include <beacon/registry.hpp>
+#include <beacon/signal.hpp>

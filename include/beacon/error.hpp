@@ -1,0 +1,77 @@
+#pragma once
+/// \file
+/// The exceptions beacon throws: one base class, one subclass per kind of bad input.
+
+#include <cstdint>
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace beacon {
+
+/// Base of every exception beacon throws; `what()` reads "[beacon.<kind>] <where>: <what was wrong>".
+class error : public std::runtime_error {
+public:
+    /// Builds the message from the error kind and the details.
+    error(std::string_view kind, const std::string& details)
+        : std::runtime_error("[beacon." + std::string(kind) + "] " + details) {}
+};
+
+/// A signal or namespace name that is empty, too long or holds control characters.
+class name_error : public error {
+public:
+    /// `details` says which name and why.
+    explicit name_error(const std::string& details) : error("name_error", details) {}
+};
+
+/// A lookup of a name that a sealed namespace does not declare.
+class unknown_signal_error : public error {
+public:
+    /// `details` names the namespace and the signal.
+    explicit unknown_signal_error(const std::string& details)
+        : error("unknown_signal_error", details) {}
+};
+
+/// Malformed event JSON; the message starts with the JSON pointer of the bad value.
+class decode_error : public error {
+public:
+    /// `path` is a JSON pointer ("/payload/action"), `details` what was wrong there.
+    decode_error(const std::string& path, const std::string& details)
+        : error("decode_error", (path.empty() ? std::string("/") : path) + ": " + details),
+          path_(path) {}
+
+    /// The JSON pointer of the offending value ("" for the document itself).
+    const std::string& path() const noexcept { return path_; }
+
+private:
+    std::string path_;
+};
+
+/// An event that cannot be written in the wire shape (e.g. a `data` key that shadows a payload field).
+class encode_error : public error {
+public:
+    /// `path` is a JSON pointer into the event ("/data/uri"), `details` what was wrong there.
+    encode_error(const std::string& path, const std::string& details)
+        : error("encode_error", path + ": " + details) {}
+};
+
+/// An exception a receiver threw during `signal::send_robust`, with the receiver's identity.
+struct receiver_error {
+    std::uint64_t receiver_id = 0;  ///< `connection::id()` of the receiver that threw.
+    std::string receiver_type;      ///< The receiver's demangled C++ type.
+    std::exception_ptr exception;   ///< What it threw, to rethrow or inspect.
+
+    /// The exception's `what()`, or "unknown exception" when it is not a std::exception.
+    std::string message() const {
+        try {
+            std::rethrow_exception(exception);
+        } catch (const std::exception& e) {
+            return e.what();
+        } catch (...) {
+            return "unknown exception";
+        }
+    }
+};
+
+}  // namespace beacon

@@ -1,0 +1,268 @@
+#pragma once
+/// \file
+/// A named signal: receivers for any sender or for one sender, synchronous keyed dispatch.
+
+#include <beacon/connection.hpp>
+#include <beacon/detail/slot.hpp>
+#include <beacon/error.hpp>
+#include <beacon/event.hpp>
+
+#include <boost/signals2/signal.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace beacon {
+
+/// Mutes a signal for as long as it lives: sends on a muted signal call nobody and build nothing.
+class scoped_mute {
+public:
+    /// Raises the mute depth `depth` until destruction; mutes nest.
+    explicit scoped_mute(std::atomic<int>& depth) noexcept : depth_(&depth) { depth_->fetch_add(1); }
+    scoped_mute(const scoped_mute&) = delete;
+    scoped_mute& operator=(const scoped_mute&) = delete;
+    /// Takes over `other`'s mute.
+    scoped_mute(scoped_mute&& other) noexcept : depth_(std::exchange(other.depth_, nullptr)) {}
+    scoped_mute& operator=(scoped_mute&&) = delete;
+    ~scoped_mute() {
+        if (depth_) depth_->fetch_sub(1);
+    }
+
+private:
+    std::atomic<int>* depth_;
+};
+
+/// A named signal carrying `event`s to receivers, synchronously, in the sending thread.
+///
+/// Call order: first the receivers connected for any sender, then those bound to the event's
+/// sender, each group in connection order. A receiver disconnected or blocked before its turn is
+/// skipped; one connected during a send is first called by the next send.
+class signal {
+public:
+    /// A signal called `name` in the namespace called `namespace_name`.
+    signal(std::string namespace_name, std::string name)
+        : namespace_name_(std::move(namespace_name)), name_(std::move(name)) {}
+    signal(const signal&) = delete;
+    signal& operator=(const signal&) = delete;
+
+    /// The signal's name inside its namespace.
+    const std::string& name() const noexcept { return name_; }
+    /// The name of the namespace holding the signal.
+    const std::string& namespace_name() const noexcept { return namespace_name_; }
+
+    /// Connects `receiver` (callable with `const event&`) for every sender.
+    template <class F>
+    connection connect(F&& receiver) {
+        return connect_to(any_signal_, std::forward<F>(receiver), any_, nullptr);
+    }
+
+    /// Connects `receiver` for sends whose event's sender is `sender` only.
+    template <class F>
+    connection connect(std::string_view sender, F&& receiver) {
+        return connect_bound(sender, std::forward<F>(receiver), nullptr);
+    }
+
+    /// Connects `receiver` for every sender while `owner` lives; a member function pointer is
+    /// called on `owner`. The receiver is disconnected once `owner` has expired.
+    template <class F, class T>
+    connection connect(F&& receiver, const std::shared_ptr<T>& owner) {
+        return connect_to(any_signal_, bind_owner(std::forward<F>(receiver), owner), any_, owner);
+    }
+
+    /// Connects `receiver` for `sender` only, while `owner` lives (see the tracked overload above).
+    template <class F, class T>
+    connection connect(std::string_view sender, F&& receiver, const std::shared_ptr<T>& owner) {
+        return connect_bound(sender, bind_owner(std::forward<F>(receiver), owner), owner);
+    }
+
+    /// Sends `e` to the receivers for any sender and those for `e.sender`; returns how many were
+    /// called. A receiver's exception propagates and the remaining receivers are not called.
+    /// An event whose timestamp is 0 is stamped (on a copy, since `e` is const).
+    std::size_t send(const event& e) {
+        if (muted()) return 0;
+        if (e.timestamp != 0) return dispatch(e, nullptr);
+        event stamped = e;
+        stamped.stamp();
+        return dispatch(stamped, nullptr);
+    }
+
+    /// Sends `e`, stamping it in place when its timestamp is 0.
+    std::size_t send(event&& e) {
+        if (muted()) return 0;
+        e.stamp();
+        return dispatch(e, nullptr);
+    }
+
+    /// CKAN's `send(sender, **kwargs)`: builds the event only when someone listens for `sender`.
+    std::size_t send(std::string_view sender, nlohmann::json data = nlohmann::json::object()) {
+        return send_lazy(sender, [&] { return event(std::string(sender), std::move(data)); });
+    }
+
+    /// Calls `make()` to build the event only when a receiver may want `sender`'s event, then
+    /// sends it with its sender set to `sender`. Costs two atomic loads when nobody listens.
+    template <class Make>
+    std::size_t send_lazy(std::string_view sender, Make&& make) {
+        static_assert(std::is_convertible_v<std::invoke_result_t<Make&>, event>,
+                      "beacon::signal::send_lazy: make() must return a beacon::event");
+        if (muted() || !may_have_receivers(sender)) return 0;
+        event e = std::invoke(make);
+        if (e.sender != sender) e.sender.assign(sender.data(), sender.size());
+        e.stamp();
+        return dispatch(e, nullptr);
+    }
+
+    /// Sends `e` to every receiver even when some throw; returns what each thrower threw.
+    std::vector<receiver_error> send_robust(const event& e) {
+        std::vector<receiver_error> errors;
+        if (muted()) return errors;
+        if (e.timestamp != 0) {
+            dispatch(e, &errors);
+        } else {
+            event stamped = e;
+            stamped.stamp();
+            dispatch(stamped, &errors);
+        }
+        return errors;
+    }
+
+    /// Whether a send from `sender` would call a receiver (blocked receivers count).
+    bool has_receivers_for(std::string_view sender) const {
+        if (!may_have_receivers(sender)) return false;
+        if (!any_signal_.empty()) return true;
+        const auto b = find_bucket(sender);
+        return b && !b->signal.empty();
+    }
+
+    /// Whether any receiver is connected, for any sender or bound to one.
+    bool has_receivers() const { return receiver_count() != 0; }
+
+    /// How many receivers are connected in all: any-sender and sender-bound ones.
+    std::size_t receiver_count() const {
+        std::size_t n = any_signal_.num_slots();
+        std::shared_lock lock(buckets_mutex_);
+        for (const auto& [sender, b] : buckets_) n += b->signal.num_slots();
+        return n;
+    }
+
+    /// How many receivers a send from `sender` would reach: any-sender plus those bound to it.
+    std::size_t receiver_count(std::string_view sender) const {
+        const auto b = find_bucket(sender);
+        return any_signal_.num_slots() + (b ? b->signal.num_slots() : 0);
+    }
+
+    /// Disconnects every receiver of this signal.
+    void disconnect_all() {
+        any_signal_.disconnect_all_slots();
+        std::shared_lock lock(buckets_mutex_);
+        for (const auto& [sender, b] : buckets_) b->signal.disconnect_all_slots();
+    }
+
+    /// Mutes the signal until the returned object is destroyed; mutes nest.
+    [[nodiscard]] scoped_mute mute() noexcept { return scoped_mute(mute_depth_); }
+    /// Whether a scoped_mute currently mutes the signal.
+    bool muted() const noexcept { return mute_depth_.load(std::memory_order_relaxed) != 0; }
+
+private:
+    using native_signal = boost::signals2::signal<void(const detail::delivery&)>;
+
+    struct bucket {
+        explicit bucket(std::string s, std::atomic<std::size_t>& total) : sender(std::move(s)) {
+            count.parent = &total;
+        }
+        std::string sender;
+        detail::slot_count count;
+        native_signal signal;
+    };
+
+    template <class F, class T>
+    static auto bind_owner(F&& receiver, const std::shared_ptr<T>& owner) {
+        if constexpr (std::is_member_function_pointer_v<std::decay_t<F>>) {
+            return [method = receiver, raw = owner.get()](const event& e) { std::invoke(method, raw, e); };
+        } else {
+            return std::forward<F>(receiver);
+        }
+    }
+
+    template <class F, class Owner>
+    connection connect_to(native_signal& target, F&& receiver, detail::slot_count& count, const Owner& owner) {
+        using receiver_type = std::decay_t<F>;
+        static_assert(std::is_invocable_v<receiver_type&, const event&>,
+                      "beacon::signal::connect: the receiver must be callable with (const beacon::event&)");
+        const std::uint64_t id = next_id_.fetch_add(1, std::memory_order_acq_rel) + 1;
+        native_signal::slot_type slot(detail::slot<receiver_type>(std::forward<F>(receiver), count, id));
+        if constexpr (!std::is_same_v<Owner, std::nullptr_t>) {
+            slot.track_foreign(std::weak_ptr<void>(owner));
+        }
+        return connection(target.connect(slot), id);
+    }
+
+    template <class F, class Owner>
+    connection connect_bound(std::string_view sender, F&& receiver, const Owner& owner) {
+        std::unique_lock lock(buckets_mutex_);
+        sweep_empty_buckets();
+        auto it = buckets_.find(sender);
+        if (it == buckets_.end()) {
+            auto b = std::make_shared<bucket>(std::string(sender), bound_total_);
+            it = buckets_.emplace(std::string_view(b->sender), b).first;
+        }
+        return connect_to(it->second->signal, std::forward<F>(receiver), it->second->count, owner);
+    }
+
+    // Buckets of senders whose receivers have all gone are dropped once they could make up half
+    // the map, so that a stream of one-off senders does not grow it without bound.
+    void sweep_empty_buckets() {
+        if (buckets_.size() < 2 * buckets_after_sweep_ + 16) return;
+        for (auto it = buckets_.begin(); it != buckets_.end();) {
+            it = it->second->count.live.load(std::memory_order_acquire) == 0 ? buckets_.erase(it) : std::next(it);
+        }
+        buckets_after_sweep_ = buckets_.size();
+    }
+
+    std::shared_ptr<bucket> find_bucket(std::string_view sender) const {
+        std::shared_lock lock(buckets_mutex_);
+        const auto it = buckets_.find(sender);
+        return it == buckets_.end() ? nullptr : it->second;
+    }
+
+    bool may_have_receivers(std::string_view sender) const {
+        if (any_.live.load(std::memory_order_acquire) != 0) return true;
+        if (bound_total_.load(std::memory_order_acquire) == 0) return false;
+        const auto b = find_bucket(sender);
+        return b && b->count.live.load(std::memory_order_acquire) != 0;
+    }
+
+    std::size_t dispatch(const event& e, std::vector<receiver_error>* errors) {
+        std::size_t calls = 0;
+        const detail::delivery d{e, next_id_.load(std::memory_order_acquire), errors, &calls};
+        if (any_.live.load(std::memory_order_acquire) != 0) any_signal_(d);
+        if (bound_total_.load(std::memory_order_acquire) != 0) {
+            if (const auto b = find_bucket(e.sender)) b->signal(d);
+        }
+        return calls;
+    }
+
+    std::string namespace_name_;
+    std::string name_;
+    std::atomic<std::uint64_t> next_id_{0};
+    std::atomic<int> mute_depth_{0};
+    // The counts outlive the Boost signals below, whose slots decrement them when destroyed.
+    detail::slot_count any_;
+    std::atomic<std::size_t> bound_total_{0};
+    native_signal any_signal_;
+    mutable std::shared_mutex buckets_mutex_;
+    std::unordered_map<std::string_view, std::shared_ptr<bucket>> buckets_;
+    std::size_t buckets_after_sweep_ = 0;
+};
+
+}  // namespace beacon

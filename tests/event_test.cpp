@@ -1,0 +1,139 @@
+// Events: fields, stamping, the Kinto wire shape, and precise errors for malformed JSON.
+#include <beacon/event.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <string>
+
+using Catch::Matchers::Contains;
+using nlohmann::json;
+
+namespace {
+
+beacon::event sample() {
+    beacon::event e("bucket-service");
+    e.action = beacon::action::delete_;
+    e.resource_name = "collection";
+    e.uri = "/buckets/b1/collections/c1";
+    e.user_id = "basicauth:alice";
+    e.timestamp = 1447240896769;
+    e.set("bucket_id", "b1").set("collection_id", "c1");
+    e.impacted_records.push_back({json{{"id", "c1"}, {"deleted", true}}, std::nullopt});
+    e.impacted_records.push_back({json{{"id", "c2"}}, json{{"id", "c2"}, {"title", "new"}}});
+    e.impacted_records.push_back({std::nullopt, json{{"id", "c3"}}});
+    return e;
+}
+
+// Decoding `text` must fail with a decode_error at `path` whose message contains `words`.
+void require_decode_error(const std::string& text, const std::string& path, const std::string& words) {
+    INFO(text);
+    try {
+        (void)beacon::parse_event(text);
+        FAIL("no error for " << text);
+    } catch (const beacon::decode_error& e) {
+        CHECK(e.path() == path);
+        CHECK_THAT(e.what(), Contains(words));
+        CHECK_THAT(e.what(), Contains("[beacon.decode_error] " + (path.empty() ? std::string("/") : path) + ": "));
+    }
+}
+
+}  // namespace
+
+TEST_CASE("actions have Kinto's wire names", "[event]") {
+    CHECK(beacon::to_string(beacon::action::create) == "create");
+    CHECK(beacon::to_string(beacon::action::update) == "update");
+    CHECK(beacon::to_string(beacon::action::delete_) == "delete");
+    CHECK(beacon::to_string(beacon::action::read) == "read");
+    CHECK(beacon::parse_action("delete") == beacon::action::delete_);
+    CHECK_FALSE(beacon::parse_action("Delete").has_value());
+}
+
+TEST_CASE("an event is written in Kinto's wire shape", "[event][json]") {
+    const json expected = json::parse(R"({
+        "sender": "bucket-service",
+        "payload": {"timestamp": 1447240896769, "action": "delete", "uri": "/buckets/b1/collections/c1",
+                    "user_id": "basicauth:alice", "resource_name": "collection",
+                    "bucket_id": "b1", "collection_id": "c1"},
+        "impacted_records": [{"old": {"id": "c1", "deleted": true}},
+                             {"old": {"id": "c2"}, "new": {"id": "c2", "title": "new"}},
+                             {"new": {"id": "c3"}}]})");
+    CHECK(json(sample()) == expected);
+}
+
+TEST_CASE("events round-trip through JSON", "[event][json]") {
+    const auto e = sample();
+    CHECK(json(e).get<beacon::event>() == e);
+    CHECK(beacon::parse_event(json(e).dump()) == e);
+
+    beacon::event minimal("just-a-sender");
+    CHECK(json(minimal).get<beacon::event>() == minimal);
+    CHECK_FALSE(json(minimal)["payload"].contains("action"));
+
+    // null in an impacted record is a value, not an absence.
+    beacon::event with_null;
+    with_null.impacted_records.push_back({json(nullptr), std::nullopt});
+    CHECK(json(with_null).get<beacon::event>() == with_null);
+}
+
+TEST_CASE("a payload pushed by another producer in Kinto's shape is read", "[event][json]") {
+    const auto e = beacon::parse_event(R"({"payload": {"action": "create", "resource_name": "bucket",
+        "bucket_id": "b1", "uri": "/buckets/b1", "user_id": null, "timestamp": 1447240896769},
+        "impacted_records": [{"new": {"id": "b1", "last_modified": 1447240896769}}]})");
+    CHECK(e.sender.empty());
+    CHECK(e.action == beacon::action::create);
+    CHECK(e.resource_name == "bucket");
+    CHECK(e.user_id.empty());
+    CHECK(e.data == json{{"bucket_id", "b1"}});
+    REQUIRE(e.impacted_records.size() == 1);
+    CHECK_FALSE(e.impacted_records[0].old_value.has_value());
+    CHECK((*e.impacted_records[0].new_value)["id"] == "b1");
+}
+
+TEST_CASE("malformed event JSON names the path of the bad value", "[event][json][behaviour11]") {
+    require_decode_error("[1, 2]", "", "expected an event object, got array");
+    require_decode_error("{\"payload\": ", "", "not valid JSON");
+    require_decode_error("{}", "", "missing required key \"payload\"");
+    require_decode_error(R"({"payload": 3})", "/payload", "expected an object, got number");
+    require_decode_error(R"({"payload": {"action": "destroy"}})", "/payload/action", "unknown action \"destroy\"");
+    require_decode_error(R"({"payload": {"action": 1}})", "/payload/action", "expected an action name, got number");
+    require_decode_error(R"({"payload": {"timestamp": -1}})", "/payload/timestamp", "non-negative integer");
+    require_decode_error(R"({"payload": {"timestamp": 1.5}})", "/payload/timestamp", "got number");
+    require_decode_error(R"({"payload": {"timestamp": "now"}})", "/payload/timestamp", "got string");
+    require_decode_error(R"({"payload": {"timestamp": 18446744073709551615}})", "/payload/timestamp", "non-negative");
+    require_decode_error(R"({"payload": {"uri": ["a"]}})", "/payload/uri", "expected a string, got array");
+    require_decode_error(R"({"payload": {}, "sender": 7})", "/sender", "expected a string, got number");
+    require_decode_error(R"({"payload": {}, "impacted_records": {}})", "/impacted_records", "expected an array");
+    require_decode_error(R"({"payload": {}, "impacted_records": [{"new": 1}, "x"]})", "/impacted_records/1",
+                         "expected an object with \"old\" and/or \"new\", got string");
+    require_decode_error(R"({"payload": {}, "impacted_records": [{"older": 1}]})", "/impacted_records/0/older",
+                         "unknown key in an impacted record");
+    require_decode_error(R"({"payload": {}, "a/b~c": 1})", "/a~1b~0c", "unknown key");
+}
+
+TEST_CASE("a failed decode leaves the target event as it was", "[event][json][behaviour11]") {
+    auto e = sample();
+    const auto before = e;
+    CHECK_THROWS_AS(json::parse(R"({"sender": "x", "payload": {"action": "nope"}})").get_to(e), beacon::decode_error);
+    CHECK(e == before);
+}
+
+TEST_CASE("events that cannot be written say why", "[event][json][behaviour11]") {
+    beacon::event e;
+    e.set("uri", "shadowed");
+    CHECK_THROWS_AS(json(e), beacon::encode_error);
+    CHECK_THROWS_WITH(json(e), Contains("/data/uri") && Contains("payload field"));
+    e.data = json::array();
+    CHECK_THROWS_WITH(json(e), Contains("/data: must be a JSON object, got array"));
+}
+
+TEST_CASE("set chains and stamp fills only a missing timestamp", "[event]") {
+    auto e = beacon::event("s").set("a", 1).set("b", "two").set("a", 3);
+    CHECK(e.data == json{{"a", 3}, {"b", "two"}});
+    CHECK(e.timestamp == 0);
+    const auto before = beacon::event::now_ms();
+    e.stamp();
+    CHECK(e.timestamp >= before);
+    e.timestamp = 42;
+    e.stamp();
+    CHECK(e.timestamp == 42);
+}

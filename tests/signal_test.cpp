@@ -1,0 +1,246 @@
+// Signals: any-sender and sender-bound receivers, lazy and keyed sends, order, changes during a
+// send, re-entrancy, exceptions and robust sends, muting.
+#include <beacon/signal.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using Catch::Matchers::Contains;
+
+namespace {
+
+struct fixture {
+    beacon::signal sig{"core", "resource_changed"};
+    std::vector<std::string> log;
+
+    auto recorder(std::string name) {
+        return [this, name](const beacon::event& e) { log.push_back(name + ":" + e.sender); };
+    }
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(fixture, "any-sender receivers get every send, bound ones only their sender's",
+                 "[signal][behaviour2]") {
+    sig.connect(recorder("any"));
+    sig.connect("alice", recorder("alice-only"));
+    CHECK(sig.send(beacon::event("alice")) == 2);
+    CHECK(sig.send(beacon::event("bob")) == 1);
+    CHECK(sig.send("alice", {{"k", 1}}) == 2);
+    CHECK(log == std::vector<std::string>{"any:alice", "alice-only:alice", "any:bob", "any:alice", "alice-only:alice"});
+}
+
+TEST_CASE_METHOD(fixture, "a send nobody listens to builds no event", "[signal][behaviour3]") {
+    int built = 0;
+    auto make = [&] {
+        ++built;
+        return beacon::event().set("expensive", true);
+    };
+    CHECK(sig.send_lazy("alice", make) == 0);
+    CHECK(built == 0);
+
+    auto bob = sig.connect("bob", recorder("bob"));
+    CHECK(sig.send_lazy("alice", make) == 0);
+    CHECK(built == 0);
+    CHECK(sig.send_lazy("bob", make) == 1);
+    CHECK(built == 1);
+    CHECK(log == std::vector<std::string>{"bob:bob"});
+
+    bob.disconnect();
+    CHECK(sig.send_lazy("bob", make) == 0);
+    CHECK(built == 1);
+
+    sig.connect(recorder("any"));
+    CHECK(sig.send_lazy("alice", make) == 1);
+    CHECK(built == 2);
+    {
+        auto quiet = sig.mute();
+        CHECK(sig.send_lazy("alice", make) == 0);
+    }
+    CHECK(built == 2);
+}
+
+TEST_CASE_METHOD(fixture, "dispatch is keyed: a send calls only the receivers for its sender",
+                 "[signal][behaviour4]") {
+    std::vector<int> calls(2000, 0);
+    for (int i = 0; i < 2000; ++i) sig.connect("sender-" + std::to_string(i), [&calls, i](const beacon::event&) { ++calls[i]; });
+    CHECK(sig.receiver_count() == 2000);
+    CHECK(sig.receiver_count("sender-500") == 1);
+    CHECK(sig.send(beacon::event("sender-500")) == 1);
+    CHECK(sig.send(beacon::event("nobody")) == 0);
+    for (int i = 0; i < 2000; ++i) REQUIRE(calls[i] == (i == 500 ? 1 : 0));
+}
+
+TEST_CASE_METHOD(fixture, "call order: any-sender receivers, then bound ones, each in connection order",
+                 "[signal][behaviour5]") {
+    sig.connect("alice", recorder("bound1"));
+    sig.connect(recorder("any1"));
+    sig.connect("alice", recorder("bound2"));
+    sig.connect(recorder("any2"));
+    sig.send(beacon::event("alice"));
+    CHECK(log == std::vector<std::string>{"any1:alice", "any2:alice", "bound1:alice", "bound2:alice"});
+}
+
+TEST_CASE_METHOD(fixture, "a receiver disconnected or blocked before its turn is not called", "[signal][behaviour6]") {
+    beacon::connection third;
+    beacon::connection fifth;
+    std::optional<beacon::scoped_block> block;
+    sig.connect([&](const beacon::event&) {
+        log.push_back("first");
+        third.disconnect();
+        block.emplace(fifth.block());
+    });
+    auto second = sig.connect([&](const beacon::event&) { log.push_back("second"); });
+    third = sig.connect([&](const beacon::event&) { log.push_back("third"); });
+    sig.connect([&](const beacon::event&) { log.push_back("fourth"); });
+    fifth = sig.connect([&](const beacon::event&) { log.push_back("fifth"); });
+    sig.send(beacon::event("x"));
+    CHECK(log == std::vector<std::string>{"first", "second", "fourth"});
+    CHECK_FALSE(third.connected());
+    CHECK(fifth.blocked());
+}
+
+TEST_CASE_METHOD(fixture, "a receiver can disconnect itself during a send", "[signal][behaviour6]") {
+    beacon::connection self;
+    self = sig.connect([&](const beacon::event&) {
+        log.push_back("once");
+        self.disconnect();
+    });
+    sig.connect(recorder("after"));
+    sig.send(beacon::event("x"));
+    sig.send(beacon::event("y"));
+    CHECK(log == std::vector<std::string>{"once", "after:x", "after:y"});
+}
+
+TEST_CASE_METHOD(fixture, "a receiver connected during a send is first called by the next send",
+                 "[signal][behaviour6]") {
+    bool connected = false;
+    sig.connect([&](const beacon::event&) {
+        if (connected) return;
+        connected = true;
+        sig.connect(recorder("late-any"));
+        sig.connect("x", recorder("late-bound"));
+    });
+    sig.connect("x", recorder("bound"));
+    CHECK(sig.send(beacon::event("x")) == 2);
+    CHECK(log == std::vector<std::string>{"bound:x"});
+    log.clear();
+    CHECK(sig.send(beacon::event("x")) == 4);
+    CHECK(log == std::vector<std::string>{"late-any:x", "bound:x", "late-bound:x"});
+}
+
+TEST_CASE_METHOD(fixture, "re-entrant sends work", "[signal][behaviour6]") {
+    sig.connect([&](const beacon::event& e) {
+        log.push_back("enter:" + e.sender);
+        if (e.sender.size() < 3) sig.send(beacon::event(e.sender + "+"));
+        log.push_back("leave:" + e.sender);
+    });
+    sig.connect("a+", recorder("bound"));
+    sig.send(beacon::event("a"));
+    CHECK(log == std::vector<std::string>{"enter:a", "enter:a+", "enter:a++", "leave:a++", "leave:a+", "bound:a+",
+                                          "leave:a"});
+}
+
+TEST_CASE_METHOD(fixture, "a receiver's exception propagates and the signal stays usable", "[signal][behaviour7]") {
+    sig.connect(recorder("before"));
+    auto thrower = sig.connect([](const beacon::event& e) {
+        if (e.sender == "bad") throw std::runtime_error("receiver failed");
+    });
+    sig.connect(recorder("after"));
+    CHECK_THROWS_WITH(sig.send(beacon::event("bad")), "receiver failed");
+    CHECK(log == std::vector<std::string>{"before:bad"});
+    CHECK(sig.send(beacon::event("good")) == 3);
+    thrower.disconnect();
+    CHECK(sig.send(beacon::event("bad")) == 2);
+    CHECK(sig.receiver_count() == 2);
+}
+
+TEST_CASE_METHOD(fixture, "a robust send calls every receiver and returns each error with its receiver",
+                 "[signal][behaviour7]") {
+    sig.connect(recorder("one"));
+    auto two = sig.connect([&](const beacon::event&) {
+        log.push_back("two");
+        throw std::runtime_error("two failed");
+    });
+    sig.connect(recorder("three"));
+    auto four = sig.connect("x", [&](const beacon::event&) {
+        log.push_back("four");
+        throw 42;
+    });
+    const auto errors = sig.send_robust(beacon::event("x"));
+    CHECK(log == std::vector<std::string>{"one:x", "two", "three:x", "four"});
+    REQUIRE(errors.size() == 2);
+    CHECK(errors[0].receiver_id == two.id());
+    CHECK(errors[0].message() == "two failed");
+    CHECK_THAT(errors[0].receiver_type, Contains("lambda"));
+    CHECK(errors[1].receiver_id == four.id());
+    CHECK(errors[1].message() == "unknown exception");
+    CHECK_THROWS_AS(std::rethrow_exception(errors[1].exception), int);
+    CHECK(two.id() != four.id());
+    CHECK(sig.send_robust(beacon::event("y")).size() == 1);
+}
+
+TEST_CASE_METHOD(fixture, "muting is scoped and nests", "[signal][behaviour9]") {
+    sig.connect(recorder("r"));
+    {
+        auto outer = sig.mute();
+        CHECK(sig.muted());
+        {
+            auto inner = sig.mute();
+            CHECK(sig.send(beacon::event("a")) == 0);
+        }
+        CHECK(sig.muted());
+        CHECK(sig.send_robust(beacon::event("b")).empty());
+        CHECK(sig.send("c") == 0);
+    }
+    CHECK_FALSE(sig.muted());
+    CHECK(sig.send(beacon::event("d")) == 1);
+    CHECK(log == std::vector<std::string>{"r:d"});
+}
+
+TEST_CASE_METHOD(fixture, "receivers see a stamped event; a const event is not changed", "[signal]") {
+    std::int64_t seen = 0;
+    sig.connect([&](const beacon::event& e) { seen = e.timestamp; });
+    const beacon::event unstamped("a");
+    sig.send(unstamped);
+    CHECK(seen > 0);
+    CHECK(unstamped.timestamp == 0);
+    beacon::event given("b");
+    given.timestamp = 7;
+    sig.send(given);
+    CHECK(seen == 7);
+    sig.send("c");
+    CHECK(seen > 7);
+}
+
+TEST_CASE_METHOD(fixture, "receiver counts and disconnect_all", "[signal]") {
+    CHECK_FALSE(sig.has_receivers());
+    CHECK_FALSE(sig.has_receivers_for("a"));
+    auto a = sig.connect("a", recorder("a"));
+    CHECK(sig.has_receivers_for("a"));
+    CHECK_FALSE(sig.has_receivers_for("b"));
+    sig.connect(recorder("any"));
+    CHECK(sig.has_receivers_for("b"));
+    CHECK(sig.receiver_count() == 2);
+    CHECK(sig.receiver_count("a") == 2);
+    CHECK(sig.receiver_count("b") == 1);
+    sig.disconnect_all();
+    CHECK_FALSE(a.connected());
+    CHECK(sig.receiver_count() == 0);
+    CHECK(sig.send(beacon::event("a")) == 0);
+}
+
+TEST_CASE_METHOD(fixture, "senders that come and go do not keep receivers alive", "[signal]") {
+    for (int i = 0; i < 500; ++i) {
+        beacon::scoped_connection c = sig.connect("once-" + std::to_string(i), recorder("r"));
+        CHECK(sig.send(beacon::event("once-" + std::to_string(i))) == 1);
+    }
+    CHECK(sig.receiver_count() == 0);
+    for (int i = 0; i < 500; i += 50) CHECK_FALSE(sig.has_receivers_for("once-" + std::to_string(i)));
+    sig.connect("once-3", recorder("again"));
+    CHECK(sig.send(beacon::event("once-3")) == 1);
+    CHECK(log.back() == "again:once-3");
+}
