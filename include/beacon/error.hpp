@@ -56,6 +56,14 @@ public:
         : error("encode_error", path + ": " + details) {}
 };
 
+/// A Redis server that cannot be reached or refuses a command, or a bad Redis URL; the message
+/// names the server (or URL) and the command.
+class redis_error : public error {
+public:
+    /// `details` names the server and the command, then what went wrong.
+    explicit redis_error(const std::string& details) : error("redis_error", details) {}
+};
+
 /// An exception a receiver threw during `signal::send_robust`, with the receiver's identity.
 struct receiver_error {
     std::uint64_t receiver_id = 0;  ///< `connection::id()` of the receiver that threw.
