@@ -1,0 +1,30 @@
+// Replaces the global operator new/delete (the array and sized forms forward to these) to count
+// allocations per thread; see alloc_count.hpp.
+
+#include "alloc_count.hpp"
+
+#include <malloc.h>
+
+#include <cstdlib>
+#include <new>
+
+namespace {
+thread_local std::size_t allocations = 0;
+thread_local std::ptrdiff_t live_bytes = 0;
+}  // namespace
+
+beacon_bench::alloc_stats beacon_bench::thread_allocs() noexcept { return {allocations, live_bytes}; }
+
+void* operator new(std::size_t size) {
+    void* p = std::malloc(size == 0 ? 1 : size);
+    if (p == nullptr) throw std::bad_alloc();
+    ++allocations;
+    live_bytes += static_cast<std::ptrdiff_t>(malloc_usable_size(p));
+    return p;
+}
+
+void operator delete(void* p) noexcept {
+    if (p == nullptr) return;
+    live_bytes -= static_cast<std::ptrdiff_t>(malloc_usable_size(p));
+    std::free(p);
+}

@@ -1,0 +1,269 @@
+// beacon's performance targets P1-P4 and P6 (../../docs/performance.md), each measured side by
+// side with its peer in the same run: raw Boost.Signals2 for dispatch and memory, Python blinker
+// (blinker_peer.py, run by scripts/bench) for the CKAN-like send. P5 (compile time) is measured by
+// scripts/bench. Benchmark names are "<target>/<side>/<args>"; scripts/bench pairs them up.
+
+#include "alloc_count.hpp"
+
+#include <beacon/beacon.hpp>
+
+#include <benchmark/benchmark.h>
+#include <boost/signals2/signal.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace {
+
+using raw_signal = boost::signals2::signal<void(const beacon::event&)>;
+
+/// The receiver every workload connects, on both sides: reads the event, does nothing else.
+struct sink {
+    void operator()(const beacon::event& e) const { benchmark::DoNotOptimize(e.timestamp); }
+};
+
+/// A receiver capturing one pointer, like most real ones (`[this]`, `[&counter]`).
+struct counting_sink {
+    std::size_t* calls;
+    void operator()(const beacon::event& e) const {
+        benchmark::DoNotOptimize(e.timestamp);
+        ++*calls;
+    }
+};
+
+/// Raw Boost.Signals2's way to bind a receiver to one sender: a test inside every slot.
+struct filtered_sink {
+    std::string sender;
+    void operator()(const beacon::event& e) const {
+        if (e.sender == sender) benchmark::DoNotOptimize(e.timestamp);
+    }
+};
+
+beacon::event prebuilt(std::string sender) {
+    beacon::event e(std::move(sender), {{"id", 42}});
+    e.stamp();
+    return e;
+}
+
+std::string sender_name(std::int64_t i) { return "sender-" + std::to_string(i); }
+
+/// Reports the allocations made per iteration since `before`.
+void report_allocations(benchmark::State& state, const beacon_bench::alloc_stats& before) {
+    const auto made = beacon_bench::thread_allocs().allocations - before.allocations;
+    state.counters["allocs_per_iter"] =
+        benchmark::Counter(static_cast<double>(made) / static_cast<double>(state.iterations()));
+}
+
+// P1: a prebuilt event to N receivers connected for any sender.
+
+void p1_beacon(benchmark::State& state) {
+    beacon::registry reg;
+    auto& sig = reg.core().signal("p1");
+    for (std::int64_t i = 0; i < state.range(0); ++i) sig.connect(sink{});
+    const auto e = prebuilt("anyone");
+    for (auto _ : state) sig.send(e);
+}
+BENCHMARK(p1_beacon)->Name("P1/beacon")->Arg(1)->Arg(10)->Arg(100);
+
+void p1_boost(benchmark::State& state) {
+    raw_signal sig;
+    for (std::int64_t i = 0; i < state.range(0); ++i) sig.connect(sink{});
+    const auto e = prebuilt("anyone");
+    for (auto _ : state) sig(e);
+}
+BENCHMARK(p1_boost)->Name("P1/boost")->Arg(1)->Arg(10)->Arg(100);
+
+// P2: a send nobody listens to. The argument is how many receivers are bound to other senders.
+
+void p2_beacon(benchmark::State& state) {
+    beacon::registry reg;
+    auto& sig = reg.core().signal("p2");
+    for (std::int64_t i = 0; i < state.range(0); ++i) sig.connect(sender_name(i), sink{});
+    const auto before = beacon_bench::thread_allocs();
+    for (auto _ : state) {
+        sig.send_lazy("nobody", [] { return beacon::event("nobody", {{"id", 42}, {"name", "never built"}}); });
+    }
+    report_allocations(state, before);
+}
+BENCHMARK(p2_beacon)->Name("P2/beacon")->Arg(0)->Arg(100);
+
+void p2_boost(benchmark::State& state) {
+    raw_signal sig;
+    const auto e = prebuilt("nobody");
+    const auto before = beacon_bench::thread_allocs();
+    for (auto _ : state) sig(e);
+    report_allocations(state, before);
+}
+BENCHMARK(p2_boost)->Name("P2/boost")->Arg(0);
+
+// P3: N receivers bound to distinct senders, a send reaching one of them.
+
+void p3_beacon(benchmark::State& state) {
+    beacon::registry reg;
+    auto& sig = reg.core().signal("p3");
+    for (std::int64_t i = 0; i < state.range(0); ++i) sig.connect(sender_name(i), sink{});
+    const auto e = prebuilt(sender_name(state.range(0) / 2));
+    for (auto _ : state) sig.send(e);
+}
+BENCHMARK(p3_beacon)->Name("P3/beacon")->Arg(1)->Arg(10000);
+
+void p3_boost(benchmark::State& state) {
+    raw_signal sig;
+    for (std::int64_t i = 0; i < state.range(0); ++i) sig.connect(filtered_sink{sender_name(i)});
+    const auto e = prebuilt(sender_name(state.range(0) / 2));
+    for (auto _ : state) sig(e);
+}
+BENCHMARK(p3_boost)->Name("P3/boost")->Arg(1)->Arg(10000);
+
+// P4: CKAN's `signal.send(sender, id=..., name=..., private=...)` to 10 receivers, the event
+// built in the loop. Python blinker's side is blinker_peer.py.
+
+const std::string dataset_id = "c8a5b5b0-1e0a-4bd4-9c7f-2f8d0b5d9e11";
+const std::string dataset_name = "annual-report-2024";
+
+void p4_beacon_init_list(benchmark::State& state) {
+    beacon::registry reg;
+    auto& sig = reg.core().signal("p4");
+    for (int i = 0; i < 10; ++i) sig.connect(sink{});
+    const auto before = beacon_bench::thread_allocs();
+    for (auto _ : state) {
+        sig.send("package_create", {{"id", dataset_id}, {"name", dataset_name}, {"private", false}});
+    }
+    report_allocations(state, before);
+}
+BENCHMARK(p4_beacon_init_list)->Name("P4/beacon/init_list");
+
+void p4_beacon_set(benchmark::State& state) {
+    beacon::registry reg;
+    auto& sig = reg.core().signal("p4");
+    for (int i = 0; i < 10; ++i) sig.connect(sink{});
+    const auto before = beacon_bench::thread_allocs();
+    for (auto _ : state) {
+        sig.send_lazy("package_create", [] {
+            return beacon::event("package_create").set("id", dataset_id).set("name", dataset_name).set("private", false);
+        });
+    }
+    report_allocations(state, before);
+}
+BENCHMARK(p4_beacon_set)->Name("P4/beacon/set");
+
+// P6: bytes held per connected receiver (malloc_usable_size of what connect allocated and kept).
+
+template <class Connect>
+void bytes_per_connection(benchmark::State& state, Connect connect) {
+    constexpr int receivers = 1000;
+    double bytes = 0;
+    for (auto _ : state) {
+        state.PauseTiming();
+        {
+            const auto before = beacon_bench::thread_allocs();
+            connect(receivers);
+            bytes = static_cast<double>(beacon_bench::thread_allocs().live_bytes - before.live_bytes) / receivers;
+        }
+        state.ResumeTiming();
+    }
+    state.counters["bytes_per_connection"] = bytes;
+}
+
+std::size_t p6_calls = 0;
+
+void p6_beacon(benchmark::State& state) {
+    beacon::registry reg;
+    auto& sig = reg.core().signal("p6");
+    bytes_per_connection(state, [&](int n) {
+        for (int i = 0; i < n; ++i) sig.connect(counting_sink{&p6_calls});
+    });
+}
+BENCHMARK(p6_beacon)->Name("P6/beacon")->Iterations(1);
+
+void p6_boost(benchmark::State& state) {
+    raw_signal sig;
+    bytes_per_connection(state, [&](int n) {
+        for (int i = 0; i < n; ++i) sig.connect(counting_sink{&p6_calls});
+    });
+}
+BENCHMARK(p6_boost)->Name("P6/boost")->Iterations(1);
+
+void p6_beacon_bound(benchmark::State& state) {
+    beacon::registry reg;
+    auto& sig = reg.core().signal("p6");
+    std::vector<std::string> senders;
+    for (int i = 0; i < 1000; ++i) senders.push_back(sender_name(i));
+    bytes_per_connection(state, [&](int n) {
+        for (int i = 0; i < n; ++i) sig.connect(senders[i], counting_sink{&p6_calls});
+    });
+}
+BENCHMARK(p6_beacon_bound)->Name("P6/beacon/bound")->Iterations(1);
+
+void p6_boost_filtered(benchmark::State& state) {
+    raw_signal sig;
+    std::vector<std::string> senders;
+    for (int i = 0; i < 1000; ++i) senders.push_back(sender_name(i));
+    bytes_per_connection(state, [&](int n) {
+        for (int i = 0; i < n; ++i) sig.connect(filtered_sink{senders[i]});
+    });
+}
+BENCHMARK(p6_boost_filtered)->Name("P6/boost/filtered")->Iterations(1);
+
+// Connecting then disconnecting one receiver, next to 10 that stay connected.
+
+void connect_beacon(benchmark::State& state) {
+    beacon::registry reg;
+    auto& sig = reg.core().signal("connect");
+    for (int i = 0; i < 10; ++i) sig.connect(sink{});
+    for (auto _ : state) sig.connect(sink{}).disconnect();
+}
+BENCHMARK(connect_beacon)->Name("connect_disconnect/beacon");
+
+void connect_beacon_bound(benchmark::State& state) {
+    beacon::registry reg;
+    auto& sig = reg.core().signal("connect");
+    for (int i = 0; i < 10; ++i) sig.connect(sink{});
+    for (auto _ : state) sig.connect("one sender", sink{}).disconnect();
+}
+BENCHMARK(connect_beacon_bound)->Name("connect_disconnect/beacon/bound");
+
+void connect_boost(benchmark::State& state) {
+    raw_signal sig;
+    for (int i = 0; i < 10; ++i) sig.connect(sink{});
+    for (auto _ : state) sig.connect(sink{}).disconnect();
+}
+BENCHMARK(connect_boost)->Name("connect_disconnect/boost");
+
+// Four threads sending prebuilt events through one signal to 10 any-sender receivers.
+
+struct shared_signals {
+    beacon::registry reg;
+    beacon::signal& sig = reg.core().signal("mt");
+    raw_signal raw;
+    shared_signals() {
+        for (int i = 0; i < 10; ++i) {
+            sig.connect(sink{});
+            raw.connect(sink{});
+        }
+    }
+};
+
+shared_signals& mt() {
+    static shared_signals instance;
+    return instance;
+}
+
+void mt_beacon(benchmark::State& state) {
+    auto& sig = mt().sig;
+    const auto e = prebuilt("thread-" + std::to_string(state.thread_index()));
+    for (auto _ : state) sig.send(e);
+}
+BENCHMARK(mt_beacon)->Name("mt_send/beacon")->Threads(4)->UseRealTime();
+
+void mt_boost(benchmark::State& state) {
+    auto& sig = mt().raw;
+    const auto e = prebuilt("thread-" + std::to_string(state.thread_index()));
+    for (auto _ : state) sig(e);
+}
+BENCHMARK(mt_boost)->Name("mt_send/boost")->Threads(4)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
