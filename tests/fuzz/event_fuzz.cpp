@@ -1,0 +1,23 @@
+// libFuzzer target: event JSON decoding. Contract: any input either decodes to an event that
+// survives a JSON round trip unchanged, or throws beacon::decode_error; nothing else.
+#include <beacon/event.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    const std::string_view text(reinterpret_cast<const char*>(data), size);
+    beacon::event decoded;
+    try {
+        decoded = beacon::parse_event(text);
+    } catch (const beacon::decode_error&) {
+        return 0;
+    }
+    // Any other exception escapes and libFuzzer reports it as a crash.
+    const nlohmann::json wire = decoded;
+    if (wire.get<beacon::event>() != decoded) std::abort();
+    if (beacon::parse_event(wire.dump()) != decoded) std::abort();
+    return 0;
+}
