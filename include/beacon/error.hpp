@@ -64,6 +64,14 @@ public:
     explicit redis_error(const std::string& details) : error("redis_error", details) {}
 };
 
+/// A unit of work misused: a call in the wrong state or from a thread that does not own it, an
+/// event without an action, or a cascade of events that never ends.
+class unit_of_work_error : public error {
+public:
+    /// `details` names the call, the unit of work's state and what was wrong.
+    explicit unit_of_work_error(const std::string& details) : error("unit_of_work_error", details) {}
+};
+
 /// An exception a receiver threw during `signal::send_robust`, with the receiver's identity.
 struct receiver_error {
     std::uint64_t receiver_id = 0;  ///< `connection::id()` of the receiver that threw.
