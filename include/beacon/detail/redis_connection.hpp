@@ -1,0 +1,269 @@
+#pragma once
+/// \file
+/// Internals of the Redis bridge: URL parsing and a blocking hiredis connection that throws
+/// beacon::redis_error, never raises SIGPIPE, and reconnects when its socket has gone stale.
+
+#include <beacon/error.hpp>
+
+#include <hiredis/hiredis.h>
+
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace beacon::detail {
+
+/// Where a Redis server is, from a `redis://[[user]:password@]host[:port][/db]` URL.
+struct redis_endpoint {
+    std::string url;   ///< The URL without its credentials, for messages.
+    std::string host;  ///< Host name or address.
+    int port = 6379;   ///< TCP port.
+    int db = 0;        ///< Database selected after connecting.
+    std::string user;      ///< ACL user name (Redis 6+), empty for the default user.
+    std::string password;  ///< Password, empty for none.
+};
+
+inline int parse_url_number(std::string_view text, int max, const std::string& url, const char* what) {
+    int value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < 0 || value > max) {
+        throw redis_error("url \"" + url + "\": bad " + what + " \"" + std::string(text) +
+                          "\" (expected redis://[[user]:password@]host[:port][/db])");
+    }
+    return value;
+}
+
+/// Parses a `redis://` URL; throws redis_error naming the URL and the part that is wrong.
+inline redis_endpoint parse_redis_url(std::string_view url) {
+    redis_endpoint ep;
+    constexpr std::string_view scheme = "redis://";
+    const auto credentials_end = url.rfind('@');
+    ep.url = credentials_end == std::string_view::npos
+                 ? std::string(url)
+                 : std::string(url.substr(0, std::min(url.find("://") + 3, credentials_end))) + "***" +
+                       std::string(url.substr(credentials_end));
+    if (url.substr(0, scheme.size()) != scheme) {
+        throw redis_error("url \"" + ep.url + "\": expected the scheme redis:// (redis://[[user]:password@]host[:port][/db])");
+    }
+    std::string_view rest = url.substr(scheme.size());
+    if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
+        const std::string_view credentials = rest.substr(0, at);
+        const auto colon = credentials.find(':');
+        ep.user = std::string(credentials.substr(0, colon));
+        if (colon != std::string_view::npos) ep.password = std::string(credentials.substr(colon + 1));
+        rest = rest.substr(at + 1);
+    }
+    if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
+        if (slash + 1 < rest.size()) ep.db = parse_url_number(rest.substr(slash + 1), 1 << 30, ep.url, "database number");
+        rest = rest.substr(0, slash);
+    }
+    if (const auto colon = rest.rfind(':'); colon != std::string_view::npos && rest.find(']', colon) == std::string_view::npos) {
+        ep.port = parse_url_number(rest.substr(colon + 1), 65535, ep.url, "port");
+        rest = rest.substr(0, colon);
+    }
+    if (rest.size() > 2 && rest.front() == '[' && rest.back() == ']') rest = rest.substr(1, rest.size() - 2);
+    if (rest.empty()) throw redis_error("url \"" + ep.url + "\": missing host (expected redis://host[:port][/db])");
+    ep.host = std::string(rest);
+    return ep;
+}
+
+// Blocks SIGPIPE in this thread while hiredis writes (it uses write(), not send(MSG_NOSIGNAL)), and
+// swallows a SIGPIPE that a write to a dead server raised meanwhile, so that the write fails with
+// EPIPE instead of killing the process. The process's own signal dispositions are left alone.
+class sigpipe_guard {
+public:
+    sigpipe_guard() noexcept {
+        sigemptyset(&pipe_);
+        sigaddset(&pipe_, SIGPIPE);
+        sigset_t pending;
+        sigpending(&pending);
+        was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+        pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+    }
+    sigpipe_guard(const sigpipe_guard&) = delete;
+    sigpipe_guard& operator=(const sigpipe_guard&) = delete;
+    ~sigpipe_guard() {
+        if (!was_pending_) {
+            sigset_t pending;
+            sigpending(&pending);
+            if (sigismember(&pending, SIGPIPE) == 1) {
+                const timespec zero{0, 0};
+                sigtimedwait(&pipe_, nullptr, &zero);
+            }
+        }
+        pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+    }
+
+private:
+    sigset_t pipe_;
+    sigset_t old_;
+    bool was_pending_ = false;
+};
+
+struct reply_deleter {
+    void operator()(redisReply* r) const noexcept { freeReplyObject(r); }
+};
+/// An owned hiredis reply.
+using redis_reply = std::unique_ptr<redisReply, reply_deleter>;
+
+struct context_deleter {
+    void operator()(redisContext* c) const noexcept { redisFree(c); }
+};
+
+/// One Redis command: its arguments, binary-safe.
+using redis_command = std::vector<std::string_view>;
+
+inline timeval to_timeval(std::chrono::milliseconds ms) {
+    return timeval{static_cast<time_t>(ms.count() / 1000), static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
+}
+
+inline std::string describe(const redis_command& command) {
+    std::string out;
+    for (std::size_t i = 0; i < command.size() && i < 2; ++i) out += (i ? " " : "") + std::string(command[i]);
+    return out;
+}
+
+/// A blocking connection to one Redis server; not thread-safe (callers hold a lock).
+class redis_connection {
+public:
+    /// A connection to `endpoint`, made on first use; `io_timeout` bounds connecting, reading
+    /// and writing.
+    redis_connection(redis_endpoint endpoint, std::chrono::milliseconds io_timeout)
+        : endpoint_(std::move(endpoint)), io_timeout_(io_timeout) {}
+
+    /// The server's endpoint.
+    const redis_endpoint& endpoint() const noexcept { return endpoint_; }
+
+    /// Connects unless connected to a live socket; a socket the server closed meanwhile (e.g. it
+    /// restarted) is replaced. Throws redis_error when the server cannot be reached.
+    void ensure_connected() {
+        if (context_ && !stale()) return;
+        close();
+        std::unique_ptr<redisContext, context_deleter> c(
+            redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port, to_timeval(io_timeout_)));
+        if (!c) fail("connect", "out of memory");
+        if (c->err) fail("connect", c->errstr);
+        if (redisSetTimeout(c.get(), to_timeval(io_timeout_)) != REDIS_OK) fail("connect", c->errstr);
+        context_ = std::move(c);
+        if (!endpoint_.password.empty()) {
+            if (endpoint_.user.empty()) {
+                command({"AUTH", endpoint_.password});
+            } else {
+                command({"AUTH", endpoint_.user, endpoint_.password});
+            }
+        }
+        if (endpoint_.db != 0) command({"SELECT", std::to_string(endpoint_.db)});
+    }
+
+    /// Drops the connection; the next command reconnects.
+    void close() noexcept { context_.reset(); }
+
+    /// Whether a socket is open (it may still turn out stale).
+    bool connected() const noexcept { return context_ != nullptr; }
+
+    /// Sets how long a read may wait, e.g. longer than a blocking pop's own timeout.
+    void set_read_timeout(std::chrono::milliseconds timeout) {
+        ensure_connected();
+        if (redisSetTimeout(context_.get(), to_timeval(timeout)) != REDIS_OK) fail("set timeout", context_->errstr);
+    }
+
+    /// Runs one command and returns its reply; an error reply or an I/O error throws redis_error
+    /// (an I/O error also drops the connection).
+    redis_reply command(const redis_command& cmd) {
+        auto replies = pipeline({cmd});
+        return std::move(replies.front());
+    }
+
+    /// Sends every command, then reads every reply: one round trip. Throws redis_error on an
+    /// I/O error (dropping the connection) or when any reply is an error (after reading them all).
+    std::vector<redis_reply> pipeline(const std::vector<redis_command>& commands) {
+        ensure_connected();
+        for (const auto& cmd : commands) append(cmd);
+        std::vector<redis_reply> replies;
+        replies.reserve(commands.size());
+        sigpipe_guard guard;
+        for (const auto& cmd : commands) {
+            void* raw = nullptr;
+            if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) io_failure(describe(cmd));
+            replies.emplace_back(static_cast<redisReply*>(raw));
+        }
+        for (std::size_t i = 0; i < replies.size(); ++i) {
+            if (replies[i]->type == REDIS_REPLY_ERROR) {
+                fail(describe(commands[i]), std::string(replies[i]->str, replies[i]->len));
+            }
+        }
+        return replies;
+    }
+
+    /// Sends a command without waiting for its reply (e.g. SUBSCRIBE, whose replies are read
+    /// with `read_reply`).
+    void send(const redis_command& cmd) {
+        ensure_connected();
+        append(cmd);
+        sigpipe_guard guard;
+        for (int done = 0; !done;) {
+            if (redisBufferWrite(context_.get(), &done) != REDIS_OK) io_failure(describe(cmd));
+        }
+    }
+
+    /// The next reply the server pushes, or nullptr when none arrives within `wait`. Throws
+    /// redis_error (dropping the connection) when the connection fails.
+    redis_reply read_reply(std::chrono::milliseconds wait, const char* what) {
+        for (;;) {
+            void* raw = nullptr;
+            if (redisGetReplyFromReader(context_.get(), &raw) != REDIS_OK) io_failure(what);
+            if (raw) return redis_reply(static_cast<redisReply*>(raw));
+            pollfd p{context_->fd, POLLIN, 0};
+            const int ready = ::poll(&p, 1, static_cast<int>(wait.count()));
+            if (ready == 0) return nullptr;
+            if (ready < 0 && errno == EINTR) continue;
+            if (ready < 0 || redisBufferRead(context_.get()) != REDIS_OK) io_failure(what);
+        }
+    }
+
+private:
+    // Queues `cmd` in hiredis's output buffer; nothing is written yet.
+    void append(const redis_command& cmd) {
+        std::vector<const char*> argv;
+        std::vector<std::size_t> argvlen;
+        for (auto arg : cmd) {
+            argv.push_back(arg.data());
+            argvlen.push_back(arg.size());
+        }
+        if (redisAppendCommandArgv(context_.get(), static_cast<int>(argv.size()), argv.data(), argvlen.data()) != REDIS_OK) {
+            io_failure(describe(cmd));
+        }
+    }
+
+    // A request/response socket never has bytes to read between commands: if it is readable,
+    // the server has closed it (or reset it).
+    bool stale() const noexcept {
+        pollfd p{context_->fd, POLLIN, 0};
+        return context_->err != 0 || ::poll(&p, 1, 0) != 0;
+    }
+
+    [[noreturn]] void io_failure(const std::string& what) {
+        const std::string reason = context_ && context_->err ? context_->errstr : "connection lost";
+        close();
+        fail(what, reason);
+    }
+
+    [[noreturn]] void fail(const std::string& what, const std::string& reason) const {
+        throw redis_error(endpoint_.url + ": " + what + ": " + reason);
+    }
+
+    redis_endpoint endpoint_;
+    std::chrono::milliseconds io_timeout_;
+    std::unique_ptr<redisContext, context_deleter> context_;
+};
+
+}  // namespace beacon::detail

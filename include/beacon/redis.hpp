@@ -1,0 +1,295 @@
+#pragma once
+/// \file
+/// The Redis bridge (optional, CMake target `beacon::redis`, needs hiredis): a listener that
+/// forwards events as JSON to a Redis list or channel, and a consumer that reads them in another
+/// process and re-sends them into a local signal.
+
+#include <beacon/detail/redis_connection.hpp>
+#include <beacon/error.hpp>
+#include <beacon/event.hpp>
+#include <beacon/signal.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace beacon {
+
+/// Where and how a redis_listener forwards events.
+struct redis_listener_options {
+    std::string url = "redis://127.0.0.1:6379/0";  ///< redis://[[user]:password@]host[:port][/db]
+    std::string listname = "beacon.events";        ///< The list events are LPUSHed to.
+    std::string channel;  ///< When not empty, events are PUBLISHed on this channel instead.
+    std::chrono::milliseconds timeout{2000};  ///< Longest wait to connect, write or read a reply.
+};
+
+/// Forwards each event it receives as JSON (the wire shape of `to_json`) to a Redis list (LPUSH,
+/// Kinto's behaviour) or channel (PUBLISH). Connect it to a signal like any receiver. Copies share
+/// one connection, made on first use and remade when the server has restarted; thread-safe.
+/// A forward that returns has been acknowledged by Redis; one that cannot be throws redis_error.
+class redis_listener {
+public:
+    /// A listener with `options`; throws redis_error for a bad URL (it does not connect yet).
+    explicit redis_listener(redis_listener_options options = {})
+        : state_(std::make_shared<state>(std::move(options))) {}
+
+    /// Forwards `e` (so that `signal::connect(listener)` works).
+    void operator()(const event& e) const { forward(e); }
+
+    /// Pushes or publishes `e` and waits for Redis to acknowledge it (one round trip). A timestamp
+    /// of 0 is sent as now.
+    void forward(const event& e) const {
+        const std::string text = encode(e);
+        send({{state_->options.channel.empty() ? "LPUSH" : "PUBLISH", target(), text}});
+    }
+
+    /// Pushes or publishes every event of `batch`, in order, in one round trip: one LPUSH of all
+    /// of them (atomic) to a list, or pipelined PUBLISHes to a channel. Every event is encoded
+    /// before anything is sent, so an encode_error sends nothing.
+    void forward(const std::vector<event>& batch) const {
+        if (batch.empty()) return;
+        std::vector<std::string> texts;
+        texts.reserve(batch.size());
+        for (const auto& e : batch) texts.push_back(encode(e));
+        std::vector<detail::redis_command> commands;
+        if (state_->options.channel.empty()) {
+            detail::redis_command lpush{"LPUSH", target()};
+            lpush.insert(lpush.end(), texts.begin(), texts.end());
+            commands.push_back(std::move(lpush));
+        } else {
+            for (const auto& text : texts) commands.push_back({"PUBLISH", target(), text});
+        }
+        send(commands);
+    }
+
+    /// The options the listener was made with.
+    const redis_listener_options& options() const noexcept { return state_->options; }
+
+private:
+    static std::string encode(const event& e) {
+        if (e.timestamp != 0) return nlohmann::json(e).dump();
+        event stamped = e;
+        stamped.stamp();
+        return nlohmann::json(stamped).dump();
+    }
+
+    const std::string& target() const noexcept {
+        return state_->options.channel.empty() ? state_->options.listname : state_->options.channel;
+    }
+
+    void send(const std::vector<detail::redis_command>& commands) const {
+        std::lock_guard lock(state_->mutex);
+        state_->connection.pipeline(commands);
+    }
+
+    struct state {
+        explicit state(redis_listener_options o)
+            : options(std::move(o)), connection(detail::parse_redis_url(options.url), options.timeout) {}
+        redis_listener_options options;
+        std::mutex mutex;
+        detail::redis_connection connection;
+    };
+    std::shared_ptr<state> state_;
+};
+
+/// Where a redis_consumer reads events from and how it recovers.
+struct redis_consumer_options {
+    std::string url = "redis://127.0.0.1:6379/0";  ///< redis://[[user]:password@]host[:port][/db]
+    std::string listname = "beacon.events";        ///< The list popped from (oldest event first).
+    std::string channel;  ///< When not empty, SUBSCRIBE to this channel instead of popping a list.
+    /// The list holding the event being processed (at-least-once); default "<listname>.processing".
+    /// Give each consumer of one list its own.
+    std::string processing_list;
+    std::string dead_letter;  ///< When not empty, the list undecodable messages are moved to.
+    std::chrono::milliseconds poll_timeout{500};  ///< Longest blocking wait, hence longest stop() delay.
+    std::chrono::milliseconds timeout{2000};      ///< Longest wait to connect or write.
+    std::chrono::milliseconds backoff_min{50};    ///< First wait before reconnecting.
+    std::chrono::milliseconds backoff_max{2000};  ///< Longest wait between reconnection attempts.
+};
+
+/// A message a redis_consumer could not handle cleanly: where it came from and its raw text
+/// (empty for a connection failure).
+struct redis_message {
+    std::string source;   ///< The list or channel name.
+    std::string payload;  ///< The raw message.
+};
+
+/// Told about what went wrong: decode_error (bad message), redis_error (connection lost, before a
+/// reconnection), or an error of kind "receiver_error" (a receiver threw). Must not throw.
+using redis_error_handler = std::function<void(const error&, const redis_message&)>;
+
+/// Reads events from a Redis list (blocking pop) or channel and re-sends each into a local signal,
+/// in its own thread (`start`) or the caller's (`run`), until `stop()`.
+///
+/// From a list, delivery is at-least-once: an event is moved atomically to the processing list,
+/// sent to every receiver, and only then removed; what a killed consumer left there is re-queued
+/// first when a consumer restarts (so an event may be delivered twice, never lost). From a
+/// channel it is at-most-once: Redis keeps nothing for a subscriber that is away.
+/// A message that is not a valid event goes to the error handler (and the dead-letter list, if
+/// set) and consuming goes on. A lost server is retried with exponential backoff.
+class redis_consumer {
+public:
+    /// A consumer re-sending into `target` (which must outlive it); errors go to `on_error`, or to
+    /// std::cerr when it is empty. Throws redis_error for a bad URL; does not connect yet.
+    redis_consumer(signal& target, redis_consumer_options options = {}, redis_error_handler on_error = {})
+        : target_(target),
+          options_(with_defaults(std::move(options))),
+          on_error_(std::move(on_error)),
+          connection_(detail::parse_redis_url(options_.url), options_.timeout) {}
+    redis_consumer(const redis_consumer&) = delete;
+    redis_consumer& operator=(const redis_consumer&) = delete;
+    /// Stops and joins the thread `start` made.
+    ~redis_consumer() {
+        stop();
+        join();
+    }
+
+    /// Consumes in the calling thread until `stop()`.
+    void run() {
+        auto backoff = options_.backoff_min;
+        bool ready = false;
+        while (!stopping()) {
+            try {
+                if (!ready) {
+                    prepare();
+                    ready = true;
+                    backoff = options_.backoff_min;
+                }
+                if (options_.channel.empty()) {
+                    pop_one();
+                } else {
+                    read_one();
+                }
+            } catch (const redis_error& lost) {
+                report(lost, {source(), {}});
+                connection_.close();
+                ready = false;
+                std::unique_lock lock(stop_mutex_);
+                stop_cv_.wait_for(lock, backoff, [this] { return stopping(); });
+                backoff = std::min(backoff * 2, options_.backoff_max);
+            }
+        }
+    }
+
+    /// Runs `run()` in a new thread.
+    void start() {
+        thread_ = std::thread([this] { run(); });
+    }
+
+    /// Asks `run()` to return after the event in hand (within `poll_timeout`); returns at once,
+    /// and may be called from a receiver.
+    void stop() noexcept {
+        {
+            std::lock_guard lock(stop_mutex_);
+            stop_.store(true, std::memory_order_release);
+        }
+        stop_cv_.notify_all();
+    }
+
+    /// Waits for the thread `start` made to finish (call `stop()` first).
+    void join() {
+        if (thread_.joinable()) thread_.join();
+    }
+
+    /// The options in force (with the default processing list filled in).
+    const redis_consumer_options& options() const noexcept { return options_; }
+
+private:
+    static redis_consumer_options with_defaults(redis_consumer_options o) {
+        if (o.processing_list.empty()) o.processing_list = o.listname + ".processing";
+        return o;
+    }
+
+    bool stopping() const noexcept { return stop_.load(std::memory_order_acquire); }
+
+    const std::string& source() const noexcept {
+        return options_.channel.empty() ? options_.listname : options_.channel;
+    }
+
+    void report(const error& e, const redis_message& message) const {
+        if (on_error_) {
+            on_error_(e, message);
+        } else {
+            std::cerr << "beacon::redis_consumer: " << e.what() << "\n";
+        }
+    }
+
+    // After (re)connecting: re-queue what a previous run left in the processing list, oldest
+    // last-out, so that it is popped first; or subscribe to the channel.
+    void prepare() {
+        connection_.ensure_connected();
+        if (options_.channel.empty()) {
+            connection_.set_read_timeout(options_.poll_timeout + options_.timeout);
+            while (connection_.command({"LMOVE", options_.processing_list, options_.listname, "LEFT", "RIGHT"})->type !=
+                   REDIS_REPLY_NIL) {
+            }
+        } else {
+            connection_.send({"SUBSCRIBE", options_.channel});
+        }
+    }
+
+    void pop_one() {
+        const std::string wait = std::to_string(static_cast<double>(options_.poll_timeout.count()) / 1000.0);
+        const auto reply = connection_.command({"BLMOVE", options_.listname, options_.processing_list, "RIGHT", "LEFT", wait});
+        if (reply->type != REDIS_REPLY_STRING) return;  // timed out
+        const std::string payload(reply->str, reply->len);
+        if (deliver(payload) || options_.dead_letter.empty()) {
+            connection_.command({"LREM", options_.processing_list, "1", payload});
+        } else {
+            connection_.command({"LMOVE", options_.processing_list, options_.dead_letter, "LEFT", "LEFT"});
+        }
+    }
+
+    void read_one() {
+        const auto reply = connection_.read_reply(options_.poll_timeout, "SUBSCRIBE");
+        if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
+            std::string_view(reply->element[0]->str, reply->element[0]->len) != "message") {
+            return;  // nothing within poll_timeout, or the subscription's confirmation
+        }
+        const std::string payload(reply->element[2]->str, reply->element[2]->len);
+        if (!deliver(payload) && !options_.dead_letter.empty()) {
+            if (!dead_letters_) dead_letters_ = std::make_unique<detail::redis_connection>(connection_.endpoint(), options_.timeout);
+            dead_letters_->command({"LPUSH", options_.dead_letter, payload});
+        }
+    }
+
+    // Decodes and re-sends one message; false when it is not a valid event.
+    bool deliver(const std::string& payload) {
+        event e;
+        try {
+            e = parse_event(payload);
+        } catch (const decode_error& bad) {
+            report(bad, {source(), payload});
+            return false;
+        }
+        for (const auto& failure : target_.send_robust(e)) {
+            report(error("receiver_error", "receiver #" + std::to_string(failure.receiver_id) + " (" +
+                                               failure.receiver_type + "): " + failure.message()),
+                   {source(), payload});
+        }
+        return true;
+    }
+
+    signal& target_;
+    redis_consumer_options options_;
+    redis_error_handler on_error_;
+    detail::redis_connection connection_;
+    std::unique_ptr<detail::redis_connection> dead_letters_;
+    std::atomic<bool> stop_{false};
+    std::mutex stop_mutex_;
+    std::condition_variable stop_cv_;
+    std::thread thread_;
+};
+
+}  // namespace beacon

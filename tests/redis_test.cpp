@@ -1,0 +1,523 @@
+// The Redis bridge, against a real redis-server that each test starts on a free loopback port:
+// forwarding to a list or a channel, consuming, bad messages, Redis down, a server killed and
+// restarted during a stream, a consumer killed and restarted, and interoperability with
+// redis-cli and Python.
+#include <beacon/redis.hpp>
+#include <beacon/registry.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+using Catch::Matchers::Contains;
+using namespace std::chrono_literals;
+
+namespace {
+
+int free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+        throw std::runtime_error("no free loopback port");
+    }
+    ::close(fd);
+    return ntohs(addr.sin_port);
+}
+
+// Polls `done` until it holds or `limit` passes (a deadline against hanging, not a timing check).
+template <class Pred>
+bool eventually(Pred done, std::chrono::seconds limit = 30s) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(5ms);
+    }
+    return true;
+}
+
+// A redis-server of the test's own, on a free loopback port, with its files in a temporary
+// directory; `durable` turns on the append-only file, fsynced on every write.
+class redis_server {
+public:
+    explicit redis_server(bool durable = false) : port_(free_port()), durable_(durable) {
+        char dir[] = "/tmp/beacon-redis-XXXXXX";
+        if (!::mkdtemp(dir)) throw std::runtime_error("mkdtemp failed");
+        dir_ = dir;
+        start();
+    }
+    redis_server(const redis_server&) = delete;
+    redis_server& operator=(const redis_server&) = delete;
+    ~redis_server() {
+        if (pid_ > 0) stop(SIGTERM);
+        std::filesystem::remove_all(dir_);
+    }
+
+    int port() const { return port_; }
+    std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_) + "/0"; }
+
+    void start() {
+        const std::string port = std::to_string(port_);
+        std::vector<std::string> args{"redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", dir_,
+                                      "--save", "", "--logfile", dir_ + "/redis.log", "--daemonize", "no"};
+        if (durable_) {
+            args.insert(args.end(), {"--appendonly", "yes", "--appendfsync", "always"});
+        } else {
+            args.insert(args.end(), {"--appendonly", "no"});
+        }
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        if (::posix_spawnp(&pid_, "redis-server", nullptr, nullptr, argv.data(), environ) != 0) {
+            throw std::runtime_error("cannot start redis-server (Debian: apt install redis-server)");
+        }
+        const bool up = eventually([&] {
+            try {
+                beacon::detail::redis_connection probe(beacon::detail::parse_redis_url(url()), 1000ms);
+                return probe.command({"PING"})->type == REDIS_REPLY_STATUS;
+            } catch (const beacon::redis_error&) {
+                return false;
+            }
+        });
+        if (!up) throw std::runtime_error("redis-server did not come up on port " + port);
+    }
+
+    // Stops the server with `sig` (SIGKILL: a crash) and waits for it to be gone.
+    void stop(int sig) {
+        ::kill(pid_, sig);
+        ::waitpid(pid_, nullptr, 0);
+        pid_ = -1;
+    }
+
+    // A client of our own, to look at what the bridge left in Redis.
+    beacon::detail::redis_reply command(const beacon::detail::redis_command& cmd) {
+        if (!client_) client_ = std::make_unique<beacon::detail::redis_connection>(beacon::detail::parse_redis_url(url()), 2000ms);
+        return client_->command(cmd);
+    }
+    long long llen(const std::string& list) { return command({"LLEN", list})->integer; }
+
+private:
+    int port_;
+    bool durable_;
+    std::string dir_;
+    pid_t pid_ = -1;
+    std::unique_ptr<beacon::detail::redis_connection> client_;
+};
+
+// What a shell command prints on stdout.
+std::string shell(const std::string& command) {
+    FILE* pipe = ::popen(command.c_str(), "r");
+    REQUIRE(pipe);
+    std::string out;
+    char buffer[4096];
+    while (const auto n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
+    ::pclose(pipe);
+    return out;
+}
+
+beacon::event numbered(int n) {
+    beacon::event e("producer", {{"n", n}});
+    e.action = beacon::action::create;
+    e.resource_name = "record";
+    e.uri = "/buckets/b/collections/c/records/r" + std::to_string(n);
+    e.stamp();
+    return e;
+}
+
+// Collects what a consumer delivers and reports, from the consumer's thread.
+struct inbox {
+    std::mutex mutex;
+    std::vector<beacon::event> events;
+    std::vector<std::string> errors;
+    std::vector<std::string> payloads;
+
+    auto receiver() {
+        return [this](const beacon::event& e) {
+            std::lock_guard lock(mutex);
+            events.push_back(e);
+        };
+    }
+    beacon::redis_error_handler handler() {
+        return [this](const beacon::error& e, const beacon::redis_message& m) {
+            std::lock_guard lock(mutex);
+            errors.push_back(e.what());
+            payloads.push_back(m.payload);
+        };
+    }
+    std::size_t event_count() {
+        std::lock_guard lock(mutex);
+        return events.size();
+    }
+    std::size_t error_count() {
+        std::lock_guard lock(mutex);
+        return errors.size();
+    }
+    std::vector<int> numbers() {
+        std::lock_guard lock(mutex);
+        std::vector<int> out;
+        for (const auto& e : events) out.push_back(e.data.at("n").get<int>());
+        return out;
+    }
+};
+
+beacon::redis_listener listener_for(const std::string& url, const std::string& listname = "beacon.events",
+                                    const std::string& channel = "", std::chrono::milliseconds timeout = 2000ms) {
+    beacon::redis_listener_options o;
+    o.url = url;
+    o.listname = listname;
+    o.channel = channel;
+    o.timeout = timeout;
+    return beacon::redis_listener(o);
+}
+
+beacon::redis_consumer_options quick(const redis_server& server) {
+    beacon::redis_consumer_options o;
+    o.url = server.url();
+    o.poll_timeout = 100ms;
+    o.backoff_min = 10ms;
+    o.backoff_max = 200ms;
+    return o;
+}
+
+}  // namespace
+
+TEST_CASE("redis URLs are parsed, and a bad one names what is wrong", "[redis][url][behaviour11]") {
+    const auto ep = beacon::detail::parse_redis_url("redis://:s3cret@cache.local:6390/2");
+    CHECK(ep.host == "cache.local");
+    CHECK(ep.port == 6390);
+    CHECK(ep.db == 2);
+    CHECK(ep.password == "s3cret");
+    CHECK(ep.user.empty());
+    CHECK(ep.url == "redis://***@cache.local:6390/2");
+    const auto acl = beacon::detail::parse_redis_url("redis://worker:pw@[::1]");
+    CHECK(acl.host == "::1");
+    CHECK(acl.port == 6379);
+    CHECK(acl.user == "worker");
+
+    CHECK_THROWS_WITH(listener_for("http://localhost:6379"),
+                      Contains("[beacon.redis_error]") && Contains("http://localhost:6379") && Contains("scheme"));
+    CHECK_THROWS_WITH(beacon::detail::parse_redis_url("redis://localhost:99999"), Contains("bad port \"99999\""));
+    CHECK_THROWS_WITH(beacon::detail::parse_redis_url("redis://localhost:6379/x"), Contains("bad database number \"x\""));
+    CHECK_THROWS_WITH(beacon::detail::parse_redis_url("redis://:pw@:6379"), Contains("missing host") && !Contains("pw"));
+    beacon::signal sink("core", "sink");
+    beacon::redis_consumer_options bad;
+    bad.url = "redis//localhost";
+    CHECK_THROWS_AS(beacon::redis_consumer(sink, bad), beacon::redis_error);
+}
+
+TEST_CASE("events forwarded to a list come out of a consumer in order, unchanged", "[redis][list]") {
+    redis_server server;
+    beacon::registry host;
+    auto listener = listener_for(server.url());
+    host.core().signal("resource_changed").connect(listener);
+
+    beacon::event first = numbered(1);
+    first.user_id = "basicauth:alice";
+    first.impacted_records.push_back({std::nullopt, nlohmann::json{{"id", "r1"}, {"title", "hello"}}});
+    host.core().signal("resource_changed").send(first);
+    host.core().signal("resource_changed").send(numbered(2));
+    listener.forward(std::vector<beacon::event>{numbered(3), numbered(4), numbered(5)});
+    CHECK(server.llen("beacon.events") == 5);
+
+    beacon::registry worker;
+    inbox got;
+    worker.core().signal("resource_changed").connect(got.receiver());
+    beacon::redis_consumer consumer(worker.core().signal("resource_changed"), quick(server), got.handler());
+    consumer.start();
+    REQUIRE(eventually([&] { return got.event_count() == 5; }));
+    consumer.stop();
+    consumer.join();
+
+    CHECK(got.numbers() == std::vector<int>{1, 2, 3, 4, 5});
+    CHECK(got.events.front() == first);
+    CHECK(got.errors.empty());
+    CHECK(server.llen("beacon.events") == 0);
+    CHECK(server.llen("beacon.events.processing") == 0);
+}
+
+TEST_CASE("a batch goes in one atomic LPUSH, and one that cannot be encoded sends nothing", "[redis][list][batch]") {
+    redis_server server;
+    auto listener = listener_for(server.url(), "queue");
+    const std::vector<beacon::event> batch{numbered(1), numbered(2)};
+    listener.forward(batch);
+    CHECK(server.llen("queue") == 2);
+    CHECK(server.command({"LINDEX", "queue", "-1"})->str == nlohmann::json(batch[0]).dump());  // oldest at the tail
+    CHECK(server.command({"LINDEX", "queue", "0"})->str == nlohmann::json(batch[1]).dump());
+
+    beacon::event bad = numbered(3);
+    bad.data["uri"] = "shadows the payload field";
+    CHECK_THROWS_AS(listener.forward(std::vector<beacon::event>{numbered(4), bad}), beacon::encode_error);
+    CHECK(server.llen("queue") == 2);
+    listener.forward(std::vector<beacon::event>{});
+    CHECK(server.llen("queue") == 2);
+}
+
+TEST_CASE("events published on a channel reach a subscribed consumer", "[redis][channel]") {
+    redis_server server;
+    beacon::signal local("core", "resource_changed");
+    inbox got;
+    local.connect(got.receiver());
+    auto options = quick(server);
+    options.channel = "beacon.live";
+    beacon::redis_consumer consumer(local, options, got.handler());
+    consumer.start();
+    REQUIRE(eventually([&] {
+        const auto reply = server.command({"PUBSUB", "NUMSUB", "beacon.live"});
+        return reply->element[1]->integer == 1;
+    }));
+
+    auto listener = listener_for(server.url(), "unused", "beacon.live");
+    listener.forward(numbered(1));
+    listener.forward(std::vector<beacon::event>{numbered(2), numbered(3)});
+    server.command({"PUBLISH", "beacon.live", "not json"});
+    listener.forward(numbered(4));
+    REQUIRE(eventually([&] { return got.event_count() == 4; }));
+    CHECK(got.numbers() == std::vector<int>{1, 2, 3, 4});
+    CHECK(server.llen("unused") == 0);
+    REQUIRE(got.error_count() == 1);
+    CHECK_THAT(got.errors[0], Contains("[beacon.decode_error]") && Contains("not valid JSON"));
+    CHECK(got.payloads[0] == "not json");
+}
+
+TEST_CASE("with Redis down the sender gets a redis_error and nothing crashes", "[redis][failure]") {
+    const std::string url = "redis://127.0.0.1:" + std::to_string(free_port());
+    beacon::signal changed("core", "resource_changed");
+    int local_calls = 0;
+    changed.connect([&](const beacon::event&) { ++local_calls; });
+    changed.connect(listener_for(url, "beacon.events", "", 500ms));
+
+    CHECK_THROWS_WITH(changed.send(numbered(1)),
+                      Contains("[beacon.redis_error]") && Contains(url) && Contains("connect"));
+    const auto errors = changed.send_robust(numbered(2));
+    REQUIRE(errors.size() == 1);
+    CHECK_THAT(errors[0].message(), Contains("[beacon.redis_error]"));
+    CHECK(local_calls == 2);
+}
+
+TEST_CASE("a message that is not an event goes to the error handler and the dead-letter list",
+          "[redis][failure][behaviour11]") {
+    redis_server server;
+    auto listener = listener_for(server.url());
+    listener.forward(numbered(1));
+    server.command({"LPUSH", "beacon.events", "{not json"});
+    server.command({"LPUSH", "beacon.events", R"({"payload": {"action": "explode"}})"});
+    listener.forward(numbered(2));
+
+    beacon::signal local("core", "resource_changed");
+    inbox got;
+    local.connect(got.receiver());
+    local.connect([](const beacon::event& e) {
+        if (e.data.at("n") == 2) throw std::runtime_error("disk full");
+    });
+    auto options = quick(server);
+    options.dead_letter = "beacon.dead";
+    beacon::redis_consumer consumer(local, options, got.handler());
+    consumer.start();
+    REQUIRE(eventually([&] { return got.event_count() == 2 && got.error_count() == 3; }));
+    consumer.stop();
+    consumer.join();
+
+    CHECK(got.numbers() == std::vector<int>{1, 2});
+    CHECK_THAT(got.errors[0], Contains("[beacon.decode_error] /: not valid JSON"));
+    CHECK_THAT(got.errors[1], Contains("[beacon.decode_error] /payload/action: unknown action \"explode\""));
+    CHECK_THAT(got.errors[2], Contains("[beacon.receiver_error]") && Contains("disk full"));
+    CHECK(got.payloads[0] == "{not json");
+    CHECK(server.llen("beacon.dead") == 2);
+    CHECK(std::string(server.command({"LINDEX", "beacon.dead", "-1"})->str) == "{not json");
+    CHECK(server.llen("beacon.events") == 0);
+    CHECK(server.llen("beacon.events.processing") == 0);
+}
+
+TEST_CASE("a consumer stops promptly when idle, and when stopped from a receiver", "[redis][stop]") {
+    redis_server server;
+    beacon::signal local("core", "resource_changed");
+    {
+        beacon::redis_consumer idle(local, quick(server));
+        idle.start();
+        REQUIRE(eventually([&] {
+            const auto clients = server.command({"CLIENT", "LIST"});
+            return std::string(clients->str).find("cmd=blmove") != std::string::npos;
+        }));
+    }  // the destructor stops and joins
+
+    listener_for(server.url()).forward(std::vector<beacon::event>{numbered(1), numbered(2), numbered(3)});
+    beacon::redis_consumer consumer(local, quick(server));
+    int seen = 0;
+    local.connect([&](const beacon::event&) {
+        if (++seen == 2) consumer.stop();
+    });
+    consumer.run();
+    CHECK(seen == 2);
+    CHECK(server.llen("beacon.events") == 1);
+    CHECK(server.llen("beacon.events.processing") == 0);
+}
+
+TEST_CASE("a server killed and restarted during a stream loses no acknowledged event",
+          "[redis][failure][restart]") {
+    redis_server server(/*durable=*/true);
+    beacon::signal local("core", "resource_changed");
+    inbox got;
+    local.connect(got.receiver());
+    beacon::redis_consumer consumer(local, quick(server), got.handler());
+    consumer.start();
+
+    auto listener = listener_for(server.url(), "beacon.events", "", 500ms);
+    std::vector<int> acknowledged, refused;
+    for (int n = 0; n < 300; ++n) {
+        if (n == 150) server.stop(SIGKILL);
+        if (n == 170) server.start();
+        try {
+            listener.forward(numbered(n));
+            acknowledged.push_back(n);
+        } catch (const beacon::redis_error& e) {
+            CHECK_THAT(e.what(), Contains("127.0.0.1:" + std::to_string(server.port())));
+            refused.push_back(n);
+        }
+    }
+    CHECK(refused.size() == 20);
+    CHECK(refused.front() == 150);
+    CHECK(acknowledged.size() == 280);
+
+    REQUIRE(eventually([&] {
+        const auto numbers = got.numbers();
+        const std::set<int> received(numbers.begin(), numbers.end());
+        return std::includes(received.begin(), received.end(), acknowledged.begin(), acknowledged.end());
+    }));
+    consumer.stop();
+    consumer.join();
+    CHECK(got.error_count() >= 1);  // the consumer saw the server go, and came back
+    CHECK_THAT(got.errors.front(), Contains("[beacon.redis_error]"));
+}
+
+TEST_CASE("a consumer killed while handling an event gets it again on restart: at-least-once",
+          "[redis][failure][restart]") {
+    redis_server server;
+    constexpr int total = 50, crash_at = 20;
+    {
+        auto listener = listener_for(server.url());
+        for (int n = 0; n < total; ++n) listener.forward(numbered(n));
+    }
+    char log_path[] = "/tmp/beacon-consumer-log-XXXXXX";
+    const int log_fd = ::mkstemp(log_path);
+    REQUIRE(log_fd >= 0);
+
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        // The doomed worker: logs each event it gets, and hangs inside the receiver of event
+        // `crash_at` until it is killed.
+        try {
+            beacon::signal local("core", "resource_changed");
+            local.connect([&](const beacon::event& e) {
+                const std::string line = std::to_string(e.data.at("n").get<int>()) + "\n";
+                if (::write(log_fd, line.data(), line.size()) < 0) ::_exit(3);
+                if (e.data.at("n") == crash_at) ::pause();
+            });
+            beacon::redis_consumer(local, quick(server)).run();
+        } catch (...) {
+        }
+        ::_exit(2);
+    }
+    std::vector<int> first_run;
+    REQUIRE(eventually([&] {
+        std::ifstream in(log_path);
+        first_run.clear();
+        for (int n; in >> n;) first_run.push_back(n);
+        return first_run.size() == crash_at + 1;
+    }));
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    ::close(log_fd);
+    std::remove(log_path);
+    CHECK(server.llen("beacon.events.processing") == 1);  // event 20, taken but not finished
+
+    beacon::signal local("core", "resource_changed");
+    inbox got;
+    local.connect(got.receiver());
+    beacon::redis_consumer restarted(local, quick(server), got.handler());
+    restarted.start();
+    REQUIRE(eventually([&] { return got.event_count() == total - crash_at; }));
+    restarted.stop();
+    restarted.join();
+
+    std::map<int, int> deliveries;
+    for (int n : first_run) ++deliveries[n];
+    for (int n : got.numbers()) ++deliveries[n];
+    REQUIRE(deliveries.size() == total);
+    for (const auto& [n, times] : deliveries) CHECK(times == (n == crash_at ? 2 : 1));
+    CHECK(got.numbers().front() == crash_at);  // the unfinished event is re-queued first
+    CHECK(server.llen("beacon.events.processing") == 0);
+}
+
+TEST_CASE("interop: redis-cli and Python read beacon's events; beacon reads Kinto's", "[redis][interop]") {
+    redis_server server;
+    beacon::event e("kinto", {{"bucket_id", "blog"}, {"collection_id", "articles"}, {"id", "a1"}});
+    e.action = beacon::action::create;
+    e.resource_name = "record";
+    e.uri = "/buckets/blog/collections/articles/records/a1";
+    e.user_id = "basicauth:alice";
+    e.impacted_records.push_back({std::nullopt, nlohmann::json{{"id", "a1"}, {"title", "hello"}}});
+    listener_for(server.url(), "queue").forward(e);
+
+    const std::string read_with_python =
+        "redis-cli -p " + std::to_string(server.port()) + " --raw RPOP queue | python3 -c '"
+        "import json, sys\n"
+        "e = json.loads(sys.stdin.read())\n"
+        "p = e[\"payload\"]\n"
+        "print(e[\"sender\"], p[\"action\"], p[\"resource_name\"], p[\"bucket_id\"], p[\"uri\"], p[\"user_id\"],"
+        " e[\"impacted_records\"][0][\"new\"][\"title\"], \"old\" in e[\"impacted_records\"][0], p[\"timestamp\"] > 0)'";
+    CHECK(shell(read_with_python) ==
+          "kinto create record blog /buckets/blog/collections/articles/records/a1 basicauth:alice hello False True\n");
+
+    // Kinto's shape: no sender; the resource's ids among the payload's keys.
+    const std::string kinto_event =
+        R"({"payload": {"timestamp": 1453896392123, "action": "update", "uri": "/buckets/blog",)"
+        R"( "user_id": "basicauth:bob", "resource_name": "bucket", "id": "blog", "bucket_id": "blog"},)"
+        R"( "impacted_records": [{"old": {"id": "blog"}, "new": {"id": "blog", "last_modified": 1453896392123}}]})";
+    CHECK(shell("redis-cli -p " + std::to_string(server.port()) + " LPUSH queue '" + kinto_event + "'") == "1\n");
+
+    beacon::signal local("core", "resource_changed");
+    inbox got;
+    local.connect(got.receiver());
+    auto options = quick(server);
+    options.listname = "queue";
+    beacon::redis_consumer consumer(local, options, got.handler());
+    consumer.start();
+    REQUIRE(eventually([&] { return got.event_count() == 1; }));
+    consumer.stop();
+    consumer.join();
+    const auto& kinto = got.events.front();
+    CHECK(kinto.sender.empty());
+    CHECK(kinto.action == beacon::action::update);
+    CHECK(kinto.resource_name == "bucket");
+    CHECK(kinto.user_id == "basicauth:bob");
+    CHECK(kinto.timestamp == 1453896392123);
+    CHECK(kinto.data == nlohmann::json{{"id", "blog"}, {"bucket_id", "blog"}});
+    REQUIRE(kinto.impacted_records.size() == 1);
+    CHECK(kinto.impacted_records[0].old_value == nlohmann::json{{"id", "blog"}});
+    CHECK(got.errors.empty());
+}
