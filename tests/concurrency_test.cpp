@@ -48,6 +48,8 @@ TEST_CASE("concurrent sends, connects and disconnects lose no delivery", "[concu
         });
     }
 
+    // Catch2 assertions are not thread-safe: threads count, the main thread checks.
+    std::atomic<long> robust_errors{0};
     std::vector<long> sent(names.size(), 0);
     std::vector<std::vector<long>> sent_by(senders, std::vector<long>(names.size(), 0));
     std::vector<std::thread> pool;
@@ -56,7 +58,7 @@ TEST_CASE("concurrent sends, connects and disconnects lose no delivery", "[concu
             for (int i = 0; i < sends_per_thread; ++i) {
                 const std::size_t n = static_cast<std::size_t>(i + t) % names.size();
                 if (i % 3 == 0) {
-                    REQUIRE(sig.send_robust(beacon::event(names[n])).empty());
+                    robust_errors.fetch_add(static_cast<long>(sig.send_robust(beacon::event(names[n])).size()));
                 } else if (i % 3 == 1) {
                     sig.send(beacon::event(names[n]));
                 } else {
@@ -73,6 +75,7 @@ TEST_CASE("concurrent sends, connects and disconnects lose no delivery", "[concu
     for (const auto& per_thread : sent_by) {
         for (std::size_t n = 0; n < names.size(); ++n) sent[n] += per_thread[n];
     }
+    CHECK(robust_errors.load() == 0);
     CHECK(stable_any.load() == senders * sends_per_thread);
     for (std::size_t n = 0; n < names.size(); ++n) CHECK(stable_bound[n].load() == sent[n]);
     CHECK(sig.receiver_count() == 1 + names.size());
