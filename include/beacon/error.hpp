@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace beacon {
 
@@ -70,6 +71,27 @@ class unit_of_work_error : public error {
 public:
     /// `details` names the call, the unit of work's state and what was wrong.
     explicit unit_of_work_error(const std::string& details) : error("unit_of_work_error", details) {}
+};
+
+/// Bad configuration (of a listener, a hub, a filter): names the alias and the JSON pointer of the key.
+class config_error : public error {
+public:
+    /// `alias` names what is configured ("" when nothing has a name), `key` is the JSON pointer
+    /// of the offending value ("/event_listeners/tracker/actions/0"), `details` what was wrong.
+    config_error(std::string alias, std::string key, const std::string& details)
+        : error("config_error", (key.empty() ? std::string("/") : key) +
+                                    (alias.empty() ? std::string() : " (alias \"" + alias + "\")") + ": " + details),
+          alias_(std::move(alias)),
+          key_(std::move(key)) {}
+
+    /// The alias of the listener (or name of the hub) being configured; may be empty.
+    const std::string& alias() const noexcept { return alias_; }
+    /// The JSON pointer of the offending value ("" for the document itself).
+    const std::string& key() const noexcept { return key_; }
+
+private:
+    std::string alias_;
+    std::string key_;
 };
 
 /// An exception a receiver threw during `signal::send_robust`, with the receiver's identity.

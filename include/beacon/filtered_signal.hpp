@@ -1,0 +1,70 @@
+#pragma once
+/// \file
+/// Receivers connected to a signal through filters, with dispatch keyed on (action, resource name).
+
+#include <beacon/connection.hpp>
+#include <beacon/detail/filter_index.hpp>
+#include <beacon/event.hpp>
+#include <beacon/filter.hpp>
+#include <beacon/signal.hpp>
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <type_traits>
+#include <utility>
+
+namespace beacon {
+
+/// Connects receivers to a signal through filters. It is one any-sender receiver of that signal,
+/// holding an index of its receivers by (action, resource name), built from each filter's scope:
+/// a send visits only the receivers whose filter may pass the event's action and resource, then
+/// calls those whose filter passes, in connection order.
+///
+/// A receiver's exception propagates out of the signal's `send` (the remaining filtered
+/// receivers are not called). Under the signal's `send_robust`, this whole object counts as one
+/// receiver: the first filtered receiver that throws stops the others and is reported.
+class filtered_signal {
+public:
+    /// Connects to `target`, which must outlive this object; destroying it disconnects everything
+    /// it connected.
+    explicit filtered_signal(::beacon::signal& target)
+        : target_(&target), index_(std::make_shared<detail::filter_index>()) {
+        dispatcher_ = target.connect([index = index_](const event& e) { index->dispatch(e); });
+    }
+    filtered_signal(const filtered_signal&) = delete;
+    filtered_signal& operator=(const filtered_signal&) = delete;
+
+    /// The signal this object listens to.
+    ::beacon::signal& target() const noexcept { return *target_; }
+
+    /// Connects `receiver` (callable with `const event&`) for the events `test` passes.
+    template <class F>
+    connection connect(filter test, F&& receiver) {
+        return add(std::move(test), std::forward<F>(receiver), nullptr);
+    }
+
+    /// Connects `receiver` for the events `test` passes, while `owner` lives.
+    template <class F, class T>
+    connection connect(filter test, F&& receiver, const std::shared_ptr<T>& owner) {
+        return add(std::move(test), std::forward<F>(receiver), owner);
+    }
+
+    /// How many receivers are connected through this object.
+    std::size_t receiver_count() const { return index_->size(); }
+
+private:
+    template <class F>
+    connection add(filter test, F&& receiver, const std::shared_ptr<void>& owner) {
+        static_assert(std::is_invocable_v<std::decay_t<F>&, const event&>,
+                      "beacon::filtered_signal::connect: the receiver must be callable with (const beacon::event&)");
+        auto [control, id] = index_->add(std::move(test), std::forward<F>(receiver), owner);
+        return connection(std::move(control), id);
+    }
+
+    ::beacon::signal* target_;
+    std::shared_ptr<detail::filter_index> index_;
+    scoped_connection dispatcher_;
+};
+
+}  // namespace beacon

@@ -1,0 +1,286 @@
+#pragma once
+/// \file
+/// Listeners from configuration (Kinto's `event_listeners`): listener types registered by name,
+/// and a loader that builds each configured listener and connects it with its filter.
+
+#include <beacon/connection.hpp>
+#include <beacon/error.hpp>
+#include <beacon/event.hpp>
+#include <beacon/filter.hpp>
+#include <beacon/filtered_signal.hpp>
+#include <beacon/registry.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace beacon {
+
+/// A listener: the receiver a listener type builds for one alias of the configuration.
+using listener = std::function<void(const event&)>;
+
+/// What a listener factory gets: the alias, its options, and where they are in the configuration.
+struct listener_context {
+    std::string alias;        ///< The listener's alias ("tracker").
+    nlohmann::json options;   ///< Its settings as an object: "use", "actions", "resources", and its own keys.
+    registry* reg = nullptr;  ///< The registry the listener is loaded into.
+    std::string prefix;       ///< Where the options live: "/event_listeners/tracker" or, flat, "/event_listeners.tracker.".
+
+    /// The JSON pointer of option `name` in the configuration, for error messages.
+    std::string key(std::string_view name) const {
+        const bool flat = !prefix.empty() && prefix.back() == '.';
+        return flat ? (nlohmann::json::json_pointer() / (prefix.substr(1) + std::string(name))).to_string()
+                    : (nlohmann::json::json_pointer(prefix) / std::string(name)).to_string();
+    }
+
+    /// Throws config_error naming this alias and option `name`.
+    [[noreturn]] void fail(std::string_view name, const std::string& details) const {
+        throw config_error(alias, key(name), details);
+    }
+};
+
+/// Builds a listener from its context; throws config_error (see `listener_context::fail`) for bad options.
+using listener_factory = std::function<listener(const listener_context&)>;
+
+/// Listener types by name ("use": "<type>"); thread-safe.
+class listener_types {
+public:
+    /// Registers `factory` as type `name`; throws config_error when the name is taken or empty.
+    void add(std::string name, listener_factory factory) {
+        if (name.empty()) throw config_error("", "", "a listener type needs a name");
+        if (!factory) throw config_error("", "", "listener type \"" + name + "\" has no factory");
+        std::unique_lock lock(mutex_);
+        if (!factories_.emplace(name, std::move(factory)).second) {
+            throw config_error("", "", "listener type \"" + name + "\" is already registered");
+        }
+    }
+
+    /// The factory of type `name`, or an empty function.
+    listener_factory find(std::string_view name) const {
+        std::shared_lock lock(mutex_);
+        const auto it = factories_.find(name);
+        return it == factories_.end() ? listener_factory() : it->second;
+    }
+
+    /// The registered type names, sorted.
+    std::vector<std::string> names() const {
+        std::shared_lock lock(mutex_);
+        std::vector<std::string> out;
+        for (const auto& [name, factory] : factories_) out.push_back(name);
+        return out;
+    }
+
+private:
+    mutable std::shared_mutex mutex_;
+    std::map<std::string, listener_factory, std::less<>> factories_;
+};
+
+/// The listeners one `load_listeners` call connected; destroying it unloads them all.
+class loaded_listeners {
+public:
+    loaded_listeners() = default;
+
+    /// The aliases still loaded, in configuration order.
+    std::vector<std::string> aliases() const {
+        std::vector<std::string> out;
+        for (const auto& l : listeners_) out.push_back(l.alias);
+        return out;
+    }
+
+    /// Disconnects the listener `alias`; returns false when no such alias is loaded.
+    bool unload(std::string_view alias) {
+        const auto it = std::find_if(listeners_.begin(), listeners_.end(), [&](const auto& l) { return l.alias == alias; });
+        if (it == listeners_.end()) return false;
+        listeners_.erase(it);
+        return true;
+    }
+
+    /// Disconnects every listener.
+    void unload_all() { listeners_.clear(); }
+
+private:
+    friend loaded_listeners load_listeners(registry&, const nlohmann::json&, const listener_types&);
+
+    struct loaded {
+        std::string alias;
+        std::vector<scoped_connection> connections;
+    };
+
+    // Declared first so that it is destroyed last, after the connections made through it.
+    std::vector<std::unique_ptr<filtered_signal>> signals_;
+    std::vector<loaded> listeners_;
+};
+
+namespace detail {
+
+struct listener_spec {
+    listener_context context;
+    listener_factory factory;
+    std::vector<action> actions;
+    std::set<std::string> resources;
+    bool reads = false;   // connects to resource_read
+    bool writes = false;  // connects to resource_changed
+};
+
+inline std::vector<std::string> split_words(const std::string& text) {
+    std::istringstream in(text);
+    std::vector<std::string> words;
+    for (std::string w; in >> w;) words.push_back(w);
+    return words;
+}
+
+// Reads "actions" or "resources": an array of strings, or one string of space-separated words.
+// Returns each word with the key naming it.
+inline std::vector<std::pair<std::string, std::string>> read_words(const listener_context& c, const std::string& name) {
+    std::vector<std::pair<std::string, std::string>> out;
+    const auto it = c.options.find(name);
+    if (it == c.options.end() || it->is_null()) return out;
+    if (it->is_string()) {
+        for (auto& w : split_words(it->get<std::string>())) out.emplace_back(std::move(w), c.key(name));
+        return out;
+    }
+    if (!it->is_array()) c.fail(name, std::string("expected an array of strings, got ") + it->type_name());
+    for (std::size_t i = 0; i < it->size(); ++i) {
+        const auto& w = (*it)[i];
+        const auto key = (nlohmann::json::json_pointer(c.key(name)) / i).to_string();
+        if (!w.is_string()) throw config_error(c.alias, key, std::string("expected a string, got ") + w.type_name());
+        if (w.get_ref<const std::string&>().empty()) throw config_error(c.alias, key, "empty name");
+        out.emplace_back(w.get<std::string>(), key);
+    }
+    return out;
+}
+
+inline listener_spec read_spec(listener_context context, const listener_types& types) {
+    listener_spec spec{std::move(context), {}, {}, {}};
+    const auto& c = spec.context;
+    const auto use = c.options.find("use");
+    if (use == c.options.end()) c.fail("use", "missing required key \"use\" (the listener type)");
+    if (!use->is_string()) c.fail("use", std::string("expected a listener type name, got ") + use->type_name());
+    spec.factory = types.find(use->get<std::string>());
+    if (!spec.factory) {
+        std::string known;
+        for (const auto& name : types.names()) known += (known.empty() ? "" : ", ") + name;
+        c.fail("use", "unknown listener type \"" + use->get<std::string>() + "\" (known: " +
+                          (known.empty() ? "none" : known) + ")");
+    }
+    for (const auto& [word, key] : read_words(c, "actions")) {
+        const auto a = parse_action(word);
+        if (!a) {
+            throw config_error(c.alias, key, "unknown action \"" + word + "\" (expected create, update, delete or read)");
+        }
+        spec.actions.push_back(*a);
+    }
+    // Kinto's default: every change, and reads only when named.
+    if (spec.actions.empty()) spec.actions = {action::create, action::update, action::delete_};
+    for (auto& [word, key] : read_words(c, "resources")) spec.resources.insert(std::move(word));
+    for (action a : spec.actions) (a == action::read ? spec.reads : spec.writes) = true;
+    return spec;
+}
+
+inline std::vector<listener_spec> read_specs(registry& reg, const nlohmann::json& settings, const listener_types& types) {
+    using pointer = nlohmann::json::json_pointer;
+    if (!settings.is_object()) throw config_error("", "", std::string("expected a settings object, got ") + settings.type_name());
+    std::vector<listener_spec> specs;
+    const auto list = settings.find("event_listeners");
+    if (list == settings.end() || list->is_null()) return specs;
+    if (list->is_object()) {
+        for (const auto& [alias, options] : list->items()) {
+            const auto here = (pointer("/event_listeners") / alias).to_string();
+            if (alias.empty()) throw config_error(alias, here, "empty alias");
+            if (!options.is_object()) {
+                throw config_error(alias, here, std::string("expected an object of listener settings, got ") + options.type_name());
+            }
+            specs.push_back(read_spec({alias, options, &reg, here}, types));
+        }
+        return specs;
+    }
+    if (!list->is_string()) {
+        throw config_error("", "/event_listeners",
+                           std::string("expected an object or a string of space-separated aliases, got ") + list->type_name());
+    }
+    // Kinto's flat form: "event_listeners": "a b", "event_listeners.a.use": ..., "event_listeners.a.<option>": ...
+    std::set<std::string> seen;
+    for (const auto& alias : split_words(list->get<std::string>())) {
+        if (!seen.insert(alias).second) throw config_error(alias, "/event_listeners", "alias \"" + alias + "\" is listed twice");
+        const std::string prefix = "event_listeners." + alias + ".";
+        nlohmann::json options = nlohmann::json::object();
+        for (const auto& [key, value] : settings.items()) {
+            if (key.size() > prefix.size() && key.compare(0, prefix.size(), prefix) == 0) options[key.substr(prefix.size())] = value;
+        }
+        specs.push_back(read_spec({alias, std::move(options), &reg, "/" + prefix}, types));
+    }
+    return specs;
+}
+
+inline ::beacon::signal& listener_signal(const listener_spec& spec, registry& reg, const char* name) {
+    try {
+        return reg.core().signal(name);
+    } catch (const unknown_signal_error&) {
+        spec.context.fail("actions", std::string("needs the signal core/") + name +
+                                         ", which the host's sealed core namespace does not declare");
+    }
+}
+
+}  // namespace detail
+
+/// Loads Kinto's `event_listeners` from `settings`, either nested
+/// (`{"event_listeners": {"<alias>": {"use": "<type>", "actions": [...], "resources": [...], ...}}}`)
+/// or flat (`"event_listeners": "a b"`, `"event_listeners.a.use": "<type>"`, ...). Each alias's
+/// listener is built once, by its type's factory, then connected to core `resource_changed` (for
+/// create, update, delete) and/or `resource_read` (for read) with the filter of its actions
+/// (default create, update, delete) and resources (none: all), in configuration order.
+/// Throws config_error naming the alias and key of the first bad setting; then nothing is connected.
+inline loaded_listeners load_listeners(registry& reg, const nlohmann::json& settings, const listener_types& types) {
+    auto specs = detail::read_specs(reg, settings, types);
+    ::beacon::signal* changed = nullptr;
+    ::beacon::signal* read = nullptr;
+    for (const auto& spec : specs) {
+        if (spec.writes && !changed) changed = &detail::listener_signal(spec, reg, "resource_changed");
+        if (spec.reads && !read) read = &detail::listener_signal(spec, reg, "resource_read");
+    }
+
+    std::vector<std::shared_ptr<listener>> built;
+    for (const auto& spec : specs) {
+        const auto& c = spec.context;
+        listener l;
+        try {
+            l = spec.factory(c);
+        } catch (const error&) {
+            throw;
+        } catch (const std::exception& e) {
+            c.fail("use", "listener type \"" + c.options.at("use").get<std::string>() + "\" failed: " + e.what());
+        }
+        if (!l) c.fail("use", "listener type \"" + c.options.at("use").get<std::string>() + "\" built no listener");
+        built.push_back(std::make_shared<listener>(std::move(l)));
+    }
+
+    loaded_listeners out;
+    filtered_signal* on_changed = nullptr;
+    filtered_signal* on_read = nullptr;
+    if (changed) on_changed = out.signals_.emplace_back(std::make_unique<filtered_signal>(*changed)).get();
+    if (read) on_read = out.signals_.emplace_back(std::make_unique<filtered_signal>(*read)).get();
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+        const auto& spec = specs[i];
+        filter test = with_actions(spec.actions);
+        if (!spec.resources.empty()) test = test & with_resources(spec.resources);
+        auto call = [l = built[i]](const event& e) { (*l)(e); };
+        auto& loaded = out.listeners_.emplace_back(loaded_listeners::loaded{spec.context.alias, {}});
+        if (spec.writes) loaded.connections.emplace_back(on_changed->connect(test, call));
+        if (spec.reads) loaded.connections.emplace_back(on_read->connect(test, call));
+    }
+    return out;
+}
+
+}  // namespace beacon

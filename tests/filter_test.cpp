@@ -1,0 +1,343 @@
+// Filters: built-ins, composition and short-circuiting, scopes; filtered_signal: keyed dispatch,
+// order, disconnection, blocking, tracking, changes during a send, exceptions, threads.
+#include <beacon/filter.hpp>
+#include <beacon/filtered_signal.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+using Catch::Matchers::Contains;
+
+namespace {
+
+beacon::event change(beacon::action a, std::string resource, std::string user = "alice") {
+    beacon::event e("storage");
+    e.action = a;
+    e.resource_name = std::move(resource);
+    e.user_id = std::move(user);
+    e.timestamp = 1000;
+    return e;
+}
+
+/// A filter that counts how often it is evaluated and returns `result`.
+beacon::filter counting(int& evaluations, bool result) {
+    return beacon::where([&evaluations, result](const beacon::event&) {
+        ++evaluations;
+        return result;
+    });
+}
+
+}  // namespace
+
+TEST_CASE("built-in filters test one field each", "[filter][builtins]") {
+    using beacon::action;
+    const auto bucket_create = change(action::create, "bucket");
+    const auto record_delete = change(action::delete_, "record", "bob");
+    beacon::event no_action("system");
+
+    CHECK(beacon::filter()(bucket_create));
+    CHECK(beacon::with_action(action::create)(bucket_create));
+    CHECK_FALSE(beacon::with_action(action::create)(record_delete));
+    CHECK(beacon::with_actions({action::update, action::delete_})(record_delete));
+    CHECK_FALSE(beacon::with_actions({action::update, action::delete_})(bucket_create));
+    CHECK_FALSE(beacon::with_actions({action::create, action::update, action::delete_, action::read})(no_action));
+
+    CHECK(beacon::with_resource("bucket")(bucket_create));
+    CHECK_FALSE(beacon::with_resource("bucket")(record_delete));
+    CHECK(beacon::with_resources({"bucket", "record"})(record_delete));
+    CHECK_FALSE(beacon::with_resources({})(record_delete));
+
+    CHECK(beacon::with_sender("storage")(bucket_create));
+    CHECK_FALSE(beacon::with_sender("system")(bucket_create));
+    CHECK(beacon::with_user("bob")(record_delete));
+    CHECK_FALSE(beacon::with_user("bob")(bucket_create));
+
+    CHECK(beacon::where([](const beacon::event& e) { return e.uri.empty(); })(bucket_create));
+}
+
+TEST_CASE("time filters compare the timestamp strictly", "[filter][time]") {
+    auto e = change(beacon::action::create, "bucket");
+    e.timestamp = 5000;
+    CHECK(beacon::before(5001)(e));
+    CHECK_FALSE(beacon::before(5000)(e));
+    CHECK(beacon::after(4999)(e));
+    CHECK_FALSE(beacon::after(5000)(e));
+
+    const auto t = std::chrono::system_clock::time_point(std::chrono::milliseconds(5000));
+    CHECK_FALSE(beacon::before(t)(e));
+    CHECK(beacon::before(t + std::chrono::milliseconds(1))(e));
+    CHECK(beacon::after(t - std::chrono::seconds(1))(e));
+    CHECK_FALSE(beacon::after(t)(e));
+}
+
+TEST_CASE("with_field matches a JSON pointer into data", "[filter][field]") {
+    beacon::event e("storage", {{"bucket_id", "b1"}, {"tags", {"x", "y"}}, {"meta", {{"size", 3}}}});
+    CHECK(beacon::with_field("/bucket_id", "b1")(e));
+    CHECK_FALSE(beacon::with_field("/bucket_id", "b2")(e));
+    CHECK(beacon::with_field("/tags/1", "y")(e));
+    CHECK(beacon::with_field("/meta/size", 3)(e));
+    CHECK_FALSE(beacon::with_field("/meta/size", "3")(e));
+    CHECK(beacon::with_field("/meta", {{"size", 3}})(e));
+    // Missing keys, indexes out of range or not numbers, paths through scalars: no match, no throw.
+    CHECK_FALSE(beacon::with_field("/missing", nullptr)(e));
+    CHECK_FALSE(beacon::with_field("/tags/7", "x")(e));
+    CHECK_FALSE(beacon::with_field("/tags/first", "x")(e));
+    CHECK_FALSE(beacon::with_field("/bucket_id/deeper", "b1")(e));
+}
+
+TEST_CASE("with_field rejects what is not a JSON pointer", "[filter][field][errors]") {
+    CHECK_THROWS_MATCHES(beacon::with_field("bucket_id", "b1"), beacon::config_error,
+                         Catch::Matchers::Message(
+                             "[beacon.config_error] bucket_id: with_field: not a JSON pointer "
+                             "([json.exception.parse_error.107] parse error at byte 1: JSON pointer must be empty "
+                             "or begin with '/' - was: 'bucket_id')"));
+    CHECK_THROWS_AS(beacon::with_field("/a~2", 1), beacon::config_error);
+}
+
+TEST_CASE("&, | short-circuit; ^ and ! combine", "[filter][compose]") {
+    const auto e = change(beacon::action::create, "bucket");
+    int right = 0;
+    CHECK_FALSE((beacon::with_resource("record") & counting(right, true))(e));
+    CHECK(right == 0);
+    CHECK((beacon::with_resource("bucket") | counting(right, false))(e));
+    CHECK(right == 0);
+    CHECK((beacon::with_resource("bucket") & counting(right, true))(e));
+    CHECK(right == 1);
+    CHECK_FALSE((beacon::with_resource("record") | counting(right, false))(e));
+    CHECK(right == 2);
+
+    const auto yes = beacon::with_user("alice");
+    const auto no = beacon::with_user("bob");
+    CHECK((yes ^ no)(e));
+    CHECK_FALSE((yes ^ yes)(e));
+    CHECK_FALSE((no ^ no)(e));
+    CHECK((!no)(e));
+    CHECK_FALSE((!yes)(e));
+    CHECK((!(no | (yes & !yes)))(e));
+}
+
+TEST_CASE("scopes: the (action, resource) pairs a filter may pass", "[filter][scope]") {
+    using beacon::action;
+    using set = std::set<std::string>;
+    const auto create = beacon::filter_scope::bit(action::create);
+    const auto update = beacon::filter_scope::bit(action::update);
+
+    const auto s1 = (beacon::with_action(action::create) & beacon::with_resources({"bucket", "group"})).scope();
+    CHECK(s1.actions == create);
+    CHECK(s1.resources == set{"bucket", "group"});
+
+    const auto s2 = (beacon::with_resources({"bucket", "group"}) & beacon::with_resources({"group", "record"})).scope();
+    CHECK(s2.actions == beacon::filter_scope::all_actions);
+    CHECK(s2.resources == set{"group"});
+
+    const auto s3 = (beacon::with_action(action::create) | beacon::with_action(action::update)).scope();
+    CHECK(s3.actions == (create | update));
+    CHECK_FALSE(s3.resources);
+
+    const auto s4 = (beacon::with_resource("a") ^ beacon::with_resource("b")).scope();
+    CHECK(s4.resources == set{"a", "b"});
+    CHECK_FALSE((beacon::with_resource("a") | beacon::with_user("u")).scope().resources);
+    CHECK_FALSE((!beacon::with_resource("a")).scope().resources);
+    CHECK(beacon::with_user("u").scope().actions == beacon::filter_scope::all_actions);
+    CHECK(beacon::filter_scope::bit(std::nullopt) == beacon::filter_scope::no_action_bit);
+}
+
+namespace {
+
+struct fixture {
+    beacon::signal sig{"core", "resource_changed"};
+    beacon::filtered_signal filtered{sig};
+    std::vector<std::string> log;
+
+    auto recorder(std::string name) {
+        return [this, name](const beacon::event& e) { log.push_back(name + ":" + e.resource_name); };
+    }
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(fixture, "a filtered receiver gets only the events its filter passes",
+                 "[filtered_signal][behaviour2]") {
+    using beacon::action;
+    filtered.connect(beacon::with_action(action::create) & beacon::with_resource("bucket"), recorder("buckets"));
+    filtered.connect(beacon::with_user("bob"), recorder("bob"));
+    filtered.connect(!beacon::with_resource("bucket"), recorder("not-bucket"));
+    CHECK(filtered.receiver_count() == 3);
+    CHECK(sig.receiver_count() == 1);
+
+    sig.send(change(action::create, "bucket"));
+    sig.send(change(action::update, "bucket", "bob"));
+    sig.send(change(action::create, "record"));
+    sig.send(beacon::event("system"));
+    CHECK(log == std::vector<std::string>{"buckets:bucket", "bob:bucket", "not-bucket:record", "not-bucket:"});
+}
+
+TEST_CASE_METHOD(fixture, "keyed: a send evaluates only the filters whose scope admits its key",
+                 "[filtered_signal][keyed][behaviour4]") {
+    using beacon::action;
+    int evaluated = 0;
+    std::vector<int> calls(1000, 0);
+    for (int i = 0; i < 1000; ++i) {
+        const auto a = i % 2 == 0 ? action::create : action::update;
+        filtered.connect(beacon::with_action(a) & beacon::with_resource("r" + std::to_string(i)) & counting(evaluated, true),
+                         [&calls, i](const beacon::event&) { ++calls[i]; });
+    }
+    sig.send(change(action::create, "r500"));
+    CHECK(evaluated == 1);
+    sig.send(change(action::update, "r500"));  // right resource, wrong action: not even visited
+    CHECK(evaluated == 1);
+    sig.send(change(action::update, "r501"));
+    CHECK(evaluated == 2);
+    sig.send(change(action::create, "nobody"));
+    sig.send(beacon::event("no action"));
+    CHECK(evaluated == 2);
+    for (int i = 0; i < 1000; ++i) REQUIRE(calls[i] == (i == 500 || i == 501 ? 1 : 0));
+}
+
+TEST_CASE_METHOD(fixture, "filters whose scope is empty are never visited", "[filtered_signal][keyed]") {
+    int evaluated = 0;
+    const auto c = filtered.connect(beacon::with_resource("a") & beacon::with_resource("b") & counting(evaluated, true),
+                                    recorder("never"));
+    sig.send(change(beacon::action::create, "a"));
+    sig.send(change(beacon::action::create, "b"));
+    CHECK(evaluated == 0);
+    CHECK(c.connected());
+    CHECK(log.empty());
+}
+
+TEST_CASE_METHOD(fixture, "filtered receivers are called in connection order across keys",
+                 "[filtered_signal][behaviour5]") {
+    using beacon::action;
+    filtered.connect(beacon::with_action(action::create) & beacon::with_resource("bucket"), recorder("1-create-bucket"));
+    filtered.connect(beacon::filter(), recorder("2-all"));
+    filtered.connect(beacon::with_resource("bucket"), recorder("3-bucket"));
+    filtered.connect(beacon::with_action(action::create), recorder("4-create"));
+    filtered.connect(beacon::with_actions({action::create, action::delete_}) & beacon::with_resources({"x", "bucket"}),
+                     recorder("5-create/delete-x/bucket"));
+    filtered.connect(beacon::filter(), recorder("6-all"));
+    sig.send(change(action::create, "bucket"));
+    CHECK(log == std::vector<std::string>{"1-create-bucket:bucket", "2-all:bucket", "3-bucket:bucket",
+                                          "4-create:bucket", "5-create/delete-x/bucket:bucket", "6-all:bucket"});
+    log.clear();
+    sig.send(change(action::delete_, "x"));
+    CHECK(log == std::vector<std::string>{"2-all:x", "5-create/delete-x/bucket:x", "6-all:x"});
+}
+
+TEST_CASE_METHOD(fixture, "disconnect, block, scoped connection and tracking", "[filtered_signal][connection]") {
+    const auto everything = beacon::filter();
+    auto a = filtered.connect(everything, recorder("a"));
+    auto b = filtered.connect(beacon::with_resource("r"), recorder("b"));
+    sig.send(change(beacon::action::create, "r"));
+    {
+        auto blocked = b.block();
+        CHECK(b.blocked());
+        sig.send(change(beacon::action::create, "r"));
+    }
+    a.disconnect();
+    CHECK_FALSE(a.connected());
+    sig.send(change(beacon::action::create, "r"));
+    CHECK(log == std::vector<std::string>{"a:r", "b:r", "a:r", "b:r"});
+    CHECK(filtered.receiver_count() == 1);
+
+    log.clear();
+    {
+        beacon::scoped_connection scoped = filtered.connect(everything, recorder("scoped"));
+        sig.send(change(beacon::action::create, "s"));
+    }
+    sig.send(change(beacon::action::create, "s"));
+    CHECK(log == std::vector<std::string>{"scoped:s"});
+
+    log.clear();
+    auto owner = std::make_shared<int>(0);
+    auto tracked = filtered.connect(everything, [owner = owner.get()](const beacon::event&) { ++*owner; }, owner);
+    sig.send(change(beacon::action::create, "t"));
+    CHECK(*owner == 1);
+    owner.reset();
+    CHECK_FALSE(tracked.connected());
+    sig.send(change(beacon::action::create, "t"));
+    CHECK(filtered.receiver_count() == 1);
+}
+
+TEST_CASE_METHOD(fixture, "changes during a send: disconnected before its turn is skipped, connected is not called",
+                 "[filtered_signal][behaviour6]") {
+    beacon::connection later;
+    filtered.connect(beacon::filter(), [&](const beacon::event& e) {
+        log.push_back("first:" + e.resource_name);
+        later.disconnect();
+        filtered.connect(beacon::filter(), recorder("new"));
+        if (e.resource_name == "outer") sig.send(change(beacon::action::update, "inner"));
+    });
+    later = filtered.connect(beacon::filter(), recorder("later"));
+    sig.send(change(beacon::action::create, "outer"));
+    CHECK(log == std::vector<std::string>{"first:outer", "first:inner", "new:inner"});
+}
+
+TEST_CASE_METHOD(fixture, "a filtered receiver's exception propagates and the index stays usable",
+                 "[filtered_signal][behaviour7]") {
+    filtered.connect(beacon::with_resource("bad"), [](const beacon::event&) { throw std::runtime_error("boom"); });
+    filtered.connect(beacon::filter(), recorder("after"));
+    CHECK_THROWS_WITH(sig.send(change(beacon::action::create, "bad")), "boom");
+    CHECK(log.empty());
+    sig.send(change(beacon::action::create, "good"));
+    CHECK(log == std::vector<std::string>{"after:good"});
+    const auto errors = sig.send_robust(change(beacon::action::create, "bad"));
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].message() == "boom");
+}
+
+TEST_CASE_METHOD(fixture, "destroying the filtered_signal disconnects its receivers", "[filtered_signal][lifetime]") {
+    beacon::connection c;
+    {
+        beacon::filtered_signal scoped(sig);
+        c = scoped.connect(beacon::filter(), recorder("gone"));
+        CHECK(&scoped.target() == &sig);
+        CHECK(sig.receiver_count() == 2);
+    }
+    CHECK_FALSE(c.connected());
+    CHECK(sig.receiver_count() == 1);
+    sig.send(change(beacon::action::create, "x"));
+    CHECK(log.empty());
+}
+
+TEST_CASE_METHOD(fixture, "connecting and disconnecting in a loop does not grow the index",
+                 "[filtered_signal][sweep]") {
+    int calls = 0;
+    for (int i = 0; i < 5000; ++i) {
+        filtered.connect(beacon::with_resource("r" + std::to_string(i % 7)), [&](const beacon::event&) { ++calls; })
+            .disconnect();
+    }
+    auto kept = filtered.connect(beacon::with_resource("r3"), [&](const beacon::event&) { ++calls; });
+    CHECK(filtered.receiver_count() == 1);
+    sig.send(change(beacon::action::create, "r3"));
+    CHECK(calls == 1);
+}
+
+TEST_CASE_METHOD(fixture, "concurrent sends, connects and disconnects lose no delivery",
+                 "[filtered_signal][behaviour8][threads]") {
+    std::atomic<int> steady{0};
+    filtered.connect(beacon::with_action(beacon::action::create) & beacon::with_resource("steady"),
+                     [&](const beacon::event&) { steady.fetch_add(1, std::memory_order_relaxed); });
+    constexpr int senders = 3, sends = 400;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < senders; ++t) {
+        threads.emplace_back([&] {
+            for (int i = 0; i < sends; ++i) sig.send(change(beacon::action::create, "steady"));
+        });
+    }
+    threads.emplace_back([&] {
+        for (int i = 0; i < sends; ++i) {
+            auto c = filtered.connect(beacon::with_resource(i % 2 ? "steady" : "other"), [](const beacon::event&) {});
+            if (i % 3) c.disconnect();
+        }
+    });
+    for (auto& t : threads) t.join();
+    CHECK(steady.load() == senders * sends);
+}

@@ -1,0 +1,251 @@
+// Listeners from configuration: listener types, the nested and the flat forms, actions and
+// resources filters, one build per alias, unloading, and bad configuration (all or nothing).
+#include <beacon/listener.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using Catch::Matchers::Message;
+using json = nlohmann::json;
+
+namespace {
+
+beacon::event change(beacon::action a, std::string resource) {
+    beacon::event e("storage");
+    e.action = a;
+    e.resource_name = std::move(resource);
+    return e;
+}
+
+/// A registry with Kinto's two signals and a "recorder" listener type: each listener logs
+/// "<alias>/<its "tag" option>:<action> <resource>", and every build is counted.
+struct fixture {
+    beacon::registry reg;
+    beacon::signal& changed = reg.core().signal("resource_changed");
+    beacon::signal& read = reg.core().signal("resource_read");
+    beacon::listener_types types;
+    std::vector<std::string> log;
+    std::map<std::string, int> builds;
+
+    fixture() {
+        types.add("recorder", [this](const beacon::listener_context& c) -> beacon::listener {
+            ++builds[c.alias];
+            const std::string tag = c.options.value("tag", "");
+            return [this, name = c.alias + "/" + tag](const beacon::event& e) {
+                log.push_back(name + ":" + std::string(beacon::to_string(*e.action)) + " " + e.resource_name);
+            };
+        });
+    }
+
+    void send_all() {
+        using beacon::action;
+        for (auto a : {action::create, action::update, action::delete_}) {
+            for (const char* r : {"bucket", "record"}) changed.send(change(a, r));
+        }
+        read.send(change(action::read, "bucket"));
+    }
+};
+
+}  // namespace
+
+TEST_CASE("listener types: add, find, names, and bad registrations", "[listener][types]") {
+    beacon::listener_types types;
+    CHECK_FALSE(types.find("redis"));
+    types.add("redis", [](const beacon::listener_context&) { return beacon::listener([](const beacon::event&) {}); });
+    types.add("log", [](const beacon::listener_context&) { return beacon::listener([](const beacon::event&) {}); });
+    CHECK(types.find("redis"));
+    CHECK(types.names() == std::vector<std::string>{"log", "redis"});
+    CHECK_THROWS_MATCHES(types.add("redis", [](const beacon::listener_context&) { return beacon::listener(); }),
+                         beacon::config_error, Message("[beacon.config_error] /: listener type \"redis\" is already registered"));
+    CHECK_THROWS_AS(types.add("", [](const beacon::listener_context&) { return beacon::listener(); }), beacon::config_error);
+    CHECK_THROWS_AS(types.add("none", nullptr), beacon::config_error);
+}
+
+TEST_CASE_METHOD(fixture, "nested form: actions default to changes, resources filter, options per alias",
+                 "[listener][load]") {
+    const auto loaded = beacon::load_listeners(reg, json::parse(R"({
+        "event_listeners": {
+            "tracker": {"use": "recorder", "actions": ["create"], "resources": ["bucket"], "tag": "t"},
+            "all": {"use": "recorder", "tag": "a"},
+            "reader": {"use": "recorder", "actions": ["read", "delete"], "resources": ["bucket"]}
+        }
+    })"), types);
+    CHECK(loaded.aliases() == std::vector<std::string>{"all", "reader", "tracker"});
+    send_all();
+    CHECK(log == std::vector<std::string>{
+                     "all/a:create bucket", "tracker/t:create bucket", "all/a:create record",
+                     "all/a:update bucket", "all/a:update record",
+                     "all/a:delete bucket", "reader/:delete bucket", "all/a:delete record",
+                     "reader/:read bucket"});
+    CHECK(builds == std::map<std::string, int>{{"all", 1}, {"reader", 1}, {"tracker", 1}});
+}
+
+TEST_CASE_METHOD(fixture, "one listener object per alias, shared by both signals", "[listener][load]") {
+    int counter_builds = 0;
+    types.add("counter", [&](const beacon::listener_context&) -> beacon::listener {
+        ++counter_builds;
+        return [n = 0, this](const beacon::event&) mutable { log.push_back(std::to_string(++n)); };
+    });
+    const auto loaded = beacon::load_listeners(
+        reg, {{"event_listeners", {{"c", {{"use", "counter"}, {"actions", {"create", "read"}}}}}}}, types);
+    changed.send(change(beacon::action::create, "x"));
+    read.send(change(beacon::action::read, "x"));
+    changed.send(change(beacon::action::create, "x"));
+    CHECK(counter_builds == 1);
+    CHECK(log == std::vector<std::string>{"1", "2", "3"});
+}
+
+TEST_CASE_METHOD(fixture, "flat form, as in Kinto's ini settings", "[listener][load][flat]") {
+    const auto loaded = beacon::load_listeners(reg, json::parse(R"({
+        "event_listeners": "tracker  audit",
+        "event_listeners.tracker.use": "recorder",
+        "event_listeners.tracker.actions": "create update",
+        "event_listeners.tracker.resources": "bucket",
+        "event_listeners.tracker.tag": "t",
+        "event_listeners.audit.use": "recorder",
+        "event_listeners.audit.resources": ["record"],
+        "event_listeners.unlisted.use": "recorder",
+        "other.setting": 1
+    })"), types);
+    CHECK(loaded.aliases() == std::vector<std::string>{"tracker", "audit"});
+    send_all();
+    CHECK(log == std::vector<std::string>{"tracker/t:create bucket", "audit/:create record", "tracker/t:update bucket",
+                                          "audit/:update record", "audit/:delete record"});
+}
+
+TEST_CASE_METHOD(fixture, "unloading one alias, all, or by destruction", "[listener][unload]") {
+    const json settings = {{"event_listeners", {{"a", {{"use", "recorder"}}}, {"b", {{"use", "recorder"}}}}}};
+    {
+        auto loaded = beacon::load_listeners(reg, settings, types);
+        CHECK(changed.receiver_count() == 1);
+        CHECK(loaded.unload("a"));
+        CHECK_FALSE(loaded.unload("a"));
+        CHECK(loaded.aliases() == std::vector<std::string>{"b"});
+        changed.send(change(beacon::action::create, "x"));
+        CHECK(log == std::vector<std::string>{"b/:create x"});
+        loaded.unload_all();
+        changed.send(change(beacon::action::create, "x"));
+        CHECK(log.size() == 1);
+        CHECK(loaded.aliases().empty());
+    }
+    {
+        const auto loaded = beacon::load_listeners(reg, settings, types);
+        changed.send(change(beacon::action::create, "y"));
+        CHECK(log.size() == 3);
+    }
+    changed.send(change(beacon::action::create, "z"));
+    CHECK(log.size() == 3);
+    CHECK_FALSE(changed.has_receivers());
+    CHECK_FALSE(read.has_receivers());
+}
+
+TEST_CASE_METHOD(fixture, "no event_listeners key loads nothing; listeners reach the signals they need only",
+                 "[listener][load]") {
+    CHECK(beacon::load_listeners(reg, json::object(), types).aliases().empty());
+    CHECK(beacon::load_listeners(reg, {{"event_listeners", nullptr}}, types).aliases().empty());
+    const auto loaded = beacon::load_listeners(reg, {{"event_listeners", {{"w", {{"use", "recorder"}}}}}}, types);
+    CHECK(changed.has_receivers());
+    CHECK_FALSE(read.has_receivers());
+}
+
+namespace {
+
+/// Loads `settings` and returns the config_error message; checks nothing was connected or built.
+std::string load_error(fixture& f, const json& settings) {
+    try {
+        beacon::load_listeners(f.reg, settings, f.types);
+    } catch (const beacon::config_error& e) {
+        CHECK_FALSE(f.changed.has_receivers());
+        CHECK_FALSE(f.read.has_receivers());
+        return e.what();
+    }
+    FAIL("no config_error for " << settings.dump());
+    return {};
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(fixture, "bad configuration names the alias and the key, and connects nothing",
+                 "[listener][errors][behaviour11]") {
+    const json good = {{"use", "recorder"}};
+    auto with = [&](const json& bad) { return json{{"event_listeners", {{"a", good}, {"bad", bad}}}}; };
+
+    CHECK(load_error(*this, with({{"actions", {"create"}}})) ==
+          "[beacon.config_error] /event_listeners/bad/use (alias \"bad\"): missing required key \"use\" (the listener type)");
+    CHECK(load_error(*this, with({{"use", 3}})) ==
+          "[beacon.config_error] /event_listeners/bad/use (alias \"bad\"): expected a listener type name, got number");
+    CHECK(load_error(*this, with({{"use", "redis"}})) ==
+          "[beacon.config_error] /event_listeners/bad/use (alias \"bad\"): unknown listener type \"redis\" (known: recorder)");
+    CHECK(load_error(*this, with({{"use", "recorder"}, {"actions", {"create", "crate"}}})) ==
+          "[beacon.config_error] /event_listeners/bad/actions/1 (alias \"bad\"): unknown action \"crate\" "
+          "(expected create, update, delete or read)");
+    CHECK(load_error(*this, with({{"use", "recorder"}, {"actions", {"create", 1}}})) ==
+          "[beacon.config_error] /event_listeners/bad/actions/1 (alias \"bad\"): expected a string, got number");
+    CHECK(load_error(*this, with({{"use", "recorder"}, {"actions", {{"create", true}}}})) ==
+          "[beacon.config_error] /event_listeners/bad/actions (alias \"bad\"): expected an array of strings, got object");
+    CHECK(load_error(*this, with({{"use", "recorder"}, {"resources", {""}}})) ==
+          "[beacon.config_error] /event_listeners/bad/resources/0 (alias \"bad\"): empty name");
+    CHECK(load_error(*this, with("recorder")) ==
+          "[beacon.config_error] /event_listeners/bad (alias \"bad\"): expected an object of listener settings, got string");
+    CHECK(load_error(*this, {{"event_listeners", {{"", good}}}}) == "[beacon.config_error] /event_listeners/: empty alias");
+    CHECK(load_error(*this, {{"event_listeners", {{"a/b~c", {{"use", "x"}}}}}}) ==
+          "[beacon.config_error] /event_listeners/a~1b~0c/use (alias \"a/b~c\"): unknown listener type \"x\" (known: recorder)");
+    CHECK(load_error(*this, {{"event_listeners", 7}}) ==
+          "[beacon.config_error] /event_listeners: expected an object or a string of space-separated aliases, got number");
+    CHECK(load_error(*this, json::array()) == "[beacon.config_error] /: expected a settings object, got array");
+    CHECK(builds.empty());
+}
+
+TEST_CASE_METHOD(fixture, "bad flat configuration names the flat key", "[listener][errors][flat]") {
+    CHECK(load_error(*this, {{"event_listeners", "a b a"}, {"event_listeners.a.use", "recorder"},
+                             {"event_listeners.b.use", "recorder"}}) ==
+          "[beacon.config_error] /event_listeners (alias \"a\"): alias \"a\" is listed twice");
+    CHECK(load_error(*this, {{"event_listeners", "a b"}, {"event_listeners.a.use", "recorder"}}) ==
+          "[beacon.config_error] /event_listeners.b.use (alias \"b\"): missing required key \"use\" (the listener type)");
+    CHECK(load_error(*this, {{"event_listeners", "a"}, {"event_listeners.a.use", "recorder"},
+                             {"event_listeners.a.actions", "create reed"}}) ==
+          "[beacon.config_error] /event_listeners.a.actions (alias \"a\"): unknown action \"reed\" "
+          "(expected create, update, delete or read)");
+    CHECK(builds.empty());
+}
+
+TEST_CASE_METHOD(fixture, "a failing factory: nothing built before it stays connected", "[listener][errors]") {
+    types.add("picky", [](const beacon::listener_context& c) -> beacon::listener {
+        if (!c.options.contains("url")) c.fail("url", "missing required key \"url\"");
+        if (c.options["url"] == "crash") throw std::runtime_error("cannot reach server");
+        if (c.options["url"] == "none") return nullptr;
+        return [](const beacon::event&) {};
+    });
+    auto load = [&](const json& picky) {
+        return load_error(*this, {{"event_listeners", {{"a", {{"use", "recorder"}}}, {"z", picky}}}});
+    };
+    CHECK(load({{"use", "picky"}}) == "[beacon.config_error] /event_listeners/z/url (alias \"z\"): missing required key \"url\"");
+    CHECK(load({{"use", "picky"}, {"url", "crash"}}) ==
+          "[beacon.config_error] /event_listeners/z/use (alias \"z\"): listener type \"picky\" failed: cannot reach server");
+    CHECK(load({{"use", "picky"}, {"url", "none"}}) ==
+          "[beacon.config_error] /event_listeners/z/use (alias \"z\"): listener type \"picky\" built no listener");
+    CHECK(builds.at("a") == 3);  // "a" was built each time, then dropped unconnected
+    CHECK(log.empty());
+
+    beacon::listener_context flat{"t", json::object(), &reg, "/event_listeners.t."};
+    CHECK(flat.key("url") == "/event_listeners.t.url");
+}
+
+TEST_CASE("a sealed core without Kinto's signals is a configuration error", "[listener][errors]") {
+    beacon::registry reg;
+    reg.core().signal("resource_changed");
+    reg.core().seal();
+    beacon::listener_types types;
+    types.add("nop", [](const beacon::listener_context&) { return beacon::listener([](const beacon::event&) {}); });
+    const auto writes = beacon::load_listeners(reg, {{"event_listeners", {{"w", {{"use", "nop"}}}}}}, types);
+    CHECK(reg.core().signal("resource_changed").has_receivers());
+    CHECK_THROWS_MATCHES(
+        beacon::load_listeners(reg, {{"event_listeners", {{"r", {{"use", "nop"}, {"actions", "read"}}}}}}, types),
+        beacon::config_error,
+        Message("[beacon.config_error] /event_listeners/r/actions (alias \"r\"): needs the signal core/resource_read, "
+                "which the host's sealed core namespace does not declare"));
+}
