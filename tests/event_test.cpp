@@ -93,6 +93,8 @@ TEST_CASE("malformed event JSON names the path of the bad value", "[event][json]
     require_decode_error("[1, 2]", "", "expected an event object, got array");
     require_decode_error("{\"payload\": ", "", "not valid JSON");
     require_decode_error("{}", "", "missing required key \"payload\"");
+    // Found by the fuzzer: a number too large for a double is an out_of_range in nlohmann/json.
+    require_decode_error("[5555555e555555555555555555]", "", "number overflow");
     require_decode_error(R"({"payload": 3})", "/payload", "expected an object, got number");
     require_decode_error(R"({"payload": {"action": "destroy"}})", "/payload/action", "unknown action \"destroy\"");
     require_decode_error(R"({"payload": {"action": 1}})", "/payload/action", "expected an action name, got number");

@@ -243,7 +243,7 @@ inline event parse_event(std::string_view text) {
     nlohmann::json j;
     try {
         j = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& bad) {
+    } catch (const nlohmann::json::exception& bad) {  // parse_error, or out_of_range for a number overflow
         throw decode_error("", std::string("not valid JSON: ") + bad.what());
     }
     return j.get<event>();
