@@ -1,4 +1,4 @@
-// Replaces the global operator new/delete (the array and sized forms forward to these) to count
+// Replaces the global operator new/delete (the array forms forward to these) to count
 // allocations per thread; see alloc_count.hpp.
 
 #include "alloc_count.hpp"
@@ -28,3 +28,5 @@ void operator delete(void* p) noexcept {
     live_bytes -= static_cast<std::ptrdiff_t>(malloc_usable_size(p));
     std::free(p);
 }
+
+void operator delete(void* p, std::size_t) noexcept { ::operator delete(p); }
