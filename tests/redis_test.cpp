@@ -4,6 +4,7 @@
 // redis-cli and Python.
 #include <beacon/redis.hpp>
 #include <beacon/registry.hpp>
+#include <beacon/unit_of_work.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -520,4 +521,63 @@ TEST_CASE("interop: redis-cli and Python read beacon's events; beacon reads Kint
     REQUIRE(kinto.impacted_records.size() == 1);
     CHECK(kinto.impacted_records[0].old_value == nlohmann::json{{"id", "blog"}});
     CHECK(got.errors.empty());
+}
+
+TEST_CASE("in a unit of work, events are published after commit in one round trip; a rollback publishes nothing",
+          "[redis][unit_of_work]") {
+    redis_server server;
+    beacon::registry host;
+    std::vector<std::string> failures;
+    beacon::resource_notifier notifier(host, [&](const beacon::after_commit_error& f) { failures.push_back(f.error.message()); });
+    notifier.on_after_commit(listener_for(server.url()));
+    std::vector<long long> queued_before_commit;
+    auto probe = host.core().signal("resource_changed").connect([&](const beacon::event&) {
+        queued_before_commit.push_back(server.llen("beacon.events"));
+    });
+    auto record = [](const std::string& collection, int n, beacon::action a) {
+        beacon::event e = numbered(n);
+        e.action = a;
+        e.uri = "/buckets/b/collections/" + collection + "/records/r" + std::to_string(n);
+        e.impacted_records.push_back({std::nullopt, nlohmann::json{{"id", n}}});
+        return e;
+    };
+
+    server.command({"CONFIG", "RESETSTAT"});
+    {
+        beacon::unit_of_work request(notifier);
+        request.notify(record("c1", 1, beacon::action::create));
+        request.notify(record("c1", 2, beacon::action::create));  // merged with 1
+        request.notify(record("c2", 3, beacon::action::create));
+        request.notify(record("c1", 4, beacon::action::update));
+        request.commit();
+    }
+    CHECK(queued_before_commit == std::vector<long long>{0, 0, 0});
+    CHECK(server.llen("beacon.events") == 3);
+    const std::string stats = server.command({"INFO", "commandstats"})->str;
+    CHECK_THAT(stats, Contains("cmdstat_lpush:calls=1,"));
+    const auto oldest = beacon::parse_event(server.command({"LINDEX", "beacon.events", "-1"})->str);
+    CHECK(oldest.data.at("n") == 1);
+    CHECK(oldest.impacted_records.size() == 2);
+
+    {
+        beacon::unit_of_work request(notifier);
+        request.notify(record("c1", 5, beacon::action::delete_));
+    }  // rolled back
+    {
+        beacon::unit_of_work request(notifier);
+        request.notify(record("c1", 6, beacon::action::delete_));
+        CHECK_THROWS_AS(request.commit([] { throw std::runtime_error("storage commit failed"); }), std::runtime_error);
+    }
+    CHECK(server.llen("beacon.events") == 3);
+    CHECK(failures.empty());
+
+    probe.disconnect();
+    server.stop(SIGTERM);
+    {
+        beacon::unit_of_work request(notifier);
+        request.notify(record("c1", 7, beacon::action::update));
+        CHECK_NOTHROW(request.commit());
+    }
+    REQUIRE(failures.size() == 1);
+    CHECK_THAT(failures[0], Contains("[beacon.redis_error]") && Contains(server.url()));
 }

@@ -46,6 +46,9 @@ public:
 
     /// Forwards `e` (so that `signal::connect(listener)` works).
     void operator()(const event& e) const { forward(e); }
+    /// Forwards `batch` in one round trip (so that `resource_notifier::on_after_commit(listener)`
+    /// publishes once per commit).
+    void operator()(const std::vector<event>& batch) const { forward(batch); }
 
     /// Pushes or publishes `e` and waits for Redis to acknowledge it (one round trip). A timestamp
     /// of 0 is sent as now.
