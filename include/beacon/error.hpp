@@ -94,6 +94,14 @@ private:
     std::string key_;
 };
 
+/// A plugin host misuse: a plugin name loaded twice, unloading one that is not loaded, a bad
+/// subscription table, or a plugin connecting after it was unloaded.
+class plugin_error : public error {
+public:
+    /// `details` names the plugin and what was wrong.
+    explicit plugin_error(const std::string& details) : error("plugin_error", details) {}
+};
+
 /// An exception a receiver threw during `signal::send_robust`, with the receiver's identity.
 struct receiver_error {
     std::uint64_t receiver_id = 0;  ///< `connection::id()` of the receiver that threw.
