@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -516,6 +517,18 @@ TEST_CASE_METHOD(fixture, "a unit of work belongs to the thread that opened it",
     CHECK(uow.status() == unit_of_work::state::open);
     uow.commit();
     CHECK(log.back() == "after_resource_changed create record /buckets/b/collections/c/records/main x1");
+}
+
+TEST_CASE_METHOD(fixture, "a unit of work destroyed on another thread rolls back and closes",
+                 "[unit_of_work][threads]") {
+    auto uow = std::make_unique<unit_of_work>(notifier);
+    notifier.notify(record_created("/buckets/b/collections/c", "r1"));
+    CHECK(notifier.current() == uow.get());
+    std::thread([&] { uow.reset(); }).join();
+    CHECK(notifier.current() == nullptr);
+    notifier.notify(record_created("/buckets/b/collections/c", "r2"));  // sent at once now
+    CHECK(log == std::vector<std::string>{"resource_changed create record /buckets/b/collections/c/records/r2 x1",
+                                          "after_resource_changed create record /buckets/b/collections/c/records/r2 x1"});
 }
 
 TEST_CASE("units of work on many threads share one notifier safely", "[unit_of_work][threads]") {

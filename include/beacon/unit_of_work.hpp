@@ -15,18 +15,19 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <functional>
 #include <iostream>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <type_traits>
 #include <typeinfo>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -82,7 +83,7 @@ public:
     void notify(event e, std::string parent);
 
     /// The calling thread's innermost open unit of work of this notifier, or nullptr.
-    unit_of_work* current() const noexcept;
+    unit_of_work* current() const;
 
     /// Connects `observer` (callable with `const std::vector<event>&`): after each successful
     /// commit with events, it gets all the merged after-commit events at once, after the
@@ -134,19 +135,39 @@ private:
         if (!events.empty()) observers_(events);
     }
 
+    // The open units of work of each thread, innermost last. Kept here rather than in a
+    // thread_local so that a plugin in a shared library with hidden visibility sees them too.
+    void register_unit(std::thread::id thread, unit_of_work* unit) {
+        std::lock_guard lock(units_mutex_);
+        open_units_[thread].push_back(unit);
+    }
+
+    void unregister_unit(std::thread::id thread, const unit_of_work* unit) noexcept {
+        std::lock_guard lock(units_mutex_);
+        const auto it = open_units_.find(thread);
+        if (it == open_units_.end()) return;
+        auto& units = it->second;
+        const auto found = std::find(units.rbegin(), units.rend(), unit);
+        if (found != units.rend()) units.erase(std::next(found).base());
+        if (units.empty()) open_units_.erase(it);
+    }
+
     signal* resource_changed_;
     signal* resource_read_;
     signal* after_resource_changed_;
     signal* after_resource_read_;
     error_handler on_error_;
+    mutable std::mutex units_mutex_;
+    std::unordered_map<std::thread::id, std::vector<unit_of_work*>> open_units_;
     std::atomic<std::uint64_t> next_observer_id_{0};
     boost::signals2::signal<void(const std::vector<event>&)> observers_;
 };
 
 /// Kinto's per-request event collection: while it is open, the resource events noted on its
 /// thread are merged by (resource name, parent, action); `commit` sends them before and after
-/// the host's storage commit. It belongs to the thread that opened it, like a std::lock_guard:
-/// close and destroy it there. Destroying it without commit rolls it back.
+/// the host's storage commit. It belongs to the thread that opened it: only that thread's
+/// notifications go to it, and only that thread may commit or roll it back. Destroying it
+/// without commit rolls it back.
 class unit_of_work {
 public:
     /// Where a unit of work is in its life.
@@ -172,14 +193,13 @@ public:
     /// Opens a unit of work on the calling thread: `notifier.notify` collects into it until it closes.
     explicit unit_of_work(resource_notifier& notifier)
         : notifier_(&notifier), owner_(std::this_thread::get_id()) {
-        detail::open_units().push_back(this);
+        notifier_->register_unit(owner_, this);
     }
     unit_of_work(const unit_of_work&) = delete;
     unit_of_work& operator=(const unit_of_work&) = delete;
 
-    /// Rolls back if neither committed nor rolled back; must run on the owning thread.
+    /// Rolls back if neither committed nor rolled back.
     ~unit_of_work() {
-        assert(owner_ == std::this_thread::get_id() && "a beacon::unit_of_work must be destroyed on its own thread");
         if (state_ == state::open || state_ == state::prepared) close(state::rolled_back);
         else close(state_);
     }
@@ -284,8 +304,6 @@ public:
     state status() const noexcept { return state_; }
 
 private:
-    friend class resource_notifier;
-
     void check_thread(std::string_view where) const {
         if (owner_ == std::this_thread::get_id()) return;
         std::ostringstream message;
@@ -307,9 +325,7 @@ private:
     // enclosing unit of work, or are sent at once.
     void close(state final_state) noexcept {
         state_ = final_state;
-        auto& units = detail::open_units();
-        const auto it = std::find(units.rbegin(), units.rend(), this);
-        if (it != units.rend()) units.erase(std::next(it).base());
+        notifier_->unregister_unit(owner_, this);
     }
 
     resource_notifier* notifier_;
@@ -319,11 +335,10 @@ private:
     std::vector<detail::batched_event> sent_;
 };
 
-inline unit_of_work* resource_notifier::current() const noexcept {
-    const auto& units = detail::open_units();
-    const auto it = std::find_if(units.rbegin(), units.rend(),
-                                 [this](const unit_of_work* u) { return u->notifier_ == this; });
-    return it == units.rend() ? nullptr : *it;
+inline unit_of_work* resource_notifier::current() const {
+    std::lock_guard lock(units_mutex_);
+    const auto it = open_units_.find(std::this_thread::get_id());
+    return it == open_units_.end() ? nullptr : it->second.back();
 }
 
 inline void resource_notifier::notify(event e) {

@@ -1,6 +1,6 @@
 #pragma once
 // The collection behind a unit of work: resource events merged by (resource name, parent, action)
-// in order of first appearance, and the per-thread stack of open units of work.
+// in order of first appearance.
 
 #include <beacon/event.hpp>
 
@@ -10,10 +10,6 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
-
-namespace beacon {
-class unit_of_work;
-}
 
 namespace beacon::detail {
 
@@ -63,11 +59,5 @@ private:
     std::vector<batched_event> entries_;
     std::unordered_map<std::string, std::size_t> index_;
 };
-
-/// The units of work open on the calling thread, innermost last.
-inline std::vector<unit_of_work*>& open_units() noexcept {
-    thread_local std::vector<unit_of_work*> units;
-    return units;
-}
 
 }  // namespace beacon::detail
