@@ -6,20 +6,17 @@
 #include <beacon/registry.hpp>
 #include <beacon/unit_of_work.hpp>
 
+#include "redis_server.hpp"
+
 #include <catch2/catch.hpp>
 
-#include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -29,105 +26,13 @@
 #include <thread>
 #include <vector>
 
-extern char** environ;
-
 using Catch::Matchers::Contains;
 using namespace std::chrono_literals;
+using beacon_test::eventually;
+using beacon_test::free_port;
+using beacon_test::redis_server;
 
 namespace {
-
-int free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        throw std::runtime_error("no free loopback port");
-    }
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
-
-// Polls `done` until it holds or `limit` passes (a deadline against hanging, not a timing check).
-template <class Pred>
-bool eventually(Pred done, std::chrono::seconds limit = 30s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(5ms);
-    }
-    return true;
-}
-
-// A redis-server of the test's own, on a free loopback port, with its files in a temporary
-// directory; `durable` turns on the append-only file, fsynced on every write.
-class redis_server {
-public:
-    explicit redis_server(bool durable = false) : port_(free_port()), durable_(durable) {
-        char dir[] = "/tmp/beacon-redis-XXXXXX";
-        if (!::mkdtemp(dir)) throw std::runtime_error("mkdtemp failed");
-        dir_ = dir;
-        start();
-    }
-    redis_server(const redis_server&) = delete;
-    redis_server& operator=(const redis_server&) = delete;
-    ~redis_server() {
-        if (pid_ > 0) stop(SIGTERM);
-        std::filesystem::remove_all(dir_);
-    }
-
-    int port() const { return port_; }
-    std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_) + "/0"; }
-
-    void start() {
-        const std::string port = std::to_string(port_);
-        std::vector<std::string> args{"redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", dir_,
-                                      "--save", "", "--logfile", dir_ + "/redis.log", "--daemonize", "no"};
-        if (durable_) {
-            args.insert(args.end(), {"--appendonly", "yes", "--appendfsync", "always"});
-        } else {
-            args.insert(args.end(), {"--appendonly", "no"});
-        }
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        if (::posix_spawnp(&pid_, "redis-server", nullptr, nullptr, argv.data(), environ) != 0) {
-            throw std::runtime_error("cannot start redis-server (Debian: apt install redis-server)");
-        }
-        const bool up = eventually([&] {
-            try {
-                beacon::detail::redis_connection probe(beacon::detail::parse_redis_url(url()), 1000ms);
-                return probe.command({"PING"})->type == REDIS_REPLY_STATUS;
-            } catch (const beacon::redis_error&) {
-                return false;
-            }
-        });
-        if (!up) throw std::runtime_error("redis-server did not come up on port " + port);
-    }
-
-    // Stops the server with `sig` (SIGKILL: a crash) and waits for it to be gone.
-    void stop(int sig) {
-        ::kill(pid_, sig);
-        ::waitpid(pid_, nullptr, 0);
-        pid_ = -1;
-    }
-
-    // A client of our own, to look at what the bridge left in Redis.
-    beacon::detail::redis_reply command(const beacon::detail::redis_command& cmd) {
-        if (!client_) client_ = std::make_unique<beacon::detail::redis_connection>(beacon::detail::parse_redis_url(url()), 2000ms);
-        return client_->command(cmd);
-    }
-    long long llen(const std::string& list) { return command({"LLEN", list})->integer; }
-
-private:
-    int port_;
-    bool durable_;
-    std::string dir_;
-    pid_t pid_ = -1;
-    std::unique_ptr<beacon::detail::redis_connection> client_;
-};
 
 // What a shell command prints on stdout.
 std::string shell(const std::string& command) {
@@ -580,4 +485,110 @@ TEST_CASE("in a unit of work, events are published after commit in one round tri
     }
     REQUIRE(failures.size() == 1);
     CHECK_THAT(failures[0], Contains("[beacon.redis_error]") && Contains(server.url()));
+}
+
+TEST_CASE("the listener type \"redis\" from configuration forwards what its filter passes", "[redis][listener]") {
+    redis_server server;
+    beacon::registry host;
+    beacon::listener_types types;
+    beacon::add_redis_listener_type(types);
+    auto loaded = beacon::load_listeners(host, {{"event_listeners", {{"queue", {{"use", "redis"}, {"url", server.url()},
+                                                                                {"listname", "records"}, {"resources", "record"}}}}}},
+                                         types);
+    auto bucket = numbered(1);
+    bucket.resource_name = "bucket";
+    host.core().signal("resource_changed").send(bucket);
+    host.core().signal("resource_changed").send(numbered(2));
+    CHECK(server.llen("records") == 1);
+    CHECK(beacon::parse_event(server.command({"LINDEX", "records", "0"})->str).data.at("n") == 2);
+
+    loaded.unload("queue");
+    host.core().signal("resource_changed").send(numbered(3));
+    CHECK(server.llen("records") == 1);
+
+    // Kinto's flat form, on a channel.
+    auto flat = beacon::load_listeners(host, {{"event_listeners", "live"}, {"event_listeners.live.use", "redis"},
+                                              {"event_listeners.live.url", server.url()},
+                                              {"event_listeners.live.channel", "beacon.live"}},
+                                       types);
+    CHECK_NOTHROW(host.core().signal("resource_changed").send(numbered(4)));
+    CHECK(server.llen("beacon.events") == 0);
+}
+
+TEST_CASE("bad options of a redis listener are config errors naming the alias and the key",
+          "[redis][listener][behaviour11]") {
+    beacon::registry host;
+    beacon::listener_types types;
+    beacon::add_redis_listener_type(types);
+    auto load = [&](nlohmann::json options) {
+        options["use"] = "redis";
+        beacon::load_listeners(host, {{"event_listeners", {{"queue", options}}}}, types);
+    };
+    CHECK_THROWS_WITH(load({{"listnmae", "q"}}), Contains("[beacon.config_error] /event_listeners/queue/listnmae (alias \"queue\")") &&
+                                                     Contains("unknown option"));
+    CHECK_THROWS_WITH(load({{"url", "http://x"}}), Contains("/event_listeners/queue/url") && Contains("redis://"));
+    CHECK_THROWS_WITH(load({{"url", 6379}}), Contains("/event_listeners/queue/url") && Contains("got number"));
+    CHECK_THROWS_WITH(load({{"listname", ""}}), Contains("/event_listeners/queue/listname") && Contains("non-empty"));
+    CHECK_THROWS_WITH(load({{"listname", "q"}, {"channel", "c"}}), Contains("/event_listeners/queue/channel") && Contains("not both"));
+    CHECK_THROWS_AS(beacon::load_listeners(host, {{"event_listeners", "q"}, {"event_listeners.q.use", "redis"},
+                                                  {"event_listeners.q.timeout", "1"}},
+                                           types),
+                    beacon::config_error);
+    CHECK(host.core().signal("resource_changed").receiver_count() == 0);
+}
+
+TEST_CASE("a configured redis listener with a notifier publishes once per commit, only committed work",
+          "[redis][listener][unit_of_work]") {
+    redis_server server;
+    beacon::registry host;
+    std::vector<std::string> failures;
+    beacon::resource_notifier notifier(host, [&](const beacon::after_commit_error& f) { failures.push_back(f.error.message()); });
+    beacon::listener_types types;
+    beacon::add_redis_listener_type(types, &notifier);
+    auto loaded = beacon::load_listeners(
+        host, {{"event_listeners", {{"queue", {{"use", "redis"}, {"url", server.url()}, {"actions", {"create", "delete"}}}}}}},
+        types);
+    auto change = [](int n, beacon::action a, const std::string& resource) {
+        beacon::event e = numbered(n);
+        e.action = a;
+        e.resource_name = resource;
+        e.uri = "/buckets/b" + std::to_string(n);
+        return e;
+    };
+
+    server.command({"CONFIG", "RESETSTAT"});
+    {
+        beacon::unit_of_work request(notifier);
+        request.notify(change(1, beacon::action::create, "bucket"));
+        request.notify(change(2, beacon::action::update, "bucket"));  // not an action it wants
+        request.notify(change(3, beacon::action::delete_, "group"));
+        request.before_commit();
+        CHECK(server.llen("beacon.events") == 0);
+        request.after_commit();
+    }
+    CHECK(server.llen("beacon.events") == 2);
+    CHECK_THAT(std::string(server.command({"INFO", "commandstats"})->str), Contains("cmdstat_lpush:calls=1,"));
+    {
+        beacon::unit_of_work request(notifier);
+        request.notify(change(4, beacon::action::create, "bucket"));
+        request.rollback();
+    }
+    {
+        beacon::unit_of_work request(notifier);
+        request.notify(change(4, beacon::action::delete_, "group"));
+        CHECK_THROWS_AS(request.commit([] { throw std::runtime_error("storage commit failed"); }), std::runtime_error);
+    }
+    notifier.notify(change(5, beacon::action::create, "bucket"));  // a unit of work of its own
+    host.core().signal("resource_changed").send(change(6, beacon::action::create, "bucket"));  // no unit of work
+    CHECK(server.llen("beacon.events") == 4);
+    std::vector<int> published;
+    for (int i = 3; i >= 0; --i) {
+        published.push_back(beacon::parse_event(server.command({"LINDEX", "beacon.events", std::to_string(i)})->str).data.at("n"));
+    }
+    CHECK(published == std::vector<int>{1, 3, 5, 6});
+
+    loaded.unload("queue");
+    notifier.notify(change(7, beacon::action::create, "bucket"));
+    CHECK(server.llen("beacon.events") == 4);
+    CHECK(failures.empty());
 }

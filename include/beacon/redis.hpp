@@ -7,7 +7,9 @@
 #include <beacon/detail/redis_connection.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
+#include <beacon/listener.hpp>
 #include <beacon/signal.hpp>
+#include <beacon/unit_of_work.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -17,8 +19,12 @@
 #include <condition_variable>
 #include <functional>
 #include <iostream>
+#include <iterator>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -105,6 +111,69 @@ private:
     };
     std::shared_ptr<state> state_;
 };
+
+/// Registers the listener type "redis" in `types`, for `load_listeners`: options `url`, and
+/// `listname` (default "beacon.events") or `channel`. Without `notifier`, every event the loader
+/// passes it is forwarded at once. With `notifier` (which must outlive the loaded listeners), the
+/// events of a unit of work are published only after its commit: the events of the after-commit
+/// batch whose action and resource the listener's filter passed, in one round trip per commit,
+/// failures going to the notifier's error handler; a rolled-back unit publishes nothing. Events
+/// sent while no unit of work is open on the thread are forwarded at once. Bad options throw
+/// config_error.
+inline void add_redis_listener_type(listener_types& types, resource_notifier* notifier = nullptr) {
+    types.add("redis", [notifier](const listener_context& c) -> listener {
+        redis_listener_options options;
+        for (const auto& [key, value] : c.options.items()) {
+            if (key == "use" || key == "actions" || key == "resources") continue;
+            std::string* field = key == "url" ? &options.url
+                                 : key == "listname" ? &options.listname
+                                 : key == "channel" ? &options.channel
+                                                    : nullptr;
+            if (!field) c.fail(key, "unknown option of a redis listener (expected url, listname or channel)");
+            if (!value.is_string() || value.get_ref<const std::string&>().empty()) {
+                c.fail(key, std::string("expected a non-empty string, got ") + (value.is_string() ? "\"\"" : value.type_name()));
+            }
+            *field = value.get<std::string>();
+        }
+        if (c.options.contains("listname") && c.options.contains("channel")) {
+            c.fail("channel", "a redis listener takes either listname or channel, not both");
+        }
+        std::optional<redis_listener> forwarder;
+        try {
+            forwarder.emplace(options);
+        } catch (const redis_error& bad) {
+            c.fail("url", bad.what());
+        }
+        if (!notifier) return *forwarder;
+
+        // In a unit of work, the loader's filter shows which (action, resource) pairs this
+        // listener wants as before_commit() sends them; after commit, the events of the merged
+        // batch with those pairs are published in one round trip.
+        struct wanted_pairs {
+            std::mutex mutex;
+            std::map<std::thread::id, std::set<std::pair<action, std::string>>> by_thread;
+        };
+        auto wanted = std::make_shared<wanted_pairs>();
+        auto after_commit = std::make_shared<scoped_connection>(
+            notifier->on_after_commit([forwarder = *forwarder, wanted](const std::vector<event>& batch) {
+                std::set<std::pair<action, std::string>> pairs;
+                {
+                    std::lock_guard lock(wanted->mutex);
+                    pairs = std::move(wanted->by_thread[std::this_thread::get_id()]);
+                    wanted->by_thread.erase(std::this_thread::get_id());
+                }
+                std::vector<event> selected;
+                std::copy_if(batch.begin(), batch.end(), std::back_inserter(selected),
+                             [&](const event& e) { return pairs.count({*e.action, e.resource_name}) != 0; });
+                forwarder.forward(selected);
+            }));
+        return [forwarder = *forwarder, notifier, wanted, after_commit](const event& e) {
+            if (!notifier->current() || !e.action) return forwarder.forward(e);
+            std::lock_guard lock(wanted->mutex);
+            wanted->by_thread[std::this_thread::get_id()].insert({*e.action, e.resource_name});
+        };
+    });
+}
 
 /// Where a redis_consumer reads events from and how it recovers.
 struct redis_consumer_options {

@@ -1,0 +1,122 @@
+#pragma once
+// Test support for the Redis bridge: a redis-server of the test's own on a free loopback port
+// (never a system service's port), started and stopped by the test. Used by redis_test and the
+// Redis benchmark.
+#include <beacon/detail/redis_connection.hpp>
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace beacon_test {
+
+using namespace std::chrono_literals;
+
+inline int free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+        throw std::runtime_error("no free loopback port");
+    }
+    ::close(fd);
+    return ntohs(addr.sin_port);
+}
+
+// Polls `done` until it holds or `limit` passes (a deadline against hanging, not a timing check).
+template <class Pred>
+bool eventually(Pred done, std::chrono::seconds limit = 30s) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(5ms);
+    }
+    return true;
+}
+
+// A redis-server of the test's own, on a free loopback port, with its files in a temporary
+// directory; `durable` turns on the append-only file, fsynced on every write.
+class redis_server {
+public:
+    explicit redis_server(bool durable = false) : port_(free_port()), durable_(durable) {
+        char dir[] = "/tmp/beacon-redis-XXXXXX";
+        if (!::mkdtemp(dir)) throw std::runtime_error("mkdtemp failed");
+        dir_ = dir;
+        start();
+    }
+    redis_server(const redis_server&) = delete;
+    redis_server& operator=(const redis_server&) = delete;
+    ~redis_server() {
+        if (pid_ > 0) stop(SIGTERM);
+        std::filesystem::remove_all(dir_);
+    }
+
+    int port() const { return port_; }
+    std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_) + "/0"; }
+
+    void start() {
+        const std::string port = std::to_string(port_);
+        std::vector<std::string> args{"redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", dir_,
+                                      "--save", "", "--logfile", dir_ + "/redis.log", "--daemonize", "no"};
+        if (durable_) {
+            args.insert(args.end(), {"--appendonly", "yes", "--appendfsync", "always"});
+        } else {
+            args.insert(args.end(), {"--appendonly", "no"});
+        }
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        if (::posix_spawnp(&pid_, "redis-server", nullptr, nullptr, argv.data(), environ) != 0) {
+            throw std::runtime_error("cannot start redis-server (Debian: apt install redis-server)");
+        }
+        const bool up = eventually([&] {
+            try {
+                beacon::detail::redis_connection probe(beacon::detail::parse_redis_url(url()), 1000ms);
+                return probe.command({"PING"})->type == REDIS_REPLY_STATUS;
+            } catch (const beacon::redis_error&) {
+                return false;
+            }
+        });
+        if (!up) throw std::runtime_error("redis-server did not come up on port " + port);
+    }
+
+    // Stops the server with `sig` (SIGKILL: a crash) and waits for it to be gone.
+    void stop(int sig) {
+        ::kill(pid_, sig);
+        ::waitpid(pid_, nullptr, 0);
+        pid_ = -1;
+    }
+
+    // A client of our own, to look at what the bridge left in Redis.
+    beacon::detail::redis_reply command(const beacon::detail::redis_command& cmd) {
+        if (!client_) client_ = std::make_unique<beacon::detail::redis_connection>(beacon::detail::parse_redis_url(url()), 2000ms);
+        return client_->command(cmd);
+    }
+    long long llen(const std::string& list) { return command({"LLEN", list})->integer; }
+
+private:
+    int port_;
+    bool durable_;
+    std::string dir_;
+    pid_t pid_ = -1;
+    std::unique_ptr<beacon::detail::redis_connection> client_;
+};
+
+}  // namespace beacon_test
