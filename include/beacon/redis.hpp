@@ -297,8 +297,8 @@ private:
         }
     }
 
-    // After (re)connecting: re-queue what a previous run left in the processing list, oldest
-    // last-out, so that it is popped first; or subscribe to the channel.
+    // After (re)connecting: move what a previous run left in the processing list back to the
+    // list's tail, the oldest last, so that it is popped first and in order; or subscribe.
     void prepare() {
         connection_.ensure_connected();
         if (options_.channel.empty()) {
