@@ -54,25 +54,36 @@ beacon::event numbered(int n) {
     return e;
 }
 
-// Collects what a consumer delivers and reports, from the consumer's thread.
-struct inbox {
+// The worker side of a test: a local signal whose receiver collects what a consumer re-sends into
+// it (in the consumer's thread), and what the consumer reports.
+struct worker_side {
+    beacon::signal local{"core", "resource_changed"};
     std::mutex mutex;
     std::vector<beacon::event> events;
     std::vector<std::string> errors;
     std::vector<std::string> payloads;
+    std::unique_ptr<beacon::redis_consumer> consumer;  // last: destroyed (and joined) first
 
-    auto receiver() {
-        return [this](const beacon::event& e) {
+    worker_side() {
+        local.connect([this](const beacon::event& e) {
             std::lock_guard lock(mutex);
             events.push_back(e);
-        };
+        });
     }
-    beacon::redis_error_handler handler() {
-        return [this](const beacon::error& e, const beacon::redis_message& m) {
+    // Starts a consumer with `options` in a thread of its own.
+    void start(const beacon::redis_consumer_options& options) {
+        consumer = std::make_unique<beacon::redis_consumer>(local, options, [this](const beacon::error& e,
+                                                                                   const beacon::redis_message& m) {
             std::lock_guard lock(mutex);
             errors.push_back(e.what());
             payloads.push_back(m.payload);
-        };
+        });
+        consumer->start();
+    }
+    // Stops the consumer and waits for its thread.
+    void stop() {
+        consumer->stop();
+        consumer->join();
     }
     std::size_t event_count() {
         std::lock_guard lock(mutex);
@@ -149,14 +160,10 @@ TEST_CASE("events forwarded to a list come out of a consumer in order, unchanged
     listener.forward(std::vector<beacon::event>{numbered(3), numbered(4), numbered(5)});
     CHECK(server.llen("beacon.events") == 5);
 
-    beacon::registry worker;
-    inbox got;
-    worker.core().signal("resource_changed").connect(got.receiver());
-    beacon::redis_consumer consumer(worker.core().signal("resource_changed"), quick(server), got.handler());
-    consumer.start();
+    worker_side got;
+    got.start(quick(server));
     REQUIRE(eventually([&] { return got.event_count() == 5; }));
-    consumer.stop();
-    consumer.join();
+    got.stop();
 
     CHECK(got.numbers() == std::vector<int>{1, 2, 3, 4, 5});
     CHECK(got.events.front() == first);
@@ -184,13 +191,10 @@ TEST_CASE("a batch goes in one atomic LPUSH, and one that cannot be encoded send
 
 TEST_CASE("events published on a channel reach a subscribed consumer", "[redis][channel]") {
     redis_server server;
-    beacon::signal local("core", "resource_changed");
-    inbox got;
-    local.connect(got.receiver());
+    worker_side got;
     auto options = quick(server);
     options.channel = "beacon.live";
-    beacon::redis_consumer consumer(local, options, got.handler());
-    consumer.start();
+    got.start(options);
     REQUIRE(eventually([&] {
         const auto reply = server.command({"PUBSUB", "NUMSUB", "beacon.live"});
         return reply->element[1]->integer == 1;
@@ -233,19 +237,15 @@ TEST_CASE("a message that is not an event goes to the error handler and the dead
     server.command({"LPUSH", "beacon.events", R"({"payload": {"action": "explode"}})"});
     listener.forward(numbered(2));
 
-    beacon::signal local("core", "resource_changed");
-    inbox got;
-    local.connect(got.receiver());
-    local.connect([](const beacon::event& e) {
+    worker_side got;
+    got.local.connect([](const beacon::event& e) {
         if (e.data.at("n") == 2) throw std::runtime_error("disk full");
     });
     auto options = quick(server);
     options.dead_letter = "beacon.dead";
-    beacon::redis_consumer consumer(local, options, got.handler());
-    consumer.start();
+    got.start(options);
     REQUIRE(eventually([&] { return got.event_count() == 2 && got.error_count() == 3; }));
-    consumer.stop();
-    consumer.join();
+    got.stop();
 
     CHECK(got.numbers() == std::vector<int>{1, 2});
     CHECK_THAT(got.errors[0], Contains("[beacon.decode_error] /: not valid JSON"));
@@ -285,11 +285,8 @@ TEST_CASE("a consumer stops promptly when idle, and when stopped from a receiver
 TEST_CASE("a server killed and restarted during a stream loses no acknowledged event",
           "[redis][failure][restart]") {
     redis_server server(/*durable=*/true);
-    beacon::signal local("core", "resource_changed");
-    inbox got;
-    local.connect(got.receiver());
-    beacon::redis_consumer consumer(local, quick(server), got.handler());
-    consumer.start();
+    worker_side got;
+    got.start(quick(server));
 
     auto listener = listener_for(server.url(), "beacon.events", "", 500ms);
     std::vector<int> acknowledged, refused;
@@ -313,8 +310,7 @@ TEST_CASE("a server killed and restarted during a stream loses no acknowledged e
         const std::set<int> received(numbers.begin(), numbers.end());
         return std::includes(received.begin(), received.end(), acknowledged.begin(), acknowledged.end());
     }));
-    consumer.stop();
-    consumer.join();
+    got.stop();
     CHECK(got.error_count() >= 1);  // the consumer saw the server go, and came back
     CHECK_THAT(got.errors.front(), Contains("[beacon.redis_error]"));
 }
@@ -361,14 +357,10 @@ TEST_CASE("a consumer killed while handling an event gets it again on restart: a
     std::remove(log_path);
     CHECK(server.llen("beacon.events.processing") == 1);  // event 20, taken but not finished
 
-    beacon::signal local("core", "resource_changed");
-    inbox got;
-    local.connect(got.receiver());
-    beacon::redis_consumer restarted(local, quick(server), got.handler());
-    restarted.start();
+    worker_side got;
+    got.start(quick(server));
     REQUIRE(eventually([&] { return got.event_count() == total - crash_at; }));
-    restarted.stop();
-    restarted.join();
+    got.stop();
 
     std::map<int, int> deliveries;
     for (int n : first_run) ++deliveries[n];
@@ -406,16 +398,12 @@ TEST_CASE("interop: redis-cli and Python read beacon's events; beacon reads Kint
         R"( "impacted_records": [{"old": {"id": "blog"}, "new": {"id": "blog", "last_modified": 1453896392123}}]})";
     CHECK(shell("redis-cli -p " + std::to_string(server.port()) + " LPUSH queue '" + kinto_event + "'") == "1\n");
 
-    beacon::signal local("core", "resource_changed");
-    inbox got;
-    local.connect(got.receiver());
+    worker_side got;
     auto options = quick(server);
     options.listname = "queue";
-    beacon::redis_consumer consumer(local, options, got.handler());
-    consumer.start();
+    got.start(options);
     REQUIRE(eventually([&] { return got.event_count() == 1; }));
-    consumer.stop();
-    consumer.join();
+    got.stop();
     const auto& kinto = got.events.front();
     CHECK(kinto.sender.empty());
     CHECK(kinto.action == beacon::action::update);
