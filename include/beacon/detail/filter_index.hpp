@@ -96,6 +96,17 @@ public:
     /// How many filtered receivers are connected.
     std::size_t size() const { return controls_.num_slots(); }
 
+    /// How many places in the index hold a receiver, disconnected ones not yet dropped included.
+    std::size_t filed() const {
+        std::shared_lock lock(mutex_);
+        std::size_t n = 0;
+        for (const auto& r : rows_) {
+            n += r.any_resource ? r.any_resource->size() : 0;
+            for (const auto& [name, list] : r.by_resource) n += list->size();
+        }
+        return n;
+    }
+
 private:
     // Rows 0-3: one action each (in enum order); row 4: events without an action; row 5: any.
     static constexpr std::size_t no_action = 4;
