@@ -404,7 +404,6 @@ TEST_CASE("loads and unloads from many threads while others send lose no deliver
     }));
 
     std::atomic<long> churn_calls{0};
-    std::atomic<long> duplicate_loads{0};
     auto churn_plugin = [&](std::string name) {
         return std::make_shared<table_plugin>(std::move(name), [&](beacon::plugin_context& ctx) {
             ctx.define("loaded").send("churn");
@@ -417,47 +416,62 @@ TEST_CASE("loads and unloads from many threads while others send lose no deliver
         });
     };
 
-    std::atomic<bool> done{false};
+    // Threads 0 and 1 race to load the same name; thread 2 has a name of its own. Each makes a
+    // fixed number of attempts and unloads what it loaded.
+    constexpr int attempts = 150;
+    std::vector<int> loads(3, 0);
+    std::vector<int> refused(3, 0);
+    std::atomic<int> loaders_running{3};
     std::vector<std::thread> loaders;
     for (int t = 0; t < 3; ++t) {
         loaders.emplace_back([&, t] {
-            // Threads 0 and 1 race on the same name; thread 2 has its own.
             const std::string name = t < 2 ? "shared" : "own";
-            while (!done.load()) {
+            for (int i = 0; i < attempts; ++i) {
                 try {
                     host.load(churn_plugin(name));
                 } catch (const beacon::plugin_error&) {
-                    duplicate_loads.fetch_add(1);
+                    ++refused[t];
                     continue;
                 }
+                ++loads[t];
                 (void)host.names();
                 host.unload(name);
             }
+            loaders_running.fetch_sub(1);
         });
     }
 
+    // Senders keep sending until every loader is done (and at least 200 times each).
     constexpr int senders = 3;
-    constexpr int sends_per_thread = 2000;
+    std::vector<long> sends(senders, 0);
     std::vector<long> record_sends(senders, 0);
     std::vector<std::thread> pool;
     for (int t = 0; t < senders; ++t) {
         pool.emplace_back([&, t] {
-            for (int i = 0; i < sends_per_thread; ++i) {
+            for (long i = 0; i < 200 || loaders_running.load() != 0; ++i) {
                 created.send("signup", {{"user", i}});
+                ++sends[t];
                 const bool record = (i + t) % 2 == 0;
                 changed.send(beacon::event(record ? "record" : "bucket"));
                 if (record) ++record_sends[t];
             }
         });
     }
-    for (auto& th : pool) th.join();
-    done = true;
     for (auto& th : loaders) th.join();
+    for (auto& th : pool) th.join();
 
+    long expected_any = 0;
     long expected_record = 0;
-    for (long n : record_sends) expected_record += n;
-    CHECK(stable_any.load() == senders * sends_per_thread);
+    for (int t = 0; t < senders; ++t) {
+        expected_any += sends[t];
+        expected_record += record_sends[t];
+    }
+    CHECK(stable_any.load() == expected_any);
     CHECK(stable_record.load() == expected_record);
+    CHECK(loads[2] == attempts);  // nobody else loads "own"
+    CHECK(refused[2] == 0);
+    CHECK(loads[0] + refused[0] == attempts);
+    CHECK(loads[1] + refused[1] == attempts);
     CHECK(host.names() == std::vector<std::string>{"stable"});
     CHECK(created.receiver_count() == 1);
     CHECK(changed.receiver_count() == 1);
