@@ -295,7 +295,21 @@ TEST_CASE_METHOD(fixture, "a filtered receiver's exception propagates and the in
     CHECK(errors[0].message() == "boom");
 }
 
+TEST_CASE_METHOD(fixture, "the signal stays lazy until the first filtered receiver", "[filtered_signal][behaviour3]") {
+    CHECK_FALSE(sig.has_receivers());
+    int built = 0;
+    sig.send_lazy("storage", [&] { return ++built, change(beacon::action::create, "x"); });
+    CHECK(built == 0);
+    filtered.connect(beacon::with_resource("x"), recorder("x"));
+    filtered.connect(beacon::with_resource("y"), recorder("y"));
+    CHECK(sig.receiver_count() == 1);
+    sig.send_lazy("storage", [&] { return ++built, change(beacon::action::create, "x"); });
+    CHECK(built == 1);
+    CHECK(log == std::vector<std::string>{"x:x"});
+}
+
 TEST_CASE_METHOD(fixture, "destroying the filtered_signal disconnects its receivers", "[filtered_signal][lifetime]") {
+    filtered.connect(beacon::with_resource("kept"), recorder("kept"));
     beacon::connection c;
     {
         beacon::filtered_signal scoped(sig);

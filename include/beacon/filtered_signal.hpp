@@ -11,27 +11,27 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <type_traits>
 #include <utility>
 
 namespace beacon {
 
-/// Connects receivers to a signal through filters. It is one any-sender receiver of that signal,
-/// holding an index of its receivers by (action, resource name), built from each filter's scope:
-/// a send visits only the receivers whose filter may pass the event's action and resource, then
-/// calls those whose filter passes, in connection order.
+/// Connects receivers to a signal through filters. It is one any-sender receiver of that signal
+/// (connected along with its first receiver), holding an index of its receivers by (action,
+/// resource name), built from each filter's scope: a send visits only the receivers whose filter
+/// may pass the event's action and resource, then calls those whose filter passes, in connection
+/// order.
 ///
 /// A receiver's exception propagates out of the signal's `send` (the remaining filtered
 /// receivers are not called). Under the signal's `send_robust`, this whole object counts as one
 /// receiver: the first filtered receiver that throws stops the others and is reported.
 class filtered_signal {
 public:
-    /// Connects to `target`, which must outlive this object; destroying it disconnects everything
-    /// it connected.
+    /// Listens to `target`, which must outlive this object, from the first `connect` on (so that
+    /// until then sends stay lazy); destroying it disconnects everything it connected.
     explicit filtered_signal(::beacon::signal& target)
-        : target_(&target), index_(std::make_shared<detail::filter_index>()) {
-        dispatcher_ = target.connect([index = index_](const event& e) { index->dispatch(e); });
-    }
+        : target_(&target), index_(std::make_shared<detail::filter_index>()) {}
     filtered_signal(const filtered_signal&) = delete;
     filtered_signal& operator=(const filtered_signal&) = delete;
 
@@ -59,11 +59,15 @@ private:
         static_assert(std::is_invocable_v<std::decay_t<F>&, const event&>,
                       "beacon::filtered_signal::connect: the receiver must be callable with (const beacon::event&)");
         auto [control, id] = index_->add(std::move(test), std::forward<F>(receiver), owner);
+        std::call_once(connected_, [this] {
+            dispatcher_ = target_->connect([index = index_](const event& e) { index->dispatch(e); });
+        });
         return connection(std::move(control), id);
     }
 
     ::beacon::signal* target_;
     std::shared_ptr<detail::filter_index> index_;
+    std::once_flag connected_;
     scoped_connection dispatcher_;
 };
 
