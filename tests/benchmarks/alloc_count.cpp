@@ -11,21 +11,24 @@
 namespace {
 thread_local std::size_t allocations = 0;
 thread_local std::ptrdiff_t live_bytes = 0;
+thread_local bool counting_bytes = false;
 }  // namespace
 
 beacon_bench::alloc_stats beacon_bench::thread_allocs() noexcept { return {allocations, live_bytes}; }
+
+beacon_bench::byte_count::byte_count() noexcept { counting_bytes = true; }
+beacon_bench::byte_count::~byte_count() { counting_bytes = false; }
 
 void* operator new(std::size_t size) {
     void* p = std::malloc(size == 0 ? 1 : size);
     if (p == nullptr) throw std::bad_alloc();
     ++allocations;
-    live_bytes += static_cast<std::ptrdiff_t>(malloc_usable_size(p));
+    if (counting_bytes) live_bytes += static_cast<std::ptrdiff_t>(malloc_usable_size(p));
     return p;
 }
 
 void operator delete(void* p) noexcept {
-    if (p == nullptr) return;
-    live_bytes -= static_cast<std::ptrdiff_t>(malloc_usable_size(p));
+    if (p != nullptr && counting_bytes) live_bytes -= static_cast<std::ptrdiff_t>(malloc_usable_size(p));
     std::free(p);
 }
 

@@ -74,15 +74,20 @@ void p1_boost(benchmark::State& state) {
 }
 BENCHMARK(p1_boost)->Name("P1/boost")->Arg(1)->Arg(10)->Arg(100);
 
-// P2: a send nobody listens to. The argument is how many receivers are bound to other senders.
+// P2: a send nobody listens to. The argument is how many receivers are bound to other senders;
+// the sends cycle through 64 unbound senders, so that the cost is averaged over their hashes.
 
 void p2_beacon(benchmark::State& state) {
     beacon::registry reg;
     auto& sig = reg.core().signal("p2");
     for (std::int64_t i = 0; i < state.range(0); ++i) sig.connect(sender_name(i), sink{});
+    std::vector<std::string> nobody;
+    for (int i = 0; i < 64; ++i) nobody.push_back("nobody-" + std::to_string(i));
+    std::size_t next = 0;
     const auto before = beacon_bench::thread_allocs();
     for (auto _ : state) {
-        sig.send_lazy("nobody", [] { return beacon::event("nobody", {{"id", 42}, {"name", "never built"}}); });
+        sig.send_lazy(nobody[next++ % nobody.size()],
+                      [] { return beacon::event("nobody", {{"id", 42}, {"name", "never built"}}); });
     }
     report_allocations(state, before);
 }
@@ -157,6 +162,7 @@ void bytes_per_connection(benchmark::State& state, Connect connect) {
     for (auto _ : state) {
         state.PauseTiming();
         {
+            const beacon_bench::byte_count counting;
             const auto before = beacon_bench::thread_allocs();
             connect(receivers);
             bytes = static_cast<double>(beacon_bench::thread_allocs().live_bytes - before.live_bytes) / receivers;
