@@ -39,19 +39,23 @@ inline constexpr std::array<core_signal, 16> core_signal_catalogue{{
      "the user submitted the reset form with a new password"},
     {"action_succeeded", "ckan", "the action name (package_create, ...)", "data: context, data_dict, result",
      "an action finished without an exception"},
-    {"resource_read", "kinto", "the resource name (bucket, collection, record, ...)",
+    {"resource_read", "kinto",
+     "who made the request: the user's name (its id is in user_id), or the application's name for the "
+     "host's own work",
      "action (read), resource_name, uri, user_id, timestamp; data: the ids (bucket_id, collection_id, id); "
      "impacted_records: the records read, as new",
      "resources were read, inside the request, before the answer"},
-    {"resource_changed", "kinto", "the resource name (bucket, collection, record, ...)",
+    {"resource_changed", "kinto",
+     "who made the request: the user's name (its id is in user_id), or the application's name for the "
+     "host's own work",
      "action (create, update, delete), resource_name, uri, user_id, timestamp; data: the ids (bucket_id, "
      "collection_id, id); impacted_records: {old, new} (create: new only; delete: old only)",
      "resources changed, inside the transaction, before commit; a receiver's exception aborts it"},
-    {"after_resource_read", "kinto", "the resource name", "as resource_read",
+    {"after_resource_read", "kinto", "as resource_read", "as resource_read",
      "after the transaction that read resources committed"},
-    {"after_resource_changed", "kinto", "the resource name", "as resource_changed",
+    {"after_resource_changed", "kinto", "as resource_changed", "as resource_changed",
      "after the transaction that changed resources committed"},
-    {"server_flushed", "kinto", "the application's name", "user_id, timestamp",
+    {"server_flushed", "kinto", "as resource_changed", "user_id, timestamp",
      "the whole storage was flushed (Kinto's flush endpoint)"},
 }};
 
