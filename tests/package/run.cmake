@@ -9,7 +9,11 @@ function(run)
   endif()
 endfunction()
 
-set(consumer ${SOURCE_DIR}/tests/package/consumer)
+# CONSUMER: the project under tests/package/ to build and run (default: consumer).
+if(NOT DEFINED CONSUMER)
+  set(CONSUMER consumer)
+endif()
+set(consumer ${SOURCE_DIR}/tests/package/${CONSUMER})
 if(MODE STREQUAL "find_package")
   run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${WORK_DIR}/prefix)
   run(${CMAKE_COMMAND} -S ${consumer} -B ${WORK_DIR}/build -G ${GENERATOR}
