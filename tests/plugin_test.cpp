@@ -155,6 +155,23 @@ TEST_CASE_METHOD(audit_fixture, "loading the same plugin name twice is an error 
     CHECK(log == std::vector<std::string>{"any:admin", "admin-only:admin"});
 }
 
+TEST_CASE_METHOD(audit_fixture, "loading a name while it is being loaded is an error", "[plugin][errors][behaviour11]") {
+    std::string refused;
+    host.load(std::make_shared<table_plugin>("nested", [&](beacon::plugin_context&) {
+        try {
+            host.load(audit_plugin());  // another name: fine
+            host.load(std::make_shared<table_plugin>("nested", [](beacon::plugin_context&) {
+                return beacon::subscription_table{};
+            }));
+        } catch (const beacon::plugin_error& e) {
+            refused = e.what();
+        }
+        return beacon::subscription_table{};
+    }));
+    CHECK(refused == "[beacon.plugin_error] plugin \"nested\" is already being loaded");
+    CHECK(host.names() == std::vector<std::string>{"audit", "nested"});
+}
+
 TEST_CASE_METHOD(audit_fixture, "unloading a plugin that is not loaded is an error", "[plugin][errors][behaviour11]") {
     CHECK_THROWS_MATCHES(host.unload("ghost"), beacon::plugin_error,
                          Catch::Matchers::Message("[beacon.plugin_error] plugin \"ghost\" is not loaded"));

@@ -187,8 +187,9 @@ public:
         auto record = std::make_shared<detail::plugin_record>(name, p);
         {
             std::unique_lock lock(mutex_);
-            if (!plugins_.emplace(name, loaded_plugin{nullptr, record}).second) {
-                throw plugin_error("plugin \"" + name + "\" is already loaded");
+            const auto [it, added] = plugins_.emplace(name, loaded_plugin{nullptr, record});
+            if (!added) {
+                throw plugin_error("plugin \"" + name + "\" is already " + (it->second.object ? "loaded" : "being loaded"));
             }
         }
         try {
