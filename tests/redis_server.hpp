@@ -55,7 +55,7 @@ bool eventually(Pred done, std::chrono::seconds limit = 30s) {
 // directory; `durable` turns on the append-only file, fsynced on every write.
 class redis_server {
 public:
-    explicit redis_server(bool durable = false) : port_(free_port()), durable_(durable) {
+    explicit redis_server(bool durable = false, int port = free_port()) : port_(port), durable_(durable) {
         char dir[] = "/tmp/beacon-redis-XXXXXX";
         if (!::mkdtemp(dir)) throw std::runtime_error("mkdtemp failed");
         dir_ = dir;
@@ -69,7 +69,8 @@ public:
     }
 
     int port() const { return port_; }
-    std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_) + "/0"; }
+    std::string url() const { return url_for(port_); }
+    static std::string url_for(int port) { return "redis://127.0.0.1:" + std::to_string(port) + "/0"; }
 
     void start() {
         const std::string port = std::to_string(port_);
@@ -97,9 +98,13 @@ public:
         if (!up) throw std::runtime_error("redis-server did not come up on port " + port);
     }
 
+    // Sends `sig` to the server (SIGSTOP: it hangs; SIGCONT: it goes on).
+    void signal(int sig) { ::kill(pid_, sig); }
+
     // Stops the server with `sig` (SIGKILL: a crash) and waits for it to be gone.
     void stop(int sig) {
         ::kill(pid_, sig);
+        ::kill(pid_, SIGCONT);  // a stopped server must run to act on `sig`
         ::waitpid(pid_, nullptr, 0);
         pid_ = -1;
     }

@@ -93,6 +93,10 @@ struct worker_side {
         std::lock_guard lock(mutex);
         return errors.size();
     }
+    std::string first_error() {
+        std::lock_guard lock(mutex);
+        return errors.empty() ? std::string() : errors.front();
+    }
     std::vector<int> numbers() {
         std::lock_guard lock(mutex);
         std::vector<int> out;
@@ -111,9 +115,9 @@ beacon::redis_listener listener_for(const std::string& url, const std::string& l
     return beacon::redis_listener(o);
 }
 
-beacon::redis_consumer_options quick(const redis_server& server) {
+beacon::redis_consumer_options quick(const std::string& url) {
     beacon::redis_consumer_options o;
-    o.url = server.url();
+    o.url = url;
     o.poll_timeout = 100ms;
     o.backoff_min = 10ms;
     o.backoff_max = 200ms;
@@ -161,7 +165,7 @@ TEST_CASE("events forwarded to a list come out of a consumer in order, unchanged
     CHECK(server.llen("beacon.events") == 5);
 
     worker_side got;
-    got.start(quick(server));
+    got.start(quick(server.url()));
     REQUIRE(eventually([&] { return got.event_count() == 5; }));
     got.stop();
 
@@ -192,7 +196,7 @@ TEST_CASE("a batch goes in one atomic LPUSH, and one that cannot be encoded send
 TEST_CASE("events published on a channel reach a subscribed consumer", "[redis][channel]") {
     redis_server server;
     worker_side got;
-    auto options = quick(server);
+    auto options = quick(server.url());
     options.channel = "beacon.live";
     got.start(options);
     REQUIRE(eventually([&] {
@@ -214,7 +218,7 @@ TEST_CASE("events published on a channel reach a subscribed consumer", "[redis][
 }
 
 TEST_CASE("with Redis down the sender gets a redis_error and nothing crashes", "[redis][failure]") {
-    const std::string url = "redis://127.0.0.1:" + std::to_string(free_port());
+    const std::string url = redis_server::url_for(free_port());
     beacon::signal changed("core", "resource_changed");
     int local_calls = 0;
     changed.connect([&](const beacon::event&) { ++local_calls; });
@@ -226,6 +230,45 @@ TEST_CASE("with Redis down the sender gets a redis_error and nothing crashes", "
     REQUIRE(errors.size() == 1);
     CHECK_THAT(errors[0].message(), Contains("[beacon.redis_error]"));
     CHECK(local_calls == 2);
+}
+
+TEST_CASE("a server that hangs gives the sender a redis_error after the timeout; then it recovers", "[redis][failure]") {
+    redis_server server;
+    auto listener = listener_for(server.url(), "beacon.events", "", 300ms);
+    listener.forward(numbered(1));
+    server.signal(SIGSTOP);
+    CHECK_THROWS_WITH(listener.forward(numbered(2)), Contains("[beacon.redis_error]") && Contains("LPUSH beacon.events"));
+    server.signal(SIGCONT);
+    listener.forward(numbered(3));
+    CHECK(server.llen("beacon.events") >= 2);  // event 2 may or may not have reached Redis
+}
+
+TEST_CASE("a write to a closed peer fails with EPIPE instead of killing the process", "[redis][failure]") {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    ::close(fds[0]);
+    {
+        beacon::detail::sigpipe_guard guard;
+        CHECK(::write(fds[1], "x", 1) == -1);
+        CHECK(errno == EPIPE);
+    }
+    sigset_t pending;
+    sigpending(&pending);
+    CHECK(sigismember(&pending, SIGPIPE) == 0);
+    ::close(fds[1]);
+}
+
+TEST_CASE("a consumer started before its server retries with backoff until the server is up", "[redis][failure][restart]") {
+    const int port = free_port();
+    worker_side got;
+    got.start(quick(redis_server::url_for(port)));
+    REQUIRE(eventually([&] { return got.error_count() >= 3; }));
+    CHECK_THAT(got.first_error(), Contains("[beacon.redis_error]") && Contains(std::to_string(port)) && Contains("connect"));
+
+    redis_server server(false, port);
+    listener_for(server.url()).forward(numbered(1));
+    REQUIRE(eventually([&] { return got.event_count() == 1; }));
+    got.stop();
 }
 
 TEST_CASE("a message that is not an event goes to the error handler and the dead-letter list",
@@ -241,7 +284,7 @@ TEST_CASE("a message that is not an event goes to the error handler and the dead
     got.local.connect([](const beacon::event& e) {
         if (e.data.at("n") == 2) throw std::runtime_error("disk full");
     });
-    auto options = quick(server);
+    auto options = quick(server.url());
     options.dead_letter = "beacon.dead";
     got.start(options);
     REQUIRE(eventually([&] { return got.event_count() == 2 && got.error_count() == 3; }));
@@ -262,7 +305,7 @@ TEST_CASE("a consumer stops promptly when idle, and when stopped from a receiver
     redis_server server;
     beacon::signal local("core", "resource_changed");
     {
-        beacon::redis_consumer idle(local, quick(server));
+        beacon::redis_consumer idle(local, quick(server.url()));
         idle.start();
         REQUIRE(eventually([&] {
             const auto clients = server.command({"CLIENT", "LIST"});
@@ -271,7 +314,7 @@ TEST_CASE("a consumer stops promptly when idle, and when stopped from a receiver
     }  // the destructor stops and joins
 
     listener_for(server.url()).forward(std::vector<beacon::event>{numbered(1), numbered(2), numbered(3)});
-    beacon::redis_consumer consumer(local, quick(server));
+    beacon::redis_consumer consumer(local, quick(server.url()));
     int seen = 0;
     local.connect([&](const beacon::event&) {
         if (++seen == 2) consumer.stop();
@@ -286,7 +329,7 @@ TEST_CASE("a server killed and restarted during a stream loses no acknowledged e
           "[redis][failure][restart]") {
     redis_server server(/*durable=*/true);
     worker_side got;
-    got.start(quick(server));
+    got.start(quick(server.url()));
 
     auto listener = listener_for(server.url(), "beacon.events", "", 500ms);
     std::vector<int> acknowledged, refused;
@@ -339,7 +382,7 @@ TEST_CASE("a consumer killed while handling an event gets it again on restart: a
                 if (::write(log_fd, line.data(), line.size()) < 0) ::_exit(3);
                 if (e.data.at("n") == crash_at) ::pause();
             });
-            beacon::redis_consumer(local, quick(server)).run();
+            beacon::redis_consumer(local, quick(server.url())).run();
         } catch (...) {
         }
         ::_exit(2);
@@ -358,7 +401,7 @@ TEST_CASE("a consumer killed while handling an event gets it again on restart: a
     CHECK(server.llen("beacon.events.processing") == 1);  // event 20, taken but not finished
 
     worker_side got;
-    got.start(quick(server));
+    got.start(quick(server.url()));
     REQUIRE(eventually([&] { return got.event_count() == total - crash_at; }));
     got.stop();
 
@@ -399,7 +442,7 @@ TEST_CASE("interop: redis-cli and Python read beacon's events; beacon reads Kint
     CHECK(shell("redis-cli -p " + std::to_string(server.port()) + " LPUSH queue '" + kinto_event + "'") == "1\n");
 
     worker_side got;
-    auto options = quick(server);
+    auto options = quick(server.url());
     options.listname = "queue";
     got.start(options);
     REQUIRE(eventually([&] { return got.event_count() == 1; }));
