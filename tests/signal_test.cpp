@@ -71,6 +71,40 @@ TEST_CASE_METHOD(fixture, "a send nobody listens to builds no event", "[signal][
     CHECK(built == 2);
 }
 
+TEST_CASE_METHOD(fixture, "a lazy send builds only for senders with live receivers, whatever their hashes",
+                 "[signal][behaviour3]") {
+    // 2000 bound senders share the hash bins that tell "nobody listens" with those that are not
+    // bound: the shared bins must fall back to the exact lookup, never to a wrong answer.
+    int built = 0;
+    auto make = [&] {
+        ++built;
+        return beacon::event();
+    };
+    std::vector<beacon::connection> bound;
+    for (int i = 0; i < 2000; ++i) bound.push_back(sig.connect("bound-" + std::to_string(i), recorder("r")));
+    for (int i = 0; i < 2000; ++i) CHECK(sig.send_lazy("unbound-" + std::to_string(i), make) == 0);
+    CHECK(built == 0);
+    CHECK(sig.send_lazy("bound-1234", make) == 1);
+    CHECK(built == 1);
+    CHECK(log == std::vector<std::string>{"r:bound-1234"});
+
+    for (auto& c : bound) c.disconnect();
+    for (int i = 0; i < 2000; ++i) CHECK(sig.send_lazy("bound-" + std::to_string(i), make) == 0);
+    CHECK(built == 1);
+}
+
+TEST_CASE_METHOD(fixture, "a receiver connected while a lazy send builds its event is not called by it",
+                 "[signal][behaviour6]") {
+    sig.connect("alice", recorder("first"));
+    beacon::scoped_connection late;
+    CHECK(sig.send_lazy("alice", [&] {
+        late = sig.connect("alice", recorder("late"));
+        return beacon::event();
+    }) == 1);
+    CHECK(sig.send(beacon::event("alice")) == 2);
+    CHECK(log == std::vector<std::string>{"first:alice", "first:alice", "late:alice"});
+}
+
 TEST_CASE_METHOD(fixture, "dispatch is keyed: a send calls only the receivers for its sender",
                  "[signal][behaviour4]") {
     std::vector<int> calls(2000, 0);

@@ -91,17 +91,18 @@ public:
     /// An event whose timestamp is 0 is stamped (on a copy, since `e` is const).
     std::size_t send(const event& e) {
         if (muted()) return 0;
-        if (e.timestamp != 0) return dispatch(e, nullptr);
-        event stamped = e;
-        stamped.stamp();
-        return dispatch(stamped, nullptr);
+        const auto to = targets_for(e.sender);
+        if (!to) return 0;
+        return e.timestamp != 0 ? dispatch(e, to, nullptr) : dispatch_stamped_copy(e, to, nullptr);
     }
 
     /// Sends `e`, stamping it in place when its timestamp is 0.
     std::size_t send(event&& e) {
         if (muted()) return 0;
+        const auto to = targets_for(e.sender);
+        if (!to) return 0;
         e.stamp();
-        return dispatch(e, nullptr);
+        return dispatch(e, to, nullptr);
     }
 
     /// CKAN's `send(sender, **kwargs)`: builds the event only when someone listens for `sender`.
@@ -110,28 +111,32 @@ public:
     }
 
     /// Calls `make()` to build the event only when a receiver may want `sender`'s event, then
-    /// sends it with its sender set to `sender`. Costs two atomic loads when nobody listens.
+    /// sends it with its sender set to `sender`. When nobody listens to `sender` it costs a few
+    /// atomic loads and a hash of `sender`: no lock, no allocation. A receiver connected while
+    /// `make()` runs is not called by this send.
     template <class Make>
     std::size_t send_lazy(std::string_view sender, Make&& make) {
         static_assert(std::is_convertible_v<std::invoke_result_t<Make&>, event>,
                       "beacon::signal::send_lazy: make() must return a beacon::event");
-        if (muted() || !may_have_receivers(sender)) return 0;
+        if (muted()) return 0;
+        const auto to = targets_for(sender);
+        if (!to) return 0;
         event e = std::invoke(make);
         if (e.sender != sender) e.sender.assign(sender.data(), sender.size());
         e.stamp();
-        return dispatch(e, nullptr);
+        return dispatch(e, to, nullptr);
     }
 
     /// Sends `e` to every receiver even when some throw; returns what each thrower threw.
     std::vector<receiver_error> send_robust(const event& e) {
         std::vector<receiver_error> errors;
         if (muted()) return errors;
+        const auto to = targets_for(e.sender);
+        if (!to) return errors;
         if (e.timestamp != 0) {
-            dispatch(e, &errors);
+            dispatch(e, to, &errors);
         } else {
-            event stamped = e;
-            stamped.stamp();
-            dispatch(stamped, &errors);
+            dispatch_stamped_copy(e, to, &errors);
         }
         return errors;
     }
@@ -177,12 +182,20 @@ private:
     using native_signal = boost::signals2::signal<void(const detail::delivery&)>;
 
     struct bucket {
-        explicit bucket(std::string s, std::atomic<std::size_t>& total) : sender(std::move(s)) {
-            count.parent = &total;
+        bucket(std::string s, std::atomic<std::size_t>& total, std::atomic<std::size_t>& bin) : sender(std::move(s)) {
+            count.parents = {&total, &bin};
         }
         std::string sender;
         detail::slot_count count;
         native_signal signal;
+    };
+
+    // Whom one send reaches, looked up once as the send begins.
+    struct targets {
+        std::uint64_t last_id;          // receivers numbered above were connected after the send began
+        bool any;                       // whether receivers for any sender may be live
+        std::shared_ptr<bucket> bound;  // the receivers bound to the sender, when some are live
+        explicit operator bool() const noexcept { return any || bound; }
     };
 
     template <class F, class T>
@@ -213,7 +226,13 @@ private:
         sweep_empty_buckets();
         auto it = buckets_.find(sender);
         if (it == buckets_.end()) {
-            auto b = std::make_shared<bucket>(std::string(sender), bound_total_);
+            auto* bins = bins_.load(std::memory_order_relaxed);
+            if (bins == nullptr) {
+                bins_storage_ = std::make_unique<detail::sender_bins>();
+                bins = bins_storage_.get();
+                bins_.store(bins, std::memory_order_release);
+            }
+            auto b = std::make_shared<bucket>(std::string(sender), bound_total_, bins->bin(sender));
             it = buckets_.emplace(std::string_view(b->sender), b).first;
         }
         return connect_to(it->second->signal, std::forward<F>(receiver), it->second->count, owner);
@@ -235,20 +254,37 @@ private:
         return it == buckets_.end() ? nullptr : it->second;
     }
 
-    bool may_have_receivers(std::string_view sender) const {
-        if (any_.live.load(std::memory_order_acquire) != 0) return true;
-        if (bound_total_.load(std::memory_order_acquire) == 0) return false;
-        const auto b = find_bucket(sender);
-        return b && b->count.live.load(std::memory_order_acquire) != 0;
+    // The bucket of `sender` when it has live receivers; lock-free when no live receiver is
+    // bound to `sender` or to a sender sharing its bin.
+    std::shared_ptr<bucket> live_bucket(std::string_view sender) const {
+        if (bound_total_.load(std::memory_order_acquire) == 0) return nullptr;
+        const auto* bins = bins_.load(std::memory_order_acquire);
+        if (bins == nullptr || !bins->may_have(sender)) return nullptr;
+        auto b = find_bucket(sender);
+        return b && b->count.live.load(std::memory_order_acquire) != 0 ? std::move(b) : nullptr;
     }
 
-    std::size_t dispatch(const event& e, std::vector<receiver_error>* errors) {
+    bool may_have_receivers(std::string_view sender) const {
+        return any_.live.load(std::memory_order_acquire) != 0 || live_bucket(sender) != nullptr;
+    }
+
+    targets targets_for(std::string_view sender) const {
+        return {next_id_.load(std::memory_order_acquire), any_.live.load(std::memory_order_acquire) != 0,
+                live_bucket(sender)};
+    }
+
+    // Sends a copy of `e` stamped with the current time (the caller's `e` is const).
+    std::size_t dispatch_stamped_copy(const event& e, const targets& to, std::vector<receiver_error>* errors) {
+        event stamped = e;
+        stamped.stamp();
+        return dispatch(stamped, to, errors);
+    }
+
+    std::size_t dispatch(const event& e, const targets& to, std::vector<receiver_error>* errors) {
         std::size_t calls = 0;
-        const detail::delivery d{e, next_id_.load(std::memory_order_acquire), errors, &calls};
-        if (any_.live.load(std::memory_order_acquire) != 0) any_signal_(d);
-        if (bound_total_.load(std::memory_order_acquire) != 0) {
-            if (const auto b = find_bucket(e.sender)) b->signal(d);
-        }
+        const detail::delivery d{e, to.last_id, errors, &calls};
+        if (to.any) any_signal_(d);
+        if (to.bound) to.bound->signal(d);
         return calls;
     }
 
@@ -259,6 +295,8 @@ private:
     // The counts outlive the Boost signals below, whose slots decrement them when destroyed.
     detail::slot_count any_;
     std::atomic<std::size_t> bound_total_{0};
+    std::unique_ptr<detail::sender_bins> bins_storage_;  // made by the first sender-bound connect
+    std::atomic<detail::sender_bins*> bins_{nullptr};     // the same, for lock-free reads
     native_signal any_signal_;
     mutable std::shared_mutex buckets_mutex_;
     std::unordered_map<std::string_view, std::shared_ptr<bucket>> buckets_;

@@ -13,6 +13,10 @@ struct alloc_stats {
     std::ptrdiff_t live_bytes;  ///< Bytes (malloc_usable_size) allocated minus freed while counted.
 };
 
+/// Whether this build counts allocations: not under ThreadSanitizer, whose runtime defines
+/// operator new itself (then thread_allocs() stays at zero and the counters are not reported).
+bool counts_allocations() noexcept;
+
 /// The calling thread's allocation counts.
 alloc_stats thread_allocs() noexcept;
 

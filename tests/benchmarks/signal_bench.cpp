@@ -50,6 +50,7 @@ std::string sender_name(std::int64_t i) { return "sender-" + std::to_string(i); 
 
 /// Reports the allocations made per iteration since `before`.
 void report_allocations(benchmark::State& state, const beacon_bench::alloc_stats& before) {
+    if (!beacon_bench::counts_allocations()) return;
     const auto made = beacon_bench::thread_allocs().allocations - before.allocations;
     state.counters["allocs_per_iter"] =
         benchmark::Counter(static_cast<double>(made) / static_cast<double>(state.iterations()));
@@ -169,7 +170,7 @@ void bytes_per_connection(benchmark::State& state, Connect connect) {
         }
         state.ResumeTiming();
     }
-    state.counters["bytes_per_connection"] = bytes;
+    if (beacon_bench::counts_allocations()) state.counters["bytes_per_connection"] = bytes;
 }
 
 std::size_t p6_calls = 0;

@@ -1,17 +1,19 @@
 #pragma once
 // The functor beacon stores in Boost.Signals2 for each receiver: it counts its live copies (so
-// that a send can tell "nobody listens" with one atomic load), skips receivers connected after
-// the send started, and collects exceptions during a robust send.
+// that a send can tell "nobody listens" with one or two atomic loads), skips receivers connected
+// after the send started, and collects exceptions during a robust send.
 
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 
 #include <boost/core/demangle.hpp>
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <string_view>
 #include <typeinfo>
 #include <vector>
 
@@ -25,19 +27,42 @@ struct delivery {
     std::size_t* calls;                    // receivers called so far
 };
 
-/// A count of live slot copies, optionally rolled up into a parent count.
+/// A count of live slot copies, optionally rolled up into two parent counts (a sender-bound
+/// receiver counts in its signal's total of bound receivers and in its sender's sender_bins bin).
 struct slot_count {
     std::atomic<std::size_t> live{0};
-    std::atomic<std::size_t>* parent = nullptr;
+    std::array<std::atomic<std::size_t>*, 2> parents{};
 
     void add() noexcept {
         live.fetch_add(1, std::memory_order_relaxed);
-        if (parent) parent->fetch_add(1, std::memory_order_relaxed);
+        for (auto* parent : parents) {
+            if (parent) parent->fetch_add(1, std::memory_order_relaxed);
+        }
     }
     void remove() noexcept {
         live.fetch_sub(1, std::memory_order_release);
-        if (parent) parent->fetch_sub(1, std::memory_order_release);
+        for (auto* parent : parents) {
+            if (parent) parent->fetch_sub(1, std::memory_order_release);
+        }
     }
+};
+
+/// Live sender-bound receivers, summed per hash bin of their sender: a send tells "nobody listens
+/// to this sender" from one atomic load, without a lock or a map lookup, unless another sender
+/// with live receivers shares the bin (then the signal looks the sender up).
+class sender_bins {
+public:
+    /// The bin counting the receivers bound to `sender`.
+    std::atomic<std::size_t>& bin(std::string_view sender) noexcept { return bins_[index(sender)]; }
+    /// False when no receiver bound to `sender` is live; true when one may be.
+    bool may_have(std::string_view sender) const noexcept {
+        return bins_[index(sender)].load(std::memory_order_acquire) != 0;
+    }
+
+private:
+    static constexpr std::size_t size = 512;
+    static std::size_t index(std::string_view sender) noexcept { return std::hash<std::string_view>{}(sender) % size; }
+    std::array<std::atomic<std::size_t>, size> bins_{};
 };
 
 /// Counts one live copy of a slot in a slot_count for as long as it exists.
