@@ -46,7 +46,7 @@ public:
     template <class F>
     connection connect(F&& receiver) const {
         return record_->add([&](const std::shared_ptr<plugin>& owner) {
-            return signal_->connect(std::forward<F>(receiver), owner);
+            return signal_->connect(hold(owner, std::forward<F>(receiver)));
         });
     }
 
@@ -54,7 +54,7 @@ public:
     template <class F>
     connection connect(std::string_view sender, F&& receiver) const {
         return record_->add([&](const std::shared_ptr<plugin>& owner) {
-            return signal_->connect(sender, std::forward<F>(receiver), owner);
+            return signal_->connect(sender, hold(owner, std::forward<F>(receiver)));
         });
     }
 
@@ -65,6 +65,13 @@ private:
     friend class core_view;
     friend class plugin_context;
     friend class plugin_host;
+
+    template <class F>
+    static auto hold(const std::shared_ptr<plugin>& owner, F&& receiver) {
+        static_assert(std::is_invocable_v<std::decay_t<F>&, const event&>,
+                      "beacon::signal_view::connect: the receiver must be callable with (const beacon::event&)");
+        return detail::plugin_receiver<std::decay_t<F>>{owner, std::forward<F>(receiver)};
+    }
 
     signal_view(::beacon::signal& s, std::shared_ptr<detail::plugin_record> record) noexcept
         : signal_(&s), record_(std::move(record)) {}
@@ -164,8 +171,8 @@ public:
     virtual subscription_table signal_subscriptions(plugin_context& ctx) = 0;
 };
 
-/// Loads and unloads plugins on a registry, from any thread. Receivers are tracked by their
-/// plugin object, so a send running while the plugin is unloaded keeps it alive until it returns.
+/// Loads and unloads plugins on a registry, from any thread. Each receiver holds its plugin
+/// object, so a send running while the plugin is unloaded keeps it alive until it returns.
 /// The registry must outlive the host; destroying the host unloads every plugin.
 class plugin_host {
 public:
@@ -271,7 +278,8 @@ private:
 
     static void connect(detail::plugin_record& record, ::beacon::signal& target, const subscription& sub) {
         record.add([&](const std::shared_ptr<plugin>& owner) {
-            return sub.sender ? target.connect(*sub.sender, sub.receiver, owner) : target.connect(sub.receiver, owner);
+            auto held = signal_view::hold(owner, sub.receiver);
+            return sub.sender ? target.connect(*sub.sender, std::move(held)) : target.connect(std::move(held));
         });
     }
 
