@@ -198,6 +198,7 @@ TEST_CASE("events published on a channel reach a subscribed consumer", "[redis][
     worker_side got;
     auto options = quick(server.url());
     options.channel = "beacon.live";
+    options.dead_letter = "beacon.dead";
     got.start(options);
     REQUIRE(eventually([&] {
         const auto reply = server.command({"PUBSUB", "NUMSUB", "beacon.live"});
@@ -210,8 +211,10 @@ TEST_CASE("events published on a channel reach a subscribed consumer", "[redis][
     server.command({"PUBLISH", "beacon.live", "not json"});
     listener.forward(numbered(4));
     REQUIRE(eventually([&] { return got.event_count() == 4; }));
+    got.stop();
     CHECK(got.numbers() == std::vector<int>{1, 2, 3, 4});
     CHECK(server.llen("unused") == 0);
+    CHECK(server.llen("beacon.dead") == 1);
     REQUIRE(got.error_count() == 1);
     CHECK_THAT(got.errors[0], Contains("[beacon.decode_error]") && Contains("not valid JSON"));
     CHECK(got.payloads[0] == "not json");
