@@ -20,10 +20,12 @@ int main(int argc, char** argv) {
 
     int handled = 0;
     changed.connect([&](const beacon::event& e) {
-        std::cout << "worker: " << beacon::to_string(*e.action) << " " << e.resource_name << " in "
-                  << e.data.at("collection_id").get<std::string>() << " by " << e.user_id << ", "
-                  << e.impacted_records.size() << " record(s):";
-        for (const auto& record : e.impacted_records) std::cout << " \"" << record.new_value->at("title").get<std::string>() << "\"";
+        std::cout << "worker: " << (e.action ? beacon::to_string(*e.action) : "-") << " " << e.resource_name << " in "
+                  << e.data.value("collection_id", "?") << " by " << e.user_id << ", " << e.impacted_records.size()
+                  << " record(s):";
+        for (const auto& record : e.impacted_records) {
+            std::cout << " \"" << (record.new_value ? record.new_value->value("title", "?") : "(deleted)") << "\"";
+        }
         std::cout << "\n";
         if (++handled == limit) consumer.stop();
     });
