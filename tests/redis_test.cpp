@@ -180,7 +180,9 @@ TEST_CASE("a batch goes in one atomic LPUSH, and one that cannot be encoded send
     redis_server server;
     auto listener = listener_for(server.url(), "queue");
     const std::vector<beacon::event> batch{numbered(1), numbered(2)};
+    server.command({"CONFIG", "RESETSTAT"});
     listener.forward(batch);
+    CHECK_THAT(std::string(server.command({"INFO", "commandstats"})->str), Contains("cmdstat_lpush:calls=1,"));
     CHECK(server.llen("queue") == 2);
     CHECK(server.command({"LINDEX", "queue", "-1"})->str == nlohmann::json(batch[0]).dump());  // oldest at the tail
     CHECK(server.command({"LINDEX", "queue", "0"})->str == nlohmann::json(batch[1]).dump());
