@@ -9,7 +9,8 @@ dir=$(mktemp -d)
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" --logfile "$dir/redis.log" &
 server=$!
-trap 'kill "$server"; wait "$server" || true; rm -rf "$dir"' EXIT
+worker_pid=""
+trap 'kill $worker_pid "$server" 2>/dev/null; wait "$server" || true; rm -rf "$dir"' EXIT
 until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.05; done
 
 url="redis://127.0.0.1:$port/0"
@@ -17,4 +18,5 @@ url="redis://127.0.0.1:$port/0"
 worker_pid=$!
 "$producer" "$url"
 wait "$worker_pid"
+worker_pid=""
 cat "$dir/worker.out"
