@@ -126,7 +126,8 @@ beacon::redis_consumer_options quick(const std::string& url) {
 
 }  // namespace
 
-TEST_CASE("redis URLs are parsed, and a bad one names what is wrong", "[redis][url][behaviour11]") {
+TEST_CASE("redis URLs are parsed, their credentials used and never shown, and a bad one names what is wrong",
+          "[redis][url][behaviour11]") {
     const auto ep = beacon::detail::parse_redis_url("redis://:s3cret@cache.local:6390/2");
     CHECK(ep.host == "cache.local");
     CHECK(ep.port == 6390);
@@ -144,6 +145,18 @@ TEST_CASE("redis URLs are parsed, and a bad one names what is wrong", "[redis][u
     CHECK_THROWS_WITH(beacon::detail::parse_redis_url("redis://localhost:99999"), Contains("bad port \"99999\""));
     CHECK_THROWS_WITH(beacon::detail::parse_redis_url("redis://localhost:6379/x"), Contains("bad database number \"x\""));
     CHECK_THROWS_WITH(beacon::detail::parse_redis_url("redis://:pw@:6379"), Contains("missing host") && !Contains("pw"));
+    // A wrong password is named as such, and not shown.
+    redis_server server;
+    CHECK_THROWS_WITH(listener_for("redis://:s3cret@127.0.0.1:" + std::to_string(server.port())).forward(numbered(1)),
+                      Contains("[beacon.redis_error] redis://***@127.0.0.1:") && Contains("AUTH") && !Contains("s3cret"));
+    // The right password, and a database other than 0.
+    server.command({"CONFIG", "SET", "requirepass", "s3cret"});
+    const std::string secured = "redis://:s3cret@127.0.0.1:" + std::to_string(server.port()) + "/3";
+    listener_for(secured).forward(numbered(1));
+    beacon::detail::redis_connection db3(beacon::detail::parse_redis_url(secured), 2000ms);
+    CHECK(db3.command({"LLEN", "beacon.events"})->integer == 1);
+    CHECK(server.llen("beacon.events") == 0);  // database 0
+
     beacon::signal sink("core", "sink");
     beacon::redis_consumer_options bad;
     bad.url = "redis//localhost";

@@ -126,7 +126,9 @@ inline timeval to_timeval(std::chrono::milliseconds ms) {
     return timeval{static_cast<time_t>(ms.count() / 1000), static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
 }
 
+// A command for messages: its name and first argument (the key), never AUTH's credentials.
 inline std::string describe(const redis_command& command) {
+    if (!command.empty() && command.front() == "AUTH") return "AUTH";
     std::string out;
     for (std::size_t i = 0; i < command.size() && i < 2; ++i) out += (i ? " " : "") + std::string(command[i]);
     return out;
