@@ -182,8 +182,9 @@ private:
     using native_signal = boost::signals2::signal<void(const detail::delivery&)>;
 
     struct bucket {
-        bucket(std::string s, std::atomic<std::size_t>& total, std::atomic<std::size_t>& bin) : sender(std::move(s)) {
-            count.parents = {&total, &bin};
+        bucket(std::string s, std::atomic<std::size_t>& total, std::atomic<std::uint32_t>& bin) : sender(std::move(s)) {
+            count.total = &total;
+            count.bin = &bin;
         }
         std::string sender;
         detail::slot_count count;

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <string_view>
 #include <typeinfo>
@@ -27,23 +28,23 @@ struct delivery {
     std::size_t* calls;                    // receivers called so far
 };
 
-/// A count of live slot copies, optionally rolled up into two parent counts (a sender-bound
-/// receiver counts in its signal's total of bound receivers and in its sender's sender_bins bin).
+/// A count of live slot copies; a sender-bound receiver's also counts in its signal's total of
+/// bound receivers and in its sender's sender_bins bin.
 struct slot_count {
     std::atomic<std::size_t> live{0};
-    std::array<std::atomic<std::size_t>*, 2> parents{};
+    std::atomic<std::size_t>* total = nullptr;
+    std::atomic<std::uint32_t>* bin = nullptr;
 
     void add() noexcept {
         live.fetch_add(1, std::memory_order_relaxed);
-        for (auto* parent : parents) {
-            if (parent) parent->fetch_add(1, std::memory_order_relaxed);
-        }
+        if (total) total->fetch_add(1, std::memory_order_relaxed);
+        if (bin) bin->fetch_add(1, std::memory_order_relaxed);
     }
     void remove() noexcept {
+        // `live` drops last: once it reaches 0 the signal may free this count's bucket.
+        if (total) total->fetch_sub(1, std::memory_order_release);
+        if (bin) bin->fetch_sub(1, std::memory_order_release);
         live.fetch_sub(1, std::memory_order_release);
-        for (auto* parent : parents) {
-            if (parent) parent->fetch_sub(1, std::memory_order_release);
-        }
     }
 };
 
@@ -53,16 +54,34 @@ struct slot_count {
 class sender_bins {
 public:
     /// The bin counting the receivers bound to `sender`.
-    std::atomic<std::size_t>& bin(std::string_view sender) noexcept { return bins_[index(sender)]; }
+    std::atomic<std::uint32_t>& bin(std::string_view sender) noexcept { return bins_[index(sender)]; }
     /// False when no receiver bound to `sender` is live; true when one may be.
     bool may_have(std::string_view sender) const noexcept {
         return bins_[index(sender)].load(std::memory_order_acquire) != 0;
     }
 
 private:
-    static constexpr std::size_t size = 512;
-    static std::size_t index(std::string_view sender) noexcept { return std::hash<std::string_view>{}(sender) % size; }
-    std::array<std::atomic<std::size_t>, size> bins_{};
+    static constexpr int bits = 10;  // 1024 bins, 4 KiB, made with a signal's first bound receiver
+    // A sender's bin from its length and its first and last 8 bytes (all of it up to 16 bytes),
+    // mixed by multiplications: several times cheaper than std::hash, which would dominate a send
+    // nobody listens to. Senders that differ only in their middle share a bin, which costs them
+    // the exact lookup, never a wrong answer.
+    static std::size_t index(std::string_view sender) noexcept {
+        const std::size_t n = sender.size();
+        std::uint64_t head = 0;
+        std::uint64_t tail = 0;
+        if (n >= 8) {
+            std::memcpy(&head, sender.data(), 8);
+            std::memcpy(&tail, sender.data() + n - 8, 8);
+        } else if (n != 0) {
+            std::memcpy(&head, sender.data(), n);
+        }
+        std::uint64_t h = (head ^ n) * 0x9E3779B97F4A7C15ull;
+        h = ((h ^ (h >> 32)) ^ tail) * 0xC2B2AE3D27D4EB4Full;
+        h ^= h >> 29;
+        return static_cast<std::size_t>((h * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+    }
+    std::array<std::atomic<std::uint32_t>, std::size_t{1} << bits> bins_{};
 };
 
 /// Counts one live copy of a slot in a slot_count for as long as it exists.
