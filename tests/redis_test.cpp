@@ -143,6 +143,8 @@ TEST_CASE("redis URLs are parsed, their credentials used and never shown, and a 
     CHECK_THROWS_WITH(listener_for("http://localhost:6379"),
                       Contains("[beacon.redis_error]") && Contains("http://localhost:6379") && Contains("scheme"));
     CHECK_THROWS_WITH(beacon::detail::parse_redis_url("redis://localhost:99999"), Contains("bad port \"99999\""));
+    // Found by the URL fuzzer: port 0 used to be accepted, to fail only at connect time.
+    CHECK_THROWS_WITH(beacon::detail::parse_redis_url("redis://11127:0"), Contains("bad port \"0\""));
     CHECK_THROWS_WITH(beacon::detail::parse_redis_url("redis://localhost:6379/x"), Contains("bad database number \"x\""));
     CHECK_THROWS_WITH(beacon::detail::parse_redis_url("redis://:pw@:6379"), Contains("missing host") && !Contains("pw"));
     // A wrong password is named as such, and not shown.

@@ -32,10 +32,10 @@ struct redis_endpoint {
     std::string password;  ///< Password, empty for none.
 };
 
-inline int parse_url_number(std::string_view text, int max, const std::string& url, const char* what) {
+inline int parse_url_number(std::string_view text, int min, int max, const std::string& url, const char* what) {
     int value = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < 0 || value > max) {
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
         throw redis_error("url \"" + url + "\": bad " + what + " \"" + std::string(text) +
                           "\" (expected redis://[[user]:password@]host[:port][/db])");
     }
@@ -63,11 +63,11 @@ inline redis_endpoint parse_redis_url(std::string_view url) {
         rest = rest.substr(at + 1);
     }
     if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
-        if (slash + 1 < rest.size()) ep.db = parse_url_number(rest.substr(slash + 1), 1 << 30, ep.url, "database number");
+        if (slash + 1 < rest.size()) ep.db = parse_url_number(rest.substr(slash + 1), 0, 1 << 30, ep.url, "database number");
         rest = rest.substr(0, slash);
     }
     if (const auto colon = rest.rfind(':'); colon != std::string_view::npos && rest.find(']', colon) == std::string_view::npos) {
-        ep.port = parse_url_number(rest.substr(colon + 1), 65535, ep.url, "port");
+        ep.port = parse_url_number(rest.substr(colon + 1), 1, 65535, ep.url, "port");
         rest = rest.substr(0, colon);
     }
     if (rest.size() > 2 && rest.front() == '[' && rest.back() == ']') rest = rest.substr(1, rest.size() - 2);

@@ -1,0 +1,31 @@
+// libFuzzer target: listener configuration loading (nested and Kinto's flat form, including the
+// "redis" listener type's options). Contract: load_listeners either connects every alias or throws
+// a beacon::error and leaves nothing connected; nothing else.
+#include <beacon/listener.hpp>
+#include <beacon/redis.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    const auto settings = nlohmann::json::parse(data, data + size, nullptr, /*allow_exceptions=*/false);
+    if (settings.is_discarded()) return 0;  // not JSON: the event fuzzer covers JSON syntax
+
+    beacon::registry reg;
+    beacon::listener_types types;
+    types.add("counter", [](const beacon::listener_context&) { return [](const beacon::event&) {}; });
+    beacon::add_redis_listener_type(types);  // builds listeners without connecting until a send
+
+    auto& changed = reg.core().signal("resource_changed");
+    auto& read = reg.core().signal("resource_read");
+    try {
+        auto loaded = beacon::load_listeners(reg, settings, types);
+        loaded.unload_all();
+    } catch (const beacon::error&) {
+        // Bad configuration: fine, as long as nothing stayed connected.
+    }
+    // Any other exception escapes and libFuzzer reports it as a crash.
+    if (changed.receiver_count() != 0 || read.receiver_count() != 0) std::abort();
+    return 0;
+}
