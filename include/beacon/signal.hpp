@@ -182,7 +182,8 @@ private:
     using native_signal = boost::signals2::signal<void(const detail::delivery&)>;
 
     struct bucket {
-        bucket(std::string s, std::atomic<std::size_t>& total, std::atomic<std::uint32_t>& bin) : sender(std::move(s)) {
+        bucket(std::string s, std::atomic<std::size_t>& total, std::atomic<std::uint32_t>& bin)
+            : sender(std::move(s)) {
             count.total = &total;
             count.bin = &bin;
         }
@@ -276,7 +277,8 @@ private:
 
     // Sends a copy of `e` stamped with the current time (the caller's `e` is const). Kept out of
     // line: inlined, the copy's frame slows down every send of an already stamped event.
-    [[gnu::noinline]] std::size_t dispatch_stamped_copy(const event& e, const targets& to, std::vector<receiver_error>* errors) {
+    [[gnu::noinline]] std::size_t dispatch_stamped_copy(const event& e, const targets& to,
+                                                        std::vector<receiver_error>* errors) {
         event stamped = e;
         stamped.stamp();
         return dispatch(stamped, to, errors);

@@ -155,7 +155,10 @@ BENCHMARK(p4_beacon_init_list)->Name("P4/beacon/init_list");
 void p4_beacon_set(benchmark::State& state) {
     ckan_send(state, [](beacon::signal& sig) {
         sig.send_lazy("package_create", [] {
-            return beacon::event("package_create").set("id", dataset_id).set("name", dataset_name).set("private", false);
+            return beacon::event("package_create")
+                .set("id", dataset_id)
+                .set("name", dataset_name)
+                .set("private", false);
         });
     });
 }

@@ -1,7 +1,7 @@
 #pragma once
 // The functor beacon stores in Boost.Signals2 for each receiver: it counts its live copies (so
-// that a send can tell "nobody listens" with one or two atomic loads), skips receivers connected
-// after the send started, and collects exceptions during a robust send.
+// that a send can tell "nobody listens" from atomic loads, without a lock), skips receivers
+// connected after the send started, and collects exceptions during a robust send.
 
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
