@@ -295,6 +295,30 @@ TEST_CASE_METHOD(fixture, "a filtered receiver's exception propagates and the in
     CHECK(errors[0].message() == "boom");
 }
 
+TEST_CASE_METHOD(fixture, "a robust send calls every filtered receiver and reports each one that throws",
+                 "[filtered_signal][behaviour7]") {
+    const auto first = filtered.connect(beacon::with_resource("bad"), [&](const beacon::event&) {
+        log.push_back("first");
+        throw std::runtime_error("first failed");
+    });
+    filtered.connect(beacon::filter(), recorder("second"));
+    const auto third = filtered.connect(beacon::where([](const beacon::event&) -> bool { throw std::logic_error("bad filter"); }),
+                                        recorder("never"));
+    filtered.connect(beacon::with_resource("bad"), recorder("fourth"));
+    const auto errors = sig.send_robust(change(beacon::action::create, "bad"));
+    CHECK(log == std::vector<std::string>{"first", "second:bad", "fourth:bad"});
+    REQUIRE(errors.size() == 2);
+    CHECK(errors[0].receiver_id == first.id());
+    CHECK(errors[0].message() == "first failed");
+    CHECK(errors[1].receiver_id == third.id());
+    CHECK(errors[1].message() == "bad filter");
+    // A plain send counts the filtered receivers it called, not the dispatcher.
+    third.disconnect();
+    first.disconnect();
+    CHECK(sig.send(change(beacon::action::create, "good")) == 1);
+    CHECK(sig.send(change(beacon::action::update, "bad")) == 2);
+}
+
 TEST_CASE_METHOD(fixture, "the signal stays lazy until the first filtered receiver", "[filtered_signal][behaviour3]") {
     CHECK_FALSE(sig.has_receivers());
     int built = 0;
@@ -336,8 +360,11 @@ TEST_CASE("connecting and disconnecting in a loop does not grow the index", "[fi
     CHECK(most <= 64);
     index.add(beacon::with_resources({"r3", "r4"}), [&](const beacon::event&) { ++calls; }, nullptr);
     CHECK(index.size() == 1);
-    index.dispatch(change(beacon::action::create, "r3"));
+    const auto e = change(beacon::action::create, "r3");
+    std::size_t delivered = 0;
+    index.dispatch(beacon::detail::delivery{e, 0, nullptr, &delivered});
     CHECK(calls == 1);
+    CHECK(delivered == 1);
 }
 
 TEST_CASE_METHOD(fixture, "concurrent sends, connects and disconnects lose no delivery",

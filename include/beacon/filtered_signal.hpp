@@ -24,8 +24,9 @@ namespace beacon {
 /// order.
 ///
 /// A receiver's exception propagates out of the signal's `send` (the remaining filtered
-/// receivers are not called). Under the signal's `send_robust`, this whole object counts as one
-/// receiver: the first filtered receiver that throws stops the others and is reported.
+/// receivers are not called). Under the signal's `send_robust`, every filtered receiver is called
+/// and each one's exception (or its filter's) is reported under its own connection's `id()`.
+/// Sends count each filtered receiver called.
 class filtered_signal {
 public:
     /// Listens to `target`, which must outlive this object, from the first `connect` on (so that
@@ -58,10 +59,9 @@ private:
     connection add(filter test, F&& receiver, const std::shared_ptr<void>& owner) {
         static_assert(std::is_invocable_v<std::decay_t<F>&, const event&>,
                       "beacon::filtered_signal::connect: the receiver must be callable with (const beacon::event&)");
+        // The dispatcher first: if connecting it throws, no receiver is left in the index.
+        std::call_once(connected_, [this] { dispatcher_ = target_->connect(detail::filter_dispatcher{{}, index_}); });
         auto [control, id] = index_->add(std::move(test), std::forward<F>(receiver), owner);
-        std::call_once(connected_, [this] {
-            dispatcher_ = target_->connect([index = index_](const event& e) { index->dispatch(e); });
-        });
         return connection(std::move(control), id);
     }
 

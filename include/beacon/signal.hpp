@@ -212,7 +212,8 @@ private:
     template <class F, class Owner>
     connection connect_to(native_signal& target, F&& receiver, detail::slot_count& count, const Owner& owner) {
         using receiver_type = std::decay_t<F>;
-        static_assert(std::is_invocable_v<receiver_type&, const event&>,
+        static_assert(std::is_invocable_v<receiver_type&, const event&> ||
+                          std::is_base_of_v<detail::delivery_receiver, receiver_type>,
                       "beacon::signal::connect: the receiver must be callable with (const beacon::event&)");
         const std::uint64_t id = next_id_.fetch_add(1, std::memory_order_acq_rel) + 1;
         native_signal::slot_type slot(detail::slot<receiver_type>(std::forward<F>(receiver), count, id));

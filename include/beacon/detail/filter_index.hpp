@@ -2,9 +2,11 @@
 // The index behind beacon::filtered_signal: filtered receivers filed by (action, resource name),
 // so that a send visits only the receivers whose filter scope admits the event's key.
 
+#include <beacon/detail/slot.hpp>
 #include <beacon/event.hpp>
 #include <beacon/filter.hpp>
 
+#include <boost/core/demangle.hpp>
 #include <boost/signals2/signal.hpp>
 
 #include <array>
@@ -32,12 +34,27 @@ struct filtered_entry {
     std::weak_ptr<void> owner;
     bool tracked;
 
-    /// Calls the receiver if it is connected, unblocked, its owner alive and its filter passes.
-    void deliver(const event& e) const {
+    /// Calls the receiver if it is connected, unblocked, its owner alive and its filter passes;
+    /// in a robust send, what the filter or the receiver throws is reported under this entry's id.
+    void deliver(const delivery& d) const {
         if (!control.connected() || control.blocked()) return;
         std::shared_ptr<void> keep;
         if (tracked && !(keep = owner.lock())) return;
-        if (test(e)) receiver(e);
+        if (d.errors == nullptr) {
+            call(d);
+            return;
+        }
+        try {
+            call(d);
+        } catch (...) {
+            d.errors->push_back({id, boost::core::demangle(receiver.target_type().name()), std::current_exception()});
+        }
+    }
+
+    void call(const delivery& d) const {
+        if (!test(d.ev)) return;
+        ++*d.calls;
+        receiver(d.ev);
     }
 };
 
@@ -69,8 +86,9 @@ public:
         return {entry->control, entry->id};
     }
 
-    /// Delivers `e` to the receivers filed under its key, in connection order.
-    void dispatch(const event& e) const {
+    /// Delivers `d.ev` to the receivers filed under its key, in connection order.
+    void dispatch(const delivery& d) const {
+        const event& e = d.ev;
         std::array<std::shared_ptr<const entry_list>, 4> lists;
         {
             std::shared_lock lock(mutex_);
@@ -89,7 +107,7 @@ public:
                 }
             }
             if (best == lists.size()) return;
-            (*lists[best])[next[best]++]->deliver(e);
+            (*lists[best])[next[best]++]->deliver(d);
         }
     }
 
@@ -161,6 +179,12 @@ private:
     std::size_t adds_since_sweep_ = 0;
     std::size_t entries_after_sweep_ = 0;
     boost::signals2::signal<void()> controls_;
+};
+
+/// filtered_signal's one receiver on its signal: dispatches each delivery through the index.
+struct filter_dispatcher : delivery_receiver {
+    std::shared_ptr<const filter_index> index;
+    void operator()(const delivery& d) const { index->dispatch(d); }
 };
 
 }  // namespace beacon::detail

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <functional>
 #include <string_view>
+#include <type_traits>
 #include <typeinfo>
 #include <vector>
 
@@ -27,6 +28,11 @@ struct delivery {
     std::vector<receiver_error>* errors;   // non-null during a robust send
     std::size_t* calls;                    // receivers called so far
 };
+
+/// Base of beacon's own composite receivers (filtered_signal's index) that take the whole
+/// delivery: they count the calls and, in a robust send, report the errors of the receivers they
+/// dispatch to themselves, so that each of those is a receiver of its own in send's results.
+struct delivery_receiver {};
 
 /// A count of live slot copies; a sender-bound receiver's also counts in its signal's total of
 /// bound receivers and in its sender's sender_bins bin.
@@ -105,15 +111,19 @@ public:
 
     void operator()(const delivery& d) const {
         if (id_ > d.last_id) return;
-        ++*d.calls;
-        if (d.errors == nullptr) {
-            std::invoke(receiver_, d.ev);
-            return;
-        }
-        try {
-            std::invoke(receiver_, d.ev);
-        } catch (...) {
-            d.errors->push_back({id_, boost::core::demangle(typeid(F).name()), std::current_exception()});
+        if constexpr (std::is_base_of_v<delivery_receiver, F>) {
+            receiver_(d);
+        } else {
+            ++*d.calls;
+            if (d.errors == nullptr) {
+                std::invoke(receiver_, d.ev);
+                return;
+            }
+            try {
+                std::invoke(receiver_, d.ev);
+            } catch (...) {
+                d.errors->push_back({id_, boost::core::demangle(typeid(F).name()), std::current_exception()});
+            }
         }
     }
 
