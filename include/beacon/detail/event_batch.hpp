@@ -27,7 +27,12 @@ public:
     void add(std::string parent, event e) {
         auto [it, inserted] = index_.try_emplace(key(e.resource_name, parent, *e.action), entries_.size());
         if (inserted) {
-            entries_.push_back({std::move(parent), std::move(e)});
+            try {
+                entries_.push_back({std::move(parent), std::move(e)});
+            } catch (...) {
+                index_.erase(it);  // no index entry may point past the end
+                throw;
+            }
             return;
         }
         auto& records = entries_[it->second].ev.impacted_records;

@@ -49,6 +49,7 @@ public:
         if (closed_ || !owner) {
             throw plugin_error("plugin \"" + name_ + "\" is unloaded: it cannot connect receivers any more");
         }
+        connections_.reserve(connections_.size() + 1);  // so that keeping it cannot throw once connected
         connections_.push_back(std::invoke(std::forward<Connect>(connect), owner));
         return connections_.back();
     }
