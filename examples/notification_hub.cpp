@@ -30,14 +30,14 @@ struct store_consumer : beacon::consumer {
 
 int main() {
     beacon::hubs notifications;
-    beacon::hub& test_hub = notifications.create_hub("TestHub");
+    auto test_hub = notifications.create_hub("TestHub");
 
     const auto now = std::chrono::system_clock::now();
-    test_hub.filter_by(with_event_type("test") & !beacon::before(now));
+    test_hub->filter_by(with_event_type("test") & !beacon::before(now));
 
-    test_hub.register_consumer(std::make_shared<beacon::log_consumer>(std::cout));
+    test_hub->register_consumer(std::make_shared<beacon::log_consumer>(std::cout));
     auto store = std::make_shared<store_consumer>();
-    test_hub.register_consumer(store);
+    test_hub->register_consumer(store);
 
     std::size_t delivered = 0;
     delivered += notifications.send(make_event("test", "This event will pass the filter", "This is the body of the test"));

@@ -90,14 +90,14 @@ TEST_CASE("consumers can be deregistered; a consumer's exception propagates", "[
 TEST_CASE("sending to the hubs reaches each hub whose filter passes", "[hub][hubs]") {
     beacon::hubs notifications;
     std::vector<std::string> log;
-    auto& tests = notifications.create_hub("tests");
-    auto& everything = notifications.create_hub("everything");
+    auto& tests = *notifications.create_hub("tests");
+    auto& everything = *notifications.create_hub("everything");
     tests.filter_by(beacon::with_field("/event_type", "test"));
     tests.register_consumer([&](const beacon::event& e) { log.push_back("tests:" + e.data["event_type"].get<std::string>()); });
     everything.register_consumer([&](const beacon::event& e) { log.push_back("all:" + e.data["event_type"].get<std::string>()); });
 
     CHECK(notifications.names() == std::vector<std::string>{"everything", "tests"});
-    CHECK(notifications.find("tests") == &tests);
+    CHECK(notifications.find("tests").get() == &tests);
     CHECK(notifications.find("nope") == nullptr);
     CHECK(notifications.send(typed("test")) == 2);
     CHECK(notifications.send(typed("system")) == 1);
@@ -118,7 +118,7 @@ TEST_CASE("the hubs stamp unstamped events, so time filters see when they were s
     const auto now = beacon::event::now_ms();
     int consumed = 0;
     notifications.create_hub("fresh")
-        .filter_by(beacon::with_field("/event_type", "test") & !beacon::before(now))
+        ->filter_by(beacon::with_field("/event_type", "test") & !beacon::before(now))
         .register_consumer([&](const beacon::event& e) {
             CHECK(e.timestamp >= now);
             ++consumed;
@@ -174,7 +174,7 @@ TEST_CASE("the log consumer appends to a file, and names a file it cannot open",
 
 TEST_CASE("concurrent sends, registrations and filter changes lose no delivery", "[hub][threads][behaviour8]") {
     beacon::hubs notifications;
-    auto& h = notifications.create_hub("h");
+    auto& h = *notifications.create_hub("h");
     h.filter_by(beacon::with_field("/event_type", "test"));
     std::atomic<int> steady{0};
     h.register_consumer([&](const beacon::event&) { steady.fetch_add(1, std::memory_order_relaxed); });
@@ -192,7 +192,7 @@ TEST_CASE("concurrent sends, registrations and filter changes lose no delivery",
             h.register_consumer(logger);
             h.filter_by(beacon::with_field("/event_type", "test") & beacon::with_sender("system"));
             h.deregister_consumer(logger);
-            notifications.create_hub("temp").register_consumer(logger);
+            notifications.create_hub("temp")->register_consumer(logger);
             notifications.remove_hub("temp");
         }
     });

@@ -89,8 +89,9 @@ public:
 
     /// Replaces the hub's filter; returns the hub, for chaining.
     hub& filter_by(filter f) {
+        auto replacement = std::make_shared<const filter>(std::move(f));
         std::unique_lock lock(mutex_);
-        filter_ = std::move(f);
+        filter_ = std::move(replacement);
         return *this;
     }
 
@@ -130,13 +131,13 @@ public:
     /// returns true. A consumer's exception propagates and the remaining consumers are skipped.
     bool send(const event& e) const {
         std::shared_ptr<const consumer_list> consumers;
-        filter test;
+        std::shared_ptr<const filter> test;
         {
             std::shared_lock lock(mutex_);
             consumers = consumers_;
             test = filter_;
         }
-        if (!test(e)) return false;
+        if (!(*test)(e)) return false;
         for (const auto& c : *consumers) {
             c->before_consume(e);
             c->consume(e);
@@ -150,7 +151,7 @@ private:
 
     std::string name_;
     mutable std::shared_mutex mutex_;
-    filter filter_;
+    std::shared_ptr<const filter> filter_ = std::make_shared<const filter>();
     std::shared_ptr<const consumer_list> consumers_ = std::make_shared<const consumer_list>();
 };
 
@@ -158,21 +159,21 @@ private:
 /// events to all of them; thread-safe.
 class hubs {
 public:
-    /// Creates the hub called `name`; throws config_error when the name is empty or taken.
-    hub& create_hub(const std::string& name) {
+    /// Creates the hub called `name`; throws config_error when the name is empty or taken. The hub
+    /// stays usable through the returned pointer after `remove_hub`.
+    std::shared_ptr<hub> create_hub(const std::string& name) {
         if (name.empty()) throw config_error("", "", "a hub needs a name");
+        auto created = std::make_shared<hub>(name);
         std::unique_lock lock(mutex_);
-        auto [it, inserted] = hubs_.emplace(name, nullptr);
-        if (!inserted) throw config_error(name, "", "hub \"" + name + "\" already exists");
-        it->second = std::make_shared<hub>(name);
-        return *it->second;
+        if (!hubs_.emplace(name, created).second) throw config_error(name, "", "hub \"" + name + "\" already exists");
+        return created;
     }
 
     /// The hub called `name`, or nullptr.
-    hub* find(std::string_view name) const {
+    std::shared_ptr<hub> find(std::string_view name) const {
         std::shared_lock lock(mutex_);
         const auto it = hubs_.find(name);
-        return it == hubs_.end() ? nullptr : it->second.get();
+        return it == hubs_.end() ? nullptr : it->second;
     }
 
     /// Removes the hub called `name`; returns false when there is none. A send under way may still use it.
