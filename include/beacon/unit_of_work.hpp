@@ -77,12 +77,14 @@ public:
 
     /// Notes `e` under the parent `parent_uri(e.uri)`; see the two-argument overload.
     void notify(event e);
-    /// Notes `e` under `parent` in the calling thread's innermost open unit of work of this
-    /// notifier; with none open, sends it at once as a unit of work of its own (before-commit
-    /// signal, then after-commit signal). Throws unit_of_work_error if `e` has no action.
+    /// Notes `e` under `parent` in the calling thread's innermost unit of work of this notifier
+    /// that has not closed yet; with none, sends it at once as a unit of work of its own
+    /// (before-commit signal, then after-commit signal). Throws unit_of_work_error if `e` has no
+    /// action, or if that unit of work is prepared (sent before commit, not yet committed).
     void notify(event e, std::string parent);
 
-    /// The calling thread's innermost open unit of work of this notifier, or nullptr.
+    /// The calling thread's innermost unit of work of this notifier that has not closed yet
+    /// (open, sending or prepared), or nullptr.
     unit_of_work* current() const;
 
     /// Connects `observer` (callable with `const std::vector<event>&`): after each successful
