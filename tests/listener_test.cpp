@@ -249,3 +249,44 @@ TEST_CASE("a sealed core without Kinto's signals is a configuration error", "[li
         Message("[beacon.config_error] /event_listeners/r/actions (alias \"r\"): needs the signal core/resource_read, "
                 "which the host's sealed core namespace does not declare"));
 }
+
+TEST_CASE_METHOD(fixture, "a factory gets its alias's filter and hands the loader connections to keep",
+                 "[listener][keep]") {
+    using beacon::action;
+    beacon::signal& audit = reg.ns("app").signal("audit");
+    std::vector<std::string> audited;
+    types.add("auditor", [&](const beacon::listener_context& c) -> beacon::listener {
+        c.keep(audit.connect([&audited, alias = c.alias, pass = c.filter](const beacon::event& e) {
+            if (pass(e)) audited.push_back(alias + ":" + std::string(beacon::to_string(*e.action)) + " " + e.resource_name);
+        }));
+        return [](const beacon::event&) {};
+    });
+    types.add("broken", [](const beacon::listener_context&) -> beacon::listener { throw std::runtime_error("no"); });
+
+    {
+        auto loaded = beacon::load_listeners(
+            reg, {{"event_listeners", {{"buckets", {{"use", "auditor"}, {"actions", "create"}, {"resources", "bucket"}}},
+                                       {"changes", {{"use", "auditor"}}}}}},
+            types);
+        CHECK(audit.receiver_count() == 2);
+        for (auto a : {action::create, action::update, action::read}) {
+            for (const char* r : {"bucket", "record"}) audit.send(change(a, r));
+        }
+        CHECK(audited == std::vector<std::string>{"buckets:create bucket", "changes:create bucket", "changes:create record",
+                                                  "changes:update bucket", "changes:update record"});
+        loaded.unload("buckets");
+        CHECK(audit.receiver_count() == 1);
+        loaded.unload_all();
+        CHECK(audit.receiver_count() == 0);
+    }
+
+    // All or nothing: a later factory that fails disconnects what an earlier one kept.
+    CHECK(load_error(*this, {{"event_listeners", {{"a", {{"use", "auditor"}}}, {"z", {{"use", "broken"}}}}}}) ==
+          "[beacon.config_error] /event_listeners/z/use (alias \"z\"): listener type \"broken\" failed: no");
+    CHECK(audit.receiver_count() == 0);
+    {
+        const auto scoped = beacon::load_listeners(reg, {{"event_listeners", {{"a", {{"use", "auditor"}}}}}}, types);
+        CHECK(audit.receiver_count() == 1);
+    }
+    CHECK(audit.receiver_count() == 0);
+}

@@ -562,7 +562,9 @@ TEST_CASE("the listener type \"redis\" from configuration forwards what its filt
                                               {"event_listeners.live.url", server.url()},
                                               {"event_listeners.live.channel", "beacon.live"}},
                                        types);
-    CHECK_NOTHROW(host.core().signal("resource_changed").send(numbered(4)));
+    server.command({"CONFIG", "RESETSTAT"});
+    host.core().signal("resource_changed").send(numbered(4));
+    CHECK_THAT(std::string(server.command({"INFO", "commandstats"})->str), Contains("cmdstat_publish:calls=1,"));
     CHECK(server.llen("beacon.events") == 0);
 }
 
@@ -642,4 +644,165 @@ TEST_CASE("a configured redis listener with a notifier publishes once per commit
     notifier.notify(change(7, beacon::action::create, "bucket"));
     CHECK(server.llen("beacon.events") == 4);
     CHECK(failures.empty());
+}
+
+TEST_CASE("a configured redis listener with a notifier publishes a unit of work committed by an after-commit receiver",
+          "[redis][listener][unit_of_work]") {
+    redis_server server;
+    beacon::registry host;
+    std::vector<std::string> failures;
+    beacon::resource_notifier notifier(host, [&](const beacon::after_commit_error& f) { failures.push_back(f.error.message()); });
+    beacon::listener_types types;
+    beacon::add_redis_listener_type(types, &notifier);
+    auto loaded = beacon::load_listeners(host, {{"event_listeners", {{"queue", {{"use", "redis"}, {"url", server.url()}}}}}}, types);
+    // Kinto's history: after a record is created, a history entry is noted (a unit of work of its own).
+    auto history = host.core().signal("after_resource_changed").connect([&](const beacon::event& e) {
+        if (e.resource_name != "record") return;
+        beacon::event entry("history", {{"n", e.data.at("n")}});
+        entry.action = beacon::action::create;
+        entry.resource_name = "history";
+        entry.uri = "/buckets/b/history/h" + e.data.at("n").dump();
+        notifier.notify(entry);
+    });
+    auto published = [&] {
+        std::vector<std::string> out;  // oldest first
+        for (long long i = server.llen("beacon.events") - 1; i >= 0; --i) {
+            const auto e = beacon::parse_event(server.command({"LINDEX", "beacon.events", std::to_string(i)})->str);
+            out.push_back(e.resource_name + " " + e.data.at("n").dump());
+        }
+        return out;
+    };
+
+    {
+        beacon::unit_of_work request(notifier);
+        request.notify(numbered(1));
+        request.commit();
+    }
+    // The history's commit publishes first, from inside the record's after-commit phase.
+    CHECK(published() == std::vector<std::string>{"history 1", "record 1"});
+    {
+        beacon::unit_of_work request(notifier);
+        request.notify(numbered(2));
+        request.rollback();
+    }
+    CHECK(published().size() == 2);
+    {
+        beacon::unit_of_work request(notifier);
+        request.notify(numbered(3));
+        request.commit();
+    }
+    CHECK(published() == std::vector<std::string>{"history 1", "record 1", "history 3", "record 3"});
+
+    loaded.unload("queue");
+    notifier.notify(numbered(4));
+    CHECK(server.llen("beacon.events") == 4);
+    CHECK(failures.empty());
+}
+
+TEST_CASE("a connection whose SELECT fails is dropped, never used on another database", "[redis][url][failure]") {
+    redis_server server;
+    auto listener = listener_for("redis://127.0.0.1:" + std::to_string(server.port()) + "/99");
+    CHECK_THROWS_WITH(listener.forward(numbered(1)), Contains("SELECT 99") && Contains("DB index is out of range"));
+    CHECK_THROWS_WITH(listener.forward(numbered(2)), Contains("SELECT 99") && Contains("DB index is out of range"));
+    CHECK(server.llen("beacon.events") == 0);
+}
+
+TEST_CASE("a connection's read timeout survives a silent reconnection", "[redis][failure]") {
+    redis_server server;
+    beacon::detail::redis_connection connection(beacon::detail::parse_redis_url(server.url()), 300ms);
+    connection.set_read_timeout(5000ms);
+    CHECK(connection.command({"PING"})->type == REDIS_REPLY_STATUS);
+    CHECK(server.command({"CLIENT", "KILL", "TYPE", "normal"})->integer == 1);  // all but the server's own client
+    // Reconnected before BLPOP, which waits 1 s for nothing: longer than the I/O timeout.
+    CHECK(connection.command({"BLPOP", "nothing", "1"})->type == REDIS_REPLY_NIL);
+}
+
+TEST_CASE("a bad message goes to the dead-letter list, not whatever else is in the processing list",
+          "[redis][failure][behaviour11]") {
+    redis_server server;
+    server.command({"LPUSH", "beacon.events", "{not json"});
+    beacon::signal local("core", "resource_changed");
+    beacon::detail::redis_connection other(beacon::detail::parse_redis_url(server.url()), 2000ms);
+    auto options = quick(server.url());
+    options.processing_list = "shared.processing";
+    options.dead_letter = "beacon.dead";
+    beacon::redis_consumer consumer(local, options, [&](const beacon::error&, const beacon::redis_message& m) {
+        // Meanwhile, something else pushes onto the processing list (a consumer wrongly sharing it).
+        if (!m.payload.empty()) other.command({"LPUSH", "shared.processing", "in flight elsewhere"});
+    });
+    consumer.start();
+    REQUIRE(eventually([&] { return server.llen("beacon.dead") == 1; }));
+    consumer.stop();
+    consumer.join();
+    CHECK(std::string(server.command({"LINDEX", "beacon.dead", "0"})->str) == "{not json");
+    REQUIRE(server.llen("shared.processing") == 1);
+    CHECK(std::string(server.command({"LINDEX", "shared.processing", "0"})->str) == "in flight elsewhere");
+}
+
+TEST_CASE("a consumer runs once: a second start, a start after stop and a join from its own thread are redis_errors",
+          "[redis][stop]") {
+    redis_server server;
+    beacon::signal local("core", "resource_changed");
+    {
+        beacon::redis_consumer twice(local, quick(server.url()));
+        twice.start();
+        CHECK_THROWS_WITH(twice.start(), Contains("[beacon.redis_error] redis_consumer::start()") && Contains("already running"));
+        CHECK_THROWS_WITH(twice.run(), Contains("redis_consumer::run()") && Contains("already running"));
+    }
+    {
+        beacon::redis_consumer stopped(local, quick(server.url()));
+        stopped.stop();
+        CHECK_THROWS_WITH(stopped.start(), Contains("redis_consumer::start()") && Contains("was stopped") && Contains("make a new one"));
+        CHECK_THROWS_WITH(stopped.run(), Contains("redis_consumer::run()") && Contains("was stopped"));
+    }
+
+    listener_for(server.url()).forward(numbered(1));
+    std::mutex mutex;
+    std::vector<std::string> errors;
+    beacon::redis_consumer consumer(local, quick(server.url()), [&](const beacon::error& e, const beacon::redis_message&) {
+        std::lock_guard lock(mutex);
+        errors.push_back(e.what());
+    });
+    auto joiner = local.connect([&](const beacon::event&) {
+        consumer.stop();
+        consumer.join();
+    });
+    consumer.start();
+    REQUIRE(eventually([&] {
+        std::lock_guard lock(mutex);
+        return !errors.empty();
+    }));
+    consumer.join();
+    CHECK_THAT(errors.front(), Contains("[beacon.receiver_error]") &&
+                                   Contains("[beacon.redis_error] redis_consumer::join(): called from the consumer's own thread"));
+    CHECK(server.llen("beacon.events") == 0);
+}
+
+TEST_CASE("destroying a consumer from its own receiver terminates with a redis_error saying why", "[redis][stop]") {
+    redis_server server;
+    listener_for(server.url()).forward(numbered(1));
+    int err[2];
+    REQUIRE(::pipe(err) == 0);
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        ::alarm(30);  // against hanging
+        ::dup2(err[1], 2);
+        ::close(err[0]);
+        beacon::signal local("core", "resource_changed");
+        auto* consumer = new beacon::redis_consumer(local, quick(server.url()));
+        local.connect([&](const beacon::event&) { delete consumer; });
+        consumer->start();
+        ::pause();
+        ::_exit(0);
+    }
+    ::close(err[1]);
+    std::string said;
+    char buffer[4096];
+    for (ssize_t n; (n = ::read(err[0], buffer, sizeof buffer)) > 0;) said.append(buffer, static_cast<std::size_t>(n));
+    ::close(err[0]);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    CHECK(WIFSIGNALED(status));
+    CHECK_THAT(said, Contains("beacon::redis_error") && Contains("redis_consumer::join(): called from the consumer's own thread"));
 }

@@ -31,12 +31,27 @@ namespace beacon {
 /// A listener: the receiver a listener type builds for one alias of the configuration.
 using listener = std::function<void(const event&)>;
 
-/// What a listener factory gets: the alias, its options, and where they are in the configuration.
+/// What a listener factory gets: the alias, its options, its filter, and where they are in the
+/// configuration; and `keep`, to hand the loader connections the factory made elsewhere.
 struct listener_context {
+    /// The context of `alias`, whose `options` live at `prefix` in settings loaded into `reg`;
+    /// it passes every event until the loader sets `filter`.
+    listener_context(std::string alias = {}, nlohmann::json options = {}, registry* reg = nullptr, std::string prefix = {})
+        : alias(std::move(alias)), options(std::move(options)), reg(reg), prefix(std::move(prefix)) {}
+
     std::string alias;        ///< The listener's alias ("tracker").
     nlohmann::json options;   ///< Its settings as an object: "use", "actions", "resources", and its own keys.
     registry* reg = nullptr;  ///< The registry the listener is loaded into.
     std::string prefix;       ///< Where the options live: "/event_listeners/tracker" or, flat, "/event_listeners.tracker.".
+    /// What the loader connects the listener with: its actions and resources (for a factory that
+    /// also observes something else, e.g. `resource_notifier::on_after_commit`, and applies it itself).
+    ::beacon::filter filter;
+    /// Where `keep` puts connections; copies of the context share it, and the loader empties it.
+    std::shared_ptr<std::vector<scoped_connection>> kept = std::make_shared<std::vector<scoped_connection>>();
+
+    /// Hands `c` to the loader: it is disconnected when this alias is unloaded, or at once when
+    /// loading fails (all or nothing, like the listener's own connections).
+    void keep(connection c) const { kept->emplace_back(std::move(c)); }
 
     /// The JSON pointer of option `name` in the configuration, for error messages.
     std::string key(std::string_view name) const {
@@ -186,6 +201,8 @@ inline listener_spec read_spec(listener_context context, const listener_types& t
     if (spec.actions.empty()) spec.actions = {action::create, action::update, action::delete_};
     for (auto& [word, key] : read_words(c, "resources")) spec.resources.insert(std::move(word));
     for (action a : spec.actions) (a == action::read ? spec.reads : spec.writes) = true;
+    spec.context.filter = with_actions(spec.actions);
+    if (!spec.resources.empty()) spec.context.filter = spec.context.filter & with_resources(spec.resources);
     return spec;
 }
 
@@ -273,10 +290,9 @@ inline loaded_listeners load_listeners(registry& reg, const nlohmann::json& sett
     if (read) on_read = out.signals_.emplace_back(std::make_unique<filtered_signal>(*read)).get();
     for (std::size_t i = 0; i < specs.size(); ++i) {
         const auto& spec = specs[i];
-        filter test = with_actions(spec.actions);
-        if (!spec.resources.empty()) test = test & with_resources(spec.resources);
+        const filter& test = spec.context.filter;
         auto call = [l = built[i]](const event& e) { (*l)(e); };
-        auto& loaded = out.listeners_.emplace_back(loaded_listeners::loaded{spec.context.alias, {}});
+        auto& loaded = out.listeners_.emplace_back(loaded_listeners::loaded{spec.context.alias, std::move(*spec.context.kept)});
         if (spec.writes) loaded.connections.emplace_back(on_changed->connect(test, call));
         if (spec.reads) loaded.connections.emplace_back(on_read->connect(test, call));
     }

@@ -20,11 +20,9 @@
 #include <functional>
 #include <iostream>
 #include <iterator>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -115,10 +113,12 @@ private:
 /// Registers the listener type "redis" in `types`, for `load_listeners`: options `url`, and
 /// `listname` (default "beacon.events") or `channel`. Without `notifier`, every event the loader
 /// passes it is forwarded at once. With `notifier` (which must outlive the loaded listeners), the
-/// events of a unit of work are published only after its commit: the events of the after-commit
-/// batch whose action and resource the listener's filter passed, in one round trip per commit,
-/// failures going to the notifier's error handler; a rolled-back unit publishes nothing. Events
-/// sent while no unit of work is open on the thread are forwarded at once. Bad options throw
+/// events of a unit of work are published only after its commit: each after-commit batch's events
+/// that the alias's filter (`listener_context::filter`) passes, in one round trip per commit,
+/// failures going to the notifier's error handler; a rolled-back unit publishes nothing, and a
+/// unit committed by an after-commit receiver publishes its own batch. Events sent on the signals
+/// while no unit of work of `notifier` is open on the thread are forwarded at once; events sent
+/// directly (not noted) while one is open are in no batch and not forwarded. Bad options throw
 /// config_error.
 inline void add_redis_listener_type(listener_types& types, resource_notifier* notifier = nullptr) {
     types.add("redis", [notifier](const listener_context& c) -> listener {
@@ -146,31 +146,18 @@ inline void add_redis_listener_type(listener_types& types, resource_notifier* no
         }
         if (!notifier) return *forwarder;
 
-        // In a unit of work, the loader's filter shows which (action, resource) pairs this
-        // listener wants as before_commit() sends them; after commit, the events of the merged
-        // batch with those pairs are published in one round trip.
-        struct wanted_pairs {
-            std::mutex mutex;
-            std::map<std::thread::id, std::set<std::pair<action, std::string>>> by_thread;
-        };
-        auto wanted = std::make_shared<wanted_pairs>();
-        auto after_commit = std::make_shared<scoped_connection>(
-            notifier->on_after_commit([forwarder = *forwarder, wanted](const std::vector<event>& batch) {
-                std::set<std::pair<action, std::string>> pairs;
-                {
-                    std::lock_guard lock(wanted->mutex);
-                    pairs = std::move(wanted->by_thread[std::this_thread::get_id()]);
-                    wanted->by_thread.erase(std::this_thread::get_id());
-                }
-                std::vector<event> selected;
-                std::copy_if(batch.begin(), batch.end(), std::back_inserter(selected),
-                             [&](const event& e) { return pairs.count({*e.action, e.resource_name}) != 0; });
-                forwarder.forward(selected);
-            }));
-        return [forwarder = *forwarder, notifier, wanted, after_commit](const event& e) {
-            if (!notifier->current() || !e.action) return forwarder.forward(e);
-            std::lock_guard lock(wanted->mutex);
-            wanted->by_thread[std::this_thread::get_id()].insert({*e.action, e.resource_name});
+        // Each commit's after-commit batch carries everything its unit of work sent: publish
+        // what the alias's filter passes, in one round trip. Nothing is remembered between the
+        // signals and the observer, so a unit of work committed by an after-commit receiver
+        // (nested) publishes its own batch, and a rolled-back one leaves nothing behind.
+        c.keep(notifier->on_after_commit([forwarder = *forwarder, pass = c.filter](const std::vector<event>& batch) {
+            std::vector<event> selected;
+            std::copy_if(batch.begin(), batch.end(), std::back_inserter(selected), pass);
+            forwarder.forward(selected);
+        }));
+        // An event sent outside any unit of work of the notifier is in no batch: forward it now.
+        return [forwarder = *forwarder, notifier](const event& e) {
+            if (!notifier->current()) forwarder.forward(e);
         };
     });
 }
@@ -181,7 +168,8 @@ struct redis_consumer_options {
     std::string listname = "beacon.events";        ///< The list popped from (oldest event first).
     std::string channel;  ///< When not empty, SUBSCRIBE to this channel instead of popping a list.
     /// The list holding the event being processed (at-least-once); default "<listname>.processing".
-    /// Give each consumer of one list its own.
+    /// Consumers of one list need distinct ones: a consumer starting moves everything in its
+    /// processing list back to the list, as left by a killed predecessor.
     std::string processing_list;
     std::string dead_letter;  ///< When not empty, the list undecodable messages are moved to.
     std::chrono::milliseconds poll_timeout{500};  ///< Longest blocking wait, hence longest stop() delay.
@@ -209,7 +197,9 @@ using redis_error_handler = std::function<void(const error&, const redis_message
 /// first when a consumer restarts (so an event may be delivered twice, never lost). From a
 /// channel it is at-most-once: Redis keeps nothing for a subscriber that is away.
 /// A message that is not a valid event goes to the error handler (and the dead-letter list, if
-/// set) and consuming goes on. A lost server is retried with exponential backoff.
+/// set) and consuming goes on. A lost server is retried with exponential backoff. A consumer
+/// runs once (`run` or `start`); misuse (a second start, a start after stop, a join from its own
+/// thread) throws redis_error.
 class redis_consumer {
 public:
     /// A consumer re-sending into `target` (which must outlive it); errors go to `on_error`, or to
@@ -218,17 +208,82 @@ public:
         : target_(target),
           options_(with_defaults(std::move(options))),
           on_error_(std::move(on_error)),
-          connection_(detail::parse_redis_url(options_.url), options_.timeout) {}
+          connection_(detail::parse_redis_url(options_.url), options_.timeout) {
+        // A blocking pop waits up to poll_timeout for an event, then up to timeout for the reply.
+        if (options_.channel.empty()) connection_.set_read_timeout(options_.poll_timeout + options_.timeout);
+    }
     redis_consumer(const redis_consumer&) = delete;
     redis_consumer& operator=(const redis_consumer&) = delete;
-    /// Stops and joins the thread `start` made.
+    /// Stops and joins the thread `start` made. Destroying a consumer from its own thread (one
+    /// of its receivers or its error handler) cannot wait for that thread: it terminates the
+    /// program with join()'s redis_error.
     ~redis_consumer() {
         stop();
         join();
     }
 
-    /// Consumes in the calling thread until `stop()`.
+    /// Consumes in the calling thread until `stop()`. A consumer runs once: throws redis_error
+    /// when it is already running or was started (`run` or `start`), or when it was stopped.
     void run() {
+        claim("run()");
+        consume();
+    }
+
+    /// Runs `run()` in a new thread; throws redis_error as `run()` does.
+    void start() {
+        claim("start()");
+        thread_ = std::thread([this] { consume(); });
+    }
+
+    /// Asks `run()` to return after the event in hand (within `poll_timeout`); returns at once,
+    /// and may be called from a receiver, or before `run()` or `start()` (which then throw).
+    void stop() noexcept {
+        {
+            std::lock_guard lock(stop_mutex_);
+            stop_.store(true, std::memory_order_release);
+        }
+        stop_cv_.notify_all();
+    }
+
+    /// Waits for the thread `start` made to finish (call `stop()` first). Throws redis_error when
+    /// called from the thread consuming (a receiver or the error handler), which cannot wait for itself.
+    void join() {
+        if (consuming_thread_.load() == std::this_thread::get_id()) {
+            throw redis_error("redis_consumer::join(): called from the consumer's own thread (a receiver or the "
+                              "error handler), which cannot wait for itself; call stop() there, and join or "
+                              "destroy the consumer from another thread");
+        }
+        if (thread_.joinable()) thread_.join();
+    }
+
+    /// The options in force (with the default processing list filled in).
+    const redis_consumer_options& options() const noexcept { return options_; }
+
+private:
+    static redis_consumer_options with_defaults(redis_consumer_options o) {
+        if (o.processing_list.empty()) o.processing_list = o.listname + ".processing";
+        return o;
+    }
+
+    // Marks the consumer as running; a second run, or one after stop(), is refused.
+    void claim(const char* where) {
+        if (stopping()) {
+            throw redis_error(std::string("redis_consumer::") + where +
+                              ": the consumer was stopped; a consumer runs once, make a new one");
+        }
+        if (claimed_.exchange(true)) {
+            throw redis_error(std::string("redis_consumer::") + where +
+                              ": the consumer is already running (run() or start() was called); a consumer runs once");
+        }
+    }
+
+    // Consumes until stop(), reconnecting with backoff.
+    void consume() {
+        consuming_thread_.store(std::this_thread::get_id());
+        struct done_consuming {
+            std::atomic<std::thread::id>& id;
+            ~done_consuming() { id.store(std::thread::id()); }
+        } done{consuming_thread_};
         auto backoff = options_.backoff_min;
         bool ready = false;
         while (!stopping()) {
@@ -254,35 +309,6 @@ public:
         }
     }
 
-    /// Runs `run()` in a new thread.
-    void start() {
-        thread_ = std::thread([this] { run(); });
-    }
-
-    /// Asks `run()` to return after the event in hand (within `poll_timeout`); returns at once,
-    /// and may be called from a receiver.
-    void stop() noexcept {
-        {
-            std::lock_guard lock(stop_mutex_);
-            stop_.store(true, std::memory_order_release);
-        }
-        stop_cv_.notify_all();
-    }
-
-    /// Waits for the thread `start` made to finish (call `stop()` first).
-    void join() {
-        if (thread_.joinable()) thread_.join();
-    }
-
-    /// The options in force (with the default processing list filled in).
-    const redis_consumer_options& options() const noexcept { return options_; }
-
-private:
-    static redis_consumer_options with_defaults(redis_consumer_options o) {
-        if (o.processing_list.empty()) o.processing_list = o.listname + ".processing";
-        return o;
-    }
-
     bool stopping() const noexcept { return stop_.load(std::memory_order_acquire); }
 
     const std::string& source() const noexcept {
@@ -302,7 +328,6 @@ private:
     void prepare() {
         connection_.ensure_connected();
         if (options_.channel.empty()) {
-            connection_.set_read_timeout(options_.poll_timeout + options_.timeout);
             while (connection_.command({"LMOVE", options_.processing_list, options_.listname, "LEFT", "RIGHT"})->type !=
                    REDIS_REPLY_NIL) {
             }
@@ -319,7 +344,11 @@ private:
         if (deliver(payload) || options_.dead_letter.empty()) {
             connection_.command({"LREM", options_.processing_list, "1", payload});
         } else {
-            connection_.command({"LMOVE", options_.processing_list, options_.dead_letter, "LEFT", "LEFT"});
+            // Exactly this payload, wherever it is in the processing list, atomically.
+            connection_.pipeline({{"MULTI"},
+                                  {"LREM", options_.processing_list, "1", payload},
+                                  {"LPUSH", options_.dead_letter, payload},
+                                  {"EXEC"}});
         }
     }
 
@@ -358,6 +387,8 @@ private:
     redis_error_handler on_error_;
     detail::redis_connection connection_;
     std::unique_ptr<detail::redis_connection> dead_letters_;
+    std::atomic<bool> claimed_{false};
+    std::atomic<std::thread::id> consuming_thread_{};
     std::atomic<bool> stop_{false};
     std::mutex stop_mutex_;
     std::condition_variable stop_cv_;

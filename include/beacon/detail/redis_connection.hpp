@@ -140,7 +140,7 @@ public:
     /// A connection to `endpoint`, made on first use; `io_timeout` bounds connecting, reading
     /// and writing.
     redis_connection(redis_endpoint endpoint, std::chrono::milliseconds io_timeout)
-        : endpoint_(std::move(endpoint)), io_timeout_(io_timeout) {}
+        : endpoint_(std::move(endpoint)), io_timeout_(io_timeout), read_timeout_(io_timeout) {}
 
     /// The server's endpoint.
     const redis_endpoint& endpoint() const noexcept { return endpoint_; }
@@ -156,26 +156,35 @@ public:
         if (c->err) fail("connect", c->errstr);
         if (redisSetTimeout(c.get(), to_timeval(io_timeout_)) != REDIS_OK) fail("connect", c->errstr);
         context_ = std::move(c);
-        if (!endpoint_.password.empty()) {
-            if (endpoint_.user.empty()) {
-                command({"AUTH", endpoint_.password});
-            } else {
-                command({"AUTH", endpoint_.user, endpoint_.password});
+        // A connection whose AUTH or SELECT failed is dropped, never left on the wrong database.
+        try {
+            if (!endpoint_.password.empty()) {
+                if (endpoint_.user.empty()) {
+                    command({"AUTH", endpoint_.password});
+                } else {
+                    command({"AUTH", endpoint_.user, endpoint_.password});
+                }
             }
+            if (endpoint_.db != 0) command({"SELECT", std::to_string(endpoint_.db)});
+            if (read_timeout_ != io_timeout_ && redisSetTimeout(context_.get(), to_timeval(read_timeout_)) != REDIS_OK) {
+                fail("set timeout", context_->errstr);
+            }
+        } catch (...) {
+            close();
+            throw;
         }
-        if (endpoint_.db != 0) command({"SELECT", std::to_string(endpoint_.db)});
     }
 
     /// Drops the connection; the next command reconnects.
     void close() noexcept { context_.reset(); }
 
-    /// Whether a socket is open (it may still turn out stale).
-    bool connected() const noexcept { return context_ != nullptr; }
-
-    /// Sets how long a read may wait, e.g. longer than a blocking pop's own timeout.
+    /// Sets how long a read may wait, e.g. longer than a blocking pop's own timeout: now, and on
+    /// every later (re)connection, after AUTH and SELECT (which wait at most the I/O timeout).
     void set_read_timeout(std::chrono::milliseconds timeout) {
-        ensure_connected();
-        if (redisSetTimeout(context_.get(), to_timeval(timeout)) != REDIS_OK) fail("set timeout", context_->errstr);
+        read_timeout_ = timeout;
+        if (context_ && redisSetTimeout(context_.get(), to_timeval(timeout)) != REDIS_OK) {
+            fail("set timeout", context_->errstr);
+        }
     }
 
     /// Runs one command and returns its reply; an error reply or an I/O error throws redis_error
@@ -265,6 +274,7 @@ private:
 
     redis_endpoint endpoint_;
     std::chrono::milliseconds io_timeout_;
+    std::chrono::milliseconds read_timeout_;
     std::unique_ptr<redisContext, context_deleter> context_;
 };
 
