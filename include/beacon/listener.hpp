@@ -49,8 +49,8 @@ struct listener_context {
     /// Where `keep` puts connections; copies of the context share it, and the loader empties it.
     std::shared_ptr<std::vector<scoped_connection>> kept = std::make_shared<std::vector<scoped_connection>>();
 
-    /// Hands `c` to the loader: it is disconnected when this alias is unloaded, or at once when
-    /// loading fails (all or nothing, like the listener's own connections).
+    /// Hands `c` to the loader (from the factory): it is disconnected when this alias is unloaded,
+    /// or at once when loading fails (all or nothing, like the listener's own connections).
     void keep(connection c) const { kept->emplace_back(std::move(c)); }
 
     /// The JSON pointer of option `name` in the configuration, for error messages.

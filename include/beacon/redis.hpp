@@ -17,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <exception>
 #include <functional>
 #include <iostream>
 #include <iterator>
@@ -214,11 +215,15 @@ public:
     }
     redis_consumer(const redis_consumer&) = delete;
     redis_consumer& operator=(const redis_consumer&) = delete;
-    /// Stops and joins the thread `start` made. Destroying a consumer from its own thread (one
-    /// of its receivers or its error handler) cannot wait for that thread: it terminates the
-    /// program with join()'s redis_error.
+    /// Stops and joins the thread `start` made. Destroying a consumer from the thread consuming
+    /// (one of its receivers or its error handler), which cannot wait for itself, writes that
+    /// redis_error to std::cerr and calls std::terminate.
     ~redis_consumer() {
         stop();
+        if (consuming_thread_.load() == std::this_thread::get_id()) {
+            std::cerr << own_thread_error("~redis_consumer()").what() << "\n";
+            std::terminate();
+        }
         join();
     }
 
@@ -248,11 +253,7 @@ public:
     /// Waits for the thread `start` made to finish (call `stop()` first). Throws redis_error when
     /// called from the thread consuming (a receiver or the error handler), which cannot wait for itself.
     void join() {
-        if (consuming_thread_.load() == std::this_thread::get_id()) {
-            throw redis_error("redis_consumer::join(): called from the consumer's own thread (a receiver or the "
-                              "error handler), which cannot wait for itself; call stop() there, and join or "
-                              "destroy the consumer from another thread");
-        }
+        if (consuming_thread_.load() == std::this_thread::get_id()) throw own_thread_error("join()");
         if (thread_.joinable()) thread_.join();
     }
 
@@ -263,6 +264,13 @@ private:
     static redis_consumer_options with_defaults(redis_consumer_options o) {
         if (o.processing_list.empty()) o.processing_list = o.listname + ".processing";
         return o;
+    }
+
+    static redis_error own_thread_error(const char* where) {
+        return redis_error(std::string("redis_consumer::") + where +
+                           ": called from the consumer's own thread (a receiver or the error handler), which "
+                           "cannot wait for itself; call stop() there, and join or destroy the consumer from "
+                           "another thread");
     }
 
     // Marks the consumer as running; a second run, or one after stop(), is refused.
