@@ -107,7 +107,7 @@ class loaded_listeners {
 public:
     loaded_listeners() = default;
 
-    /// The aliases still loaded, in configuration order.
+    /// The aliases still loaded, in connection order (nested form: sorted by alias; flat form: as listed).
     std::vector<std::string> aliases() const {
         std::vector<std::string> out;
         for (const auto& l : listeners_) out.push_back(l.alias);
@@ -257,7 +257,8 @@ inline ::beacon::signal& listener_signal(const listener_spec& spec, registry& re
 /// or flat (`"event_listeners": "a b"`, `"event_listeners.a.use": "<type>"`, ...). Each alias's
 /// listener is built once, by its type's factory, then connected to core `resource_changed` (for
 /// create, update, delete) and/or `resource_read` (for read) with the filter of its actions
-/// (default create, update, delete) and resources (none: all), in configuration order.
+/// (default create, update, delete) and resources (none: all); aliases are connected, and so called,
+/// in the order of `loaded_listeners::aliases()`.
 /// Throws config_error naming the alias and key of the first bad setting; then nothing is connected.
 inline loaded_listeners load_listeners(registry& reg, const nlohmann::json& settings, const listener_types& types) {
     auto specs = detail::read_specs(reg, settings, types);
