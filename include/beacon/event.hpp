@@ -101,13 +101,6 @@ namespace detail {
 inline constexpr std::array<std::string_view, 5> payload_fields{"timestamp", "action", "uri", "user_id",
                                                                 "resource_name"};
 
-inline bool is_payload_field(std::string_view key) noexcept {
-    for (auto field : payload_fields) {
-        if (field == key) return true;
-    }
-    return false;
-}
-
 inline std::string pointer(const nlohmann::json::json_pointer& p) { return p.to_string(); }
 
 [[noreturn]] inline void wrong_type(const nlohmann::json::json_pointer& at, const char* expected,

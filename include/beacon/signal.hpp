@@ -143,10 +143,8 @@ public:
 
     /// Whether a send from `sender` would call a receiver (blocked receivers count).
     bool has_receivers_for(std::string_view sender) const {
-        if (!may_have_receivers(sender)) return false;
-        if (!any_signal_.empty()) return true;
-        const auto b = find_bucket(sender);
-        return b && !b->signal.empty();
+        const auto to = targets_for(sender);  // one bucket lookup, as a send makes
+        return (to.any && !any_signal_.empty()) || (to.bound && !to.bound->signal.empty());
     }
 
     /// Whether any receiver is connected, for any sender or bound to one.
@@ -265,10 +263,6 @@ private:
         if (bins == nullptr || !bins->may_have(sender)) return nullptr;
         auto b = find_bucket(sender);
         return b && b->count.live.load(std::memory_order_acquire) != 0 ? std::move(b) : nullptr;
-    }
-
-    bool may_have_receivers(std::string_view sender) const {
-        return any_.live.load(std::memory_order_acquire) != 0 || live_bucket(sender) != nullptr;
     }
 
     targets targets_for(std::string_view sender) const {
