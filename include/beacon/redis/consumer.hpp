@@ -1,0 +1,267 @@
+#pragma once
+/// \file
+/// The Redis bridge's receiving side: a consumer that reads events from a Redis list or channel
+/// in another process and re-sends them into a local signal.
+
+#include <beacon/detail/redis_connection.hpp>
+#include <beacon/error.hpp>
+#include <beacon/event.hpp>
+#include <beacon/signal.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+
+namespace beacon {
+
+/// Where a redis_consumer reads events from and how it recovers.
+struct redis_consumer_options {
+    std::string url = "redis://127.0.0.1:6379/0";  ///< redis://[[user]:password@]host[:port][/db]
+    std::string listname = "beacon.events";        ///< The list popped from (oldest event first).
+    std::string channel;  ///< When not empty, SUBSCRIBE to this channel instead of popping a list.
+    /// The list holding the event being processed (at-least-once); default "<listname>.processing".
+    /// Consumers of one list need distinct ones: a consumer starting moves everything in its
+    /// processing list back to the list, as left by a killed predecessor.
+    std::string processing_list;
+    std::string dead_letter;  ///< When not empty, the list undecodable messages are moved to.
+    std::chrono::milliseconds poll_timeout{500};  ///< Longest blocking wait, hence longest stop() delay.
+    std::chrono::milliseconds timeout{2000};      ///< Longest wait to connect or write.
+    std::chrono::milliseconds backoff_min{50};    ///< First wait before reconnecting.
+    std::chrono::milliseconds backoff_max{2000};  ///< Longest wait between reconnection attempts.
+};
+
+/// A message a redis_consumer could not handle cleanly: where it came from and its raw text
+/// (empty for a connection failure).
+struct redis_message {
+    std::string source;   ///< The list or channel name.
+    std::string payload;  ///< The raw message.
+};
+
+/// Told about what went wrong: decode_error (bad message), redis_error (connection lost, before a
+/// reconnection), or an error of kind "receiver_error" (a receiver threw). Must not throw.
+using redis_error_handler = std::function<void(const error&, const redis_message&)>;
+
+/// Reads events from a Redis list (blocking pop) or channel and re-sends each into a local signal,
+/// in its own thread (`start`) or the caller's (`run`), until `stop()`.
+///
+/// From a list, delivery is at-least-once: an event is moved atomically to the processing list,
+/// sent to every receiver, and only then removed; what a killed consumer left there is re-queued
+/// first when a consumer restarts (so an event may be delivered twice, never lost). From a
+/// channel it is at-most-once: Redis keeps nothing for a subscriber that is away.
+/// A message that is not a valid event goes to the error handler (and the dead-letter list, if
+/// set) and consuming goes on. A lost server is retried with exponential backoff. A consumer
+/// runs once (`run` or `start`); misuse (a second start, a start after stop, a join from its own
+/// thread) throws redis_error.
+class redis_consumer {
+public:
+    /// A consumer re-sending into `target` (which must outlive it); errors go to `on_error`, or to
+    /// std::cerr when it is empty. Throws redis_error for a bad URL; does not connect yet.
+    redis_consumer(signal& target, redis_consumer_options options = {}, redis_error_handler on_error = {})
+        : target_(target),
+          options_(with_defaults(std::move(options))),
+          on_error_(std::move(on_error)),
+          connection_(detail::parse_redis_url(options_.url), options_.timeout) {
+        // A blocking pop waits up to poll_timeout for an event, then up to timeout for the reply.
+        if (options_.channel.empty()) connection_.set_read_timeout(options_.poll_timeout + options_.timeout);
+    }
+    redis_consumer(const redis_consumer&) = delete;
+    redis_consumer& operator=(const redis_consumer&) = delete;
+    /// Stops and joins the thread `start` made. Destroying a consumer from the thread consuming
+    /// (one of its receivers or its error handler), which cannot wait for itself, writes that
+    /// redis_error to std::cerr and calls std::terminate.
+    ~redis_consumer() {
+        stop();
+        if (consuming_thread_.load() == std::this_thread::get_id()) {
+            std::cerr << own_thread_error("~redis_consumer()").what() << "\n";
+            std::terminate();
+        }
+        join();
+    }
+
+    /// Consumes in the calling thread until `stop()`. A consumer runs once: throws redis_error
+    /// when it is already running or was started (`run` or `start`), or when it was stopped.
+    void run() {
+        claim("run()");
+        consume();
+    }
+
+    /// Runs `run()` in a new thread; throws redis_error as `run()` does.
+    void start() {
+        claim("start()");
+        thread_ = std::thread([this] { consume(); });
+    }
+
+    /// Asks `run()` to return after the event in hand (within `poll_timeout`); returns at once,
+    /// and may be called from a receiver, or before `run()` or `start()` (which then throw).
+    void stop() noexcept {
+        {
+            std::lock_guard lock(stop_mutex_);
+            stop_.store(true, std::memory_order_release);
+        }
+        stop_cv_.notify_all();
+    }
+
+    /// Waits for the thread `start` made to finish (call `stop()` first). Throws redis_error when
+    /// called from the thread consuming (a receiver or the error handler), which cannot wait for itself.
+    void join() {
+        if (consuming_thread_.load() == std::this_thread::get_id()) throw own_thread_error("join()");
+        if (thread_.joinable()) thread_.join();
+    }
+
+    /// The options in force (with the default processing list filled in).
+    const redis_consumer_options& options() const noexcept { return options_; }
+
+private:
+    static redis_consumer_options with_defaults(redis_consumer_options o) {
+        if (o.processing_list.empty()) o.processing_list = o.listname + ".processing";
+        return o;
+    }
+
+    static redis_error own_thread_error(const char* where) {
+        return redis_error(std::string("redis_consumer::") + where +
+                           ": called from the consumer's own thread (a receiver or the error handler), which "
+                           "cannot wait for itself; call stop() there, and join or destroy the consumer from "
+                           "another thread");
+    }
+
+    // Marks the consumer as running; a second run, or one after stop(), is refused.
+    void claim(const char* where) {
+        if (stopping()) {
+            throw redis_error(std::string("redis_consumer::") + where +
+                              ": the consumer was stopped; a consumer runs once, make a new one");
+        }
+        if (claimed_.exchange(true)) {
+            throw redis_error(std::string("redis_consumer::") + where +
+                              ": the consumer is already running (run() or start() was called); a consumer runs once");
+        }
+    }
+
+    // Consumes until stop(), reconnecting with backoff.
+    void consume() {
+        consuming_thread_.store(std::this_thread::get_id());
+        struct done_consuming {
+            std::atomic<std::thread::id>& id;
+            ~done_consuming() { id.store(std::thread::id()); }
+        } done{consuming_thread_};
+        auto backoff = options_.backoff_min;
+        bool ready = false;
+        while (!stopping()) {
+            try {
+                if (!ready) {
+                    prepare();
+                    ready = true;
+                    backoff = options_.backoff_min;
+                }
+                if (options_.channel.empty()) {
+                    pop_one();
+                } else {
+                    read_one();
+                }
+            } catch (const redis_error& lost) {
+                report(lost, {source(), {}});
+                connection_.close();
+                ready = false;
+                std::unique_lock lock(stop_mutex_);
+                stop_cv_.wait_for(lock, backoff, [this] { return stopping(); });
+                backoff = std::min(backoff * 2, options_.backoff_max);
+            }
+        }
+    }
+
+    bool stopping() const noexcept { return stop_.load(std::memory_order_acquire); }
+
+    const std::string& source() const noexcept {
+        return options_.channel.empty() ? options_.listname : options_.channel;
+    }
+
+    void report(const error& e, const redis_message& message) const {
+        if (on_error_) {
+            on_error_(e, message);
+        } else {
+            std::cerr << "beacon::redis_consumer: " << e.what() << "\n";
+        }
+    }
+
+    // After (re)connecting: move what a previous run left in the processing list back to the
+    // list's tail, the oldest last, so that it is popped first and in order; or subscribe.
+    void prepare() {
+        connection_.ensure_connected();
+        if (options_.channel.empty()) {
+            while (connection_.command({"LMOVE", options_.processing_list, options_.listname, "LEFT", "RIGHT"})->type !=
+                   REDIS_REPLY_NIL) {
+            }
+        } else {
+            connection_.send({"SUBSCRIBE", options_.channel});
+        }
+    }
+
+    void pop_one() {
+        const std::string wait = std::to_string(static_cast<double>(options_.poll_timeout.count()) / 1000.0);
+        const auto reply = connection_.command({"BLMOVE", options_.listname, options_.processing_list, "RIGHT", "LEFT", wait});
+        if (reply->type != REDIS_REPLY_STRING) return;  // timed out
+        const std::string payload(reply->str, reply->len);
+        if (deliver(payload) || options_.dead_letter.empty()) {
+            connection_.command({"LREM", options_.processing_list, "1", payload});
+        } else {
+            // Exactly this payload, wherever it is in the processing list, atomically.
+            connection_.pipeline({{"MULTI"},
+                                  {"LREM", options_.processing_list, "1", payload},
+                                  {"LPUSH", options_.dead_letter, payload},
+                                  {"EXEC"}});
+        }
+    }
+
+    void read_one() {
+        const auto reply = connection_.read_reply(options_.poll_timeout, "SUBSCRIBE");
+        if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
+            std::string_view(reply->element[0]->str, reply->element[0]->len) != "message") {
+            return;  // nothing within poll_timeout, or the subscription's confirmation
+        }
+        const std::string payload(reply->element[2]->str, reply->element[2]->len);
+        if (!deliver(payload) && !options_.dead_letter.empty()) {
+            if (!dead_letters_) dead_letters_ = std::make_unique<detail::redis_connection>(connection_.endpoint(), options_.timeout);
+            dead_letters_->command({"LPUSH", options_.dead_letter, payload});
+        }
+    }
+
+    // Decodes and re-sends one message; false when it is not a valid event.
+    bool deliver(const std::string& payload) {
+        event e;
+        try {
+            e = parse_event(payload);
+        } catch (const decode_error& bad) {
+            report(bad, {source(), payload});
+            return false;
+        }
+        for (const auto& failure : target_.send_robust(e)) {
+            report(error("receiver_error", "receiver #" + std::to_string(failure.receiver_id) + " (" +
+                                               failure.receiver_type + "): " + failure.message()),
+                   {source(), payload});
+        }
+        return true;
+    }
+
+    signal& target_;
+    redis_consumer_options options_;
+    redis_error_handler on_error_;
+    detail::redis_connection connection_;
+    std::unique_ptr<detail::redis_connection> dead_letters_;
+    std::atomic<bool> claimed_{false};
+    std::atomic<std::thread::id> consuming_thread_{};
+    std::atomic<bool> stop_{false};
+    std::mutex stop_mutex_;
+    std::condition_variable stop_cv_;
+    std::thread thread_;
+};
+
+}  // namespace beacon
