@@ -1,0 +1,36 @@
+// A service's worker in a Redis Streams consumer group: every service (group) gets every event the
+// host appends, and the workers of one service share them. Run several of these with the same
+// group and distinct names; kill one, and its unacknowledged events go to the others after
+// claim_idle, or back to it when it restarts under the same name.
+// Usage: redis_stream_worker [redis-url] [group] [consumer name] [events to handle, 0: forever]
+#include <beacon/redis.hpp>
+#include <beacon/registry.hpp>
+
+#include <iostream>
+#include <string>
+
+int main(int argc, char** argv) {
+    beacon::redis_stream_consumer_options options;  // XREADGROUP from "beacon.stream"
+    if (argc > 1) options.url = argv[1];
+    if (argc > 2) options.group = argv[2];      // one group per service
+    if (argc > 3) options.consumer = argv[3];   // a stable name per worker
+    const long limit = argc > 4 ? std::stol(argv[4]) : 0;
+    options.claim_idle = std::chrono::seconds(2);  // a worker silent this long is presumed dead
+
+    beacon::registry worker;
+    auto& changed = worker.core().signal("resource_changed");
+    beacon::redis_stream_consumer consumer(changed, options, [](const beacon::error& e, const beacon::redis_message& m) {
+        std::cerr << "worker: " << e.what() << " (" << m.source << ")\n";
+    });
+
+    long handled = 0;
+    changed.connect([&](const beacon::event& e) {
+        // Acknowledged only after this returns: a crash here means the event is delivered again.
+        std::cout << options.consumer << ": " << (e.action ? beacon::to_string(*e.action) : "-") << " " << e.uri
+                  << std::endl;
+        if (++handled == limit) consumer.stop();
+    });
+    consumer.run();
+    std::cout << options.consumer << ": handled " << handled << " events, stopping" << std::endl;
+    return 0;
+}

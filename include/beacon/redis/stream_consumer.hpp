@@ -1,0 +1,431 @@
+#pragma once
+/// \file
+/// The consumer side of Redis Streams: a consumer in a consumer group that re-sends each entry
+/// into a local signal, acknowledges it after every receiver returned, takes over entries a dead
+/// consumer left pending, and dead-letters an entry delivered too many times.
+
+#include <beacon/redis/consumer.hpp>  // redis_error_handler, redis_message
+#include <beacon/redis/stream_listener.hpp>  // redis_stream_field
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <exception>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace beacon {
+
+/// Which stream and group a redis_stream_consumer reads, and how it recovers.
+struct redis_stream_consumer_options {
+    std::string url = "redis://127.0.0.1:6379/0";  ///< redis://[[user]:password@]host[:port][/db]
+    std::string stream = "beacon.stream";          ///< The stream read.
+    /// The consumer group: one per service; every group gets every event, the consumers of one
+    /// group share its events. Created (with the stream, if missing) when it does not exist.
+    std::string group = "beacon";
+    /// This consumer's name in the group; default "<host name>-<process id>". A consumer restarted
+    /// under its old name first gets the entries it had not acknowledged.
+    std::string consumer;
+    /// Where a group this consumer creates starts: "0" (everything the stream holds) or "$"
+    /// (only entries added from now on).
+    std::string start_id = "0";
+    std::size_t batch = 16;  ///< Entries read, then acknowledged, per round trip (XREADGROUP COUNT).
+    /// An entry pending with a consumer (of this group) for longer than this is taken over
+    /// (XAUTOCLAIM): its consumer is presumed dead. Must exceed the time a batch takes to handle.
+    std::chrono::milliseconds claim_idle{30000};
+    /// An entry about to be delivered more than this many times (it killed or hung every
+    /// consumer that got it) is moved to the dead-letter stream instead.
+    std::size_t max_deliveries = 5;
+    std::string dead_letter;  ///< The dead-letter stream; default "<stream>.dead".
+    std::size_t max_entry_bytes = 1 << 20;  ///< A larger entry (all fields) is dead-lettered undecoded.
+    std::size_t max_fields = 16;            ///< An entry with more field/value pairs is dead-lettered.
+    std::chrono::milliseconds poll_timeout{500};  ///< Longest blocking wait, hence longest stop() delay.
+    std::chrono::milliseconds timeout{2000};      ///< Longest wait to connect or write.
+    std::chrono::milliseconds backoff_min{50};    ///< First wait before reconnecting.
+    std::chrono::milliseconds backoff_max{2000};  ///< Longest wait between reconnection attempts.
+};
+
+/// Reads events from a Redis stream as one consumer of a consumer group and re-sends each into a
+/// local signal, in its own thread (`start`) or the caller's (`run`), until `stop()`.
+///
+/// Delivery is at-least-once per group: an entry is acknowledged (XACK, once per batch) only after
+/// every receiver returned (a receiver's exception goes to the error handler, as with lists). An
+/// entry left pending by a consumer that died (or hangs) is taken over by another consumer of the
+/// group after `claim_idle`; a consumer restarted under its old name takes its own back at once.
+/// An entry that is not a valid event, or that would be delivered more than `max_deliveries`
+/// times, is moved to the dead-letter stream (fields `id`, `group`, `reason`, then the entry's
+/// own) and reported. A lost server is retried with exponential backoff; a group that vanished
+/// (e.g. the server restarted without persistence) is created again. A consumer runs once.
+class redis_stream_consumer {
+public:
+    /// A consumer re-sending into `target` (which must outlive it); errors go to `on_error`, or to
+    /// std::cerr when it is empty. Throws redis_error for a bad URL; does not connect yet.
+    redis_stream_consumer(signal& target, redis_stream_consumer_options options = {}, redis_error_handler on_error = {})
+        : target_(target),
+          options_(with_defaults(std::move(options))),
+          on_error_(std::move(on_error)),
+          connection_(detail::parse_redis_url(options_.url), options_.timeout),
+          batch_text_(std::to_string(options_.batch)) {
+        // A blocking read waits up to poll_timeout for entries, then up to timeout for the reply.
+        connection_.set_read_timeout(options_.poll_timeout + options_.timeout);
+    }
+    redis_stream_consumer(const redis_stream_consumer&) = delete;
+    redis_stream_consumer& operator=(const redis_stream_consumer&) = delete;
+    /// Stops and joins the thread `start` made; from the consuming thread itself (which cannot
+    /// wait for itself) it writes that redis_error to std::cerr and calls std::terminate.
+    ~redis_stream_consumer() {
+        stop();
+        if (consuming_thread_.load() == std::this_thread::get_id()) {
+            std::cerr << own_thread_error("~redis_stream_consumer()").what() << "\n";
+            std::terminate();
+        }
+        join();
+    }
+
+    /// Consumes in the calling thread until `stop()`; throws redis_error when the consumer already
+    /// ran or was started, or was stopped.
+    void run() {
+        claim_run("run()");
+        consume();
+    }
+
+    /// Runs `run()` in a new thread; throws redis_error as `run()` does.
+    void start() {
+        claim_run("start()");
+        thread_ = std::thread([this] { consume(); });
+    }
+
+    /// Asks `run()` to return after the entry in hand (within `poll_timeout`), acknowledging what
+    /// was handled; returns at once and may be called from a receiver.
+    void stop() noexcept {
+        {
+            std::lock_guard lock(stop_mutex_);
+            stop_.store(true, std::memory_order_release);
+        }
+        stop_cv_.notify_all();
+    }
+
+    /// Waits for the thread `start` made to finish (call `stop()` first); throws redis_error when
+    /// called from the consuming thread.
+    void join() {
+        if (consuming_thread_.load() == std::this_thread::get_id()) throw own_thread_error("join()");
+        if (thread_.joinable()) thread_.join();
+    }
+
+    /// The options in force (with the defaults filled in).
+    const redis_stream_consumer_options& options() const noexcept { return options_; }
+
+private:
+    // One entry of a reply: its id and its field/value array (null when the entry was deleted).
+    struct entry {
+        std::string id;
+        const redisReply* fields = nullptr;
+    };
+
+    static redis_stream_consumer_options with_defaults(redis_stream_consumer_options o) {
+        if (o.dead_letter.empty()) o.dead_letter = o.stream + ".dead";
+        if (o.consumer.empty()) {
+            char host[256] = {};
+            if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+            o.consumer = std::string(host[0] ? host : "consumer") + "-" + std::to_string(::getpid());
+        }
+        if (o.batch == 0) o.batch = 1;
+        return o;
+    }
+
+    static redis_error own_thread_error(const char* where) {
+        return redis_error(std::string("redis_stream_consumer::") + where +
+                           ": called from the consumer's own thread (a receiver or the error handler), which "
+                           "cannot wait for itself; call stop() there, and join or destroy the consumer from "
+                           "another thread");
+    }
+
+    void claim_run(const char* where) {
+        if (stopping()) {
+            throw redis_error(std::string("redis_stream_consumer::") + where +
+                              ": the consumer was stopped; a consumer runs once, make a new one");
+        }
+        if (claimed_.exchange(true)) {
+            throw redis_error(std::string("redis_stream_consumer::") + where +
+                              ": the consumer is already running (run() or start() was called); a consumer runs once");
+        }
+    }
+
+    bool stopping() const noexcept { return stop_.load(std::memory_order_acquire); }
+
+    // Tells the error handler; the message's source is "<stream> <entry id>" (or the stream
+    // alone), its payload the entry's event text.
+    void report(const error& e, const std::string& id, std::string_view payload) const {
+        const redis_message message{id.empty() ? options_.stream : options_.stream + " " + id, std::string(payload)};
+        if (on_error_) {
+            on_error_(e, message);
+        } else {
+            std::cerr << e.what() << "\n";
+        }
+    }
+
+    // Consumes until stop(), reconnecting with backoff.
+    void consume() {
+        consuming_thread_.store(std::this_thread::get_id());
+        struct done_consuming {
+            std::atomic<std::thread::id>& id;
+            ~done_consuming() { id.store(std::thread::id()); }
+        } done{consuming_thread_};
+        auto backoff = options_.backoff_min;
+        bool ready = false;
+        while (!stopping()) {
+            try {
+                if (!ready) {
+                    prepare();
+                    ready = true;
+                    backoff = options_.backoff_min;
+                }
+                if (std::chrono::steady_clock::now() >= next_claim_) take_over_abandoned();
+                read_new();
+            } catch (const redis_error& e) {
+                ready = false;
+                connection_.close();
+                report(e, {}, {});
+                std::unique_lock lock(stop_mutex_);
+                stop_cv_.wait_for(lock, backoff, [&] { return stopping(); });
+                backoff = std::min(backoff * 2, options_.backoff_max);
+            }
+        }
+    }
+
+    // Creates the group when missing, then handles what this consumer (by name) left pending.
+    void prepare() {
+        try {
+            connection_.command({"XGROUP", "CREATE", options_.stream, options_.group, options_.start_id, "MKSTREAM"});
+        } catch (const redis_error& e) {
+            if (std::string_view(e.what()).find("BUSYGROUP") == std::string_view::npos) throw;
+        }
+        next_claim_ = std::chrono::steady_clock::time_point();
+        claim_cursor_ = "0-0";
+        // Own history: XREADGROUP from an id returns our pending entries after it (and counts a
+        // delivery for each).
+        std::string after = "0-0";
+        while (!stopping()) {
+            const auto reply = connection_.command({"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT",
+                                                    batch_text_, "STREAMS", options_.stream, after});
+            const auto entries = entries_of_read(reply.get());
+            if (entries.empty()) return;
+            after = entries.back().id;
+            handle(entries, delivery_counts(entries));
+        }
+    }
+
+    // New entries, waiting up to poll_timeout; each is on its first delivery.
+    void read_new() {
+        const std::string block = std::to_string(options_.poll_timeout.count());
+        const auto reply = connection_.command({"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT",
+                                                batch_text_, "BLOCK", block, "STREAMS", options_.stream, ">"});
+        const auto entries = entries_of_read(reply.get());
+        if (!entries.empty()) handle(entries, {});
+    }
+
+    // Takes over entries idle for claim_idle in any consumer of the group, one XAUTOCLAIM step
+    // (resumed from where the last one ended); due again at once while the scan goes on.
+    void take_over_abandoned() {
+        const auto reply = connection_.command({"XAUTOCLAIM", options_.stream, options_.group, options_.consumer,
+                                                std::to_string(options_.claim_idle.count()), claim_cursor_, "COUNT",
+                                                batch_text_});
+        // [next cursor, [entries...], [deleted ids...]] (Redis 7)
+        if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 || !is_string(reply->element[0]) ||
+            reply->element[1]->type != REDIS_REPLY_ARRAY) {
+            unexpected("XAUTOCLAIM");
+        }
+        claim_cursor_ = text_of(reply->element[0]);
+        const auto entries = entries_of(reply->element[1], "XAUTOCLAIM");
+        const bool scan_done = claim_cursor_ == "0-0";
+        next_claim_ = scan_done ? std::chrono::steady_clock::now() + std::max(options_.claim_idle / 2, std::chrono::milliseconds(1))
+                                : std::chrono::steady_clock::time_point();
+        if (!entries.empty()) handle(entries, delivery_counts(entries));
+    }
+
+    // How many times each of `entries` (pending with this consumer) has been delivered, this
+    // delivery included.
+    std::map<std::string, std::size_t> delivery_counts(const std::vector<entry>& entries) {
+        const auto reply = connection_.command({"XPENDING", options_.stream, options_.group, entries.front().id,
+                                                entries.back().id, std::to_string(entries.size()), options_.consumer});
+        std::map<std::string, std::size_t> counts;
+        if (reply->type != REDIS_REPLY_ARRAY) unexpected("XPENDING");
+        for (std::size_t i = 0; i < reply->elements; ++i) {
+            const redisReply* row = reply->element[i];
+            if (row->type != REDIS_REPLY_ARRAY || row->elements != 4 || !is_string(row->element[0]) ||
+                row->element[3]->type != REDIS_REPLY_INTEGER || row->element[3]->integer < 0) {
+                unexpected("XPENDING");
+            }
+            counts[text_of(row->element[0])] = static_cast<std::size_t>(row->element[3]->integer);
+        }
+        return counts;
+    }
+
+    // Delivers `entries` in order (or dead-letters them), then acknowledges what was delivered in
+    // one XACK. `counts` maps ids to delivery counts; an id missing from it is on its first.
+    void handle(const std::vector<entry>& entries, const std::map<std::string, std::size_t>& counts) {
+        std::vector<std::string> done;
+        for (const auto& item : entries) {
+            if (stopping()) break;  // the rest stays pending with this consumer
+            if (!item.fields) {     // deleted (trimmed) while pending: nothing to deliver
+                done.push_back(item.id);
+                continue;
+            }
+            const checked entry_text = check(*item.fields);
+            if (!entry_text.problem.empty()) {
+                dead_letter(item, decode_error("", entry_text.problem), entry_text.bounded);
+                continue;
+            }
+            const auto count = counts.find(item.id);
+            const std::size_t deliveries = count == counts.end() ? 1 : count->second;
+            if (deliveries > options_.max_deliveries) {
+                dead_letter(item,
+                            error("dead_letter", "delivered " + std::to_string(deliveries) +
+                                                     " times, more than max_deliveries (" +
+                                                     std::to_string(options_.max_deliveries) + ")"),
+                            true);
+                continue;
+            }
+            event e;
+            try {
+                e = parse_event(entry_text.payload);
+            } catch (const decode_error& bad) {
+                dead_letter(item, bad, true);
+                continue;
+            }
+            for (const auto& failure : target_.send_robust(e)) {
+                report(error("receiver_error", "receiver #" + std::to_string(failure.receiver_id) + " (" +
+                                                   failure.receiver_type + "): " + failure.message()),
+                       item.id, entry_text.payload);
+            }
+            done.push_back(item.id);
+        }
+        if (done.empty()) return;
+        detail::redis_command xack{"XACK", options_.stream, options_.group};
+        xack.insert(xack.end(), done.begin(), done.end());
+        connection_.command(xack);
+    }
+
+    // An entry's event text, or what is wrong with the entry, and whether it is within bounds
+    // (then its fields may be copied to the dead-letter stream).
+    struct checked {
+        std::string_view payload;
+        std::string problem;
+        bool bounded = false;
+    };
+
+    checked check(const redisReply& fields) const {
+        checked out;
+        if (fields.type != REDIS_REPLY_ARRAY || fields.elements % 2 != 0) {
+            out.problem = "malformed stream entry";
+            return out;
+        }
+        if (fields.elements / 2 > options_.max_fields) {
+            out.problem = "stream entry of " + std::to_string(fields.elements / 2) +
+                          " fields, more than max_fields (" + std::to_string(options_.max_fields) + ")";
+            return out;
+        }
+        std::size_t bytes = 0;
+        bool found = false;
+        for (std::size_t i = 0; i < fields.elements; ++i) {
+            if (!is_string(fields.element[i])) {
+                out.problem = "malformed stream entry";
+                return out;
+            }
+            bytes += fields.element[i]->len;
+            if (i % 2 == 0 && text_view(fields.element[i]) == redis_stream_field) {
+                out.payload = text_view(fields.element[i + 1]);
+                found = true;
+            }
+        }
+        if (bytes > options_.max_entry_bytes) {
+            out.problem = "stream entry of " + std::to_string(bytes) + " bytes, more than max_entry_bytes (" +
+                          std::to_string(options_.max_entry_bytes) + ")";
+            return out;
+        }
+        out.bounded = true;
+        if (!found) out.problem = "stream entry without a field \"" + std::string(redis_stream_field) + "\"";
+        return out;
+    }
+
+    // Moves an entry to the dead-letter stream and acknowledges it, atomically (its fields are
+    // copied when `copy_fields`), then reports `why`.
+    void dead_letter(const entry& item, const error& why, bool copy_fields) {
+        detail::redis_command xadd{"XADD", options_.dead_letter, "*", "id", item.id, "group", options_.group, "reason", why.what()};
+        std::string_view payload;
+        if (copy_fields) {
+            for (std::size_t i = 0; i + 1 < item.fields->elements; i += 2) {
+                xadd.push_back(text_view(item.fields->element[i]));
+                xadd.push_back(text_view(item.fields->element[i + 1]));
+                if (text_view(item.fields->element[i]) == redis_stream_field) payload = xadd.back();
+            }
+        }
+        const auto replies = connection_.pipeline(
+            {{"MULTI"}, xadd, {"XACK", options_.stream, options_.group, item.id}, {"EXEC"}});
+        if (replies.back()->type != REDIS_REPLY_ARRAY) unexpected("EXEC");
+        report(why, item.id, payload);
+    }
+
+    // The entries of an XREADGROUP reply ([[stream, [[id, fields]...]]], or nil for none).
+    std::vector<entry> entries_of_read(const redisReply* reply) const {
+        if (reply->type == REDIS_REPLY_NIL) return {};
+        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 1 || reply->element[0]->type != REDIS_REPLY_ARRAY ||
+            reply->element[0]->elements != 2 || reply->element[0]->element[1]->type != REDIS_REPLY_ARRAY) {
+            unexpected("XREADGROUP");
+        }
+        return entries_of(reply->element[0]->element[1], "XREADGROUP");
+    }
+
+    std::vector<entry> entries_of(const redisReply* list, const char* command) const {
+        if (list->elements > options_.batch) unexpected(command);  // more than COUNT asked for
+        std::vector<entry> out;
+        out.reserve(list->elements);
+        for (std::size_t i = 0; i < list->elements; ++i) {
+            const redisReply* item = list->element[i];
+            if (item->type != REDIS_REPLY_ARRAY || item->elements != 2 || !is_string(item->element[0]) ||
+                (item->element[1]->type != REDIS_REPLY_ARRAY && item->element[1]->type != REDIS_REPLY_NIL)) {
+                unexpected(command);
+            }
+            out.push_back({text_of(item->element[0]),
+                           item->element[1]->type == REDIS_REPLY_NIL ? nullptr : item->element[1]});
+        }
+        return out;
+    }
+
+    [[noreturn]] void unexpected(const char* command) const {
+        throw redis_error(connection_.endpoint().url + ": " + command + " " + options_.stream + ": unexpected reply shape");
+    }
+
+    static bool is_string(const redisReply* r) noexcept {
+        return r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS;
+    }
+    static std::string_view text_view(const redisReply* r) noexcept { return {r->str, r->len}; }
+    static std::string text_of(const redisReply* r) { return std::string(r->str, r->len); }
+
+    signal& target_;
+    redis_stream_consumer_options options_;
+    redis_error_handler on_error_;
+    detail::redis_connection connection_;
+    std::string batch_text_;
+    std::string claim_cursor_ = "0-0";
+    std::chrono::steady_clock::time_point next_claim_{};
+    std::atomic<bool> claimed_{false};
+    std::atomic<std::thread::id> consuming_thread_{};
+    std::atomic<bool> stop_{false};
+    std::mutex stop_mutex_;
+    std::condition_variable stop_cv_;
+    std::thread thread_;
+};
+
+}  // namespace beacon
