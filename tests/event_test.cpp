@@ -139,3 +139,142 @@ TEST_CASE("set chains and stamp fills only a missing timestamp", "[event]") {
     e.stamp();
     CHECK(e.timestamp == 42);
 }
+
+namespace {
+
+// `depth` arrays (or objects with key "a") nested in one another, built without recursion.
+json nested(std::size_t depth, bool objects) {
+    json j = objects ? json::object() : json::array();
+    for (std::size_t i = 1; i < depth; ++i) {
+        json outer = objects ? json::object() : json::array();
+        if (objects) {
+            outer["a"] = std::move(j);
+        } else {
+            outer.push_back(std::move(j));
+        }
+        j = std::move(outer);
+    }
+    return j;
+}
+
+// The text of `depth` nested arrays or objects ({"a": ...}).
+std::string nested_text(std::size_t depth, bool objects) {
+    std::string text;
+    text.reserve(depth * 6);
+    for (std::size_t i = 0; i < depth; ++i) text += objects ? "{\"a\":" : "[";
+    if (objects) text += "{}";
+    for (std::size_t i = 0; i < depth; ++i) text += objects ? "}" : "]";
+    return text;
+}
+
+// The JSON pointer made of `n` times `token`.
+std::string repeated_pointer(const std::string& token, std::size_t n) {
+    std::string out;
+    for (std::size_t i = 0; i < n; ++i) out += "/" + token;
+    return out;
+}
+
+beacon::decode_error decode_failure(const std::string& text, const beacon::json_limits& limits = {}) {
+    try {
+        (void)beacon::parse_event(text, limits);
+    } catch (const beacon::decode_error& e) {
+        return e;
+    }
+    FAIL("no decode_error");
+    throw;
+}
+
+}  // namespace
+
+TEST_CASE("deep nesting is a decode_error naming where it starts, not a stack overflow",
+          "[event][json][limits][behaviour11]") {
+    // 100,000 levels crashed nlohmann's recursive copy inside from_json (objects from ~65,000).
+    for (const bool objects : {false, true}) {
+        INFO((objects ? "objects" : "arrays"));
+        const std::string text = "{\"payload\": {\"deep\": " + nested_text(100000, objects) + "}}";
+        const auto e = decode_failure(text);
+        CHECK(e.reason() == beacon::decode_reason::too_deep);
+        // The event object is level 1, the payload 2, "deep" 3: level 129 is 126 levels below it.
+        CHECK(e.path() == "/payload/deep" + repeated_pointer(objects ? "a" : "0", 126));
+        CHECK_THAT(e.what(), Contains("nests deeper than 128 levels"));
+        CHECK(std::string(e.what()).size() < 600);
+
+        // The json -> event conversion checks too, before it copies anything.
+        json doc = json::object();
+        doc["payload"]["deep"] = nested(100000, objects);
+        CHECK_THROWS_WITH(doc.get<beacon::event>(), Contains("nests deeper than 128 levels"));
+    }
+}
+
+TEST_CASE("the default depth accepts 128 levels and rejects 129; the limit is an option",
+          "[event][json][limits]") {
+    // {"payload": {"d": <126 levels>}}: 128 levels in all.
+    const auto at_limit = "{\"payload\": {\"d\": " + nested_text(126, false) + "}}";
+    const auto e = beacon::parse_event(at_limit);
+    CHECK(e.data.at("d") == nested(126, false));
+    CHECK(beacon::parse_event(json(e).dump()) == e);  // what is accepted also encodes
+
+    const auto past = "{\"payload\": {\"d\": " + nested_text(127, false) + "}}";
+    CHECK(decode_failure(past).reason() == beacon::decode_reason::too_deep);
+
+    beacon::json_limits loose;
+    loose.max_depth = 1000;
+    CHECK(beacon::parse_event(past, loose).data.at("d") == nested(127, false));
+    beacon::json_limits strict;
+    strict.max_depth = 2;
+    CHECK(decode_failure(R"({"payload": {"ids": [1]}})", strict).path() == "/payload/ids");
+    CHECK(decode_failure(R"({"payload": {}, "impacted_records": [{}, {"new": {}}]})", strict).path() ==
+          "/impacted_records/0");
+}
+
+TEST_CASE("text over max_bytes is rejected unparsed", "[event][json][limits][behaviour11]") {
+    beacon::json_limits limits;
+    limits.max_bytes = 32;
+    const std::string ok = R"({"payload": {"a": 1}})";
+    CHECK(beacon::parse_event(ok, limits).data.at("a") == 1);
+    const auto e = decode_failure(ok + std::string(40, ' '), limits);
+    CHECK(e.reason() == beacon::decode_reason::too_large);
+    CHECK_THAT(e.what(), Contains("message of 61 bytes exceeds the limit of 32 bytes"));
+    CHECK(beacon::json_limits{}.max_bytes == std::size_t{16} << 20);
+}
+
+TEST_CASE("errors about huge bad input quote a short excerpt of it", "[event][json][limits][behaviour11]") {
+    const std::string big(1 << 16, 'x');
+    // A string cut by invalid UTF-8: nlohmann quotes the whole token it read.
+    const auto bad_utf8 = decode_failure("{\"payload\": {\"s\": \"" + big + "\xff\"}}");
+    CHECK(bad_utf8.reason() == beacon::decode_reason::syntax);
+    CHECK_THAT(bad_utf8.what(), Contains("ill-formed UTF-8") && Contains("near byte 65555") && Contains("\\xff"));
+    CHECK(std::string(bad_utf8.what()).size() < 600);
+    // A huge number: nlohmann's out_of_range quotes all of it.
+    const auto overflow = decode_failure("{\"payload\": {\"n\": 1" + std::string(1 << 16, '0') + "}}");
+    CHECK_THAT(overflow.what(), Contains("number overflow"));
+    CHECK(std::string(overflow.what()).size() < 600);
+    // An unknown action and an unknown key, each a megabyte long.
+    const auto action = decode_failure("{\"payload\": {\"action\": \"" + big + "\"}}");
+    CHECK(action.reason() == beacon::decode_reason::shape);
+    CHECK_THAT(action.what(), Contains("unknown action \"xxxx") && Contains("(65536 bytes)"));
+    CHECK(std::string(action.what()).size() < 600);
+    const auto key = decode_failure("{\"payload\": {}, \"" + big + "\": 1}");
+    CHECK(std::string(key.what()).size() < 600);
+    CHECK(key.path().size() < 600);
+}
+
+TEST_CASE("an event nesting too deep to copy or write is an encode_error", "[event][json][limits][behaviour11]") {
+    for (const bool objects : {false, true}) {
+        beacon::event e("host");
+        e.set("deep", nested(100000, objects));
+        e.impacted_records.push_back({json::object(), nested(100000, objects)});
+        const auto deep_data = "/data/deep" + repeated_pointer(objects ? "a" : "0", 126);
+        CHECK_THROWS_WITH(json(e), Contains(deep_data + ": nests deeper than 128 levels"));
+        e.data.erase("deep");
+        CHECK_THROWS_WITH(beacon::check_depth(e), Contains("/impacted_records/0/new" +
+                                                           repeated_pointer(objects ? "a" : "0", 125) +
+                                                           ": nests deeper than 128 levels"));
+    }
+    beacon::event shallow("host");
+    shallow.set("d", nested(126, false));
+    CHECK_NOTHROW(beacon::check_depth(shallow));
+    shallow.set("d", nested(127, false));
+    CHECK_THROWS_AS(beacon::check_depth(shallow), beacon::encode_error);
+    CHECK_NOTHROW(beacon::check_depth(shallow, 129));
+}

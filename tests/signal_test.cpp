@@ -283,3 +283,27 @@ TEST_CASE_METHOD(fixture, "senders that come and go do not keep receivers alive"
     CHECK(sig.send(beacon::event("once-3")) == 1);
     CHECK(log.back() == "again:once-3");
 }
+
+TEST_CASE_METHOD(fixture, "sending an event too deep to copy is an encode_error, not a stack overflow",
+                 "[signal][limits][behaviour11]") {
+    // 100,000 nested arrays, built without recursion; copying them (to stamp a const event)
+    // overflowed the stack.
+    nlohmann::json deep = nlohmann::json::array();
+    for (int i = 1; i < 100000; ++i) {
+        nlohmann::json outer = nlohmann::json::array();
+        outer.push_back(std::move(deep));
+        deep = std::move(outer);
+    }
+    sig.connect(recorder("any"));
+    beacon::event e("host");
+    e.impacted_records.push_back({std::nullopt, std::move(deep)});
+    const beacon::event& unstamped = e;
+    CHECK_THROWS_WITH(sig.send(unstamped), Contains("[beacon.encode_error] /impacted_records/0/new/0/0"));
+    const auto robust = [&] { return sig.send_robust(unstamped); };
+    CHECK_THROWS_AS(robust(), beacon::encode_error);
+    CHECK(log.empty());
+    // A stamped event is not copied: it reaches its receivers as it is.
+    e.timestamp = 1;
+    CHECK(sig.send(unstamped) == 1);
+    CHECK(log == std::vector<std::string>{"any:host"});
+}

@@ -34,19 +34,32 @@ public:
         : error("unknown_signal_error", details) {}
 };
 
+/// Why a decode_error was raised, for a consumer that treats the cases apart (e.g. dead-letters an
+/// oversized message without retrying it).
+enum class decode_reason {
+    syntax,     ///< Not JSON: a syntax error, invalid UTF-8, a number out of range.
+    shape,      ///< JSON, but not an event: a wrong type, an unknown key or action, a missing payload.
+    too_large,  ///< Longer than json_limits::max_bytes; not parsed at all.
+    too_deep,   ///< Nests deeper than json_limits::max_depth; parsing stopped there.
+};
+
 /// Malformed event JSON; the message starts with the JSON pointer of the bad value.
 class decode_error : public error {
 public:
     /// `path` is a JSON pointer ("/payload/action"), `details` what was wrong there.
-    decode_error(const std::string& path, const std::string& details)
+    decode_error(const std::string& path, const std::string& details, decode_reason why = decode_reason::shape)
         : error("decode_error", (path.empty() ? std::string("/") : path) + ": " + details),
-          path_(path) {}
+          path_(path),
+          reason_(why) {}
 
     /// The JSON pointer of the offending value ("" for the document itself).
     const std::string& path() const noexcept { return path_; }
+    /// Which kind of failure this is.
+    decode_reason reason() const noexcept { return reason_; }
 
 private:
     std::string path_;
+    decode_reason reason_;
 };
 
 /// An event that cannot be written in the wire shape (e.g. a `data` key that shadows a payload field).

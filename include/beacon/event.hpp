@@ -2,10 +2,12 @@
 /// \file
 /// The one payload every beacon signal carries, and its JSON wire shape (Kinto's).
 
+#include <beacon/detail/json_guard.hpp>
 #include <beacon/error.hpp>
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <limits>
@@ -96,12 +98,25 @@ struct event {
 /// Writes an action as its wire name.
 inline void to_json(nlohmann::json& j, action a) { j = to_string(a); }
 
+/// Bounds applied to JSON that comes from outside (parse_event, a Redis consumer) and to the
+/// JSON of events beacon copies or serializes (to_json, a send that stamps a copy).
+struct json_limits {
+    /// Longest accepted text, in bytes: longer text is rejected before parsing (decode_reason::too_large).
+    std::size_t max_bytes = std::size_t{16} << 20;
+    /// Deepest accepted nesting of arrays and objects, the event object itself being level 1
+    /// (so a payload's own values start at level 3, an impacted record's "old"/"new" at level 4).
+    /// Kinto payloads and records nest a few levels; 128 (serde_json's default) leaves records
+    /// over 120 levels, while nlohmann's recursive copy, comparison and dump then use tens of KiB
+    /// of stack at most, far below the 8 MiB of a main thread or the 2 MiB of a default thread.
+    std::size_t max_depth = 128;
+};
+
 namespace detail {
 
 inline constexpr std::array<std::string_view, 5> payload_fields{"timestamp", "action", "uri", "user_id",
                                                                 "resource_name"};
 
-inline std::string pointer(const nlohmann::json::json_pointer& p) { return p.to_string(); }
+inline std::string pointer(const nlohmann::json::json_pointer& p) { return pointer_text(p); }
 
 [[noreturn]] inline void wrong_type(const nlohmann::json::json_pointer& at, const char* expected,
                                     const nlohmann::json& got) {
@@ -112,7 +127,7 @@ inline action read_action(const nlohmann::json& j, const nlohmann::json::json_po
     if (!j.is_string()) wrong_type(at, "an action name", j);
     const auto parsed = parse_action(j.get_ref<const std::string&>());
     if (!parsed) {
-        throw decode_error(pointer(at), "unknown action \"" + j.get<std::string>() +
+        throw decode_error(pointer(at), "unknown action \"" + excerpt(j.get_ref<const std::string&>()) +
                                             "\" (expected create, update, delete or read)");
     }
     return *parsed;
@@ -126,20 +141,22 @@ inline std::int64_t read_timestamp(const nlohmann::json& j, const nlohmann::json
     return j.get<std::int64_t>();
 }
 
-inline std::string read_string(const nlohmann::json& j, const nlohmann::json::json_pointer& at) {
+inline std::string read_string(nlohmann::json& j, const nlohmann::json::json_pointer& at) {
     if (j.is_null()) return {};
     if (!j.is_string()) wrong_type(at, "a string", j);
-    return j.get<std::string>();
+    return std::move(j.get_ref<std::string&>());
 }
 
-inline impacted_record read_record(const nlohmann::json& j, const nlohmann::json::json_pointer& at) {
+// The readers below take the parsed document by non-const reference and move its values into
+// the event: decoding costs no second copy of the data, and no recursive copy at all.
+inline impacted_record read_record(nlohmann::json& j, const nlohmann::json::json_pointer& at) {
     if (!j.is_object()) wrong_type(at, "an object with \"old\" and/or \"new\"", j);
     impacted_record record;
-    for (const auto& [key, value] : j.items()) {
+    for (auto& [key, value] : j.items()) {
         if (key == "old") {
-            record.old_value = value;
+            record.old_value = std::move(value);
         } else if (key == "new") {
-            record.new_value = value;
+            record.new_value = std::move(value);
         } else {
             throw decode_error(pointer(at / key), "unknown key in an impacted record (expected \"old\" or \"new\")");
         }
@@ -147,38 +164,92 @@ inline impacted_record read_record(const nlohmann::json& j, const nlohmann::json
     return record;
 }
 
-inline void read_payload(const nlohmann::json& j, const nlohmann::json::json_pointer& at, event& e) {
+inline void read_payload(nlohmann::json& j, const nlohmann::json::json_pointer& at, event& e) {
     if (!j.is_object()) wrong_type(at, "an object", j);
-    for (const auto& [key, value] : j.items()) {
-        const auto here = at / key;
+    for (auto& [key, value] : j.items()) {
         if (key == "timestamp") {
-            e.timestamp = read_timestamp(value, here);
+            e.timestamp = read_timestamp(value, at / key);
         } else if (key == "action") {
-            if (!value.is_null()) e.action = read_action(value, here);
+            if (!value.is_null()) e.action = read_action(value, at / key);
         } else if (key == "uri") {
-            e.uri = read_string(value, here);
+            e.uri = read_string(value, at / key);
         } else if (key == "user_id") {
-            e.user_id = read_string(value, here);
+            e.user_id = read_string(value, at / key);
         } else if (key == "resource_name") {
-            e.resource_name = read_string(value, here);
+            e.resource_name = read_string(value, at / key);
         } else {
-            e.data[key] = value;
+            e.data[key] = std::move(value);
         }
     }
 }
 
+// Reads an event out of `j`, moving its values; `j` is left valid but unspecified.
+inline event read_event(nlohmann::json& j) {
+    using pointer_type = nlohmann::json::json_pointer;
+    const pointer_type root;
+    if (!j.is_object()) wrong_type(root, "an event object", j);
+    event out;
+    bool has_payload = false;
+    for (auto& [key, value] : j.items()) {
+        if (key == "sender") {
+            out.sender = read_string(value, root / key);
+        } else if (key == "payload") {
+            read_payload(value, root / key, out);
+            has_payload = true;
+        } else if (key == "impacted_records") {
+            if (!value.is_array()) wrong_type(root / key, "an array", value);
+            out.impacted_records.reserve(value.size());
+            for (std::size_t i = 0; i < value.size(); ++i) {
+                out.impacted_records.push_back(read_record(value[i], root / key / i));
+            }
+        } else {
+            throw decode_error(pointer(root / key),
+                               "unknown key (expected \"sender\", \"payload\" or \"impacted_records\")");
+        }
+    }
+    if (!has_payload) throw decode_error("", "missing required key \"payload\"");
+    return out;
+}
+
+[[noreturn]] inline void throw_too_deep_to_encode(const std::string& where, std::size_t max_depth) {
+    throw encode_error(where, "nests deeper than " + std::to_string(max_depth) +
+                                  " levels in the wire shape (json_limits::max_depth)");
+}
+
 }  // namespace detail
+
+/// Throws encode_error naming the place when `e` would nest deeper than `max_depth` levels in
+/// the wire shape (data values start at level 3, impacted records' "old"/"new" at level 4).
+/// Iterative: checking an event of any depth costs no stack. beacon checks this before it copies
+/// or serializes an event (nlohmann's copy and dump recurse once per level).
+inline void check_depth(const event& e, std::size_t max_depth = json_limits{}.max_depth) {
+    if (const auto at = detail::too_deep(e.data, max_depth, 1)) {
+        detail::throw_too_deep_to_encode("/data" + detail::pointer(*at), max_depth);
+    }
+    for (std::size_t i = 0; i < e.impacted_records.size(); ++i) {
+        const auto& record = e.impacted_records[i];
+        for (const auto& [value, name] : {std::pair{&record.old_value, "/old"}, std::pair{&record.new_value, "/new"}}) {
+            if (!*value) continue;
+            if (const auto at = detail::too_deep(**value, max_depth, 3)) {
+                detail::throw_too_deep_to_encode("/impacted_records/" + std::to_string(i) + name + detail::pointer(*at),
+                                                 max_depth);
+            }
+        }
+    }
+}
 
 /// Reads an action from its wire name; throws decode_error for anything else.
 inline void from_json(const nlohmann::json& j, action& a) { a = detail::read_action(j, nlohmann::json::json_pointer()); }
 
 /// Writes `e` in Kinto's wire shape: {"sender", "payload": {timestamp, action, uri, user_id,
 /// resource_name, <data keys>}, "impacted_records": [{"old", "new"}]}.
-/// Throws encode_error when `data` is not an object or has a key that a payload field owns.
+/// Throws encode_error when `data` is not an object or has a key that a payload field owns, or
+/// when the event nests deeper than json_limits' default max_depth (see check_depth).
 inline void to_json(nlohmann::json& j, const event& e) {
     if (!e.data.is_object()) {
         throw encode_error("/data", std::string("must be a JSON object, got ") + e.data.type_name());
     }
+    check_depth(e);
     nlohmann::json payload = e.data;
     for (auto field : detail::payload_fields) {
         if (payload.contains(field)) {
@@ -203,43 +274,53 @@ inline void to_json(nlohmann::json& j, const event& e) {
 }
 
 /// Reads an event from Kinto's wire shape; "payload" is required, "sender" and
-/// "impacted_records" are optional. Throws decode_error naming the JSON pointer of the bad value.
+/// "impacted_records" are optional. Throws decode_error naming the JSON pointer of the bad value,
+/// also when `j` nests deeper than json_limits' default max_depth (checked first, iteratively,
+/// since copying the values out of `j` recurses once per level).
 inline void from_json(const nlohmann::json& j, event& e) {
-    using pointer = nlohmann::json::json_pointer;
-    const pointer root;
-    if (!j.is_object()) detail::wrong_type(root, "an event object", j);
-    event out;
-    bool has_payload = false;
-    for (const auto& [key, value] : j.items()) {
-        const auto here = root / key;
-        if (key == "sender") {
-            out.sender = detail::read_string(value, here);
-        } else if (key == "payload") {
-            detail::read_payload(value, here, out);
-            has_payload = true;
-        } else if (key == "impacted_records") {
-            if (!value.is_array()) detail::wrong_type(here, "an array", value);
-            for (std::size_t i = 0; i < value.size(); ++i) {
-                out.impacted_records.push_back(detail::read_record(value[i], here / i));
-            }
-        } else {
-            throw decode_error(detail::pointer(here),
-                               "unknown key (expected \"sender\", \"payload\" or \"impacted_records\")");
-        }
+    const std::size_t max_depth = json_limits{}.max_depth;
+    if (const auto at = detail::too_deep(j, max_depth)) {
+        throw decode_error(detail::pointer(*at), "nests deeper than " + std::to_string(max_depth) +
+                                                     " levels (json_limits::max_depth)",
+                           decode_reason::too_deep);
     }
-    if (!has_payload) throw decode_error("", "missing required key \"payload\"");
-    e = std::move(out);
+    nlohmann::json copy = j;
+    e = detail::read_event(copy);
 }
 
-/// Parses event JSON text; syntax errors and malformed events both throw decode_error.
-inline event parse_event(std::string_view text) {
+/// Parses event JSON text from outside within `limits`: text longer than `limits.max_bytes` is
+/// rejected unread, and parsing stops at the first array or object nested deeper than
+/// `limits.max_depth`, so no input costs stack or memory beyond a small multiple of its size.
+/// Throws decode_error (see decode_reason) naming the JSON pointer of the bad value and quoting
+/// at most a short excerpt of the text.
+inline event parse_event(std::string_view text, const json_limits& limits = {}) {
+    if (text.size() > limits.max_bytes) {
+        throw decode_error("", "message of " + std::to_string(text.size()) + " bytes exceeds the limit of " +
+                                   std::to_string(limits.max_bytes) + " bytes (json_limits::max_bytes)",
+                           decode_reason::too_large);
+    }
     nlohmann::json j;
     try {
-        j = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::exception& bad) {  // parse_error, or out_of_range for a number overflow
-        throw decode_error("", std::string("not valid JSON: ") + bad.what());
+        j = nlohmann::json::parse(text, detail::depth_counter(limits.max_depth));
+    } catch (const detail::depth_exceeded& deep) {
+        throw decode_error(detail::pointer(deep.at), "nests deeper than " + std::to_string(limits.max_depth) +
+                                                         " levels (json_limits::max_depth)",
+                           decode_reason::too_deep);
+    } catch (const nlohmann::json::parse_error& bad) {
+        // nlohmann's message quotes the whole token it last read (a string may be megabytes):
+        // keep its explanation, quote a short excerpt of the text at the error instead.
+        std::string why = bad.what();
+        if (const auto cut = why.find("; last read:"); cut != std::string::npos) why.resize(cut);
+        const std::size_t at = bad.byte == 0 ? 0 : bad.byte - 1;
+        const std::size_t from = at > 24 ? at - 24 : 0;
+        throw decode_error("", "not valid JSON: " + detail::excerpt(why, 200) + "; near byte " + std::to_string(at) +
+                                   ": \"" + detail::excerpt(text.substr(std::min(from, text.size()), 48)) + "\"",
+                           decode_reason::syntax);
+    } catch (const nlohmann::json::exception& bad) {  // out_of_range: a number overflow
+        throw decode_error("", std::string("not valid JSON: ") + detail::excerpt(bad.what(), 200),
+                           decode_reason::syntax);
     }
-    return j.get<event>();
+    return detail::read_event(j);
 }
 
 }  // namespace beacon

@@ -88,7 +88,8 @@ public:
 
     /// Sends `e` to the receivers for any sender and those for `e.sender`; returns how many were
     /// called. A receiver's exception propagates and the remaining receivers are not called.
-    /// An event whose timestamp is 0 is stamped (on a copy, since `e` is const).
+    /// An event whose timestamp is 0 is stamped (on a copy, since `e` is const); an event too deep
+    /// to copy safely (see check_depth) then throws encode_error before any receiver is called.
     std::size_t send(const event& e) {
         if (muted()) return 0;
         const auto to = targets_for(e.sender);
@@ -271,9 +272,11 @@ private:
     }
 
     // Sends a copy of `e` stamped with the current time (the caller's `e` is const). Kept out of
-    // line: inlined, the copy's frame slows down every send of an already stamped event.
+    // line: inlined, the copy's frame slows down every send of an already stamped event. Copying
+    // nlohmann::json recurses once per level, so a too deep event is an encode_error first.
     [[gnu::noinline]] std::size_t dispatch_stamped_copy(const event& e, const targets& to,
                                                         std::vector<receiver_error>* errors) {
+        check_depth(e);
         event stamped = e;
         stamped.stamp();
         return dispatch(stamped, to, errors);
