@@ -115,6 +115,14 @@ public:
     explicit plugin_error(const std::string& details) : error("plugin_error", details) {}
 };
 
+/// An asynchronous receiver's full queue (policy `throw_error`) or misuse (drain from its own
+/// worker); the message names the receiver.
+class async_error : public error {
+public:
+    /// `details` names the asynchronous receiver and what went wrong.
+    explicit async_error(const std::string& details) : error("async_error", details) {}
+};
+
 /// An exception a receiver threw during `signal::send_robust`, with the receiver's identity.
 struct receiver_error {
     std::uint64_t receiver_id = 0;  ///< `connection::id()` of the receiver that threw.

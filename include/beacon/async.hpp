@@ -1,0 +1,482 @@
+#pragma once
+/// \file
+/// Asynchronous delivery: an adapter that runs a receiver, a configured listener or a hub consumer
+/// on worker threads behind a bounded queue, in send order per key, with a back-pressure policy,
+/// drain, counters and an error handler.
+
+#include <beacon/error.hpp>
+#include <beacon/event.hpp>
+#include <beacon/hub.hpp>
+
+#include <boost/core/demangle.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <type_traits>
+#include <typeinfo>
+#include <utility>
+#include <vector>
+
+namespace beacon {
+
+/// What an asynchronous receiver does with an event sent while its queue is full.
+enum class full_policy {
+    block,        ///< The sender waits for room, up to `async_options::block_timeout`; then the event is dropped.
+    drop_newest,  ///< The event being sent is dropped.
+    drop_oldest,  ///< The oldest event still queued is dropped to make room for the new one.
+    throw_error,  ///< The send throws async_error (and the event counts as dropped).
+};
+
+/// The key events are ordered by: events with equal keys are delivered in send order.
+using order_key = std::function<std::string_view(const event&)>;
+
+/// Orders by the event's sender (the default key).
+inline std::string_view by_sender(const event& e) noexcept { return e.sender; }
+
+/// Orders by the event's uri (the resource it is about).
+inline std::string_view by_uri(const event& e) noexcept { return e.uri; }
+
+/// What the error handler gets when an asynchronous receiver throws.
+struct async_failure {
+    const event* ev = nullptr;     ///< The event being delivered (valid during the handler's call only).
+    std::string receiver;          ///< The receiver's name (`async_options::name`), or its type when unnamed.
+    std::string receiver_type;     ///< The wrapped receiver's (or consumer's) demangled C++ type.
+    std::exception_ptr exception;  ///< What it threw.
+
+    /// The exception's `what()`, or "unknown exception" when it is not a std::exception.
+    std::string message() const {
+        try {
+            std::rethrow_exception(exception);
+        } catch (const std::exception& e) {
+            return e.what();
+        } catch (...) {
+            return "unknown exception";
+        }
+    }
+};
+
+/// Handles a receiver's exception on the worker thread; what it throws itself is ignored.
+using async_error_handler = std::function<void(const async_failure&)>;
+
+/// The default error handler: one line on stderr naming the receiver, the event and the error.
+inline void report_async_failure(const async_failure& failure) {
+    std::ostringstream line;
+    line << "beacon: async receiver \"" << failure.receiver << "\" (" << failure.receiver_type << ") failed on the event from \""
+         << (failure.ev ? failure.ev->sender : std::string()) << "\"";
+    if (failure.ev && !failure.ev->uri.empty()) line << " at " << failure.ev->uri;
+    line << ": " << failure.message() << '\n';
+    std::cerr << line.str();
+}
+
+/// How an asynchronous receiver queues and delivers.
+struct async_options {
+    /// The most worker threads (and the longest queue) an adapter accepts.
+    static constexpr std::size_t max_workers = 256;
+    /// The longest queue an adapter accepts.
+    static constexpr std::size_t max_queue = 10'000'000;
+
+    std::size_t workers = 1;      ///< Worker threads (1 to max_workers); with 1, delivery is in global send order.
+    std::size_t queue = 10'000;   ///< How many events may wait at once (1 to max_queue).
+    full_policy on_full = full_policy::block;       ///< What a send does when the queue is full.
+    std::chrono::milliseconds block_timeout{1000};  ///< full_policy::block: the longest a send waits.
+    order_key order_by = by_sender;                 ///< The key of per-key order (empty: by_sender).
+    std::string name;                               ///< Names the receiver in failures and errors.
+    async_error_handler on_error = report_async_failure;  ///< Gets receivers' exceptions (empty: the default).
+};
+
+/// An asynchronous receiver's counters, read together.
+struct async_stats {
+    std::uint64_t queued = 0;      ///< Events waiting in the queue now.
+    std::uint64_t active = 0;      ///< Events being delivered now (at most one per worker).
+    std::uint64_t delivered = 0;   ///< Events whose receiver returned.
+    std::uint64_t failed = 0;      ///< Events whose receiver threw (each went to the error handler).
+    std::uint64_t dropped = 0;     ///< Events lost: refused or evicted when full, or discarded at shutdown.
+    std::uint64_t high_water = 0;  ///< The most events that ever waited at once.
+};
+
+namespace detail {
+
+// The queue and its workers' shared state: per-key lanes (a key always maps to the same lane, so
+// its events stay in send order), a FIFO of lanes ready for a worker, and the counters. Shared
+// by the adapter, its workers and the receivers connected to signals, so that each may outlive
+// the others.
+class async_queue {
+public:
+    using deliver_fn = std::function<void(const event&)>;
+
+    async_queue(deliver_fn deliver, async_options options, std::string type)
+        : deliver_(std::move(deliver)),
+          options_(std::move(options)),
+          type_(std::move(type)),
+          lanes_(options_.workers == 1 ? 1 : 16 * options_.workers) {
+        if (!options_.order_by) options_.order_by = by_sender;
+        if (!options_.on_error) options_.on_error = report_async_failure;
+        if (options_.name.empty()) options_.name = type_;
+    }
+
+    const async_options& options() const noexcept { return options_; }
+
+    // The sender's side: copies `e` into its key's lane, or applies the policy when full.
+    void push(const event& e) {
+        const std::size_t lane_index = lanes_.size() == 1 ? 0 : std::hash<std::string_view>()(options_.order_by(e)) % lanes_.size();
+        item copy{0, e};  // copied before locking
+        std::unique_lock lock(mutex_);
+        if (closed_) {
+            ++dropped_;
+            return;
+        }
+        if (depth_ >= options_.queue && !make_room(lock, e)) return;
+        lane& l = lanes_[lane_index];
+        copy.seq = next_seq_++;
+        l.items.push_back(std::move(copy));
+        high_water_ = std::max(high_water_, ++depth_);
+        if (!l.busy && !l.ready) {
+            l.ready = true;
+            ready_.push_back(lane_index);
+            if (waiting_workers_ != 0) {
+                lock.unlock();
+                work_.notify_one();
+            }
+        }
+    }
+
+    // A worker: takes the next ready lane's first event, delivers it, until closed.
+    void run() {
+        std::unique_lock lock(mutex_);
+        for (;;) {
+            ++waiting_workers_;
+            work_.wait(lock, [&] { return closed_ || !ready_.empty(); });
+            --waiting_workers_;
+            if (closed_) return;
+            const std::size_t lane_index = ready_.front();
+            ready_.pop_front();
+            lane& l = lanes_[lane_index];
+            l.ready = false;
+            if (l.items.empty()) continue;  // drop_oldest emptied it
+            bool ok = false;
+            {
+                item next = std::move(l.items.front());
+                l.items.pop_front();
+                --depth_;
+                ++active_;
+                l.busy = true;
+                if (blocked_senders_ != 0) space_.notify_one();
+                lock.unlock();
+                ok = deliver(next.ev);
+            }  // the event is freed before relocking
+            lock.lock();
+            --active_;
+            ++(ok ? delivered_ : failed_);
+            l.busy = false;
+            if (!l.items.empty() && !closed_) {
+                l.ready = true;
+                ready_.push_back(lane_index);  // behind the other ready lanes: keys take turns
+                if (ready_.size() > 1 && waiting_workers_ != 0) work_.notify_one();
+            }
+            if (depth_ == 0 && active_ == 0) idle_.notify_all();
+        }
+    }
+
+    // Waits until nothing is queued or being delivered, or until `deadline`; true when idle.
+    bool wait_idle(std::chrono::steady_clock::time_point deadline) {
+        std::unique_lock lock(mutex_);
+        return idle_.wait_until(lock, deadline, [&] { return depth_ == 0 && active_ == 0; });
+    }
+
+    // Stops accepting events, drops (and counts) what is queued, wakes everyone; the deliveries
+    // under way finish.
+    void close() {
+        std::vector<std::deque<item>> discarded;
+        {
+            std::lock_guard lock(mutex_);
+            if (closed_) return;
+            closed_ = true;
+            dropped_ += depth_;
+            depth_ = 0;
+            ready_.clear();
+            for (auto& l : lanes_) discarded.push_back(std::move(l.items));
+        }
+        work_.notify_all();
+        space_.notify_all();
+        idle_.notify_all();
+    }
+
+    // Frees the receiver once no worker can call it any more.
+    void release_receiver() {
+        std::lock_guard lock(mutex_);
+        deliver_ = nullptr;
+    }
+
+    async_stats stats() const {
+        std::lock_guard lock(mutex_);
+        return {depth_, active_, delivered_, failed_, dropped_, high_water_};
+    }
+
+private:
+    struct item {
+        std::uint64_t seq;
+        event ev;
+    };
+    struct lane {
+        std::deque<item> items;
+        bool busy = false;   // a worker is delivering this lane's previous event
+        bool ready = false;  // listed in ready_
+    };
+
+    // The queue is full: applies the policy; returns whether there is room for `e` now.
+    bool make_room(std::unique_lock<std::mutex>& lock, const event& e) {
+        switch (options_.on_full) {
+            case full_policy::drop_newest:
+                ++dropped_;
+                return false;
+            case full_policy::throw_error: {
+                ++dropped_;
+                lock.unlock();
+                throw async_error("async receiver \"" + options_.name + "\": the queue is full (" +
+                                  std::to_string(options_.queue) + " events); the event from \"" +
+                                  e.sender.substr(0, 64) + "\" was not queued");
+            }
+            case full_policy::drop_oldest: {
+                lane* oldest = nullptr;
+                for (auto& l : lanes_) {
+                    if (!l.items.empty() && (!oldest || l.items.front().seq < oldest->items.front().seq)) oldest = &l;
+                }
+                item evicted = std::move(oldest->items.front());  // depth_ >= queue >= 1: some lane holds one
+                oldest->items.pop_front();
+                --depth_;
+                ++dropped_;
+                return true;  // `evicted` is freed under the lock: rare, and only when full
+            }
+            case full_policy::block:
+                break;
+        }
+        ++blocked_senders_;
+        const bool room = space_.wait_for(lock, options_.block_timeout, [&] { return closed_ || depth_ < options_.queue; });
+        --blocked_senders_;
+        if (room && !closed_) return true;
+        ++dropped_;
+        return false;
+    }
+
+    // Calls the receiver; its exception goes to the error handler. Returns whether it returned.
+    bool deliver(const event& e) noexcept {
+        try {
+            deliver_(e);
+            return true;
+        } catch (...) {
+            try {
+                options_.on_error({&e, options_.name, type_, std::current_exception()});
+            } catch (...) {  // the handler must not throw; a worker cannot let it escape
+            }
+            return false;
+        }
+    }
+
+    deliver_fn deliver_;
+    async_options options_;
+    std::string type_;
+    mutable std::mutex mutex_;
+    std::condition_variable work_;   // workers wait for a ready lane
+    std::condition_variable space_;  // blocked senders wait for room
+    std::condition_variable idle_;   // drain waits for an empty queue
+    std::vector<lane> lanes_;
+    std::deque<std::size_t> ready_;  // lanes with events and no worker, in the order they became ready
+    bool closed_ = false;
+    std::size_t waiting_workers_ = 0;
+    std::size_t blocked_senders_ = 0;
+    std::uint64_t next_seq_ = 0;
+    std::uint64_t depth_ = 0;
+    std::uint64_t active_ = 0;
+    std::uint64_t delivered_ = 0;
+    std::uint64_t failed_ = 0;
+    std::uint64_t dropped_ = 0;
+    std::uint64_t high_water_ = 0;
+};
+
+// Throws config_error (on `alias` and the key `key_of(option)`) for options out of bounds.
+template <class KeyOf>
+void check_async_options(const async_options& o, const std::string& alias, KeyOf&& key_of) {
+    if (o.workers < 1 || o.workers > async_options::max_workers) {
+        throw config_error(alias, key_of("workers"),
+                           "expected 1 to " + std::to_string(async_options::max_workers) + " workers, got " + std::to_string(o.workers));
+    }
+    if (o.queue < 1 || o.queue > async_options::max_queue) {
+        throw config_error(alias, key_of("queue"),
+                           "expected a queue of 1 to " + std::to_string(async_options::max_queue) + " events, got " + std::to_string(o.queue));
+    }
+    if (o.block_timeout.count() < 0) {
+        throw config_error(alias, key_of("block_ms"), "expected a non-negative block timeout");
+    }
+}
+
+}  // namespace detail
+
+/// What `async_receiver::receiver()` returns: a copyable receiver that queues each event it gets.
+class async_entry {
+public:
+    /// Queues a copy of `e` (applying the full-queue policy); after the adapter is gone, drops it.
+    void operator()(const event& e) const { queue_->push(e); }
+
+    /// The counters of the adapter this receiver feeds; still readable once the adapter is gone.
+    async_stats stats() const { return queue_->stats(); }
+
+private:
+    friend class async_receiver;
+    explicit async_entry(std::shared_ptr<detail::async_queue> queue) noexcept : queue_(std::move(queue)) {}
+    std::shared_ptr<detail::async_queue> queue_;
+};
+
+/// Runs a receiver on worker threads: connect `receiver()` to signals (or call it) and each event
+/// is copied into a bounded queue; the send returns and a worker delivers it. Events with equal
+/// keys (`async_options::order_by`) are delivered one at a time, in send order; events with
+/// different keys may be delivered concurrently and in any order (with one worker: in send order).
+///
+/// Destroying it without `drain` drops what is still queued (counted in `dropped`), waits for the
+/// deliveries under way (at most one per worker) and joins the workers; receivers connected
+/// elsewhere stay valid and count what they get afterwards as dropped.
+class async_receiver {
+public:
+    /// Starts `options.workers` threads delivering to `receiver` (callable with `const event&`).
+    /// Throws config_error (alias `options.name`) for a worker count or queue size out of bounds.
+    template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, async_receiver>>>
+    explicit async_receiver(F&& receiver, async_options options = {})
+        : async_receiver(wrap(std::forward<F>(receiver)), std::move(options),
+                         boost::core::demangle(typeid(std::decay_t<F>).name())) {}
+
+    /// A receiver whose failures name it `type` (for adapters such as async_consumer).
+    async_receiver(detail::async_queue::deliver_fn receiver, async_options options, std::string type) {
+        detail::check_async_options(options, options.name, [](std::string_view key) { return "/" + std::string(key); });
+        if (!receiver) throw config_error(options.name, "", "async_receiver: empty receiver");
+        queue_ = std::make_shared<detail::async_queue>(std::move(receiver), std::move(options), std::move(type));
+        try {
+            for (std::size_t i = 0; i < queue_->options().workers; ++i) {
+                workers_.emplace_back([queue = queue_] { queue->run(); });
+            }
+        } catch (...) {
+            shut_down();
+            throw;
+        }
+    }
+
+    async_receiver(const async_receiver&) = delete;
+    async_receiver& operator=(const async_receiver&) = delete;
+
+    /// Drops what is queued (counted), waits for the deliveries under way, joins the workers. From
+    /// one of its own workers (a receiver destroying its adapter), that worker is detached instead.
+    ~async_receiver() { shut_down(); }
+
+    /// The receiver to connect to signals (or to call): queues a copy of each event.
+    async_entry receiver() const noexcept { return async_entry(queue_); }
+
+    /// Queues a copy of `e`, as `receiver()` does.
+    void operator()(const event& e) const { queue_->push(e); }
+
+    /// Waits until everything queued, including events sent meanwhile, is delivered, or until
+    /// `deadline`; returns whether the queue is empty and idle. Throws async_error when called from
+    /// one of its own workers (which would wait for itself).
+    bool drain(std::chrono::steady_clock::time_point deadline) {
+        for (const auto& w : workers_) {
+            if (w.get_id() == std::this_thread::get_id()) {
+                throw async_error("async receiver \"" + queue_->options().name + "\": drain() called from its own worker");
+            }
+        }
+        return queue_->wait_idle(deadline);
+    }
+
+    /// Drains for at most `timeout` (see the deadline overload).
+    template <class Rep, class Period>
+    bool drain(std::chrono::duration<Rep, Period> timeout) {
+        return drain(std::chrono::steady_clock::now() + timeout);
+    }
+
+    /// The counters, read together.
+    async_stats stats() const { return queue_->stats(); }
+
+    /// The options in force (the name filled in, the defaults for empty functions).
+    const async_options& options() const noexcept { return queue_->options(); }
+
+private:
+    template <class F>
+    static detail::async_queue::deliver_fn wrap(F&& receiver) {
+        static_assert(std::is_invocable_v<std::decay_t<F>&, const event&>,
+                      "beacon::async_receiver: the receiver must be callable with (const beacon::event&)");
+        return detail::async_queue::deliver_fn(std::forward<F>(receiver));
+    }
+
+    void shut_down() noexcept {
+        queue_->close();
+        bool joined_all = true;
+        for (auto& w : workers_) {
+            if (w.get_id() == std::this_thread::get_id()) {
+                w.detach();  // it holds the queue and returns once its delivery does
+                joined_all = false;
+            } else {
+                w.join();
+            }
+        }
+        if (joined_all) queue_->release_receiver();
+    }
+
+    std::shared_ptr<detail::async_queue> queue_;
+    std::vector<std::thread> workers_;
+};
+
+/// A hub consumer that runs another consumer's hooks (before_consume, consume, after_consume) on
+/// worker threads: `consume` queues the event and returns. Failures go to the error handler.
+class async_consumer : public consumer {
+public:
+    /// Wraps `inner` (non-null) with `options`; throws config_error for bad options.
+    explicit async_consumer(std::shared_ptr<consumer> inner, async_options options = {})
+        : inner_(checked(std::move(inner))),
+          async_(
+              [c = inner_](const event& e) {
+                  c->before_consume(e);
+                  c->consume(e);
+                  c->after_consume(e);
+              },
+              std::move(options), type_of(*inner_)) {}
+
+    /// Queues `e` for the wrapped consumer.
+    void consume(const event& e) override { async_(e); }
+
+    /// The wrapped consumer.
+    const std::shared_ptr<consumer>& inner() const noexcept { return inner_; }
+
+    /// Waits until everything queued is consumed, or until `deadline` (see async_receiver::drain).
+    bool drain(std::chrono::steady_clock::time_point deadline) { return async_.drain(deadline); }
+
+    /// Drains for at most `timeout`.
+    template <class Rep, class Period>
+    bool drain(std::chrono::duration<Rep, Period> timeout) {
+        return async_.drain(timeout);
+    }
+
+    /// The counters, read together.
+    async_stats stats() const { return async_.stats(); }
+
+private:
+    static std::string type_of(const consumer& c) { return boost::core::demangle(typeid(c).name()); }
+
+    static std::shared_ptr<consumer> checked(std::shared_ptr<consumer> c) {
+        if (!c) throw config_error("", "", "async_consumer: null consumer");
+        return c;
+    }
+
+    std::shared_ptr<consumer> inner_;
+    async_receiver async_;
+};
+
+}  // namespace beacon
