@@ -3,7 +3,9 @@
 /// Listeners from configuration (Kinto's `event_listeners`): listener types registered by name,
 /// and a loader that builds each configured listener and connects it with its filter.
 
+#include <beacon/async.hpp>
 #include <beacon/connection.hpp>
+#include <beacon/detail/async_config.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 #include <beacon/filter.hpp>
@@ -13,9 +15,11 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -125,11 +129,26 @@ public:
     /// Disconnects every listener.
     void unload_all() { listeners_.clear(); }
 
+    /// The asynchronous receiver of the listener `alias` (its counters, its drain), or nullptr
+    /// when no such alias is loaded or it is synchronous.
+    async_receiver* async(std::string_view alias) const {
+        const auto it = std::find_if(listeners_.begin(), listeners_.end(), [&](const auto& l) { return l.alias == alias; });
+        return it == listeners_.end() ? nullptr : it->async.get();
+    }
+
+    /// Drains every asynchronous listener until `deadline`; returns whether all are idle.
+    bool drain(std::chrono::steady_clock::time_point deadline) {
+        bool idle = true;
+        for (auto& l : listeners_) idle = (!l.async || l.async->drain(deadline)) && idle;
+        return idle;
+    }
+
 private:
-    friend loaded_listeners load_listeners(registry&, const nlohmann::json&, const listener_types&);
+    friend loaded_listeners load_listeners(registry&, const nlohmann::json&, const listener_types&, async_error_handler);
 
     struct loaded {
         std::string alias;
+        std::unique_ptr<async_receiver> async;  // destroyed after the connections (declared before them)
         std::vector<scoped_connection> connections;
     };
 
@@ -145,8 +164,9 @@ struct listener_spec {
     listener_factory factory;
     std::vector<action> actions;
     std::set<std::string> resources;
-    bool reads = false;   // connects to resource_read
-    bool writes = false;  // connects to resource_changed
+    bool reads = false;   // connects to resource_read (after commit: after_resource_read)
+    bool writes = false;  // connects to resource_changed (after commit: after_resource_changed)
+    std::optional<async_setting> async{};  // "async": delivered by an async_receiver
 };
 
 inline std::vector<std::string> split_words(const std::string& text) {
@@ -201,6 +221,7 @@ inline listener_spec read_spec(listener_context context, const listener_types& t
     if (spec.actions.empty()) spec.actions = {action::create, action::update, action::delete_};
     for (auto& [word, key] : read_words(c, "resources")) spec.resources.insert(std::move(word));
     for (action a : spec.actions) (a == action::read ? spec.reads : spec.writes) = true;
+    spec.async = read_async_setting(c.options, c.alias, [&c](std::string_view name) { return c.key(name); });
     spec.context.filter = with_actions(spec.actions);
     if (!spec.resources.empty()) spec.context.filter = spec.context.filter & with_resources(spec.resources);
     return spec;
@@ -258,44 +279,64 @@ inline ::beacon::signal& listener_signal(const listener_spec& spec, registry& re
 /// listener is built once, by its type's factory, then connected to core `resource_changed` (for
 /// create, update, delete) and/or `resource_read` (for read) with the filter of its actions
 /// (default create, update, delete) and resources (none: all); aliases are connected, and so called,
-/// in the order of `loaded_listeners::aliases()`.
+/// in the order of `loaded_listeners::aliases()`. An alias with an `async` setting is delivered by
+/// an async_receiver (its failures go to `on_async_error`, by default report_async_failure); with
+/// `"after_commit": true` it is connected to `after_resource_changed` / `after_resource_read` instead.
 /// Throws config_error naming the alias and key of the first bad setting; then nothing is connected.
-inline loaded_listeners load_listeners(registry& reg, const nlohmann::json& settings, const listener_types& types) {
+inline loaded_listeners load_listeners(registry& reg, const nlohmann::json& settings, const listener_types& types,
+                                       async_error_handler on_async_error = {}) {
     auto specs = detail::read_specs(reg, settings, types);
-    ::beacon::signal* changed = nullptr;
-    ::beacon::signal* read = nullptr;
+    // Index 0: before commit; 1: after commit (async listeners with "after_commit").
+    constexpr const char* changed_names[] = {"resource_changed", "after_resource_changed"};
+    constexpr const char* read_names[] = {"resource_read", "after_resource_read"};
+    ::beacon::signal* changed[2] = {};
+    ::beacon::signal* read[2] = {};
     for (const auto& spec : specs) {
-        if (spec.writes && !changed) changed = &detail::listener_signal(spec, reg, "resource_changed");
-        if (spec.reads && !read) read = &detail::listener_signal(spec, reg, "resource_read");
+        const std::size_t phase = spec.async && spec.async->after_commit ? 1 : 0;
+        if (spec.writes && !changed[phase]) changed[phase] = &detail::listener_signal(spec, reg, changed_names[phase]);
+        if (spec.reads && !read[phase]) read[phase] = &detail::listener_signal(spec, reg, read_names[phase]);
     }
 
     std::vector<std::shared_ptr<listener>> built;
+    std::vector<std::unique_ptr<async_receiver>> asyncs;
     for (const auto& spec : specs) {
         const auto& c = spec.context;
+        const std::string use = c.options.at("use").get<std::string>();
         listener l;
         try {
             l = spec.factory(c);
         } catch (const error&) {
             throw;
         } catch (const std::exception& e) {
-            c.fail("use", "listener type \"" + c.options.at("use").get<std::string>() + "\" failed: " + e.what());
+            c.fail("use", "listener type \"" + use + "\" failed: " + e.what());
         }
-        if (!l) c.fail("use", "listener type \"" + c.options.at("use").get<std::string>() + "\" built no listener");
+        if (!l) c.fail("use", "listener type \"" + use + "\" built no listener");
+        auto& async = asyncs.emplace_back();
+        if (spec.async) {
+            auto options = spec.async->options;
+            if (on_async_error) options.on_error = on_async_error;
+            async = std::make_unique<async_receiver>(std::move(l), std::move(options), "listener type \"" + use + "\"");
+            l = async->receiver();
+        }
         built.push_back(std::make_shared<listener>(std::move(l)));
     }
 
     loaded_listeners out;
-    filtered_signal* on_changed = nullptr;
-    filtered_signal* on_read = nullptr;
-    if (changed) on_changed = out.signals_.emplace_back(std::make_unique<filtered_signal>(*changed)).get();
-    if (read) on_read = out.signals_.emplace_back(std::make_unique<filtered_signal>(*read)).get();
+    filtered_signal* on_changed[2] = {};
+    filtered_signal* on_read[2] = {};
+    for (std::size_t phase = 0; phase < 2; ++phase) {
+        if (changed[phase]) on_changed[phase] = out.signals_.emplace_back(std::make_unique<filtered_signal>(*changed[phase])).get();
+        if (read[phase]) on_read[phase] = out.signals_.emplace_back(std::make_unique<filtered_signal>(*read[phase])).get();
+    }
     for (std::size_t i = 0; i < specs.size(); ++i) {
         const auto& spec = specs[i];
         const filter& test = spec.context.filter;
+        const std::size_t phase = spec.async && spec.async->after_commit ? 1 : 0;
         auto call = [l = built[i]](const event& e) { (*l)(e); };
-        auto& loaded = out.listeners_.emplace_back(loaded_listeners::loaded{spec.context.alias, std::move(*spec.context.kept)});
-        if (spec.writes) loaded.connections.emplace_back(on_changed->connect(test, call));
-        if (spec.reads) loaded.connections.emplace_back(on_read->connect(test, call));
+        auto& loaded = out.listeners_.emplace_back(
+            loaded_listeners::loaded{spec.context.alias, std::move(asyncs[i]), std::move(*spec.context.kept)});
+        if (spec.writes) loaded.connections.emplace_back(on_changed[phase]->connect(test, call));
+        if (spec.reads) loaded.connections.emplace_back(on_read[phase]->connect(test, call));
     }
     return out;
 }
