@@ -117,6 +117,29 @@ TEST_CASE("an async receiver delivers on a worker thread and the send returns at
     CHECK(s.high_water == 1);
 }
 
+TEST_CASE("a send given a shared_ptr lets async receivers share the event instead of copying it", "[async]") {
+    beacon::registry reg;
+    auto& sig = reg.core().signal("changed");
+    std::vector<std::pair<const beacon::event*, std::int64_t>> got;  // written by the one worker
+    beacon::async_receiver async([&](const beacon::event& e) { got.emplace_back(&e, e.timestamp); });
+    auto c = sig.connect(async.receiver());
+    int sync_calls = 0;
+    auto d = sig.connect([&](const beacon::event&) { ++sync_calls; });
+    const auto shared = std::make_shared<const beacon::event>(numbered("s", 1));
+    CHECK(sig.send(shared) == 2);
+    CHECK(sig.send(*shared) == 2);                                  // by reference: copied
+    CHECK(sig.send(std::make_shared<const beacon::event>(beacon::event("s"))) == 2);  // unstamped: a stamped copy
+    CHECK(sig.send(std::shared_ptr<const beacon::event>()) == 0);  // null: nothing
+    async(shared);                                                  // called directly, shared too
+    REQUIRE(async.drain(20s));
+    CHECK(sync_calls == 3);
+    REQUIRE(got.size() == 4);
+    CHECK(got[0].first == shared.get());
+    CHECK(got[1].first != shared.get());
+    CHECK(got[2].second != 0);
+    CHECK(got[3].first == shared.get());
+}
+
 TEST_CASE("events with the same key are delivered in send order under concurrency", "[async]") {
     recorder seen;
     beacon::async_receiver async(std::ref(seen), options(2, 100));
@@ -312,8 +335,9 @@ TEST_CASE("destroying an adapter with work in flight drops the queue, counts it,
         options(1, 100));
     const auto entry = async->receiver();
     auto c = sig.connect(entry);
-    for (int i = 0; i < 5; ++i) sig.send(numbered("s", i));
+    sig.send(numbered("s", 0));
     REQUIRE(await([&] { return started == 1; }));
+    for (int i = 1; i < 5; ++i) sig.send(numbered("s", i));  // queued behind the delivery under way
     std::thread destroyer([&] { async.reset(); });
     REQUIRE(await([&] { return entry.stats().dropped == 4; }));  // closed: the 4 queued are dropped
     CHECK(finished == 0);                                        // the destructor waits for the 5th

@@ -4,6 +4,7 @@
 /// on worker threads behind a bounded queue, in send order per key, with a back-pressure policy,
 /// drain, counters and an error handler.
 
+#include <beacon/detail/slot.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 #include <beacon/hub.hpp>
@@ -11,6 +12,7 @@
 #include <boost/core/demangle.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -18,6 +20,7 @@
 #include <deque>
 #include <exception>
 #include <functional>
+#include <iterator>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -100,7 +103,7 @@ struct async_options {
 /// An asynchronous receiver's counters, read together.
 struct async_stats {
     std::uint64_t queued = 0;      ///< Events waiting in the queue now.
-    std::uint64_t active = 0;      ///< Events being delivered now (at most one per worker).
+    std::uint64_t active = 0;      ///< Events a worker has taken and not delivered yet (at most 32 per worker).
     std::uint64_t delivered = 0;   ///< Events whose receiver returned.
     std::uint64_t failed = 0;      ///< Events whose receiver threw (each went to the error handler).
     std::uint64_t dropped = 0;     ///< Events lost: refused or evicted when full, or discarded at shutdown.
@@ -129,19 +132,17 @@ public:
 
     const async_options& options() const noexcept { return options_; }
 
-    // The sender's side: copies `e` into its key's lane, or applies the policy when full.
-    void push(const event& e) {
-        const std::size_t lane_index = lanes_.size() == 1 ? 0 : std::hash<std::string_view>()(options_.order_by(e)) % lanes_.size();
-        item copy{0, e};  // copied before locking
+    // The sender's side: queues `e` in its key's lane, or applies the policy when full.
+    void push(std::shared_ptr<const event> e) {
+        const std::size_t lane_index = lanes_.size() == 1 ? 0 : std::hash<std::string_view>()(options_.order_by(*e)) % lanes_.size();
         std::unique_lock lock(mutex_);
         if (closed_) {
             ++dropped_;
             return;
         }
-        if (depth_ >= options_.queue && !make_room(lock, e)) return;
+        if (depth_ >= options_.queue && !make_room(lock, *e)) return;
         lane& l = lanes_[lane_index];
-        copy.seq = next_seq_++;
-        l.items.push_back(std::move(copy));
+        l.items.push_back({next_seq_++, std::move(e)});
         high_water_ = std::max(high_water_, ++depth_);
         if (!l.busy && !l.ready) {
             l.ready = true;
@@ -153,8 +154,13 @@ public:
         }
     }
 
-    // A worker: takes the next ready lane's first event, delivers it, until closed.
+    // The most events a worker takes from a lane at once (one lock for all of them).
+    static constexpr std::size_t batch_size = 32;
+
+    // A worker: takes the first events of the next ready lane, delivers them, until closed.
     void run() {
+        std::vector<item> batch;
+        batch.reserve(batch_size);
         std::unique_lock lock(mutex_);
         for (;;) {
             ++waiting_workers_;
@@ -166,20 +172,25 @@ public:
             lane& l = lanes_[lane_index];
             l.ready = false;
             if (l.items.empty()) continue;  // drop_oldest emptied it
-            bool ok = false;
-            {
-                item next = std::move(l.items.front());
-                l.items.pop_front();
-                --depth_;
-                ++active_;
-                l.busy = true;
-                if (blocked_senders_ != 0) space_.notify_one();
-                lock.unlock();
-                ok = deliver(next.ev);
-            }  // the event is freed before relocking
+            const std::size_t taken = std::min(batch_size, l.items.size());
+            std::move(l.items.begin(), l.items.begin() + static_cast<std::ptrdiff_t>(taken), std::back_inserter(batch));
+            l.items.erase(l.items.begin(), l.items.begin() + static_cast<std::ptrdiff_t>(taken));
+            depth_ -= taken;
+            active_ += taken;
+            l.busy = true;
+            if (blocked_senders_ != 0) space_.notify_all();
+            lock.unlock();
+            std::uint64_t ok = 0, failed = 0, skipped = 0;
+            for (const auto& next : batch) {
+                if (closing_.load(std::memory_order_relaxed)) ++skipped;  // closed meanwhile: dropped
+                else ++(deliver(*next.ev) ? ok : failed);
+            }
+            batch.clear();  // the events are freed before relocking
             lock.lock();
-            --active_;
-            ++(ok ? delivered_ : failed_);
+            active_ -= taken;
+            delivered_ += ok;
+            failed_ += failed;
+            dropped_ += skipped;
             l.busy = false;
             if (!l.items.empty() && !closed_) {
                 l.ready = true;
@@ -204,6 +215,7 @@ public:
             std::lock_guard lock(mutex_);
             if (closed_) return;
             closed_ = true;
+            closing_.store(true, std::memory_order_relaxed);
             dropped_ += depth_;
             depth_ = 0;
             ready_.clear();
@@ -228,7 +240,7 @@ public:
 private:
     struct item {
         std::uint64_t seq;
-        event ev;
+        std::shared_ptr<const event> ev;
     };
     struct lane {
         std::deque<item> items;
@@ -295,6 +307,7 @@ private:
     std::vector<lane> lanes_;
     std::deque<std::size_t> ready_;  // lanes with events and no worker, in the order they became ready
     bool closed_ = false;
+    std::atomic<bool> closing_{false};  // closed_, read by workers between the events of a batch
     std::size_t waiting_workers_ = 0;
     std::size_t blocked_senders_ = 0;
     std::uint64_t next_seq_ = 0;
@@ -325,10 +338,20 @@ void check_async_options(const async_options& o, const std::string& alias, KeyOf
 }  // namespace detail
 
 /// What `async_receiver::receiver()` returns: a copyable receiver that queues each event it gets.
-class async_entry {
+class async_entry : public detail::sharing_receiver {
 public:
     /// Queues a copy of `e` (applying the full-queue policy); after the adapter is gone, drops it.
-    void operator()(const event& e) const { queue_->push(e); }
+    void operator()(const event& e) const { queue_->push(std::make_shared<const event>(e)); }
+
+    /// Queues `e`, shared rather than copied (the event must not change afterwards).
+    void operator()(std::shared_ptr<const event> e) const {
+        if (e) queue_->push(std::move(e));
+    }
+
+    /// What a signal calls: shares the event when the send was given its shared_ptr, else copies it.
+    void operator()(const event& e, const std::shared_ptr<const event>* shared) const {
+        queue_->push(shared ? *shared : std::make_shared<const event>(e));
+    }
 
     /// The counters of the adapter this receiver feeds; still readable once the adapter is gone.
     async_stats stats() const { return queue_->stats(); }
@@ -382,7 +405,12 @@ public:
     async_entry receiver() const noexcept { return async_entry(queue_); }
 
     /// Queues a copy of `e`, as `receiver()` does.
-    void operator()(const event& e) const { queue_->push(e); }
+    void operator()(const event& e) const { queue_->push(std::make_shared<const event>(e)); }
+
+    /// Queues `e`, shared rather than copied (the event must not change afterwards).
+    void operator()(std::shared_ptr<const event> e) const {
+        if (e) queue_->push(std::move(e));
+    }
 
     /// Waits until everything queued, including events sent meanwhile, is delivered, or until
     /// `deadline`; returns whether the queue is empty and idle. Throws async_error when called from

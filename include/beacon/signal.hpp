@@ -106,6 +106,21 @@ public:
         return dispatch(e, to, nullptr);
     }
 
+    /// Sends `*e` as `send(const event&)` does (nothing when `e` is null), and lets receivers that
+    /// keep events (async_receiver) share `e` instead of copying the event: it must not change
+    /// after the send. An event whose timestamp is 0 is stamped on a copy.
+    std::size_t send(std::shared_ptr<const event> e) {
+        if (!e || muted()) return 0;
+        const auto to = targets_for(e->sender);
+        if (!to) return 0;
+        if (e->timestamp == 0) {
+            auto stamped = std::make_shared<event>(*e);
+            stamped->stamp();
+            e = std::move(stamped);
+        }
+        return dispatch(*e, to, nullptr, &e);
+    }
+
     /// CKAN's `send(sender, **kwargs)`: builds the event only when someone listens for `sender`.
     std::size_t send(std::string_view sender, nlohmann::json data = nlohmann::json::object()) {
         return send_lazy(sender, [&] { return event(std::string(sender), std::move(data)); });
@@ -282,9 +297,10 @@ private:
         return dispatch(stamped, to, errors);
     }
 
-    std::size_t dispatch(const event& e, const targets& to, std::vector<receiver_error>* errors) {
+    std::size_t dispatch(const event& e, const targets& to, std::vector<receiver_error>* errors,
+                         const std::shared_ptr<const event>* shared = nullptr) {
         std::size_t calls = 0;
-        const detail::delivery d{e, to.last_id, errors, &calls};
+        const detail::delivery d{e, to.last_id, errors, &calls, shared};
         if (to.any) any_signal_(d);
         if (to.bound) to.bound->signal(d);
         return calls;

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <string_view>
 #include <type_traits>
 #include <typeinfo>
@@ -27,12 +28,18 @@ struct delivery {
     std::uint64_t last_id;                 // slots with a larger id were connected after the send began
     std::vector<receiver_error>* errors;   // non-null during a robust send
     std::size_t* calls;                    // receivers called so far
+    const std::shared_ptr<const event>* shared = nullptr;  // owns `ev` when sent as a shared_ptr
 };
 
 /// Base of beacon's own composite receivers (filtered_signal's index) that take the whole
 /// delivery: they count the calls and, in a robust send, report the errors of the receivers they
 /// dispatch to themselves, so that each of those is a receiver of its own in send's results.
 struct delivery_receiver {};
+
+/// Base of receivers that keep events beyond the call (async_entry): the slot calls them with the
+/// event and, when the send was given one, the shared_ptr owning it, so that they can share the
+/// event instead of copying it.
+struct sharing_receiver {};
 
 /// A count of live slot copies; a sender-bound receiver's also counts in its signal's total of
 /// bound receivers and in its sender's sender_bins bin.
@@ -116,11 +123,11 @@ public:
         } else {
             ++*d.calls;
             if (d.errors == nullptr) {
-                std::invoke(receiver_, d.ev);
+                call(d);
                 return;
             }
             try {
-                std::invoke(receiver_, d.ev);
+                call(d);
             } catch (...) {
                 d.errors->push_back({id_, boost::core::demangle(typeid(F).name()), std::current_exception()});
             }
@@ -128,6 +135,14 @@ public:
     }
 
 private:
+    void call(const delivery& d) const {
+        if constexpr (std::is_base_of_v<sharing_receiver, F>) {
+            receiver_(d.ev, d.shared);
+        } else {
+            std::invoke(receiver_, d.ev);
+        }
+    }
+
     mutable F receiver_;
     counted counted_;
     std::uint64_t id_;

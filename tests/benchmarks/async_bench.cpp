@@ -1,0 +1,169 @@
+// P9 (../../docs/performance.md): the sending thread's cost of an asynchronous delivery next to a
+// synchronous send of the same event to one no-op receiver, side by side in one run; and how many
+// events per second one and two workers drain. Names are "<target>/<side>/<event>"; scripts/bench
+// pairs P9/async with P9/sync.
+
+#include "alloc_count.hpp"
+
+#include <beacon/async.hpp>
+#include <beacon/beacon.hpp>
+
+#include <benchmark/benchmark.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace {
+
+/// The receiver on both sides: reads the event, does nothing else.
+struct sink {
+    void operator()(const beacon::event& e) const { benchmark::DoNotOptimize(e.timestamp); }
+};
+
+/// A small event: a sender and one keyword argument (CKAN's shape).
+beacon::event small_event() {
+    beacon::event e("package_create", {{"id", 42}});
+    e.stamp();
+    return e;
+}
+
+/// A Kinto-like event: a record created in a collection, with its ids and one impacted record.
+beacon::event kinto_event() {
+    beacon::event e("basicauth:2c9bd8a0a3bb0b1f5e8b2d4f1a6c3e9d", {{"bucket_id", "blog"}, {"collection_id", "articles"}, {"id", "r-0001"}});
+    e.action = beacon::action::create;
+    e.resource_name = "record";
+    e.uri = "/buckets/blog/collections/articles/records/r-0001";
+    e.user_id = e.sender;
+    e.impacted_records.push_back({std::nullopt, nlohmann::json{{"id", "r-0001"}, {"title", "Hello"}, {"last_modified", 1700000000000}}});
+    e.stamp();
+    return e;
+}
+
+beacon::event make_event(std::int64_t kind) { return kind == 0 ? small_event() : kinto_event(); }
+const char* event_label(std::int64_t kind) { return kind == 0 ? "small" : "kinto"; }
+
+/// Reports the allocations the sending thread made per iteration since `before`.
+void report_allocations(benchmark::State& state, const beacon_bench::alloc_stats& before) {
+    if (!beacon_bench::counts_allocations()) return;
+    const auto made = beacon_bench::thread_allocs().allocations - before.allocations;
+    state.counters["allocs_per_iter"] = benchmark::Counter(static_cast<double>(made) / static_cast<double>(state.iterations()));
+}
+
+// P9: one signal, one receiver; the sending thread's time per send.
+
+void p9_sync(benchmark::State& state) {
+    beacon::registry reg;
+    auto& sig = reg.core().signal("p9");
+    auto c = sig.connect(sink{});
+    const auto e = make_event(state.range(0));
+    state.SetLabel(event_label(state.range(0)));
+    const auto before = beacon_bench::thread_allocs();
+    for (auto _ : state) sig.send(e);
+    report_allocations(state, before);
+}
+BENCHMARK(p9_sync)->Name("P9/sync")->Arg(0)->Arg(1);
+
+/// The asynchronous side: the same event, sent as a shared_ptr (the receiver shares it) or, for
+/// `copy`, as a reference (the receiver copies it).
+template <bool copy>
+void p9_async(benchmark::State& state) {
+    beacon::registry reg;
+    auto& sig = reg.core().signal("p9");
+    beacon::async_options options;
+    options.queue = 1'000'000;  // room for what the worker has not delivered yet: the sender never waits
+    beacon::async_receiver async(sink{}, options);
+    auto c = sig.connect(async.receiver());
+    const auto e = std::make_shared<const beacon::event>(make_event(state.range(0)));
+    state.SetLabel(event_label(state.range(0)));
+    const auto before = beacon_bench::thread_allocs();
+    for (auto _ : state) {
+        if constexpr (copy) sig.send(*e);
+        else sig.send(e);
+    }
+    report_allocations(state, before);
+    async.drain(std::chrono::seconds(60));
+    const auto s = async.stats();
+    state.counters["high_water"] = static_cast<double>(s.high_water);
+    if (s.dropped != 0) state.SkipWithError("events were dropped");
+}
+BENCHMARK(p9_async<false>)->Name("P9/async")->Arg(0)->Arg(1);
+BENCHMARK(p9_async<true>)->Name("P9/async_copy")->Arg(0)->Arg(1);
+
+// Drain: events queued while the workers are held, then released; events per second from the
+// release until drain() returns. The argument is the number of workers; the events come from 64
+// senders, so that two workers can share them.
+
+/// Holds the workers while the queue fills.
+class hold {
+public:
+    void close() {
+        std::lock_guard lock(mutex_);
+        open_ = false;
+    }
+    void open() {
+        {
+            std::lock_guard lock(mutex_);
+            open_ = true;
+        }
+        opened_.notify_all();
+    }
+    void wait() {
+        std::unique_lock lock(mutex_);
+        opened_.wait(lock, [&] { return open_; });
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable opened_;
+    bool open_ = true;
+};
+
+template <class Work>
+void drain_rate(benchmark::State& state, Work work) {
+    constexpr int events = 20'000;
+    hold gate;
+    beacon::async_options options;
+    options.workers = static_cast<std::size_t>(state.range(0));
+    options.queue = events;
+    beacon::async_receiver async(
+        [&](const beacon::event& e) {
+            gate.wait();
+            work(e);
+        },
+        options);
+    std::vector<beacon::event> batch;
+    for (int i = 0; i < events; ++i) {
+        auto e = kinto_event();
+        e.sender = "sender-" + std::to_string(i % 64);
+        batch.push_back(std::move(e));
+    }
+    for (auto _ : state) {
+        gate.close();
+        for (const auto& e : batch) async(e);
+        const auto start = std::chrono::steady_clock::now();
+        gate.open();
+        async.drain(std::chrono::seconds(60));
+        state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    state.SetItemsProcessed(state.iterations() * events);
+    if (async.stats().dropped != 0) state.SkipWithError("events were dropped");
+}
+
+void drain_noop(benchmark::State& state) { drain_rate(state, sink{}); }
+BENCHMARK(drain_noop)->Name("drain/noop/workers")->Arg(1)->Arg(2)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+/// About a microsecond of work per event: the event written as JSON, as a forwarding receiver does.
+void drain_json(benchmark::State& state) {
+    drain_rate(state, [](const beacon::event& e) { benchmark::DoNotOptimize(nlohmann::json(e).dump()); });
+}
+BENCHMARK(drain_json)->Name("drain/json/workers")->Arg(1)->Arg(2)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
