@@ -780,3 +780,23 @@ TEST_CASE("bad async settings are config_errors naming the key; nothing is conne
     }
     CHECK(reg.core().signal("resource_changed").receiver_count() == 0);
 }
+
+TEST_CASE("an event too deep to copy safely is an encode_error at the send, and is not queued", "[async]") {
+    nlohmann::json deep = nlohmann::json::array();
+    for (int i = 0; i < 1000; ++i) deep = nlohmann::json::array({std::move(deep)});
+    beacon::event e("s", {{"deep", std::move(deep)}});
+    e.timestamp = 1;
+    std::atomic<int> calls{0};
+    beacon::async_receiver async([&](const beacon::event&) { ++calls; });
+    beacon::registry reg;
+    auto& sig = reg.core().signal("changed");
+    auto c = sig.connect(async.receiver());
+    REQUIRE_THROWS_AS(sig.send(e), beacon::encode_error);
+    REQUIRE_THROWS_AS(async(e), beacon::encode_error);
+    // Shared, it is not copied: queued and delivered as it is.
+    sig.send(std::make_shared<const beacon::event>(std::move(e)));
+    REQUIRE(async.drain(20s));
+    CHECK(calls == 1);
+    CHECK(async.stats().delivered == 1);
+    CHECK(async.stats().dropped == 0);
+}

@@ -319,6 +319,12 @@ private:
     std::uint64_t high_water_ = 0;
 };
 
+// A shared copy of `e` for the queue; an event too deep to copy safely is an encode_error first.
+inline std::shared_ptr<const event> shared_copy(const event& e) {
+    check_depth(e);
+    return std::make_shared<const event>(e);
+}
+
 // Throws config_error (on `alias` and the key `key_of(option)`) for options out of bounds.
 template <class KeyOf>
 void check_async_options(const async_options& o, const std::string& alias, KeyOf&& key_of) {
@@ -341,7 +347,7 @@ void check_async_options(const async_options& o, const std::string& alias, KeyOf
 class async_entry : public detail::sharing_receiver {
 public:
     /// Queues a copy of `e` (applying the full-queue policy); after the adapter is gone, drops it.
-    void operator()(const event& e) const { queue_->push(std::make_shared<const event>(e)); }
+    void operator()(const event& e) const { queue_->push(detail::shared_copy(e)); }
 
     /// Queues `e`, shared rather than copied (the event must not change afterwards).
     void operator()(std::shared_ptr<const event> e) const {
@@ -350,7 +356,7 @@ public:
 
     /// What a signal calls: shares the event when the send was given its shared_ptr, else copies it.
     void operator()(const event& e, const std::shared_ptr<const event>* shared) const {
-        queue_->push(shared ? *shared : std::make_shared<const event>(e));
+        queue_->push(shared ? *shared : detail::shared_copy(e));
     }
 
     /// The counters of the adapter this receiver feeds; still readable once the adapter is gone.
@@ -405,7 +411,7 @@ public:
     async_entry receiver() const noexcept { return async_entry(queue_); }
 
     /// Queues a copy of `e`, as `receiver()` does.
-    void operator()(const event& e) const { queue_->push(std::make_shared<const event>(e)); }
+    void operator()(const event& e) const { queue_->push(detail::shared_copy(e)); }
 
     /// Queues `e`, shared rather than copied (the event must not change afterwards).
     void operator()(std::shared_ptr<const event> e) const {

@@ -108,12 +108,13 @@ public:
 
     /// Sends `*e` as `send(const event&)` does (nothing when `e` is null), and lets receivers that
     /// keep events (async_receiver) share `e` instead of copying the event: it must not change
-    /// after the send. An event whose timestamp is 0 is stamped on a copy.
+    /// after the send. An event whose timestamp is 0 is stamped on a copy (see send(const event&)).
     std::size_t send(std::shared_ptr<const event> e) {
         if (!e || muted()) return 0;
         const auto to = targets_for(e->sender);
         if (!to) return 0;
         if (e->timestamp == 0) {
+            check_depth(*e);
             auto stamped = std::make_shared<event>(*e);
             stamped->stamp();
             e = std::move(stamped);
