@@ -6,7 +6,7 @@
 #include <beacon/registry.hpp>
 #include <beacon/unit_of_work.hpp>
 
-#include "redis_server.hpp"
+#include "redis_test_support.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -30,113 +30,13 @@ using Catch::Matchers::Contains;
 using namespace std::chrono_literals;
 using beacon_test::eventually;
 using beacon_test::free_port;
+using beacon_test::listener_for;
+using beacon_test::notifier_host;
+using beacon_test::numbered;
+using beacon_test::quick;
 using beacon_test::redis_server;
-
-namespace {
-
-// What a shell command prints on stdout.
-std::string shell(const std::string& command) {
-    FILE* pipe = ::popen(command.c_str(), "r");
-    REQUIRE(pipe);
-    std::string out;
-    char buffer[4096];
-    while (const auto n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-    ::pclose(pipe);
-    return out;
-}
-
-beacon::event numbered(int n) {
-    beacon::event e("producer", {{"n", n}});
-    e.action = beacon::action::create;
-    e.resource_name = "record";
-    e.uri = "/buckets/b/collections/c/records/r" + std::to_string(n);
-    e.stamp();
-    return e;
-}
-
-// The worker side of a test: a local signal whose receiver collects what a consumer re-sends into
-// it (in the consumer's thread), and what the consumer reports.
-struct worker_side {
-    beacon::signal local{"core", "resource_changed"};
-    std::mutex mutex;
-    std::vector<beacon::event> events;
-    std::vector<std::string> errors;
-    std::vector<std::string> payloads;
-    std::unique_ptr<beacon::redis_consumer> consumer;  // last: destroyed (and joined) first
-
-    worker_side() {
-        local.connect([this](const beacon::event& e) {
-            std::lock_guard lock(mutex);
-            events.push_back(e);
-        });
-    }
-    // Starts a consumer with `options` in a thread of its own.
-    void start(const beacon::redis_consumer_options& options) {
-        consumer = std::make_unique<beacon::redis_consumer>(local, options, [this](const beacon::error& e,
-                                                                                   const beacon::redis_message& m) {
-            std::lock_guard lock(mutex);
-            errors.push_back(e.what());
-            payloads.push_back(m.payload);
-        });
-        consumer->start();
-    }
-    // Stops the consumer and waits for its thread.
-    void stop() {
-        consumer->stop();
-        consumer->join();
-    }
-    std::size_t event_count() {
-        std::lock_guard lock(mutex);
-        return events.size();
-    }
-    std::size_t error_count() {
-        std::lock_guard lock(mutex);
-        return errors.size();
-    }
-    std::string first_error() {
-        std::lock_guard lock(mutex);
-        return errors.empty() ? std::string() : errors.front();
-    }
-    std::vector<int> numbers() {
-        std::lock_guard lock(mutex);
-        std::vector<int> out;
-        for (const auto& e : events) out.push_back(e.data.at("n").get<int>());
-        return out;
-    }
-};
-
-beacon::redis_listener listener_for(const std::string& url, const std::string& listname = "beacon.events",
-                                    const std::string& channel = "", std::chrono::milliseconds timeout = 2000ms) {
-    beacon::redis_listener_options o;
-    o.url = url;
-    o.listname = listname;
-    o.channel = channel;
-    o.timeout = timeout;
-    return beacon::redis_listener(o);
-}
-
-beacon::redis_consumer_options quick(const std::string& url) {
-    beacon::redis_consumer_options o;
-    o.url = url;
-    o.poll_timeout = 100ms;
-    o.backoff_min = 10ms;
-    o.backoff_max = 200ms;
-    return o;
-}
-
-// A host whose configured listeners of type "redis" publish after commit through `notifier`, whose
-// error handler collects into `failures`.
-struct notifier_host {
-    redis_server server;
-    beacon::registry host;
-    std::vector<std::string> failures;
-    beacon::resource_notifier notifier{host, [this](const beacon::after_commit_error& f) { failures.push_back(f.error.message()); }};
-    beacon::listener_types types;
-
-    notifier_host() { beacon::add_redis_listener_type(types, &notifier); }
-};
-
-}  // namespace
+using beacon_test::shell;
+using beacon_test::worker_side;
 
 TEST_CASE("redis URLs are parsed, their credentials used and never shown, and a bad one names what is wrong",
           "[redis][url][behaviour11]") {

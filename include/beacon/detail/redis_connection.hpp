@@ -32,25 +32,57 @@ struct redis_endpoint {
     std::string password;  ///< Password, empty for none.
 };
 
+// At most `max` bytes of `text` for a message, with bytes outside printable ASCII as \xNN and a
+// cut marked with "..." and the full length.
+inline std::string url_excerpt(std::string_view text, std::size_t max = 128) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size() && i < max; ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            out += static_cast<char>(c);
+        } else {
+            constexpr char hex[] = "0123456789abcdef";
+            out += {'\\', 'x', hex[c >> 4], hex[c & 15]};
+        }
+    }
+    if (text.size() > max) out += "... (" + std::to_string(text.size()) + " bytes)";
+    return out;
+}
+
+// The display form of a URL, for messages: everything before its last '@' (the credentials, and
+// whatever else a malformed URL holds there) becomes "***", keeping only a scheme
+// ("<letters, digits, + - .>://") that starts the URL; then cut to a short excerpt.
+inline std::string masked_url(std::string_view url) {
+    const auto at = url.rfind('@');
+    if (at == std::string_view::npos) return url_excerpt(url);
+    std::string_view scheme;
+    if (const auto end = url.find("://"); end != std::string_view::npos && end < at && end > 0) {
+        const auto candidate = url.substr(0, end);
+        const bool valid = std::all_of(candidate.begin(), candidate.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' ||
+                   c == '-' || c == '.';
+        });
+        if (valid) scheme = url.substr(0, end + 3);
+    }
+    return url_excerpt(std::string(scheme) + "***" + std::string(url.substr(at)));
+}
+
 inline int parse_url_number(std::string_view text, int min, int max, const std::string& url, const char* what) {
     int value = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
-        throw redis_error("url \"" + url + "\": bad " + what + " \"" + std::string(text) +
+        throw redis_error("url \"" + url + "\": bad " + what + " \"" + url_excerpt(text, 32) +
                           "\" (expected redis://[[user]:password@]host[:port][/db])");
     }
     return value;
 }
 
-/// Parses a `redis://` URL; throws redis_error naming the URL and the part that is wrong.
+/// Parses a `redis://` URL; throws redis_error naming the URL (masked, see `masked_url`) and the
+/// part that is wrong.
 inline redis_endpoint parse_redis_url(std::string_view url) {
     redis_endpoint ep;
     constexpr std::string_view scheme = "redis://";
-    const auto credentials_end = url.rfind('@');
-    ep.url = credentials_end == std::string_view::npos
-                 ? std::string(url)
-                 : std::string(url.substr(0, std::min(url.find("://") + 3, credentials_end))) + "***" +
-                       std::string(url.substr(credentials_end));
+    ep.url = masked_url(url);
     if (url.substr(0, scheme.size()) != scheme) {
         throw redis_error("url \"" + ep.url + "\": expected the scheme redis:// (redis://[[user]:password@]host[:port][/db])");
     }

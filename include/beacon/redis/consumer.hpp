@@ -17,6 +17,7 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -35,7 +36,9 @@ struct redis_consumer_options {
     std::string processing_list;
     std::string dead_letter;  ///< When not empty, the list undecodable messages are moved to.
     std::chrono::milliseconds poll_timeout{500};  ///< Longest blocking wait, hence longest stop() delay.
-    std::chrono::milliseconds timeout{2000};      ///< Longest wait to connect or write.
+    /// Longest wait to connect or write; on a channel, also for the answer to the PING sent after
+    /// poll_timeout of silence (a silent server is reported and reconnected to within both).
+    std::chrono::milliseconds timeout{2000};
     std::chrono::milliseconds backoff_min{50};    ///< First wait before reconnecting.
     std::chrono::milliseconds backoff_max{2000};  ///< Longest wait between reconnection attempts.
 };
@@ -202,6 +205,7 @@ private:
             }
         } else {
             connection_.send({"SUBSCRIBE", options_.channel});
+            ping_deadline_.reset();
         }
     }
 
@@ -221,11 +225,34 @@ private:
         }
     }
 
+    // Waits up to poll_timeout for a message. A subscriber gets nothing from a server that has
+    // stopped (SIGSTOP, a hung host) or from a peer that is not a Redis server, and its socket
+    // stays open: after poll_timeout of silence it sends a PING, and a server that has answered
+    // nothing within `timeout` of it is lost (redis_error; the caller reconnects).
     void read_one() {
-        const auto reply = connection_.read_reply(options_.poll_timeout, "SUBSCRIBE");
-        if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
+        using clock = std::chrono::steady_clock;
+        auto wait = options_.poll_timeout;
+        if (ping_deadline_) {
+            wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(*ping_deadline_ - clock::now()) +
+                                      std::chrono::milliseconds(1));
+            wait = std::max(wait, std::chrono::milliseconds(0));
+        }
+        const auto reply = connection_.read_reply(wait, "SUBSCRIBE");
+        if (!reply) {
+            if (!ping_deadline_) {
+                connection_.send({"PING"});
+                ping_deadline_ = clock::now() + options_.timeout;
+            } else if (clock::now() >= *ping_deadline_) {
+                throw redis_error(connection_.endpoint().url + ": SUBSCRIBE " + detail::url_excerpt(options_.channel) +
+                                  ": no reply to PING within " + std::to_string(options_.timeout.count()) +
+                                  " ms (the server is stopped, hung, or not a Redis server)");
+            }
+            return;
+        }
+        ping_deadline_.reset();  // the server answered something: it is alive
+        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
             std::string_view(reply->element[0]->str, reply->element[0]->len) != "message") {
-            return;  // nothing within poll_timeout, or the subscription's confirmation
+            return;  // the subscription's confirmation, or a PING's answer
         }
         const std::string payload(reply->element[2]->str, reply->element[2]->len);
         if (!deliver(payload) && !options_.dead_letter.empty()) {
@@ -256,6 +283,7 @@ private:
     redis_error_handler on_error_;
     detail::redis_connection connection_;
     std::unique_ptr<detail::redis_connection> dead_letters_;
+    std::optional<std::chrono::steady_clock::time_point> ping_deadline_;  // of the PING awaiting an answer
     std::atomic<bool> claimed_{false};
     std::atomic<std::thread::id> consuming_thread_{};
     std::atomic<bool> stop_{false};
