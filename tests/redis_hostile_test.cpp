@@ -136,3 +136,134 @@ TEST_CASE("a channel consumer whose peer accepts and never answers reports it on
     got.stop();
     for (const auto& e : got.errors) CHECK_THAT(e, Contains("no reply to PING within 200 ms") && Contains(peer.url()));
 }
+
+namespace {
+
+// A record event in collection `collection` (so that units of work do not merge them), whose
+// title is `title`.
+beacon::event titled(int n, const std::string& collection, const std::string& title) {
+    beacon::event e = numbered(n);
+    e.uri = "/buckets/b/collections/" + collection + "/records/r" + std::to_string(n);
+    e.data["title"] = title;
+    return e;
+}
+
+// The numbers of the events in `list`, oldest first.
+std::vector<int> listed(redis_server& server, const std::string& list) {
+    std::vector<int> out;
+    for (long long i = server.llen(list) - 1; i >= 0; --i) {
+        out.push_back(beacon::parse_event(server.command({"LINDEX", list, std::to_string(i)})->str).data.at("n").get<int>());
+    }
+    return out;
+}
+
+const std::string latin1 = "caf\xe9";  // not UTF-8
+
+}  // namespace
+
+TEST_CASE("invalid UTF-8 is an encode_error naming the event and the field; the batch's good events are published",
+          "[redis][batch][behaviour11]") {
+    redis_server server;
+    auto listener = listener_for(server.url());
+    CHECK_THROWS_WITH(listener.forward(titled(1, "c1", latin1)),
+                      Contains("[beacon.encode_error] /data/title: invalid UTF-8 (byte 0xe9 at offset 3") &&
+                          Contains("in event create record /buckets/b/collections/c1/records/r1 from \"producer\""));
+    beacon::event bad_uri = numbered(2);
+    bad_uri.uri = "/buckets/" + latin1;
+    CHECK_THROWS_WITH(listener.forward(bad_uri), Contains("[beacon.encode_error] /uri: invalid UTF-8") && Contains("/buckets/caf\\xe9"));
+    beacon::event bad_record = numbered(3);
+    bad_record.impacted_records.push_back({std::nullopt, nlohmann::json{{"tags", {"ok", latin1}}}});
+    CHECK_THROWS_WITH(listener.forward(bad_record), Contains("[beacon.encode_error] /impacted_records/0/new/tags/1: invalid UTF-8"));
+    CHECK(server.llen("beacon.events") == 0);
+
+    SECTION("forward(batch)") {
+        CHECK_THROWS_WITH(listener.forward(std::vector<beacon::event>{titled(1, "c1", "ok"), titled(2, "c2", latin1),
+                                                                      titled(3, "c3", "fine")}),
+                          Contains("[beacon.encode_error] /data/title") && Contains("records/r2"));
+        CHECK(listed(server, "beacon.events") == std::vector<int>{1, 3});
+    }
+    SECTION("the after-commit observer") {
+        beacon::registry host;
+        std::vector<std::string> failures;
+        beacon::resource_notifier notifier(host, [&](const beacon::after_commit_error& f) { failures.push_back(f.error.message()); });
+        notifier.on_after_commit(listener);
+        beacon::unit_of_work request(notifier);
+        request.notify(titled(1, "c1", "ok"));
+        request.notify(titled(2, "c2", latin1));
+        request.notify(titled(3, "c3", "fine"));
+        request.commit();
+        CHECK(listed(server, "beacon.events") == std::vector<int>{1, 3});
+        REQUIRE(failures.size() == 1);
+        CHECK_THAT(failures[0], Contains("[beacon.encode_error] /data/title: invalid UTF-8") && Contains("records/r2"));
+    }
+    SECTION("the configured redis listener") {
+        beacon_test::notifier_host kinto;
+        auto loaded = beacon::load_listeners(
+            kinto.host, {{"event_listeners", {{"queue", {{"use", "redis"}, {"url", kinto.server.url()}}}}}}, kinto.types);
+        beacon::unit_of_work request(kinto.notifier);
+        request.notify(titled(1, "c1", "ok"));
+        request.notify(titled(2, "c2", latin1));
+        request.notify(titled(3, "c3", "fine"));
+        request.commit();
+        CHECK(listed(kinto.server, "beacon.events") == std::vector<int>{1, 3});
+        REQUIRE(kinto.failures.size() == 1);
+        CHECK_THAT(kinto.failures[0], Contains("[beacon.encode_error] /data/title: invalid UTF-8") && Contains("records/r2"));
+    }
+}
+
+TEST_CASE("an event nested 100,000 levels deep is an encode_error for the listener, not a crash", "[redis][behaviour11]") {
+    redis_server server;
+    nlohmann::json deep = nlohmann::json::array();
+    nlohmann::json* at = &deep;
+    for (int i = 0; i < 100000; ++i) at = &at->emplace_back(nlohmann::json::array());
+    beacon::event e = numbered(1);
+    e.data["deep"] = std::move(deep);
+    for (const auto& format : {beacon::wire_format::envelope(), beacon::wire_format::kinto()}) {
+        beacon::redis_listener_options options;
+        options.url = server.url();
+        options.format = format;
+        CHECK_THROWS_WITH(beacon::redis_listener(options).forward(e),
+                          Contains("[beacon.encode_error] /data/deep/0/0/0") && Contains("nests deeper than 128 levels"));
+    }
+    CHECK(server.llen("beacon.events") == 0);
+}
+
+TEST_CASE("poison messages (deep, oversized, huge and malformed) are dead-lettered with short errors, unparsed when too "
+          "large, and the events behind them are delivered; also when a crashed consumer left one in its processing list",
+          "[redis][list][failure][behaviour11]") {
+    redis_server server;
+    auto listener = listener_for(server.url());
+    listener.forward(numbered(1));
+    const std::string deep_array = R"({"payload":{"deep":)" + std::string(100000, '[') + std::string(100000, ']') + "}}";
+    std::string deep_object = R"({"payload":)";
+    for (int i = 0; i < 100000; ++i) deep_object += R"({"a":)";
+    deep_object += "1" + std::string(100000, '}') + "}";
+    const std::string oversized(3 << 20, '[');                              // 3 MiB of '[': past max_bytes
+    const std::string unterminated = R"({"payload":{"uri":")" + std::string(900000, 'x');  // within it, not JSON
+    server.command({"LPUSH", "beacon.events", deep_array});
+    server.command({"LPUSH", "beacon.events", oversized});
+    server.command({"LPUSH", "beacon.events", unterminated});
+    listener.forward(numbered(2));
+    server.command({"LPUSH", "beacon.events.processing", deep_object});  // what a crashed consumer left
+
+    worker_side got;
+    auto options = quick(server.url());
+    options.dead_letter = "beacon.dead";
+    options.limits.max_bytes = 1 << 20;
+    got.start(options);
+    REQUIRE(eventually([&] { return got.event_count() == 2 && server.llen("beacon.dead") == 4; }));
+    got.stop();
+
+    CHECK(got.numbers() == std::vector<int>{1, 2});
+    REQUIRE(got.errors.size() == 4);
+    for (const auto& message : got.errors) {
+        CHECK_THAT(message, Contains("[beacon.decode_error]"));
+        CHECK(message.size() < 512);
+    }
+    CHECK_THAT(got.errors[0], Contains("/payload/a/a/a") && Contains("nests deeper than 128 levels"));  // re-queued first
+    CHECK_THAT(got.errors[1], Contains("/payload/deep/0/0") && Contains("nests deeper than 128 levels"));
+    CHECK_THAT(got.errors[2], Contains("message of 3145728 bytes exceeds the limit of 1048576 bytes"));
+    CHECK_THAT(got.errors[3], Contains("not valid JSON"));
+    CHECK(server.llen("beacon.events") == 0);
+    CHECK(server.llen("beacon.events.processing") == 0);
+}

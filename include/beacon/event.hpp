@@ -288,12 +288,10 @@ inline void from_json(const nlohmann::json& j, event& e) {
     e = detail::read_event(copy);
 }
 
-/// Parses event JSON text from outside within `limits`: text longer than `limits.max_bytes` is
-/// rejected unread, and parsing stops at the first array or object nested deeper than
-/// `limits.max_depth`, so no input costs stack or memory beyond a small multiple of its size.
-/// Throws decode_error (see decode_reason) naming the JSON pointer of the bad value and quoting
-/// at most a short excerpt of the text.
-inline event parse_event(std::string_view text, const json_limits& limits = {}) {
+namespace detail {
+
+// Parses JSON text from outside within `limits` (see parse_event), throwing decode_error.
+inline nlohmann::json parse_json(std::string_view text, const json_limits& limits) {
     if (text.size() > limits.max_bytes) {
         throw decode_error("", "message of " + std::to_string(text.size()) + " bytes exceeds the limit of " +
                                    std::to_string(limits.max_bytes) + " bytes (json_limits::max_bytes)",
@@ -301,10 +299,10 @@ inline event parse_event(std::string_view text, const json_limits& limits = {}) 
     }
     nlohmann::json j;
     try {
-        j = nlohmann::json::parse(text, detail::depth_counter(limits.max_depth));
-    } catch (const detail::depth_exceeded& deep) {
-        throw decode_error(detail::pointer(deep.at), "nests deeper than " + std::to_string(limits.max_depth) +
-                                                         " levels (json_limits::max_depth)",
+        j = nlohmann::json::parse(text, depth_counter(limits.max_depth));
+    } catch (const depth_exceeded& deep) {
+        throw decode_error(pointer(deep.at), "nests deeper than " + std::to_string(limits.max_depth) +
+                                                 " levels (json_limits::max_depth)",
                            decode_reason::too_deep);
     } catch (const nlohmann::json::parse_error& bad) {
         // nlohmann's message quotes the whole token it last read (a string may be megabytes):
@@ -313,13 +311,25 @@ inline event parse_event(std::string_view text, const json_limits& limits = {}) 
         if (const auto cut = why.find("; last read:"); cut != std::string::npos) why.resize(cut);
         const std::size_t at = bad.byte == 0 ? 0 : bad.byte - 1;
         const std::size_t from = at > 24 ? at - 24 : 0;
-        throw decode_error("", "not valid JSON: " + detail::excerpt(why, 200) + "; near byte " + std::to_string(at) +
-                                   ": \"" + detail::excerpt(text.substr(std::min(from, text.size()), 48)) + "\"",
+        throw decode_error("", "not valid JSON: " + excerpt(why, 200) + "; near byte " + std::to_string(at) +
+                                   ": \"" + excerpt(text.substr(std::min(from, text.size()), 48)) + "\"",
                            decode_reason::syntax);
     } catch (const nlohmann::json::exception& bad) {  // out_of_range: a number overflow
-        throw decode_error("", std::string("not valid JSON: ") + detail::excerpt(bad.what(), 200),
+        throw decode_error("", std::string("not valid JSON: ") + excerpt(bad.what(), 200),
                            decode_reason::syntax);
     }
+    return j;
+}
+
+}  // namespace detail
+
+/// Parses event JSON text from outside within `limits`: text longer than `limits.max_bytes` is
+/// rejected unread, and parsing stops at the first array or object nested deeper than
+/// `limits.max_depth`, so no input costs stack or memory beyond a small multiple of its size.
+/// Throws decode_error (see decode_reason) naming the JSON pointer of the bad value and quoting
+/// at most a short excerpt of the text.
+inline event parse_event(std::string_view text, const json_limits& limits = {}) {
+    nlohmann::json j = detail::parse_json(text, limits);
     return detail::read_event(j);
 }
 

@@ -7,6 +7,7 @@
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 #include <beacon/signal.hpp>
+#include <beacon/wire_format.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -35,6 +36,14 @@ struct redis_consumer_options {
     /// processing list back to the list, as left by a killed predecessor.
     std::string processing_list;
     std::string dead_letter;  ///< When not empty, the list undecodable messages are moved to.
+    /// How messages are read: beacon's envelope format (default), which reads the envelope and
+    /// Kinto's flat payload alike, told apart by shape; `wire_format::kinto()` for Kinto's alone;
+    /// or a host's format.
+    wire_format format = wire_format::envelope();
+    /// Bounds on each message: one longer than `limits.max_bytes` (default 16 MiB) is a
+    /// decode_error before any parsing, one nesting deeper than `limits.max_depth` (default 128)
+    /// one as soon as the parser reaches that depth; either goes to the dead-letter list.
+    json_limits limits;
     std::chrono::milliseconds poll_timeout{500};  ///< Longest blocking wait, hence longest stop() delay.
     /// Longest wait to connect or write; on a channel, also for the answer to the PING sent after
     /// poll_timeout of silence (a silent server is reported and reconnected to within both).
@@ -213,7 +222,7 @@ private:
         const std::string wait = std::to_string(static_cast<double>(options_.poll_timeout.count()) / 1000.0);
         const auto reply = connection_.command({"BLMOVE", options_.listname, options_.processing_list, "RIGHT", "LEFT", wait});
         if (reply->type != REDIS_REPLY_STRING) return;  // timed out
-        const std::string payload(reply->str, reply->len);
+        const std::string_view payload(reply->str, reply->len);
         if (deliver(payload) || options_.dead_letter.empty()) {
             connection_.command({"LREM", options_.processing_list, "1", payload});
         } else {
@@ -254,7 +263,7 @@ private:
             std::string_view(reply->element[0]->str, reply->element[0]->len) != "message") {
             return;  // the subscription's confirmation, or a PING's answer
         }
-        const std::string payload(reply->element[2]->str, reply->element[2]->len);
+        const std::string_view payload(reply->element[2]->str, reply->element[2]->len);
         if (!deliver(payload) && !options_.dead_letter.empty()) {
             if (!dead_letters_) dead_letters_ = std::make_unique<detail::redis_connection>(connection_.endpoint(), options_.timeout);
             dead_letters_->command({"LPUSH", options_.dead_letter, payload});
@@ -262,18 +271,23 @@ private:
     }
 
     // Decodes and re-sends one message; false when it is not a valid event.
-    bool deliver(const std::string& payload) {
+    bool deliver(std::string_view payload) {
         event e;
         try {
-            e = parse_event(payload);
+            if (payload.size() > options_.limits.max_bytes) {  // whatever the format, never parsed
+                throw decode_error("", "message of " + std::to_string(payload.size()) + " bytes exceeds the limit of " +
+                                           std::to_string(options_.limits.max_bytes) + " bytes (json_limits::max_bytes)",
+                                   decode_reason::too_large);
+            }
+            e = options_.format.decode(payload, options_.limits);
         } catch (const decode_error& bad) {
-            report(bad, {source(), payload});
+            report(bad, {source(), std::string(payload)});
             return false;
         }
         for (const auto& failure : target_.send_robust(e)) {
             report(error("receiver_error", "receiver #" + std::to_string(failure.receiver_id) + " (" +
                                                failure.receiver_type + "): " + failure.message()),
-                   {source(), payload});
+                   {source(), std::string(payload)});
         }
         return true;
     }

@@ -9,16 +9,20 @@
 #include <beacon/listener.hpp>
 #include <beacon/signal.hpp>
 #include <beacon/unit_of_work.hpp>
+#include <beacon/wire_format.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -30,12 +34,19 @@ struct redis_listener_options {
     std::string listname = "beacon.events";        ///< The list events are LPUSHed to.
     std::string channel;  ///< When not empty, events are PUBLISHed on this channel instead.
     std::chrono::milliseconds timeout{2000};  ///< Longest wait to connect, write or read a reply.
+    /// How events are written: beacon's envelope (default), Kinto's bytes, or a host's format.
+    wire_format format = wire_format::envelope();
+    /// Kinto's setting: the most connections the listener may use at once (at least 1). Accepted
+    /// for Kinto's configuration; a listener uses one connection today, and a producer pool will
+    /// use up to this many.
+    std::size_t pool_size = 1;
 };
 
-/// Forwards each event it receives as JSON (the wire shape of `to_json`) to a Redis list (LPUSH,
-/// Kinto's behaviour) or channel (PUBLISH). Connect it to a signal like any receiver. Copies share
-/// one connection, made on first use and remade when the server has restarted; thread-safe.
-/// A forward that returns has been acknowledged by Redis; one that cannot be throws redis_error.
+/// Forwards each event it receives, written in its wire format (beacon's envelope by default), to
+/// a Redis list (LPUSH, Kinto's behaviour) or channel (PUBLISH). Connect it to a signal like any
+/// receiver. Copies share one connection, made on first use and remade when the server has
+/// restarted; thread-safe. A forward that returns has been acknowledged by Redis; one that
+/// cannot be throws redis_error; an event that cannot be written throws encode_error.
 class redis_listener {
 public:
     /// A listener with `options`; throws redis_error for a bad URL (it does not connect yet).
@@ -49,42 +60,53 @@ public:
     void operator()(const std::vector<event>& batch) const { forward(batch); }
 
     /// Pushes or publishes `e` and waits for Redis to acknowledge it (one round trip). A timestamp
-    /// of 0 is sent as now.
+    /// of 0 is sent as now (by the built-in formats). Throws encode_error (naming the event and
+    /// the field) when `e` cannot be written, and then sends nothing.
     void forward(const event& e) const {
-        const std::string text = encode(e);
+        const std::string text = state_->options.format.encode(e);
         send({{state_->options.channel.empty() ? "LPUSH" : "PUBLISH", target(), text}});
     }
 
-    /// Pushes or publishes every event of `batch`, in order, in one round trip: one LPUSH of all
-    /// of them (atomic) to a list, or pipelined PUBLISHes to a channel. Every event is encoded
-    /// before anything is sent, so an encode_error sends nothing.
+    /// Pushes or publishes every event of `batch` that can be written, in order, in one round
+    /// trip: one LPUSH of all of them (atomic) to a list, or pipelined PUBLISHes to a channel.
+    /// An event that cannot be written does not hold the others back: they are sent, then the
+    /// encode_error of the first event left out is thrown.
     void forward(const std::vector<event>& batch) const {
-        if (batch.empty()) return;
-        std::vector<std::string> texts;
-        texts.reserve(batch.size());
-        for (const auto& e : batch) texts.push_back(encode(e));
-        std::vector<detail::redis_command> commands;
-        if (state_->options.channel.empty()) {
-            detail::redis_command lpush{"LPUSH", target()};
-            lpush.insert(lpush.end(), texts.begin(), texts.end());
-            commands.push_back(std::move(lpush));
-        } else {
-            for (const auto& text : texts) commands.push_back({"PUBLISH", target(), text});
+        std::string texts;  // every encoding, one after the other
+        std::vector<std::size_t> ends;
+        std::optional<encode_error> first_bad;
+        for (const auto& e : batch) {
+            const std::size_t start = texts.size();
+            try {
+                state_->options.format.encode(e, texts);
+                ends.push_back(texts.size());
+            } catch (const encode_error& failure) {
+                texts.resize(start);
+                if (!first_bad) first_bad = failure;
+            }
         }
-        send(commands);
+        if (!ends.empty()) {
+            std::vector<detail::redis_command> commands;
+            const std::string_view all(texts);
+            if (state_->options.channel.empty()) {
+                commands.push_back({"LPUSH", target()});
+                for (std::size_t i = 0, start = 0; i < ends.size(); start = ends[i++]) {
+                    commands.back().push_back(all.substr(start, ends[i] - start));
+                }
+            } else {
+                for (std::size_t i = 0, start = 0; i < ends.size(); start = ends[i++]) {
+                    commands.push_back({"PUBLISH", target(), all.substr(start, ends[i] - start)});
+                }
+            }
+            send(commands);
+        }
+        if (first_bad) throw *first_bad;
     }
 
     /// The options the listener was made with.
     const redis_listener_options& options() const noexcept { return state_->options; }
 
 private:
-    static std::string encode(const event& e) {
-        if (e.timestamp != 0) return nlohmann::json(e).dump();
-        event stamped = e;
-        stamped.stamp();
-        return nlohmann::json(stamped).dump();
-    }
-
     const std::string& target() const noexcept {
         return state_->options.channel.empty() ? state_->options.listname : state_->options.channel;
     }
@@ -104,56 +126,113 @@ private:
     std::shared_ptr<state> state_;
 };
 
-/// Registers the listener type "redis" in `types`, for `load_listeners`: options `url`, and
-/// `listname` (default "beacon.events") or `channel`. Without `notifier`, every event the loader
-/// passes it is forwarded at once. With `notifier` (which must outlive the loaded listeners), the
-/// events of a unit of work are published only after its commit: each after-commit batch's events
-/// that the alias's filter (`listener_context::filter`) passes, in one round trip per commit,
-/// failures going to the notifier's error handler; a rolled-back unit publishes nothing, and a
-/// unit committed by an after-commit receiver publishes its own batch. Events sent on the signals
-/// while no unit of work of `notifier` is open on the thread are forwarded at once; events sent
-/// directly (not noted) while one is open are in no batch and not forwarded. Bad options throw
-/// config_error.
-inline void add_redis_listener_type(listener_types& types, resource_notifier* notifier = nullptr) {
-    types.add("redis", [notifier](const listener_context& c) -> listener {
-        redis_listener_options options;
-        for (const auto& [key, value] : c.options.items()) {
-            if (key == "use" || key == "actions" || key == "resources") continue;
-            std::string* field = key == "url" ? &options.url
-                                 : key == "listname" ? &options.listname
-                                 : key == "channel" ? &options.channel
-                                                    : nullptr;
-            if (!field) c.fail(key, "unknown option of a redis listener (expected url, listname or channel)");
-            if (!value.is_string() || value.get_ref<const std::string&>().empty()) {
-                c.fail(key, std::string("expected a non-empty string, got ") + (value.is_string() ? "\"\"" : value.type_name()));
+namespace detail {
+
+// Reads a configured redis listener's options over `options` (its type's defaults).
+inline redis_listener make_redis_listener(const listener_context& c, redis_listener_options options,
+                                          const std::vector<wire_format>& formats) {
+    std::string known = "envelope, kinto";
+    for (const auto& f : formats) known += ", " + f.name();
+    for (const auto& [key, value] : c.options.items()) {
+        if (key == "use" || key == "actions" || key == "resources") continue;
+        if (key == "pool_size") {  // a number, or a string of digits as in an ini file
+            const std::string text = value.is_string() ? value.get<std::string>() : value.is_number_unsigned() ? value.dump() : "";
+            std::size_t n = 0;
+            const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+            if (text.empty() || ec != std::errc() || end != text.data() + text.size() || n == 0) {
+                c.fail(key, "expected a positive number of connections, got " +
+                                (value.is_string() ? "\"" + excerpt(text, 32) + "\"" : value.dump().substr(0, 32)));
             }
-            *field = value.get<std::string>();
+            options.pool_size = n;
+            continue;
         }
-        if (c.options.contains("listname") && c.options.contains("channel")) {
-            c.fail("channel", "a redis listener takes either listname or channel, not both");
+        std::string* field = key == "url" ? &options.url
+                             : key == "listname" ? &options.listname
+                             : key == "channel" ? &options.channel
+                                                : nullptr;
+        std::string format_name;
+        if (key == "format") field = &format_name;
+        if (!field) {
+            c.fail(key, "unknown option of a redis listener (expected url, listname, channel, format or pool_size)");
         }
-        std::optional<redis_listener> forwarder;
-        try {
-            forwarder.emplace(options);
-        } catch (const redis_error& bad) {
-            c.fail("url", bad.what());
+        if (!value.is_string() || value.get_ref<const std::string&>().empty()) {
+            c.fail(key, std::string("expected a non-empty string, got ") + (value.is_string() ? "\"\"" : value.type_name()));
         }
-        if (!notifier) return *forwarder;
+        *field = value.get<std::string>();
+        if (key != "format") continue;
+        if (format_name == "envelope") {
+            options.format = wire_format::envelope();
+        } else if (format_name == "kinto") {
+            options.format = wire_format::kinto();
+        } else {
+            const auto it = std::find_if(formats.begin(), formats.end(), [&](const wire_format& f) { return f.name() == format_name; });
+            if (it == formats.end()) c.fail(key, "unknown wire format \"" + excerpt(format_name, 64) + "\" (known: " + known + ")");
+            options.format = *it;
+        }
+    }
+    if (c.options.contains("listname") && c.options.contains("channel")) {
+        c.fail("channel", "a redis listener takes either listname or channel, not both");
+    }
+    try {
+        return redis_listener(options);
+    } catch (const redis_error& bad) {
+        c.fail("url", bad.what());
+    }
+}
+
+// The factory of a redis listener type whose defaults are `defaults` (see add_redis_listener_type).
+inline listener_factory redis_listener_factory(redis_listener_options defaults, resource_notifier* notifier,
+                                               std::vector<wire_format> formats) {
+    return [defaults = std::move(defaults), notifier, formats = std::move(formats)](const listener_context& c) -> listener {
+        const redis_listener forwarder = make_redis_listener(c, defaults, formats);
+        if (!notifier) return forwarder;
 
         // Each commit's after-commit batch carries everything its unit of work sent: publish
         // what the alias's filter passes, in one round trip. Nothing is remembered between the
         // signals and the observer, so a unit of work committed by an after-commit receiver
         // (nested) publishes its own batch, and a rolled-back one leaves nothing behind.
-        c.keep(notifier->on_after_commit([forwarder = *forwarder, pass = c.filter](const std::vector<event>& batch) {
+        c.keep(notifier->on_after_commit([forwarder, pass = c.filter](const std::vector<event>& batch) {
             std::vector<event> selected;
             std::copy_if(batch.begin(), batch.end(), std::back_inserter(selected), pass);
             forwarder.forward(selected);
         }));
         // An event sent outside any unit of work of the notifier is in no batch: forward it now.
-        return [forwarder = *forwarder, notifier](const event& e) {
+        return [forwarder, notifier](const event& e) {
             if (!notifier->current()) forwarder.forward(e);
         };
-    });
+    };
+}
+
+}  // namespace detail
+
+/// Registers the Redis listener types in `types`, for `load_listeners`:
+/// - "redis": beacon's, writing the envelope to the list "beacon.events" by default;
+/// - "kinto_redis.listeners" and "kinto.core.listeners.redis" (Kinto's module names), writing
+///   Kinto's bytes (wire_format::kinto) to "kinto.core.events", pool_size 25 by default, as Kinto;
+/// - "cliquet.listeners.redis" (Cliquet's), the same on "cliquet.events".
+/// Each takes the options `url`, `listname` or `channel`, `format` ("envelope", "kinto", or the
+/// name of one of the host's `formats`) and `pool_size` (a positive number, also as a string, as
+/// Kinto's ini files give it; see redis_listener_options::pool_size). Without `notifier`, every
+/// event the loader passes a listener is forwarded at once. With `notifier` (which must outlive
+/// the loaded listeners), the events of a unit of work are published only after its commit: each
+/// after-commit batch's events that the alias's filter (`listener_context::filter`) passes, in one
+/// round trip per commit, failures (a redis_error, or the encode_error of an event that cannot
+/// be written, the others being published) going to the notifier's error handler; a rolled-back
+/// unit publishes nothing, and a unit committed by an after-commit receiver publishes its own
+/// batch. Events sent on the signals while no unit of work of `notifier` is open on the thread are
+/// forwarded at once; events sent directly (not noted) while one is open are in no batch and not
+/// forwarded. Bad options throw config_error.
+inline void add_redis_listener_type(listener_types& types, resource_notifier* notifier = nullptr,
+                                    const std::vector<wire_format>& formats = {}) {
+    types.add("redis", detail::redis_listener_factory({}, notifier, formats));
+    redis_listener_options kinto;
+    kinto.format = wire_format::kinto();
+    kinto.listname = "kinto.core.events";
+    kinto.pool_size = 25;
+    types.add("kinto_redis.listeners", detail::redis_listener_factory(kinto, notifier, formats));
+    types.add("kinto.core.listeners.redis", detail::redis_listener_factory(kinto, notifier, formats));
+    kinto.listname = "cliquet.events";
+    types.add("cliquet.listeners.redis", detail::redis_listener_factory(kinto, notifier, formats));
 }
 
 }  // namespace beacon

@@ -1,0 +1,300 @@
+#pragma once
+// Internals of the wire formats: a JSON writer that appends nlohmann::json values to a string in
+// one of two byte-exact styles, checking UTF-8 as it goes, without building a document first.
+//   compact: the bytes of nlohmann's dump() (no spaces, UTF-8 kept, controls escaped);
+//   python:  the bytes of Python's json.dumps() with its defaults (", " and ": ", ensure_ascii).
+
+#include <beacon/error.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <charconv>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace beacon::detail {
+
+/// Which bytes a json_writer produces.
+enum class json_style { compact, python };
+
+/// What a json_writer throws for a value it cannot write: `path` is a JSON pointer relative to the
+/// value written (filled in as the exception leaves each container), `what` says why.
+struct unwritable_value {
+    std::string path;  ///< Where, e.g. "/title" or "/tags/2".
+    std::string what;  ///< Why, e.g. "invalid UTF-8 (byte 0xff at offset 3)".
+};
+
+/// The length of the valid UTF-8 sequence starting at `s[i]` (1 to 4), or 0 when the bytes there
+/// are not one (a stray continuation byte, an overlong form, a surrogate, past U+10FFFF, cut short).
+inline std::size_t utf8_sequence(std::string_view s, std::size_t i, std::uint32_t& code_point) noexcept {
+    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
+    const unsigned char b0 = byte(0);
+    std::size_t n = 0;
+    std::uint32_t min = 0, lo = 0x80, hi = 0xBF;
+    if (b0 < 0x80) {
+        code_point = b0;
+        return 1;
+    }
+    if (b0 >= 0xC2 && b0 <= 0xDF) {
+        n = 2, code_point = b0 & 0x1Fu, min = 0x80;
+    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+        n = 3, code_point = b0 & 0x0Fu, min = 0x800;
+        if (b0 == 0xE0) lo = 0xA0;
+        if (b0 == 0xED) hi = 0x9F;  // no surrogates
+    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+        n = 4, code_point = b0 & 0x07u, min = 0x10000;
+        if (b0 == 0xF0) lo = 0x90;
+        if (b0 == 0xF4) hi = 0x8F;  // nothing past U+10FFFF
+    } else {
+        return 0;
+    }
+    if (i + n > s.size()) return 0;
+    for (std::size_t k = 1; k < n; ++k) {
+        const unsigned char b = byte(k);
+        if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) return 0;
+        code_point = (code_point << 6) | (b & 0x3Fu);
+    }
+    return code_point >= min ? n : 0;
+}
+
+/// Appends JSON values to `out` in `style`; throws unwritable_value for invalid UTF-8 and, in the
+/// python style, for values Python's json.dumps would not write as JSON (NaN, infinities, binary).
+class json_writer {
+public:
+    /// A writer appending to `out`.
+    json_writer(std::string& out, json_style style) noexcept : out_(out), style_(style) {}
+
+    /// The separator between the members or elements of a container.
+    std::string_view comma() const noexcept { return style_ == json_style::python ? ", " : ","; }
+    /// The separator between a key and its value.
+    std::string_view colon() const noexcept { return style_ == json_style::python ? ": " : ":"; }
+
+    /// Writes `v`; nesting costs one stack frame per level (callers bound the depth first).
+    void value(const nlohmann::json& v) {
+        using t = nlohmann::json::value_t;
+        switch (v.type()) {
+            case t::object: {
+                out_ += '{';
+                bool first = true;
+                for (auto it = v.cbegin(); it != v.cend(); ++it) {
+                    if (!first) out_ += comma();
+                    first = false;
+                    try {
+                        string(it.key());
+                    } catch (unwritable_value& bad) {
+                        bad.path = "/" + escape_token(it.key());
+                        bad.what = "the key has " + bad.what;
+                        throw;
+                    }
+                    out_ += colon();
+                    try {
+                        value(it.value());
+                    } catch (unwritable_value& bad) {
+                        bad.path = "/" + escape_token(it.key()) + bad.path;
+                        throw;
+                    }
+                }
+                out_ += '}';
+                return;
+            }
+            case t::array: {
+                out_ += '[';
+                for (std::size_t i = 0; i < v.size(); ++i) {
+                    if (i) out_ += comma();
+                    try {
+                        value(v[i]);
+                    } catch (unwritable_value& bad) {
+                        bad.path = "/" + std::to_string(i) + bad.path;
+                        throw;
+                    }
+                }
+                out_ += ']';
+                return;
+            }
+            case t::string:
+                string(v.get_ref<const std::string&>());
+                return;
+            case t::boolean:
+                out_ += v.get<bool>() ? "true" : "false";
+                return;
+            case t::null:
+                out_ += "null";
+                return;
+            case t::number_integer:
+                integer(v.get<std::int64_t>());
+                return;
+            case t::number_unsigned:
+                integer(v.get<std::uint64_t>());
+                return;
+            case t::number_float:
+                number(v.get<double>());
+                return;
+            case t::binary:
+            case t::discarded:
+                if (style_ == json_style::python) throw unwritable_value{"", "a binary value, which JSON cannot hold"};
+                out_ += v.dump();
+                return;
+        }
+    }
+
+    /// Writes an integer.
+    template <class Int>
+    void integer(Int n) {
+        char buffer[24];
+        const auto end = std::to_chars(buffer, buffer + sizeof buffer, n).ptr;
+        out_.append(buffer, static_cast<std::size_t>(end - buffer));
+    }
+
+    /// Writes a floating-point number as nlohmann (compact) or Python's float repr (python) does.
+    void number(double x) {
+        if (style_ == json_style::compact) {
+            out_ += nlohmann::json(x).dump();  // its own shortest form ("null" when not finite)
+            return;
+        }
+        if (!std::isfinite(x)) {
+            throw unwritable_value{"", std::string("a non-finite number, which Python would write as ") +
+                                           (std::isnan(x) ? "NaN" : x > 0 ? "Infinity" : "-Infinity") +
+                                           ", not JSON"};
+        }
+        python_float(x);
+    }
+
+    /// Writes `s` as a JSON string; throws unwritable_value when it is not valid UTF-8.
+    void string(std::string_view s) {
+        out_ += '"';
+        std::size_t run = 0;  // start of the bytes not yet copied
+        for (std::size_t i = 0; i < s.size();) {
+            const auto c = static_cast<unsigned char>(s[i]);
+            if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\') {
+                ++i;
+                continue;
+            }
+            std::uint32_t cp = 0;
+            const std::size_t n = utf8_sequence(s, i, cp);
+            if (n == 0) {
+                char hex[8];
+                to_hex(hex, c, 2);
+                throw unwritable_value{"", "invalid UTF-8 (byte 0x" + std::string(hex, 2) + " at offset " +
+                                               std::to_string(i) + " of a string of " + std::to_string(s.size()) +
+                                               " bytes)"};
+            }
+            if (cp >= 0x80 && style_ == json_style::compact) {  // kept as it is
+                i += n;
+                continue;
+            }
+            if (cp == 0x7F && style_ == json_style::compact) {
+                ++i;
+                continue;
+            }
+            out_.append(s.data() + run, i - run);
+            escape(cp);
+            i += n;
+            run = i;
+        }
+        out_.append(s.data() + run, s.size() - run);
+        out_ += '"';
+    }
+
+private:
+    static void to_hex(char* out, std::uint32_t v, int digits) noexcept {
+        constexpr char hex[] = "0123456789abcdef";
+        for (int k = digits - 1; k >= 0; --k, v >>= 4) out[k] = hex[v & 15];
+    }
+
+    // A JSON pointer reference token for an error path: '~' and '/' escaped as RFC 6901 says.
+    static std::string escape_token(const std::string& key) {
+        std::string out;
+        for (char c : key) {
+            if (c == '~') {
+                out += "~0";
+            } else if (c == '/') {
+                out += "~1";
+            } else {
+                out += c;
+            }
+        }
+        return out;
+    }
+
+    void escape(std::uint32_t cp) {
+        switch (cp) {
+            case '"': out_ += "\\\""; return;
+            case '\\': out_ += "\\\\"; return;
+            case '\b': out_ += "\\b"; return;
+            case '\f': out_ += "\\f"; return;
+            case '\n': out_ += "\\n"; return;
+            case '\r': out_ += "\\r"; return;
+            case '\t': out_ += "\\t"; return;
+            default: break;
+        }
+        if (cp >= 0x10000) {  // a surrogate pair, as Python writes it
+            const std::uint32_t v = cp - 0x10000;
+            unicode_escape(0xD800 + (v >> 10));
+            unicode_escape(0xDC00 + (v & 0x3FF));
+        } else {
+            unicode_escape(cp);
+        }
+    }
+
+    void unicode_escape(std::uint32_t unit) {
+        char buffer[6] = {'\\', 'u'};
+        to_hex(buffer + 2, unit, 4);
+        out_.append(buffer, 6);
+    }
+
+    // Python's repr(float): the shortest digits that read back the same value, written with an
+    // exponent when the decimal point falls before the 4th leading zero or after 16 digits
+    // (1e-05, 1e+16), otherwise positionally with at least one digit after the point (100.0).
+    void python_float(double x) {
+        char buffer[32];
+        const auto end = std::to_chars(buffer, buffer + sizeof buffer, x, std::chars_format::scientific).ptr;
+        std::string_view sci(buffer, static_cast<std::size_t>(end - buffer));  // "-1.2345e+17"
+        if (!sci.empty() && sci.front() == '-') {
+            out_ += '-';
+            sci.remove_prefix(1);
+        }
+        const auto e = sci.find('e');
+        std::string digits;
+        for (char c : sci.substr(0, e)) {
+            if (c != '.') digits += c;
+        }
+        int exponent = 0;
+        std::from_chars(sci.data() + e + 1 + (sci[e + 1] == '+'), sci.data() + sci.size(), exponent);
+        const int point = exponent + 1;  // digits d1 d2 ... with the decimal point after `point` of them
+        const int count = static_cast<int>(digits.size());
+        if (point > -4 && point <= 16) {
+            if (point <= 0) {
+                out_ += "0.";
+                out_.append(static_cast<std::size_t>(-point), '0');
+                out_ += digits;
+            } else if (point < count) {
+                out_.append(digits, 0, static_cast<std::size_t>(point));
+                out_ += '.';
+                out_.append(digits, static_cast<std::size_t>(point), std::string::npos);
+            } else {
+                out_ += digits;
+                out_.append(static_cast<std::size_t>(point - count), '0');
+                out_ += ".0";
+            }
+            return;
+        }
+        out_ += digits[0];
+        if (count > 1) {
+            out_ += '.';
+            out_.append(digits, 1, std::string::npos);
+        }
+        out_ += exponent < 0 ? "e-" : "e+";
+        const int magnitude = exponent < 0 ? -exponent : exponent;
+        if (magnitude < 10) out_ += '0';
+        integer(magnitude);
+    }
+
+    std::string& out_;
+    json_style style_;
+};
+
+}  // namespace beacon::detail

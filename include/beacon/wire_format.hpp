@@ -1,0 +1,294 @@
+#pragma once
+/// \file
+/// Wire formats: how an event travels as bytes (through the Redis bridge, or anything else that
+/// carries text). beacon's envelope keeps everything; `kinto` is byte for byte what Kinto's Redis
+/// listener pushes (`json.dumps(event.payload)`); a host can define its own.
+
+#include <beacon/detail/json_writer.hpp>
+#include <beacon/error.hpp>
+#include <beacon/event.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace beacon {
+
+namespace detail {
+
+// "create record /buckets/b/collections/c/records/r1" (short, printable), to name an event in a message.
+inline std::string describe_event(const event& e) {
+    std::string out = e.action ? std::string(to_string(*e.action)) : std::string("(no action)");
+    out += ' ' + excerpt(e.resource_name, 32) + ' ' + excerpt(e.uri, 96);
+    if (!e.sender.empty()) out += " from \"" + excerpt(e.sender, 32) + "\"";
+    return out;
+}
+
+[[noreturn]] inline void unwritable(const event& e, const std::string& path, const std::string& what) {
+    throw encode_error(path, what + " in event " + describe_event(e));
+}
+
+// Writes `v` (at `path` in the event) or throws encode_error naming the event and the field.
+inline void write_field(json_writer& w, const event& e, const std::string& path, const nlohmann::json& v) {
+    try {
+        w.value(v);
+    } catch (const unwritable_value& bad) {
+        unwritable(e, excerpt(path + bad.path, 200), bad.what);
+    }
+}
+
+inline void write_string(json_writer& w, const event& e, const std::string& path, std::string_view s) {
+    try {
+        w.string(s);
+    } catch (const unwritable_value& bad) {
+        unwritable(e, excerpt(path, 200), bad.what);
+    }
+}
+
+// The checks every format shares: `data` is an object, owns none of the payload's field names,
+// and nests no deeper than json_limits' default (so that writing it costs bounded stack).
+inline void check_encodable(const event& e) {
+    if (!e.data.is_object()) {
+        throw encode_error("/data", std::string("must be a JSON object, got ") + e.data.type_name() + " in event " +
+                                        describe_event(e));
+    }
+    for (auto field : payload_fields) {
+        if (e.data.contains(field)) {
+            unwritable(e, "/data/" + std::string(field), "this key is a payload field of its own; rename the data key;");
+        }
+    }
+    check_depth(e);
+}
+
+inline std::int64_t wire_timestamp(const event& e) noexcept { return e.timestamp != 0 ? e.timestamp : event::now_ms(); }
+
+}  // namespace detail
+
+/// Appends `e` in beacon's envelope to `out`: the bytes of `nlohmann::json(e).dump()`
+/// (`{"impacted_records":[{"new","old"}],"payload":{<fields and data keys, sorted>},"sender"}`),
+/// written directly, with a timestamp of 0 written as now. Throws encode_error naming the event and
+/// the field for invalid UTF-8, a `data` that is not an object or owns a payload field's name, or
+/// nesting deeper than json_limits' default max_depth; `out` is then left partly written.
+inline void encode_envelope(const event& e, std::string& out) {
+    detail::check_encodable(e);
+    detail::json_writer w(out, detail::json_style::compact);
+    out += "{\"impacted_records\":[";
+    for (std::size_t i = 0; i < e.impacted_records.size(); ++i) {
+        const auto& record = e.impacted_records[i];
+        const std::string at = "/impacted_records/" + std::to_string(i);
+        out += i ? ",{" : "{";
+        if (record.new_value) {
+            out += "\"new\":";
+            detail::write_field(w, e, at + "/new", *record.new_value);
+        }
+        if (record.old_value) {
+            out += record.new_value ? ",\"old\":" : "\"old\":";
+            detail::write_field(w, e, at + "/old", *record.old_value);
+        }
+        out += '}';
+    }
+    out += "],\"payload\":{";
+    // The payload's fields merged, in key order, with the data keys (already in key order).
+    const std::int64_t timestamp = detail::wire_timestamp(e);
+    auto field = [&](std::size_t k) {
+        switch (k) {
+            case 0:
+                out += "\"action\":\"";
+                out += to_string(*e.action);
+                out += '"';
+                return;
+            case 1:
+                out += "\"resource_name\":";
+                return detail::write_string(w, e, "/resource_name", e.resource_name);
+            case 2:
+                out += "\"timestamp\":";
+                return w.integer(timestamp);
+            case 3:
+                out += "\"uri\":";
+                return detail::write_string(w, e, "/uri", e.uri);
+            default:
+                out += "\"user_id\":";
+                return detail::write_string(w, e, "/user_id", e.user_id);
+        }
+    };
+    constexpr std::array<std::string_view, 5> sorted_fields{"action", "resource_name", "timestamp", "uri", "user_id"};
+    std::size_t next = e.action ? 0 : 1;
+    bool first = true;
+    for (auto it = e.data.cbegin(); it != e.data.cend(); ++it) {
+        for (; next < sorted_fields.size() && sorted_fields[next] < it.key(); ++next, first = false) {
+            if (!first) out += ',';
+            field(next);
+        }
+        if (!first) out += ',';
+        first = false;
+        detail::write_string(w, e, "/data/" + it.key(), it.key());
+        out += ':';
+        detail::write_field(w, e, "/data/" + it.key(), it.value());
+    }
+    for (; next < sorted_fields.size(); ++next, first = false) {
+        if (!first) out += ',';
+        field(next);
+    }
+    out += "},\"sender\":";
+    detail::write_string(w, e, "/sender", e.sender);
+    out += '}';
+}
+
+/// Appends `e` in Kinto's format to `out`: the bytes Kinto's Redis listener pushes for the same
+/// event, `json.dumps(event.payload)` with Python's defaults: `{"timestamp": .., "action": ..,
+/// "uri": .., "user_id": .., "resource_name": .., <data keys in data's order>}`, separators ", "
+/// and ": " at every level, non-ASCII escaped (`\u00e9`, surrogate pairs past U+FFFF), floats as
+/// Python's repr, `user_id` null when empty (anonymous), `action` null when absent, a timestamp of
+/// 0 written as now. The sender and the impacted records are not written (Kinto's payload has
+/// neither). Throws encode_error as encode_envelope does, and for a number that is not finite
+/// (Python would write NaN or Infinity, which is not JSON).
+inline void encode_kinto(const event& e, std::string& out) {
+    detail::check_encodable(e);
+    detail::json_writer w(out, detail::json_style::python);
+    out += "{\"timestamp\": ";
+    w.integer(detail::wire_timestamp(e));
+    out += ", \"action\": ";
+    if (e.action) {
+        out += '"';
+        out += to_string(*e.action);
+        out += '"';
+    } else {
+        out += "null";
+    }
+    out += ", \"uri\": ";
+    detail::write_string(w, e, "/uri", e.uri);
+    out += ", \"user_id\": ";
+    if (e.user_id.empty()) {
+        out += "null";
+    } else {
+        detail::write_string(w, e, "/user_id", e.user_id);
+    }
+    out += ", \"resource_name\": ";
+    detail::write_string(w, e, "/resource_name", e.resource_name);
+    for (auto it = e.data.cbegin(); it != e.data.cend(); ++it) {
+        out += ", ";
+        detail::write_string(w, e, "/data/" + it.key(), it.key());
+        out += ": ";
+        detail::write_field(w, e, "/data/" + it.key(), it.value());
+    }
+    out += '}';
+}
+
+namespace detail {
+
+// Reads Kinto's flat payload out of `j`, moving its values: the five fields to the event's, every
+// other key into `data`. Kinto always writes "action", which tells its payload from other JSON.
+inline event read_flat(nlohmann::json& j) {
+    if (j.is_object() && !j.contains("action")) {
+        throw decode_error("", j.contains("payload") ? "beacon's envelope, not Kinto's flat payload (decode it with the envelope format)"
+                                                     : "missing required key \"action\" (Kinto's payload) or \"payload\" (beacon's envelope)");
+    }
+    event e;
+    read_payload(j, nlohmann::json::json_pointer(), e);
+    return e;
+}
+
+}  // namespace detail
+
+/// Reads Kinto's flat payload (`{"timestamp", "action", "uri", "user_id", "resource_name",
+/// <route ids>...}`) within `limits`: the five fields go to the event's fields (a null `user_id`
+/// or `action` to none), every other key (the route ids: `bucket_id`, `collection_id`,
+/// `record_id`...) into `data`; the sender is empty and there are no impacted records. Throws
+/// decode_error naming the JSON pointer of the bad value (also for beacon's envelope).
+inline event decode_kinto(std::string_view text, const json_limits& limits = {}) {
+    nlohmann::json j = detail::parse_json(text, limits);
+    return detail::read_flat(j);
+}
+
+/// Reads either shape, told apart by its keys: beacon's envelope (an object with a "payload" and
+/// none of the payload's own fields beside it) or Kinto's flat payload (which has them: "action",
+/// "timestamp"...). Kinto's payload always has "action", and beacon's envelope never has a payload
+/// field at its top level, so the two cannot be confused. Throws decode_error naming the JSON
+/// pointer of the bad value.
+inline event decode_any(std::string_view text, const json_limits& limits = {}) {
+    nlohmann::json j = detail::parse_json(text, limits);
+    bool flat = !j.is_object() || !j.contains("payload");
+    for (auto field : detail::payload_fields) flat = flat || j.contains(field);
+    return flat ? detail::read_flat(j) : detail::read_event(j);
+}
+
+/// A wire format: a name, how to encode an event into bytes and how to decode bytes into an event.
+/// `wire_format::envelope()` (beacon's, the default) and `wire_format::kinto()` are built in; a host
+/// makes its own with the constructor. Copies are cheap (they share the functions).
+class wire_format {
+public:
+    /// Appends the encoding of an event to a string; throws encode_error for an event it cannot write.
+    using encoder = std::function<void(const event&, std::string&)>;
+    /// Decodes one message within the limits; throws decode_error for a message that is not an event.
+    using decoder = std::function<event(std::string_view, const json_limits&)>;
+
+    /// A host's own format named `name` (for configuration: `format = <name>`). Exceptions other
+    /// than beacon::error that `encode` or `decode` throw reach callers as encode_error or
+    /// decode_error naming the format.
+    wire_format(std::string name, encoder encode, decoder decode)
+        : impl_(std::make_shared<const impl>(impl{std::move(name), std::move(encode), std::move(decode)})) {}
+
+    /// beacon's envelope: encodes with encode_envelope (everything: sender, payload, impacted
+    /// records); decodes either the envelope or Kinto's flat payload (decode_any).
+    static wire_format envelope() {
+        static const wire_format format("envelope", encode_envelope, decode_any);
+        return format;
+    }
+
+    /// Kinto's format: encodes with encode_kinto (Kinto's bytes: the flat payload alone); decodes
+    /// Kinto's flat payload only (decode_kinto).
+    static wire_format kinto() {
+        static const wire_format format("kinto", encode_kinto, decode_kinto);
+        return format;
+    }
+
+    /// The format's name ("envelope", "kinto", or the host's).
+    const std::string& name() const noexcept { return impl_->name; }
+
+    /// Appends the encoding of `e` to `out`; throws encode_error.
+    void encode(const event& e, std::string& out) const {
+        try {
+            impl_->encode(e, out);
+        } catch (const error&) {
+            throw;
+        } catch (const std::exception& bad) {
+            throw encode_error("", "wire format \"" + impl_->name + "\" failed: " + detail::excerpt(bad.what(), 200) +
+                                       " in event " + detail::describe_event(e));
+        }
+    }
+
+    /// The encoding of `e`; throws encode_error.
+    std::string encode(const event& e) const {
+        std::string out;
+        out.reserve(512);
+        encode(e, out);
+        return out;
+    }
+
+    /// Decodes `text` within `limits`; throws decode_error.
+    event decode(std::string_view text, const json_limits& limits = {}) const {
+        try {
+            return impl_->decode(text, limits);
+        } catch (const error&) {
+            throw;
+        } catch (const std::exception& bad) {
+            throw decode_error("", "wire format \"" + impl_->name + "\" failed: " + detail::excerpt(bad.what(), 200));
+        }
+    }
+
+private:
+    struct impl {
+        std::string name;
+        encoder encode;
+        decoder decode;
+    };
+    std::shared_ptr<const impl> impl_;
+};
+
+}  // namespace beacon
