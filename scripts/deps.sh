@@ -5,7 +5,7 @@ beacon_packages=(
   cmake make g++ pkgconf                          # build
   libboost-dev nlohmann-json3-dev catch2          # the library and its tests
   clang libclang-rt-14-dev                        # sanitizer builds and fuzzers
-  redis-server libhiredis-dev python3             # the Redis bridge and its tests (python3: interop test)
+  redis-server libhiredis-dev python3 python3-redis  # the Redis bridge and its tests (interop with Python workers)
   libbenchmark-dev python3-blinker                # benchmarks and their Python peer
 )
 
