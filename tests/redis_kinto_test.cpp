@@ -232,3 +232,17 @@ TEST_CASE("a host's own wire format, with encode and decode, from options and fr
     CHECK_THROWS_WITH(beacon::load_listeners(host.host, {{"event_listeners", {{"q", {{"use", "redis"}, {"pool_size", "0"}}}}}}, types),
                       Contains("/event_listeners/q/pool_size") && Contains("expected a positive number of connections, got \"0\""));
 }
+
+TEST_CASE("a configured redis listener may be delivered asynchronously (the loader's async setting is not its option)",
+          "[redis][listener]") {
+    redis_server server;
+    beacon::registry host;
+    beacon::listener_types types;
+    beacon::add_redis_listener_type(types);
+    auto settings = kinto_settings("kinto_redis.listeners", server.url());
+    settings["event_listeners.redis.async"] = true;
+    auto loaded = beacon::load_listeners(host, settings, types);
+    host.core().signal("resource_changed").send(record_event(beacon::action::create, "a1", ""));
+    REQUIRE(loaded.drain(std::chrono::steady_clock::now() + 10s));
+    CHECK(server.llen("kinto.core.events") == 1);
+}

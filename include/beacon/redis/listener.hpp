@@ -134,7 +134,8 @@ inline redis_listener make_redis_listener(const listener_context& c, redis_liste
     std::string known = "envelope, kinto";
     for (const auto& f : formats) known += ", " + f.name();
     for (const auto& [key, value] : c.options.items()) {
-        if (key == "use" || key == "actions" || key == "resources") continue;
+        // The loader's own settings (the filter, and async delivery: "async" or flat "async.<option>").
+        if (key == "use" || key == "actions" || key == "resources" || key == "async" || key.rfind("async.", 0) == 0) continue;
         if (key == "pool_size") {  // a number, or a string of digits as in an ini file
             const std::string text = value.is_string() ? value.get<std::string>() : value.is_number_unsigned() ? value.dump() : "";
             std::size_t n = 0;
