@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
     beacon::registry worker;
     auto& changed = worker.core().signal("resource_changed");
     beacon::redis_consumer consumer(changed, options, [](const beacon::error& e, const beacon::redis_message& m) {
-        std::cerr << "worker: " << e.what() << (m.payload.empty() ? "" : " in: " + m.payload) << "\n";
+        std::cerr << "worker: " << e.what() << (m.payload.empty() ? "" : " in: " + m.payload.substr(0, 64)) << "\n";
     });
 
     int handled = 0;

@@ -1,6 +1,7 @@
 #pragma once
 /// \file
-/// The one payload every beacon signal carries, and its JSON wire shape (Kinto's).
+/// The one payload every beacon signal carries, and its JSON wire shape (beacon's envelope; Kinto's
+/// own flat payload is a wire format of <beacon/wire_format.hpp>).
 
 #include <beacon/detail/json_guard.hpp>
 #include <beacon/error.hpp>
@@ -241,7 +242,7 @@ inline void check_depth(const event& e, std::size_t max_depth = json_limits{}.ma
 /// Reads an action from its wire name; throws decode_error for anything else.
 inline void from_json(const nlohmann::json& j, action& a) { a = detail::read_action(j, nlohmann::json::json_pointer()); }
 
-/// Writes `e` in Kinto's wire shape: {"sender", "payload": {timestamp, action, uri, user_id,
+/// Writes `e` in beacon's envelope: {"sender", "payload": {timestamp, action, uri, user_id,
 /// resource_name, <data keys>}, "impacted_records": [{"old", "new"}]}.
 /// Throws encode_error when `data` is not an object or has a key that a payload field owns, or
 /// when the event nests deeper than json_limits' default max_depth (see check_depth).
@@ -273,7 +274,7 @@ inline void to_json(nlohmann::json& j, const event& e) {
     j = nlohmann::json{{"sender", e.sender}, {"payload", std::move(payload)}, {"impacted_records", std::move(records)}};
 }
 
-/// Reads an event from Kinto's wire shape; "payload" is required, "sender" and
+/// Reads an event from beacon's envelope; "payload" is required, "sender" and
 /// "impacted_records" are optional. Throws decode_error naming the JSON pointer of the bad value,
 /// also when `j` nests deeper than json_limits' default max_depth (checked first, iteratively,
 /// since copying the values out of `j` recurses once per level).

@@ -51,7 +51,7 @@ private:
     std::function<void(const event&)> f_;
 };
 
-/// A consumer that writes each event as one line of JSON (Kinto's wire shape), flushed; thread-safe.
+/// A consumer that writes each event as one line of JSON (beacon's envelope), flushed; thread-safe.
 class log_consumer : public consumer {
 public:
     /// Writes to `out`, which must outlive the consumer.
