@@ -226,10 +226,12 @@ public:
         idle_.notify_all();
     }
 
-    // Frees the receiver once no worker can call it any more.
+    // Frees the receiver once no worker can call it any more (all joined), outside the lock: its
+    // destructor may send to this very queue.
     void release_receiver() {
+        deliver_fn released;
         std::lock_guard lock(mutex_);
-        deliver_ = nullptr;
+        released.swap(deliver_);
     }
 
     async_stats stats() const {
