@@ -653,6 +653,22 @@ TEST_CASE("configured listeners take an async option, nested and flat", "[async]
     CHECK(listeners.async("nobody") == nullptr);
 }
 
+TEST_CASE("the factory does not see the async setting, which the loader takes", "[async][listener]") {
+    beacon::registry reg;
+    beacon::listener_types types;
+    std::vector<nlohmann::json> seen;
+    types.add("strict", [&](const beacon::listener_context& c) -> beacon::listener {
+        seen.push_back(c.options);
+        return [](const beacon::event&) {};
+    });
+    auto listeners = beacon::load_listeners(reg, nlohmann::json::parse(R"({"event_listeners": "a b",
+        "event_listeners.a.use": "strict", "event_listeners.a.async.workers": "2", "event_listeners.a.url": "x",
+        "event_listeners.b.use": "strict", "event_listeners.b.async": {"queue": 5}})"), types);
+    CHECK(seen == std::vector<nlohmann::json>{{{"use", "strict"}, {"url", "x"}}, {{"use", "strict"}}});
+    CHECK(listeners.async("a")->options().workers == 2);
+    CHECK(listeners.async("b")->options().queue == 5);
+}
+
 TEST_CASE("\"async\": true takes the defaults, false or absent keeps the listener synchronous", "[async][listener]") {
     beacon::registry reg;
     beacon::listener_types types;

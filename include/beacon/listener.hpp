@@ -19,9 +19,9 @@
 #include <exception>
 #include <functional>
 #include <map>
-#include <optional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <shared_mutex>
 #include <sstream>
@@ -222,6 +222,10 @@ inline listener_spec read_spec(listener_context context, const listener_types& t
     for (auto& [word, key] : read_words(c, "resources")) spec.resources.insert(std::move(word));
     for (action a : spec.actions) (a == action::read ? spec.reads : spec.writes) = true;
     spec.async = read_async_setting(c.options, c.alias, [&c](std::string_view name) { return c.key(name); });
+    // The loader's own option: the factory does not see it (nor the flat form's "async.<key>").
+    for (auto it = spec.context.options.begin(); it != spec.context.options.end();) {
+        it = it.key() == "async" || it.key().rfind("async.", 0) == 0 ? spec.context.options.erase(it) : std::next(it);
+    }
     spec.context.filter = with_actions(spec.actions);
     if (!spec.resources.empty()) spec.context.filter = spec.context.filter & with_resources(spec.resources);
     return spec;

@@ -1,6 +1,6 @@
 // libFuzzer target: listener configuration loading (nested and Kinto's flat form, including the
-// "redis" listener type's options). Contract: load_listeners either connects every alias or throws
-// a beacon::error and leaves nothing connected; nothing else.
+// "redis" listener type's options and the "async" setting). Contract: load_listeners either
+// connects every alias or throws a beacon::error and leaves nothing connected; nothing else.
 #include <beacon/listener.hpp>
 #include <beacon/redis.hpp>
 
@@ -19,6 +19,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     auto& changed = reg.core().signal("resource_changed");
     auto& read = reg.core().signal("resource_read");
+    auto& after_changed = reg.core().signal("after_resource_changed");
+    auto& after_read = reg.core().signal("after_resource_read");
     try {
         auto loaded = beacon::load_listeners(reg, settings, types);
         loaded.unload_all();
@@ -26,6 +28,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         // Bad configuration: fine, as long as nothing stayed connected.
     }
     // Any other exception escapes and libFuzzer reports it as a crash.
-    if (changed.receiver_count() != 0 || read.receiver_count() != 0) std::abort();
+    if (changed.receiver_count() != 0 || read.receiver_count() != 0 || after_changed.receiver_count() != 0 ||
+        after_read.receiver_count() != 0) {
+        std::abort();
+    }
     return 0;
 }
