@@ -199,9 +199,9 @@ inline event read_event(nlohmann::json& j) {
             has_payload = true;
         } else if (key == "impacted_records") {
             if (!value.is_array()) wrong_type(root / key, "an array", value);
-            out.impacted_records.reserve(value.size());
             for (std::size_t i = 0; i < value.size(); ++i) {
                 out.impacted_records.push_back(read_record(value[i], root / key / i));
+                value[i] = nullptr;  // frees the record's object as soon as its values are moved out
             }
         } else {
             throw decode_error(pointer(root / key),
@@ -299,24 +299,24 @@ inline nlohmann::json parse_json(std::string_view text, const json_limits& limit
                            decode_reason::too_large);
     }
     nlohmann::json j;
+    bounded_dom_parser parser(j, limits.max_depth);
+    bool parsed = false;
     try {
-        j = nlohmann::json::parse(text, depth_counter(limits.max_depth));
+        parsed = nlohmann::json::sax_parse(text, &parser);
     } catch (const depth_exceeded& deep) {
         throw decode_error(pointer(deep.at), "nests deeper than " + std::to_string(limits.max_depth) +
                                                  " levels (json_limits::max_depth)",
                            decode_reason::too_deep);
-    } catch (const nlohmann::json::parse_error& bad) {
-        // nlohmann's message quotes the whole token it last read (a string may be megabytes):
-        // keep its explanation, quote a short excerpt of the text at the error instead.
-        std::string why = bad.what();
+    }
+    if (!parsed) {
+        // nlohmann's message quotes the whole token it last read (a string or a number may be
+        // megabytes): keep its explanation, quote a short excerpt of the text at the error instead.
+        std::string why = parser.error_message();
         if (const auto cut = why.find("; last read:"); cut != std::string::npos) why.resize(cut);
-        const std::size_t at = bad.byte == 0 ? 0 : bad.byte - 1;
+        const std::size_t at = std::min(parser.error_position() == 0 ? 0 : parser.error_position() - 1, text.size());
         const std::size_t from = at > 24 ? at - 24 : 0;
         throw decode_error("", "not valid JSON: " + excerpt(why, 200) + "; near byte " + std::to_string(at) +
-                                   ": \"" + excerpt(text.substr(std::min(from, text.size()), 48)) + "\"",
-                           decode_reason::syntax);
-    } catch (const nlohmann::json::exception& bad) {  // out_of_range: a number overflow
-        throw decode_error("", std::string("not valid JSON: ") + excerpt(bad.what(), 200),
+                                   ": \"" + excerpt(text.substr(from, 48)) + "\"",
                            decode_reason::syntax);
     }
     return j;
@@ -326,7 +326,8 @@ inline nlohmann::json parse_json(std::string_view text, const json_limits& limit
 
 /// Parses event JSON text from outside within `limits`: text longer than `limits.max_bytes` is
 /// rejected unread, and parsing stops at the first array or object nested deeper than
-/// `limits.max_depth`, so no input costs stack or memory beyond a small multiple of its size.
+/// `limits.max_depth` (nlohmann's parser is iterative; the check runs as it reads), so no input
+/// costs stack, and none costs memory beyond a small multiple of its size (see docs/reliability.md).
 /// Throws decode_error (see decode_reason) naming the JSON pointer of the bad value and quoting
 /// at most a short excerpt of the text.
 inline event parse_event(std::string_view text, const json_limits& limits = {}) {

@@ -181,6 +181,14 @@ public:
         return any_signal_.num_slots() + (b ? b->signal.num_slots() : 0);
     }
 
+    /// How many senders the signal keeps a receiver list for. Lists whose receivers have all gone
+    /// (disconnected, out of scope, owner expired) are dropped by sweeps as senders are connected,
+    /// so this stays under twice the senders with live receivers, plus 16.
+    std::size_t sender_count() const {
+        std::shared_lock lock(buckets_mutex_);
+        return buckets_.size();
+    }
+
     /// Disconnects every receiver of this signal.
     void disconnect_all() {
         any_signal_.disconnect_all_slots();
@@ -241,7 +249,7 @@ private:
     template <class F, class Owner>
     connection connect_bound(std::string_view sender, F&& receiver, const Owner& owner) {
         std::unique_lock lock(buckets_mutex_);
-        sweep_empty_buckets();
+        if (buckets_.size() >= 2 * buckets_after_sweep_ + 16) sweep_buckets(lock);
         auto it = buckets_.find(sender);
         if (it == buckets_.end()) {
             auto* bins = bins_.load(std::memory_order_relaxed);
@@ -257,9 +265,26 @@ private:
     }
 
     // Buckets of senders whose receivers have all gone are dropped once they could make up half
-    // the map, so that a stream of one-off senders does not grow it without bound.
-    void sweep_empty_buckets() {
-        if (buckets_.size() < 2 * buckets_after_sweep_ + 16) return;
+    // the map, so that a stream of one-off senders does not grow it without bound. A receiver
+    // whose tracked owner expired stays in Boost's list, and counted live, until Boost is asked
+    // whether it is connected (a send from its sender asks): the sweep asks every bucket that
+    // still counts a live receiver (num_slots drops the expired ones). Dropping them runs the
+    // receivers' destructors, which may call into this signal: that part runs unlocked.
+    void sweep_buckets(std::unique_lock<std::shared_mutex>& lock) {
+        std::vector<std::shared_ptr<bucket>> counted_live;
+        for (auto it = buckets_.begin(); it != buckets_.end();) {
+            if (it->second->count.live.load(std::memory_order_acquire) == 0) {
+                it = buckets_.erase(it);
+            } else {
+                counted_live.push_back(it->second);
+                ++it;
+            }
+        }
+        buckets_after_sweep_ = buckets_.size();  // no second sweep starts meanwhile
+        lock.unlock();
+        for (const auto& b : counted_live) (void)b->signal.num_slots();
+        counted_live.clear();
+        lock.lock();
         for (auto it = buckets_.begin(); it != buckets_.end();) {
             it = it->second->count.live.load(std::memory_order_acquire) == 0 ? buckets_.erase(it) : std::next(it);
         }

@@ -1,7 +1,7 @@
 #pragma once
 // Guards for JSON that comes from outside or goes out: short printable excerpts for error
 // messages, an iterative nesting-depth check for a JSON value (nlohmann's copy, comparison and
-// dump recurse once per level), and a parser callback that counts nesting while nlohmann parses.
+// dump recurse once per level), and a SAX handler that bounds nesting while nlohmann parses.
 
 #include <nlohmann/json.hpp>
 
@@ -92,40 +92,52 @@ inline std::optional<nlohmann::json::json_pointer> too_deep(const nlohmann::json
     return std::nullopt;
 }
 
-/// The error a depth_counter reports: the pointer of the container past the limit.
+/// What bounded_dom_parser throws at the first container past its depth limit.
 struct depth_exceeded {
     nlohmann::json::json_pointer at;  ///< Where the container that is one level too deep starts.
 };
 
-/// A parser callback for nlohmann::json::parse that throws depth_exceeded as soon as the text
-/// opens a container deeper than `max_depth` (the document's top container is level 1), before
-/// nlohmann builds anything below it; it tracks where the parser is, to name that place.
-class depth_counter {
+/// A SAX handler for nlohmann::json::sax_parse: nlohmann's own DOM builder (the one
+/// nlohmann::json::parse uses), plus a nesting check that throws depth_exceeded as soon as the
+/// text opens a container deeper than `max_depth` (the document's top container is level 1),
+/// before anything is built below it. It tracks where the parser is, to name that place.
+/// (nlohmann's parser-callback variant is not used: it rescans the enclosing object after each
+/// nested object ends, which makes `{"0":{},"1":{},...}` quadratic in time.)
+class bounded_dom_parser {
 public:
-    explicit depth_counter(std::size_t max_depth) : max_depth_(max_depth) {}
+    using json = nlohmann::json;
 
-    /// The callback itself (see nlohmann::json::parser_callback_t).
-    bool operator()(int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-        using ev = nlohmann::json::parse_event_t;
-        switch (event) {
-            case ev::object_start:
-            case ev::array_start:
-                if (static_cast<std::size_t>(depth) + 1 > max_depth_) throw depth_exceeded{where()};
-                frames_.push_back({event == ev::array_start, 0, {}});
-                break;
-            case ev::key:
-                frames_.back().key = parsed.get_ref<const std::string&>();
-                break;
-            case ev::object_end:
-            case ev::array_end:
-                frames_.pop_back();
-                value_done();
-                break;
-            case ev::value:
-                value_done();
-                break;
-        }
-        return true;
+    /// Builds into `result`; nesting is bounded by `max_depth`.
+    bounded_dom_parser(json& result, std::size_t max_depth) : dom_(result, false), max_depth_(max_depth) {}
+
+    /// Where nlohmann reported a syntax error (see parse_error), else 0.
+    std::size_t error_position() const noexcept { return error_position_; }
+    /// nlohmann's message for the syntax error, else empty.
+    const std::string& error_message() const noexcept { return error_message_; }
+
+    bool null() { return value_done(dom_.null()); }                             ///< SAX event.
+    bool boolean(bool v) { return value_done(dom_.boolean(v)); }                ///< SAX event.
+    bool number_integer(json::number_integer_t v) { return value_done(dom_.number_integer(v)); }  ///< SAX event.
+    bool number_unsigned(json::number_unsigned_t v) { return value_done(dom_.number_unsigned(v)); }  ///< SAX event.
+    bool number_float(json::number_float_t v, const json::string_t& s) { return value_done(dom_.number_float(v, s)); }  ///< SAX event.
+    bool string(json::string_t& v) { return value_done(dom_.string(v)); }       ///< SAX event.
+    bool binary(json::binary_t& v) { return value_done(dom_.binary(v)); }       ///< SAX event.
+    bool start_object(std::size_t n) { return enter(false) && dom_.start_object(n); }  ///< SAX event.
+    bool key(json::string_t& k) {  ///< SAX event.
+        frames_.back().key = k;
+        return dom_.key(k);
+    }
+    bool end_object() { return leave(dom_.end_object()); }                      ///< SAX event.
+    bool start_array(std::size_t n) { return enter(true) && dom_.start_array(n); }  ///< SAX event.
+    bool end_array() { return leave(dom_.end_array()); }                        ///< SAX event.
+
+    /// A syntax error (nlohmann::json::parse_error) or a number out of range (out_of_range):
+    /// keeps where and nlohmann's message, and stops the parse.
+    template <class Exception>
+    bool parse_error(std::size_t position, const std::string& /*last_token*/, const Exception& ex) {
+        error_position_ = position;
+        error_message_ = ex.what();
+        return false;
     }
 
 private:
@@ -135,12 +147,22 @@ private:
         std::string key;    // of the current member, in an object
     };
 
-    void value_done() noexcept {
+    bool enter(bool array) {
+        if (frames_.size() + 1 > max_depth_) throw depth_exceeded{where()};
+        frames_.push_back({array, 0, {}});
+        return true;
+    }
+    bool leave(bool ok) {
+        frames_.pop_back();
+        return value_done(ok);
+    }
+    bool value_done(bool ok) noexcept {
         if (!frames_.empty() && frames_.back().array) ++frames_.back().index;
+        return ok;
     }
 
-    nlohmann::json::json_pointer where() const {
-        nlohmann::json::json_pointer at;
+    json::json_pointer where() const {
+        json::json_pointer at;
         for (const frame& f : frames_) {
             if (f.array) {
                 at /= f.index;
@@ -151,8 +173,11 @@ private:
         return at;
     }
 
+    nlohmann::detail::json_sax_dom_parser<json> dom_;
     std::size_t max_depth_;
     std::vector<frame> frames_;
+    std::size_t error_position_ = 0;
+    std::string error_message_;
 };
 
 }  // namespace beacon::detail
