@@ -257,6 +257,13 @@ TEST_CASE("errors about huge bad input quote a short excerpt of it", "[event][js
     const auto key = decode_failure("{\"payload\": {}, \"" + big + "\": 1}");
     CHECK(std::string(key.what()).size() < 600);
     CHECK(key.path().size() < 600);
+    // A path of 130 levels of long keys with unprintable bytes is cut too.
+    std::string deep_keys;
+    for (int i = 0; i < 130; ++i) deep_keys += "{\"" + std::string(100, '\x7f') + "\":";
+    const auto deep = decode_failure("{\"payload\": " + deep_keys + "1" + std::string(130, '}') + "}");
+    CHECK(deep.reason() == beacon::decode_reason::too_deep);
+    CHECK_THAT(deep.path(), Contains("/\\x7f\\x7f") && Contains("/...("));
+    CHECK(std::string(deep.what()).size() < 1200);
 }
 
 TEST_CASE("an event nesting too deep to copy or write is an encode_error", "[event][json][limits][behaviour11]") {

@@ -81,6 +81,37 @@ void p1_boost(benchmark::State& state) {
 }
 BENCHMARK(p1_boost)->Name("P1/boost")->Arg(1)->Arg(10)->Arg(100);
 
+// P1 with an unstamped const event (Kinto-shaped data and one impacted record): each send stamps
+// a copy, after checking that the event is shallow enough to copy (check_depth); the copy done by
+// hand next to it is the peer, so the ratio shows what the check adds.
+
+beacon::event unstamped() {
+    beacon::event e("anyone", {{"bucket_id", "b1"}, {"collection_id", "c1"}, {"id", "r1"}});
+    e.impacted_records.push_back({std::nullopt, nlohmann::json{{"id", "r1"}, {"title", "t"}, {"tags", {"a", "b"}}}});
+    return e;
+}
+
+void p1_beacon_unstamped(benchmark::State& state) {
+    beacon::registry reg;
+    auto& sig = reg.core().signal("p1");
+    sig.connect(sink{});
+    const auto e = unstamped();
+    for (auto _ : state) sig.send(e);
+}
+BENCHMARK(p1_beacon_unstamped)->Name("P1/beacon/unstamped");
+
+void p1_boost_copy_stamp(benchmark::State& state) {
+    raw_signal sig;
+    sig.connect(sink{});
+    const auto e = unstamped();
+    for (auto _ : state) {
+        beacon::event copy = e;
+        copy.stamp();
+        sig(copy);
+    }
+}
+BENCHMARK(p1_boost_copy_stamp)->Name("P1/boost/copy_stamp");
+
 // P2: a send nobody listens to. The argument is how many receivers are bound to other senders;
 // the sends cycle through 64 unbound senders, so that the cost is averaged over their hashes.
 

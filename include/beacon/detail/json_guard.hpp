@@ -3,6 +3,7 @@
 // messages, an iterative nesting-depth check for a JSON value (nlohmann's copy, comparison and
 // dump recurse once per level), and a SAX handler that bounds nesting while nlohmann parses.
 
+#include <boost/container/small_vector.hpp>
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
@@ -35,20 +36,20 @@ inline std::string excerpt(std::string_view text, std::size_t max = 64) {
     return out;
 }
 
-/// A JSON pointer as text for an error message: each reference token cut to a short excerpt.
+/// A JSON pointer as text for an error message: each reference token cut to a short excerpt,
+/// and a pointer still over 512 bytes cut in its middle.
 inline std::string pointer_text(const nlohmann::json::json_pointer& at) {
-    if (at.empty()) return {};
     const std::string full = at.to_string();
-    if (full.size() <= 256) return excerpt(full, 256);
     std::string out;
-    std::size_t begin = 1;  // the text starts with '/'
+    std::size_t begin = 1;  // `full` is empty or starts with '/'
     while (begin <= full.size()) {
         std::size_t end = full.find('/', begin);
         if (end == std::string::npos) end = full.size();
         out += '/' + excerpt(std::string_view(full).substr(begin, end - begin), 32);
         begin = end + 1;
     }
-    return out;
+    if (out.size() <= 512) return out;
+    return out.substr(0, 240) + "/...(" + std::to_string(out.size()) + " bytes)..." + out.substr(out.size() - 240);
 }
 
 /// Where a JSON value nests deeper than `max_depth` containers, counting `value` itself (when it
@@ -63,7 +64,7 @@ inline std::optional<nlohmann::json::json_pointer> too_deep(const nlohmann::json
         const json* container;
         json::const_iterator next;
     };
-    std::vector<frame> stack;
+    boost::container::small_vector<frame, 8> stack;  // no allocation for shallow values
     stack.push_back({&value, value.cbegin()});
     while (!stack.empty()) {
         frame& top = stack.back();
