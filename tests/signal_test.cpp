@@ -4,8 +4,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 using Catch::Matchers::Contains;
@@ -346,4 +349,33 @@ TEST_CASE("one-off senders are swept whichever way their receiver goes, with or 
     CHECK(sig.sender_count() <= 2 * 300 + 16);
     CHECK(sig.receiver_count() == 300);
     for (int i = 0; i < 300; i += 7) CHECK(sig.send(beacon::event("kept-" + std::to_string(i))) == 1);
+}
+
+TEST_CASE("sweeps of expired owners run while other threads send and connect", "[signal][behaviour8][behaviour13]") {
+    // A sweep asks Boost about receivers whose owner expired outside the signal's lock, while
+    // sends and connects go on: run under ThreadSanitizer in CI.
+    beacon::signal sig("core", "resource_changed");
+    std::atomic<int> stable{0};
+    auto kept = sig.connect("stable", [&stable](const beacon::event&) { stable.fetch_add(1); });
+    constexpr int sends = 2000;
+    std::thread sender([&] {
+        beacon::event e("stable");
+        e.timestamp = 1;
+        for (int i = 0; i < sends; ++i) sig.send(e);
+    });
+    std::vector<std::thread> connectors;
+    for (int t = 0; t < 2; ++t) {
+        connectors.emplace_back([&sig, t] {
+            for (int i = 0; i < 1500; ++i) {
+                sig.connect("once-" + std::to_string(t) + "-" + std::to_string(i), [](const beacon::event&) {},
+                            std::make_shared<int>(i));
+            }
+        });
+    }
+    sender.join();
+    for (auto& c : connectors) c.join();
+    CHECK(stable.load() == sends);
+    // At the last sweep, "stable" and at most each connector's newest receiver were live.
+    CHECK(sig.sender_count() <= 2 * 3 + 16);
+    CHECK(sig.receiver_count() == 1);
 }
