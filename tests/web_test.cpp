@@ -1,0 +1,528 @@
+// Web push on real loopback sockets: the SSE stream's wire format, authorization, per-user
+// delivery, Last-Event-ID resume, overflow, vanishing clients, heartbeats, CORS, 1,000 clients,
+// malformed and oversized requests, a stream mounted in a host's own Beast server, and curl -N.
+#include <beacon/web.hpp>
+
+#include "sse_client.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+
+#include <sys/socket.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+using beacon_test::eventually;
+using beacon_test::http_client;
+namespace web = beacon::web;
+using namespace std::chrono_literals;
+
+namespace {
+
+// The user is the bearer token (a test's stand-in for a host's session lookup).
+std::optional<std::string> bearer(const web::request& req) {
+    const auto it = req.find(web::http::field::authorization);
+    if (it == req.end()) return std::nullopt;
+    const std::string_view value(it->value().data(), it->value().size());
+    if (value.substr(0, 7) != "Bearer ") return std::nullopt;
+    return std::string(value.substr(7));
+}
+
+// A user receives the events listing them among their recipients.
+bool recipient(const beacon::event& e, const std::string& user) {
+    const auto it = e.data.find("recipients");
+    if (it == e.data.end() || !it->is_array()) return false;
+    for (const auto& r : *it) {
+        if (r == user) return true;
+    }
+    return false;
+}
+
+web::sse_options user_options() {
+    web::sse_options o;
+    o.authorize = bearer;
+    o.for_user = recipient;
+    return o;
+}
+
+beacon::event note(const std::string& title, std::vector<std::string> recipients) {
+    return beacon::event("system", {{"event_type", "user"}, {"title", title}, {"recipients", std::move(recipients)}});
+}
+
+std::string auth(const std::string& user) { return "Authorization: Bearer " + user + "\r\n"; }
+
+// A client of `path` authorized as `user`, whose response head has been read.
+std::unique_ptr<http_client> subscribe(boost::asio::io_context& io, web::server& s, const std::string& user,
+                                       const std::string& extra = "", const std::string& path = "/events") {
+    auto c = std::make_unique<http_client>(io, s.port());
+    c->get(path, auth(user) + extra);
+    const auto head = c->head();
+    REQUIRE(head);
+    REQUIRE_THAT(*head, StartsWith("HTTP/1.1 200 OK"));
+    return c;
+}
+
+std::string title_of(const beacon_test::sse_frame& f) {
+    return nlohmann::json::parse(f.data).at("payload").at("title").get<std::string>();
+}
+
+}  // namespace
+
+TEST_CASE("an event stream sends id, event and data lines to an authorized client", "[web]") {
+    web::server s;
+    auto stream = s.add_stream("/events", user_options());
+    s.start();
+    boost::asio::io_context io;
+
+    http_client c(io, s.port());
+    c.get("/events", auth("alice"));
+    const auto head = c.head();
+    REQUIRE(head);
+    CHECK_THAT(*head, StartsWith("HTTP/1.1 200 OK\r\n"));
+    CHECK_THAT(*head, Contains("Content-Type: text/event-stream"));
+    CHECK_THAT(*head, Contains("Cache-Control: no-cache"));
+    REQUIRE(eventually([&] { return stream->stats().connections == 1; }));
+
+    auto e = note("hello", {"alice"});
+    e.data["event_id"] = "n-1";
+    CHECK(stream->publish(e) == "n-1");
+    const auto f = c.next_event();
+    REQUIRE(f);
+    CHECK(f->id == "n-1");
+    CHECK(f->type == "user");
+    CHECK(nlohmann::json::parse(f->data) == nlohmann::json(e));
+
+    // Without an event_id, the stream makes ids of its own, distinct and in order.
+    stream->publish(note("second", {"alice"}));
+    stream->publish(note("third", {"alice"}));
+    const auto second = c.next_event();
+    const auto third = c.next_event();
+    REQUIRE(second);
+    REQUIRE(third);
+    CHECK(title_of(*second) == "second");
+    CHECK(title_of(*third) == "third");
+    CHECK(second->id != third->id);
+    CHECK(stream->stats().accepted == 1);
+    CHECK(stream->stats().published == 3);
+}
+
+TEST_CASE("a request the authorizer refuses gets 401 and no stream", "[web]") {
+    web::server s;
+    auto stream = s.add_stream("/events", user_options());
+    s.start();
+    boost::asio::io_context io;
+
+    http_client anonymous(io, s.port());
+    anonymous.get("/events");
+    const auto head = anonymous.head();
+    REQUIRE(head);
+    CHECK_THAT(*head, StartsWith("HTTP/1.1 401 Unauthorized"));
+    CHECK_THAT(*head, !Contains("text/event-stream"));
+    CHECK(anonymous.closed());
+    CHECK_THAT(anonymous.buffered(), !Contains("data:"));
+
+    // A hook may refuse with a status of its own.
+    web::server s2;
+    web::sse_options o;
+    o.authorize = [](const web::request& req) -> std::optional<std::string> {
+        throw web::http_error(web::http::status::forbidden, web::describe(req), "admins only");
+    };
+    auto admin = s2.add_stream("/admin", o);
+    s2.start();
+    http_client user(io, s2.port());
+    user.get("/admin", auth("bob"));
+    const auto head2 = user.head();
+    REQUIRE(head2);
+    CHECK_THAT(*head2, StartsWith("HTTP/1.1 403 Forbidden"));
+    CHECK(user.closed());
+    CHECK(admin->stats().rejected == 1);
+
+    CHECK(stream->stats().refused == 1);
+    CHECK(stream->stats().accepted == 0);
+    CHECK(stream->stats().connections == 0);
+}
+
+TEST_CASE("a user never receives another user's event, through a hub", "[web]") {
+    beacon::hubs hubs;
+    auto user_hub = hubs.create_hub("UserHub");
+    web::server s;
+    auto stream = s.add_stream("/events", user_options());
+    user_hub->register_consumer(stream);
+    s.start();
+    boost::asio::io_context io;
+
+    auto alice = subscribe(io, s, "alice");
+    auto alice2 = subscribe(io, s, "alice");  // a second tab
+    auto bob = subscribe(io, s, "bob");
+    REQUIRE(eventually([&] { return stream->stats().connections == 3; }));
+
+    for (int i = 0; i < 60; ++i) {
+        const std::string who = i % 3 == 0 ? "alice" : i % 3 == 1 ? "bob" : "carol";
+        hubs.send(note(who + "-" + std::to_string(i), {who}));
+    }
+    hubs.send(note("end", {"alice", "bob"}));
+
+    auto titles = [](http_client& c) {
+        std::vector<std::string> got;
+        for (;;) {
+            const auto f = c.next_event();
+            REQUIRE(f);
+            got.push_back(title_of(*f));
+            if (got.back() == "end") return got;
+        }
+    };
+    std::vector<std::string> want_alice, want_bob;
+    for (int i = 0; i < 60; i += 3) want_alice.push_back("alice-" + std::to_string(i));
+    for (int i = 1; i < 60; i += 3) want_bob.push_back("bob-" + std::to_string(i));
+    want_alice.push_back("end");
+    want_bob.push_back("end");
+    CHECK(titles(*alice) == want_alice);
+    CHECK(titles(*alice2) == want_alice);
+    CHECK(titles(*bob) == want_bob);
+}
+
+TEST_CASE("Last-Event-ID resumes from the replay buffer, for that user only", "[web]") {
+    web::sse_options o = user_options();
+    o.replay_capacity = 8;
+    web::server s;
+    auto stream = s.add_stream("/events", o);
+    s.start();
+    boost::asio::io_context io;
+
+    std::string last;
+    {
+        auto c = subscribe(io, s, "alice");
+        REQUIRE(eventually([&] { return stream->stats().connections == 1; }));
+        stream->publish(note("a1", {"alice"}));
+        const auto f = c->next_event();
+        REQUIRE(f);
+        last = f->id;
+    }
+    REQUIRE(eventually([&] { return stream->stats().connections == 0; }));
+    stream->publish(note("b1", {"bob"}));
+    stream->publish(note("a2", {"alice"}));
+    stream->publish(note("a3", {"alice", "bob"}));
+
+    auto c = subscribe(io, s, "alice", "Last-Event-ID: " + last + "\r\n");
+    const auto a2 = c->next_event();
+    const auto a3 = c->next_event();
+    REQUIRE(a2);
+    REQUIRE(a3);
+    CHECK(title_of(*a2) == "a2");
+    CHECK(title_of(*a3) == "a3");
+    REQUIRE(eventually([&] { return stream->stats().connections == 1; }));
+    stream->publish(note("a4", {"alice"}));
+    const auto a4 = c->next_event();
+    REQUIRE(a4);
+    CHECK(title_of(*a4) == "a4");
+    CHECK(stream->stats().resumed == 1);
+
+    SECTION("an id that fell out of the buffer is said to be missed") {
+        for (int i = 0; i < 10; ++i) stream->publish(note("x", {"bob"}));
+        auto late = subscribe(io, s, "alice", "Last-Event-ID: " + last + "\r\n");
+        const auto f = late->next();
+        REQUIRE(f);
+        CHECK(f->comment);
+        CHECK(stream->stats().resume_misses == 1);
+    }
+}
+
+TEST_CASE("a client that does not read overflows its queue and is closed; the others go on", "[web]") {
+    web::sse_options o = user_options();
+    o.queue_limit = 4;
+    o.for_user = nullptr;  // everyone gets everything
+    web::server s;
+    auto stream = s.add_stream("/events", o);
+    s.start();
+    boost::asio::io_context io;
+
+    auto stuck = std::make_unique<http_client>(io, s.port());
+    stuck->get("/events", auth("slow"));
+    auto reader = subscribe(io, s, "fast");
+    REQUIRE(eventually([&] { return stream->stats().connections == 2; }));
+
+    // Big events: the stuck client's socket buffers fill, then its queue, while `reader` reads.
+    const std::string big(256 * 1024, 'x');
+    int read = 0;
+    for (int i = 0; i < 400 && stream->stats().overflowed == 0; ++i) {
+        stream->publish(beacon::event("system", {{"title", std::to_string(i)}, {"blob", big}}));
+        const auto f = reader->next_event();
+        REQUIRE(f);
+        CHECK(nlohmann::json::parse(f->data)["payload"]["title"] == std::to_string(i));
+        ++read;
+    }
+    REQUIRE(eventually([&] { return stream->stats().overflowed == 1; }));
+    CHECK(stuck->closed());
+    stream->publish(beacon::event("system", {{"title", "after"}}));
+    const auto f = reader->next_event();
+    REQUIRE(f);
+    CHECK(nlohmann::json::parse(f->data)["payload"]["title"] == "after");
+    CHECK(stream->stats().connections == 1);
+    CHECK(read > 4);
+}
+
+TEST_CASE("a client vanishing mid-stream is dropped and releases its connection", "[web]") {
+    web::sse_options o;
+    o.heartbeat = 20ms;
+    web::server s;
+    auto stream = s.add_stream("/events", o);
+    s.start();
+    boost::asio::io_context io;
+
+    auto gone = subscribe(io, s, "");
+    auto stays = subscribe(io, s, "");
+    REQUIRE(eventually([&] { return stream->stats().connections == 2; }));
+    stream->publish(beacon::event("system", {{"title", "one"}}));
+    REQUIRE(gone->next_event());
+    // An abortive close (RST), as when a browser tab is killed.
+    gone->socket().set_option(boost::asio::socket_base::linger(true, 0));
+    gone->socket().close();
+    gone.reset();
+    REQUIRE(eventually([&] { return stream->stats().connections == 1; }));
+    CHECK(stream->stats().vanished == 1);
+    for (int i = 0; i < 5; ++i) stream->publish(beacon::event("system", {{"title", std::to_string(i)}}));
+    REQUIRE(stays->next_event());  // "one"
+    for (int i = 0; i < 5; ++i) {
+        const auto f = stays->next_event();
+        REQUIRE(f);
+        CHECK(nlohmann::json::parse(f->data)["payload"]["title"] == std::to_string(i));
+    }
+    // An idle connection gets heartbeat comments.
+    const auto beat = stays->next();
+    REQUIRE(beat);
+    CHECK(beat->comment);
+}
+
+TEST_CASE("CORS: the allowed origin is announced, and preflights are answered", "[web]") {
+    web::sse_options o;
+    o.allow_origin = "https://app.example";
+    o.retry = 1500ms;
+    web::server s;
+    s.add_stream("/events", o);
+    s.start();
+    boost::asio::io_context io;
+
+    http_client c(io, s.port());
+    c.get("/events", "Origin: https://app.example\r\n");
+    const auto head = c.head();
+    REQUIRE(head);
+    CHECK_THAT(*head, Contains("Access-Control-Allow-Origin: https://app.example"));
+    const auto retry = c.read_until("\n\n");
+    REQUIRE(retry);
+    CHECK(*retry == "retry: 1500\n\n");
+
+    http_client pre(io, s.port());
+    pre.send("OPTIONS /events HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example\r\n"
+             "Access-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: last-event-id\r\n\r\n");
+    const auto pre_head = pre.head();
+    REQUIRE(pre_head);
+    CHECK_THAT(*pre_head, StartsWith("HTTP/1.1 204"));
+    CHECK_THAT(*pre_head, Contains("Access-Control-Allow-Origin: https://app.example"));
+    CHECK_THAT(*pre_head, Contains("Last-Event-ID"));
+}
+
+TEST_CASE("1,000 concurrent connections each receive every event", "[web][load]") {
+    web::server_options so;
+    so.max_connections = 2000;
+    web::server s(so);
+    web::sse_options o;
+    o.for_user = recipient;
+    o.authorize = bearer;
+    auto stream = s.add_stream("/events", o);
+    s.start();
+    boost::asio::io_context io;
+
+    constexpr int n = 1000;
+    std::vector<std::unique_ptr<http_client>> clients;
+    for (int i = 0; i < n; ++i) {
+        clients.push_back(std::make_unique<http_client>(io, s.port()));
+        clients.back()->get("/events", auth("u" + std::to_string(i % 10)));
+    }
+    REQUIRE(eventually([&] { return stream->stats().connections == n; }));
+    stream->publish(note("all", {"u0", "u1", "u2", "u3", "u4", "u5", "u6", "u7", "u8", "u9"}));
+    stream->publish(note("u3 only", {"u3"}));
+    stream->publish(note("last", {"u0", "u1", "u2", "u3", "u4", "u5", "u6", "u7", "u8", "u9"}));
+    int complete = 0;
+    for (int i = 0; i < n; ++i) {
+        auto& c = *clients[static_cast<std::size_t>(i)];
+        REQUIRE(c.head());
+        std::vector<std::string> got;
+        while (got.empty() || got.back() != "last") {
+            const auto f = c.next_event();
+            REQUIRE(f);
+            got.push_back(title_of(*f));
+        }
+        const std::vector<std::string> want = i % 10 == 3 ? std::vector<std::string>{"all", "u3 only", "last"}
+                                                           : std::vector<std::string>{"all", "last"};
+        complete += got == want ? 1 : 0;
+    }
+    CHECK(complete == n);
+    CHECK(stream->stats().accepted == n);
+    clients.clear();
+    REQUIRE(eventually([&] { return stream->stats().connections == 0; }));
+}
+
+TEST_CASE("malformed and oversized requests get a clear 4xx and the server keeps serving", "[web]") {
+    web::server_options so;
+    so.header_limit = 1024;
+    so.target_limit = 128;
+    so.body_limit = 256;
+    std::vector<std::string> errors;
+    std::mutex m;
+    so.on_error = [&](const web::http_error& bad) {
+        std::lock_guard lock(m);
+        errors.push_back(bad.what());
+    };
+    web::server s(so);
+    s.add_stream("/events", user_options());
+    s.route("/ping", [](const web::request&) { return web::text_response(web::http::status::ok, "pong"); });
+    s.route("/fail", [](const web::request& req) -> web::response {
+        throw web::http_error(web::http::status::bad_request, web::describe(req), "missing parameter \"user\"");
+    });
+    s.start();
+    boost::asio::io_context io;
+
+    const auto answer = [&](const std::string& bytes) {
+        http_client c(io, s.port());
+        c.send(bytes);
+        auto head = c.head();
+        REQUIRE(head);
+        return *head;
+    };
+    const auto ping = [&] {
+        const auto head = answer("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n");
+        CHECK_THAT(head, StartsWith("HTTP/1.1 200 OK"));
+    };
+
+    CHECK_THAT(answer("HELLO WORLD\r\n\r\n"), StartsWith("HTTP/1.1 400 Bad Request"));
+    ping();
+    CHECK_THAT(answer("GET /ping HTTP/9.9\r\n\r\n"), StartsWith("HTTP/1.1 400"));
+    CHECK_THAT(answer("GET /ping HTTP/1.1\r\nBad Header Line\r\n\r\n"), StartsWith("HTTP/1.1 400"));
+    ping();
+    CHECK_THAT(answer("GET /ping HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(2000, 'a') + "\r\n\r\n"),
+               StartsWith("HTTP/1.1 431"));
+    ping();
+    CHECK_THAT(answer("GET /ping?" + std::string(500, 'q') + " HTTP/1.1\r\nHost: x\r\n\r\n"), StartsWith("HTTP/1.1 414"));
+    CHECK_THAT(answer("POST /ping HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"), StartsWith("HTTP/1.1 413"));
+    CHECK_THAT(answer("GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n"), StartsWith("HTTP/1.1 404"));
+    CHECK_THAT(answer("POST /events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a\r\nContent-Length: 0\r\n\r\n"),
+               StartsWith("HTTP/1.1 405"));
+    CHECK_THAT(answer("GET /fail HTTP/1.1\r\nHost: x\r\n\r\n"), StartsWith("HTTP/1.1 400"));
+    ping();
+
+    // A request cut short, then the client gone: nothing to answer, nothing kept.
+    {
+        http_client half(io, s.port());
+        half.send("GET /ping HTTP/1.1\r\nHo");
+    }
+    ping();
+    REQUIRE(eventually([&] { return s.stats().connections == 0; }));
+    std::lock_guard lock(m);
+    CHECK(errors.size() == 9);
+    // Messages name the request and quote at most a short excerpt of it.
+    for (const auto& e : errors) {
+        CHECK_THAT(e, StartsWith("[beacon.http_error] 4"));
+        CHECK(e.size() < 200);
+    }
+}
+
+TEST_CASE("connections beyond the limits get 503", "[web]") {
+    web::server_options so;
+    so.max_connections = 2;
+    web::server s(so);
+    web::sse_options o;
+    o.max_connections = 1;
+    auto stream = s.add_stream("/events", o);
+    s.start();
+    boost::asio::io_context io;
+
+    auto first = subscribe(io, s, "a");
+    REQUIRE(eventually([&] { return stream->stats().connections == 1; }));
+    http_client second(io, s.port());
+    second.get("/events");
+    const auto head = second.head();
+    REQUIRE(head);
+    CHECK_THAT(*head, StartsWith("HTTP/1.1 503"));
+    CHECK(stream->stats().rejected == 1);
+
+    // Two idle HTTP connections fill the server; a third is refused at once.
+    http_client idle1(io, s.port()), idle2(io, s.port());
+    REQUIRE(eventually([&] { return s.stats().connections == 2; }));
+    http_client third(io, s.port());
+    const auto busy = third.head();
+    REQUIRE(busy);
+    CHECK_THAT(*busy, StartsWith("HTTP/1.1 503"));
+}
+
+TEST_CASE("a stream mounted in a host's own Beast server", "[web]") {
+    namespace net = boost::asio;
+    net::io_context host;
+    web::tcp::acceptor acceptor(host, web::tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+    auto stream = web::sse_stream::create(host.get_executor(), user_options());
+    // The host's accept loop: read the request with its own parser, route it, hand the socket over.
+    std::function<void()> accept = [&] {
+        acceptor.async_accept([&](boost::beast::error_code ec, web::tcp::socket socket) {
+            if (ec) return;
+            struct exchange {
+                explicit exchange(web::tcp::socket s) : socket(std::move(s)) {}
+                web::tcp::socket socket;
+                boost::beast::flat_buffer buffer;
+                web::http::request_parser<web::http::string_body> parser;
+            };
+            auto x = std::make_shared<exchange>(std::move(socket));
+            web::http::async_read(x->socket, x->buffer, x->parser, [x, stream](boost::beast::error_code rec, std::size_t) {
+                if (!rec && x->parser.get().target() == "/host/events") stream->serve(std::move(x->socket), x->parser.release());
+            });
+            accept();
+        });
+    };
+    accept();
+    std::thread runner([&] { host.run(); });
+
+    boost::asio::io_context io;
+    http_client c(io, acceptor.local_endpoint().port());
+    c.get("/host/events", auth("alice"));
+    const auto head = c.head();
+    REQUIRE(head);
+    CHECK_THAT(*head, StartsWith("HTTP/1.1 200 OK"));
+    REQUIRE(eventually([&] { return stream->stats().connections == 1; }));
+    stream->publish(note("for bob", {"bob"}));
+    stream->publish(note("hosted", {"alice"}));
+    const auto f = c.next_event();
+    REQUIRE(f);
+    CHECK(title_of(*f) == "hosted");
+
+    stream->stop();
+    CHECK(c.closed());
+    net::post(host, [&] { acceptor.close(); });
+    runner.join();
+}
+
+TEST_CASE("curl -N receives the stream", "[web][curl]") {
+    web::server s;
+    auto stream = s.add_stream("/events", user_options());
+    s.start();
+    const std::string command = "curl -N -s --max-time 20 -H 'Authorization: Bearer alice' http://127.0.0.1:" +
+                                std::to_string(s.port()) + "/events";
+    FILE* curl = ::popen(command.c_str(), "r");
+    REQUIRE(curl);
+    REQUIRE(eventually([&] { return stream->stats().connections == 1; }));
+    auto e = note("via curl", {"alice"});
+    e.data["event_id"] = "c-1";
+    stream->publish(note("not for alice", {"bob"}));
+    stream->publish(e);
+    std::string out;
+    char line[4096];
+    while (out.find("\n\n") == std::string::npos && std::fgets(line, sizeof line, curl)) out += line;
+    stream->stop();  // curl sees the end of the stream and exits
+    ::pclose(curl);
+    CHECK(out == "id: c-1\nevent: user\ndata: " + nlohmann::json(e).dump() + "\n\n");
+}
