@@ -7,6 +7,8 @@ beacon_packages=(
   clang libclang-rt-14-dev                        # sanitizer builds and fuzzers
   redis-server libhiredis-dev python3 python3-redis  # the Redis bridge and its tests (interop with Python workers)
   libbenchmark-dev python3-blinker                # benchmarks and their Python peer
+  curl chromium chromium-driver python3-selenium  # web push: curl -N and the headless-browser test
+  python3-flask python3-gevent python3-redis      # web push benchmark's Python peer (Flask-Notifications' way)
 )
 
 beacon_install_deps() {

@@ -21,7 +21,7 @@ namespace beacon_test {
 
 // Polls `done` until it holds or `limit` passes (a deadline against hanging, not a timing check).
 template <class Pred>
-bool eventually(Pred done, std::chrono::seconds limit = std::chrono::seconds(30)) {
+bool wait_until(Pred done, std::chrono::seconds limit = std::chrono::seconds(30)) {
     const auto deadline = std::chrono::steady_clock::now() + limit;
     while (!done()) {
         if (std::chrono::steady_clock::now() > deadline) return false;
