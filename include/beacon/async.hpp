@@ -371,7 +371,8 @@ private:
 };
 
 /// Runs a receiver on worker threads: connect `receiver()` to signals (or call it) and each event
-/// is copied into a bounded queue; the send returns and a worker delivers it. Events with equal
+/// is copied (or, sent as a shared_ptr, shared) into a bounded queue; the send returns and a worker
+/// delivers it. Events with equal
 /// keys (`async_options::order_by`) are delivered one at a time, in send order; events with
 /// different keys may be delivered concurrently and in any order (with one worker: in send order).
 ///
@@ -409,7 +410,7 @@ public:
     /// one of its own workers (a receiver destroying its adapter), that worker is detached instead.
     ~async_receiver() { shut_down(); }
 
-    /// The receiver to connect to signals (or to call): queues a copy of each event.
+    /// The receiver to connect to signals (or to call): queues each event (see async_entry).
     async_entry receiver() const noexcept { return async_entry(queue_); }
 
     /// Queues a copy of `e`, as `receiver()` does.
