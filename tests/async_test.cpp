@@ -20,6 +20,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -76,6 +77,18 @@ std::vector<int> range(int from, int to) {
     std::vector<int> out;
     for (int i = from; i < to; ++i) out.push_back(i);
     return out;
+}
+
+/// `n` keys that fall in `n` different lanes of an adapter with `workers` workers (16 lanes per
+/// worker, by std::hash), so that each can be delivered while the others are held.
+std::vector<std::string> keys_in_distinct_lanes(std::size_t n, std::size_t workers) {
+    std::vector<std::string> keys;
+    std::set<std::size_t> lanes;
+    for (int i = 0; keys.size() < n; ++i) {
+        std::string key = "key-" + std::to_string(i);
+        if (lanes.insert(std::hash<std::string_view>()(key) % (16 * workers)).second) keys.push_back(std::move(key));
+    }
+    return keys;
 }
 
 beacon::async_options options(std::size_t workers, std::size_t queue, beacon::full_policy on_full = beacon::full_policy::block) {
@@ -201,15 +214,16 @@ TEST_CASE("with one worker, events of every key are delivered in send order", "[
 TEST_CASE("with two workers, a slow key does not hold up the others", "[async]") {
     gate g;
     std::atomic<int> fast{0};
+    const auto keys = keys_in_distinct_lanes(11, 2);  // keys[0] is the slow one
     beacon::async_receiver async(
         [&](const beacon::event& e) {
-            if (e.sender == "slow") g.wait();
+            if (e.sender == keys[0]) g.wait();
             else ++fast;
         },
         options(2, 100));
-    async(numbered("slow", 0));
+    async(numbered(keys[0], 0));
     REQUIRE(await([&] { return async.stats().active == 1; }));
-    for (int i = 0; i < 10; ++i) async(numbered("fast-" + std::to_string(i), i));
+    for (int i = 1; i <= 10; ++i) async(numbered(keys[static_cast<std::size_t>(i)], i));
     REQUIRE(await([&] { return fast == 10; }));  // delivered while "slow" is still being delivered
     CHECK(async.stats().active == 1);
     g.open();
@@ -256,6 +270,9 @@ TEST_CASE("back-pressure policies when the queue is full", "[async]") {
     }
     SECTION("drop_oldest evicts the oldest across keys (lanes) with several workers") {
         // Both workers held: events 0 and 100 are being delivered; 1, 101, 2 are queued.
+        const auto keys = keys_in_distinct_lanes(2, 2);
+        const std::string& a = keys[0];
+        const std::string& b = keys[1];
         gate g2;
         beacon::async_receiver async(
             [&](const beacon::event& e) {
@@ -263,20 +280,20 @@ TEST_CASE("back-pressure policies when the queue is full", "[async]") {
                 seen(e);
             },
             options(2, 3, beacon::full_policy::drop_oldest));
-        async(numbered("a", 0));
-        async(numbered("b", 100));
+        async(numbered(a, 0));
+        async(numbered(b, 100));
         REQUIRE(await([&] { return async.stats().active == 2; }));
-        async(numbered("a", 1));
-        async(numbered("b", 101));
-        async(numbered("a", 2));
-        async(numbered("b", 102));  // full: evicts "a" 1, the oldest queued
-        async(numbered("b", 103));  // evicts "b" 101
+        async(numbered(a, 1));
+        async(numbered(b, 101));
+        async(numbered(a, 2));
+        async(numbered(b, 102));  // full: evicts "a" 1, the oldest queued
+        async(numbered(b, 103));  // evicts "b" 101
         CHECK(async.stats().dropped == 2);
         g2.open();
         g.open();
         REQUIRE(async.drain(20s));
-        CHECK(seen.of("a") == std::vector<int>{0, 2});
-        CHECK(seen.of("b") == std::vector<int>{100, 102, 103});
+        CHECK(seen.of(a) == std::vector<int>{0, 2});
+        CHECK(seen.of(b) == std::vector<int>{100, 102, 103});
     }
     SECTION("throw_error throws a beacon::async_error from the send, naming the receiver") {
         beacon::async_receiver async(held, options(1, 3, beacon::full_policy::throw_error));
