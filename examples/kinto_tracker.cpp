@@ -21,7 +21,7 @@ struct storage {
         std::size_t n = 0;
         const auto it = records.find(resource_name);
         if (it == records.end()) return 0;
-        for (const auto& r : it->second) n += r.value(field, nlohmann::json()) == value ? 1 : 0;
+        for (const auto& r : it->second) n += r.value(field, nlohmann::json()) == value ? 1u : 0u;
         return n;
     }
 };

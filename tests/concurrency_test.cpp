@@ -28,7 +28,7 @@ TEST_CASE("concurrent sends, connects and disconnects lose no delivery", "[concu
     std::vector<std::thread> churners;
     for (int t = 0; t < 2; ++t) {
         churners.emplace_back([&, t] {
-            long round = 0;
+            std::size_t round = 0;
             while (!done.load()) {
                 auto any = sig.connect([&](const beacon::event&) { churn_calls.fetch_add(1); });
                 beacon::scoped_connection bound =
@@ -53,10 +53,10 @@ TEST_CASE("concurrent sends, connects and disconnects lose no delivery", "[concu
     std::vector<long> sent(names.size(), 0);
     std::vector<std::vector<long>> sent_by(senders, std::vector<long>(names.size(), 0));
     std::vector<std::thread> pool;
-    for (int t = 0; t < senders; ++t) {
+    for (std::size_t t = 0; t < senders; ++t) {
         pool.emplace_back([&, t] {
             for (int i = 0; i < sends_per_thread; ++i) {
-                const std::size_t n = static_cast<std::size_t>(i + t) % names.size();
+                const std::size_t n = (static_cast<std::size_t>(i) + t) % names.size();
                 if (i % 3 == 0) {
                     robust_errors.fetch_add(static_cast<long>(sig.send_robust(beacon::event(names[n])).size()));
                 } else if (i % 3 == 1) {

@@ -72,7 +72,7 @@ TEST_CASE("a robust send reports exactly the receivers that threw, for every com
         // Any-sender receivers (even numbers) come first, then the bound ones.
         CHECK(called == std::vector<int>{0, 2, 4, 1, 3});
         std::vector<std::uint64_t> expected_ids;
-        for (int i : {0, 2, 4, 1, 3}) {
+        for (unsigned i : {0u, 2u, 4u, 1u, 3u}) {
             if (mask & (1U << i)) expected_ids.push_back(connections[i].id());
         }
         std::vector<std::uint64_t> ids;

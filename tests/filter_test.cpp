@@ -186,7 +186,7 @@ TEST_CASE_METHOD(fixture, "keyed: a send evaluates only the filters whose scope 
     using beacon::action;
     int evaluated = 0;
     std::vector<int> calls(1000, 0);
-    for (int i = 0; i < 1000; ++i) {
+    for (std::size_t i = 0; i < 1000; ++i) {
         const auto a = i % 2 == 0 ? action::create : action::update;
         // The counting filter comes first: only the index, not short-circuiting, can spare it.
         filtered.connect(counting(evaluated, true) & beacon::with_action(a) & beacon::with_resource("r" + std::to_string(i)),
@@ -201,7 +201,7 @@ TEST_CASE_METHOD(fixture, "keyed: a send evaluates only the filters whose scope 
     sig.send(change(action::create, "nobody"));
     sig.send(beacon::event("no action"));
     CHECK(evaluated == 2);
-    for (int i = 0; i < 1000; ++i) REQUIRE(calls[i] == (i == 500 || i == 501 ? 1 : 0));
+    for (std::size_t i = 0; i < 1000; ++i) REQUIRE(calls[i] == (i == 500 || i == 501 ? 1 : 0));
 }
 
 TEST_CASE_METHOD(fixture, "filters whose scope is empty are never visited", "[filtered_signal][keyed]") {

@@ -27,8 +27,8 @@ beacon::event typed(std::string type, std::int64_t timestamp = 1000) {
 
 /// Logs its hooks as "<name>.<hook>:<event_type>"; throws in `consume` when told to.
 struct hooked : beacon::consumer {
-    hooked(std::vector<std::string>& log, std::string name, bool fail = false)
-        : log(log), name(std::move(name)), fail(fail) {}
+    hooked(std::vector<std::string>& into, std::string id, bool fails = false)
+        : log(into), name(std::move(id)), fail(fails) {}
     void before_consume(const beacon::event& e) override { record("before", e); }
     void consume(const beacon::event& e) override {
         record("consume", e);

@@ -28,7 +28,7 @@ namespace {
 struct table_plugin : beacon::plugin {
     using declare_fn = std::function<beacon::subscription_table(beacon::plugin_context&)>;
 
-    table_plugin(std::string name, declare_fn declare) : plugin_name(std::move(name)), declare(std::move(declare)) {}
+    table_plugin(std::string name, declare_fn table) : plugin_name(std::move(name)), declare(std::move(table)) {}
 
     std::string name() const override { return plugin_name; }
     beacon::subscription_table signal_subscriptions(beacon::plugin_context& ctx) override { return declare(ctx); }
@@ -440,7 +440,7 @@ TEST_CASE("loads and unloads from many threads while others send lose no deliver
     std::vector<int> refused(3, 0);
     std::atomic<int> loaders_running{3};
     std::vector<std::thread> loaders;
-    for (int t = 0; t < 3; ++t) {
+    for (std::size_t t = 0; t < 3; ++t) {
         loaders.emplace_back([&, t] {
             const std::string name = t < 2 ? "shared" : "own";
             for (int i = 0; i < attempts; ++i) {
@@ -459,16 +459,16 @@ TEST_CASE("loads and unloads from many threads while others send lose no deliver
     }
 
     // Senders keep sending until every loader is done (and at least 200 times each).
-    constexpr int senders = 3;
+    constexpr std::size_t senders = 3;
     std::vector<long> sends(senders, 0);
     std::vector<long> record_sends(senders, 0);
     std::vector<std::thread> pool;
-    for (int t = 0; t < senders; ++t) {
+    for (std::size_t t = 0; t < senders; ++t) {
         pool.emplace_back([&, t] {
             for (long i = 0; i < 200 || loaders_running.load() != 0; ++i) {
                 created.send("signup", {{"user", i}});
                 ++sends[t];
-                const bool record = (i + t) % 2 == 0;
+                const bool record = (i + static_cast<long>(t)) % 2 == 0;
                 changed.send(beacon::event(record ? "record" : "bucket"));
                 if (record) ++record_sends[t];
             }
@@ -479,7 +479,7 @@ TEST_CASE("loads and unloads from many threads while others send lose no deliver
 
     long expected_any = 0;
     long expected_record = 0;
-    for (int t = 0; t < senders; ++t) {
+    for (std::size_t t = 0; t < senders; ++t) {
         expected_any += sends[t];
         expected_record += record_sends[t];
     }

@@ -86,22 +86,22 @@ TEST_CASE("a sealed namespace rejects unknown names but keeps its signals", "[re
 
 TEST_CASE("get-or-create is thread-safe", "[registry][behaviour8]") {
     beacon::registry reg;
-    constexpr int threads = 8;
-    constexpr int names = 200;
+    constexpr std::size_t threads = 8;
+    constexpr std::size_t names = 200;
     std::vector<std::vector<beacon::signal*>> seen(threads);
     std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t) {
+    for (std::size_t t = 0; t < threads; ++t) {
         pool.emplace_back([&, t] {
-            for (int i = 0; i < names; ++i) {
-                const int n = (i * 7 + t) % names;
+            for (std::size_t i = 0; i < names; ++i) {
+                const std::size_t n = (i * 7 + t) % names;
                 seen[t].push_back(&reg.ns("ns" + std::to_string(n % 3)).signal("s" + std::to_string(n)));
             }
         });
     }
     for (auto& th : pool) th.join();
-    for (int t = 0; t < threads; ++t) {
-        for (int i = 0; i < names; ++i) {
-            const int n = (i * 7 + t) % names;
+    for (std::size_t t = 0; t < threads; ++t) {
+        for (std::size_t i = 0; i < names; ++i) {
+            const std::size_t n = (i * 7 + t) % names;
             REQUIRE(seen[t][i] == &reg.ns("ns" + std::to_string(n % 3)).signal("s" + std::to_string(n)));
         }
     }

@@ -111,12 +111,12 @@ TEST_CASE_METHOD(fixture, "a receiver connected while a lazy send builds its eve
 TEST_CASE_METHOD(fixture, "dispatch is keyed: a send calls only the receivers for its sender",
                  "[signal][behaviour4]") {
     std::vector<int> calls(2000, 0);
-    for (int i = 0; i < 2000; ++i) sig.connect("sender-" + std::to_string(i), [&calls, i](const beacon::event&) { ++calls[i]; });
+    for (std::size_t i = 0; i < 2000; ++i) sig.connect("sender-" + std::to_string(i), [&calls, i](const beacon::event&) { ++calls[i]; });
     CHECK(sig.receiver_count() == 2000);
     CHECK(sig.receiver_count("sender-500") == 1);
     CHECK(sig.send(beacon::event("sender-500")) == 1);
     CHECK(sig.send(beacon::event("nobody")) == 0);
-    for (int i = 0; i < 2000; ++i) REQUIRE(calls[i] == (i == 500 ? 1 : 0));
+    for (std::size_t i = 0; i < 2000; ++i) REQUIRE(calls[i] == (i == 500 ? 1 : 0));
 }
 
 TEST_CASE_METHOD(fixture, "call order: any-sender receivers, then bound ones, each in connection order",

@@ -24,7 +24,7 @@ constexpr std::size_t signal_count = 6;
 constexpr std::size_t sender_count = 4;
 
 struct churn_plugin : beacon::plugin {
-    churn_plugin(std::string name, std::atomic<long>& calls) : plugin_name(std::move(name)), calls(&calls) {}
+    churn_plugin(std::string name, std::atomic<long>& counter) : plugin_name(std::move(name)), calls(&counter) {}
     std::string name() const override { return plugin_name; }
     beacon::subscription_table signal_subscriptions(beacon::plugin_context& ctx) override {
         auto count = [c = calls](const beacon::event&) { c->fetch_add(1, std::memory_order_relaxed); };
@@ -85,15 +85,15 @@ TEST_CASE("stress: sends, churn, plugins and units of work at once", "[stress][b
     auto running = [&] { return std::chrono::steady_clock::now() < deadline; };
 
     // Senders: per-thread tallies of what they sent, checked by the main thread afterwards.
-    constexpr int sender_threads = 2;
+    constexpr std::size_t sender_threads = 2;
     std::vector<std::array<std::array<long, sender_count>, signal_count>> sent(sender_threads);
     std::vector<std::thread> threads;
-    for (int t = 0; t < sender_threads; ++t) {
+    for (std::size_t t = 0; t < sender_threads; ++t) {
         threads.emplace_back([&, t] {
             for (auto& row : sent[t]) row.fill(0);
-            for (long n = 0; running(); ++n) {
-                const auto i = static_cast<std::size_t>(n + t) % signal_count;
-                const auto k = static_cast<std::size_t>(n / signal_count + t) % sender_count;
+            for (std::size_t n = 0; running(); ++n) {
+                const auto i = (n + t) % signal_count;
+                const auto k = (n / signal_count + t) % sender_count;
                 if (n % 2 == 0) {
                     signals[i]->send(beacon::event(senders[k]));
                 } else {

@@ -63,9 +63,9 @@ struct event {
     std::vector<impacted_record> impacted_records;   ///< The records the change touched.
 
     event() = default;
-    /// An event from `sender` carrying `data` (CKAN's `send(sender, **kwargs)`).
-    explicit event(std::string sender, nlohmann::json data = nlohmann::json::object())
-        : sender(std::move(sender)), data(std::move(data)) {}
+    /// An event from `from` carrying `payload` as its data (CKAN's `send(sender, **kwargs)`).
+    explicit event(std::string from, nlohmann::json payload = nlohmann::json::object())
+        : sender(std::move(from)), data(std::move(payload)) {}
 
     /// Adds or replaces `data[key]` and returns the event, for chaining.
     event& set(std::string_view key, nlohmann::json value) & {

@@ -203,7 +203,7 @@ public:
             for (const auto& [name, h] : hubs_) targets.push_back(h);
         }
         std::size_t passed = 0;
-        for (const auto& h : targets) passed += h->send(e) ? 1 : 0;
+        for (const auto& h : targets) passed += h->send(e) ? 1u : 0u;
         return passed;
     }
 

@@ -38,10 +38,10 @@ using listener = std::function<void(const event&)>;
 /// What a listener factory gets: the alias, its options, its filter, and where they are in the
 /// configuration; and `keep`, to hand the loader connections the factory made elsewhere.
 struct listener_context {
-    /// The context of `alias`, whose `options` live at `prefix` in settings loaded into `reg`;
-    /// it passes every event until the loader sets `filter`.
-    listener_context(std::string alias = {}, nlohmann::json options = {}, registry* reg = nullptr, std::string prefix = {})
-        : alias(std::move(alias)), options(std::move(options)), reg(reg), prefix(std::move(prefix)) {}
+    /// The context of `name`, whose options `settings` live at `where` in settings loaded into
+    /// `into`; it passes every event until the loader sets `filter`.
+    listener_context(std::string name = {}, nlohmann::json settings = {}, registry* into = nullptr, std::string where = {})
+        : alias(std::move(name)), options(std::move(settings)), reg(into), prefix(std::move(where)) {}
 
     std::string alias;        ///< The listener's alias ("tracker").
     nlohmann::json options;   ///< Its settings as an object: "use", "actions", "resources", and its own keys.

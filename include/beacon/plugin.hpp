@@ -105,12 +105,12 @@ private:
 struct subscription {
     /// A receiver for every sender.
     template <class F, class = std::enable_if_t<std::is_invocable_v<std::decay_t<F>&, const event&>>>
-    subscription(F&& receiver)  // NOLINT: implicit, so that a table lists plain receivers
-        : receiver(std::forward<F>(receiver)) {}
+    subscription(F&& f)  // NOLINT: implicit, so that a table lists plain receivers
+        : receiver(std::forward<F>(f)) {}
 
-    /// A receiver for sends from `sender` only.
+    /// A receiver `f` for sends from `from` only.
     template <class F, class = std::enable_if_t<std::is_invocable_v<std::decay_t<F>&, const event&>>>
-    subscription(F&& receiver, std::string sender) : receiver(std::forward<F>(receiver)), sender(std::move(sender)) {}
+    subscription(F&& f, std::string from) : receiver(std::forward<F>(f)), sender(std::move(from)) {}
 
     std::function<void(const event&)> receiver;  ///< What to call.
     std::optional<std::string> sender;           ///< The one sender it is bound to, if any.

@@ -239,7 +239,7 @@ void p6_beacon_bound(benchmark::State& state) {
     std::vector<std::string> senders;
     for (int i = 0; i < 1000; ++i) senders.push_back(sender_name(i));
     bytes_per_connection(state, [&](int n) {
-        for (int i = 0; i < n; ++i) sig.connect(senders[i], counting_sink{&p6_calls});
+        for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) sig.connect(senders[i], counting_sink{&p6_calls});
     });
 }
 BENCHMARK(p6_beacon_bound)->Name("P6/beacon/bound")->Iterations(1);
@@ -249,7 +249,7 @@ void p6_boost_filtered(benchmark::State& state) {
     std::vector<std::string> senders;
     for (int i = 0; i < 1000; ++i) senders.push_back(sender_name(i));
     bytes_per_connection(state, [&](int n) {
-        for (int i = 0; i < n; ++i) sig.connect(filtered_sink{senders[i]});
+        for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) sig.connect(filtered_sink{senders[i]});
     });
 }
 BENCHMARK(p6_boost_filtered)->Name("P6/boost/filtered")->Iterations(1);

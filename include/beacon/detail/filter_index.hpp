@@ -75,11 +75,11 @@ public:
         const filter_scope& scope = entry->test.scope();
         for (std::size_t a = 0; a < any_action; ++a) {
             if (scope.actions != filter_scope::all_actions && (scope.actions & (1u << a)) == 0) continue;
-            auto& row = rows_[scope.actions == filter_scope::all_actions ? any_action : a];
+            auto& target = rows_[scope.actions == filter_scope::all_actions ? any_action : a];
             if (!scope.resources) {
-                append(row.any_resource, entry);
+                append(target.any_resource, entry);
             } else {
-                for (const auto& name : *scope.resources) append(row.by_resource[name], entry);
+                for (const auto& name : *scope.resources) append(target.by_resource[name], entry);
             }
             if (scope.actions == filter_scope::all_actions) break;
         }

@@ -78,7 +78,7 @@ class redis_consumer {
 public:
     /// A consumer re-sending into `target` (which must outlive it); errors go to `on_error`, or to
     /// std::cerr when it is empty. Throws redis_error for a bad URL; does not connect yet.
-    redis_consumer(signal& target, redis_consumer_options options = {}, redis_error_handler on_error = {})
+    explicit redis_consumer(signal& target, redis_consumer_options options = {}, redis_error_handler on_error = {})
         : target_(target),
           options_(with_defaults(std::move(options))),
           on_error_(std::move(on_error)),
@@ -90,14 +90,15 @@ public:
     redis_consumer& operator=(const redis_consumer&) = delete;
     /// Stops and joins the thread `start` made. Destroying a consumer from the thread consuming
     /// (one of its receivers or its error handler), which cannot wait for itself, writes that
-    /// redis_error to std::cerr and calls std::terminate.
-    ~redis_consumer() {
+    /// redis_error to std::cerr and calls std::terminate. Throws nothing.
+    ~redis_consumer() noexcept {
         stop();
         if (consuming_thread_.load() == std::this_thread::get_id()) {
             std::cerr << own_thread_error("~redis_consumer()").what() << "\n";
             std::terminate();
         }
-        join();
+        // Not join(): from another thread, joining a joinable thread cannot fail.
+        if (thread_.joinable()) thread_.join();
     }
 
     /// Consumes in the calling thread until `stop()`. A consumer runs once: throws redis_error
