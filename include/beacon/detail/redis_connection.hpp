@@ -229,6 +229,18 @@ public:
     /// Sends every command, then reads every reply: one round trip. Throws redis_error on an
     /// I/O error (dropping the connection) or when any reply is an error (after reading them all).
     std::vector<redis_reply> pipeline(const std::vector<redis_command>& commands) {
+        auto replies = exchange(commands);
+        for (std::size_t i = 0; i < replies.size(); ++i) {
+            if (replies[i]->type == REDIS_REPLY_ERROR) {
+                fail(describe(commands[i]), std::string(replies[i]->str, replies[i]->len));
+            }
+        }
+        return replies;
+    }
+
+    /// As `pipeline`, but error replies are returned, not thrown (only an I/O error throws): for
+    /// a pipeline that carries several callers' commands.
+    std::vector<redis_reply> exchange(const std::vector<redis_command>& commands) {
         ensure_connected();
         for (const auto& cmd : commands) append(cmd);
         std::vector<redis_reply> replies;
@@ -238,11 +250,6 @@ public:
             void* raw = nullptr;
             if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) io_failure(describe(cmd));
             replies.emplace_back(static_cast<redisReply*>(raw));
-        }
-        for (std::size_t i = 0; i < replies.size(); ++i) {
-            if (replies[i]->type == REDIS_REPLY_ERROR) {
-                fail(describe(commands[i]), std::string(replies[i]->str, replies[i]->len));
-            }
         }
         return replies;
     }

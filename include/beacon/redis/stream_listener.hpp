@@ -4,6 +4,7 @@
 /// bounded with `MAXLEN ~`, a batch in one round trip.
 
 #include <beacon/detail/redis_connection.hpp>
+#include <beacon/detail/redis_pool.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 
@@ -12,7 +13,6 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -31,13 +31,17 @@ struct redis_stream_listener_options {
     /// little more may stay); 0 leaves it unbounded. Entries still pending in a group may be trimmed.
     std::size_t max_length = 1000000;
     std::chrono::milliseconds timeout{2000};  ///< Longest wait to connect, write or read a reply.
+    /// The most connections the listener uses at once (at least 1). Concurrent forwards from many
+    /// threads are coalesced into pipelines on these connections (one round trip for many).
+    std::size_t pool_size = 1;
 };
 
 /// Appends each event it receives to a Redis stream, as one entry whose field `event` holds the
 /// JSON (the wire shape of `to_json`). Connect it to a signal like any receiver, or hand it to
 /// `resource_notifier::on_after_commit` to append each commit's batch in one round trip. Copies
-/// share one connection, made on first use and remade when the server has restarted; thread-safe.
-/// A forward that returns has been acknowledged by Redis; one that cannot be throws redis_error.
+/// share up to `pool_size` connections, made on first use and remade when the server has
+/// restarted; thread-safe: forwards from many threads at once share pipelines. A forward that
+/// returns has been acknowledged by Redis; one that cannot be throws redis_error.
 class redis_stream_listener {
 public:
     /// A listener with `options`; throws redis_error for a bad URL (it does not connect yet).
@@ -54,8 +58,7 @@ public:
     /// sent as now.
     void forward(const event& e) const {
         const std::string text = encode(e);
-        std::lock_guard lock(state_->mutex);
-        state_->connection.command(xadd(text));
+        state_->pool.pipeline({xadd(text)});
     }
 
     /// Appends every event of `batch`, in order, in one round trip and atomically (MULTI/EXEC):
@@ -72,8 +75,7 @@ public:
         commands.push_back({"MULTI"});
         for (const auto& text : texts) commands.push_back(xadd(text));
         commands.push_back({"EXEC"});
-        std::lock_guard lock(state_->mutex);
-        const auto replies = state_->connection.pipeline(commands);
+        const auto replies = state_->pool.pipeline(commands);
         // An error inside the transaction (e.g. the key holds another type) is in EXEC's reply.
         const auto& exec = replies.back();
         if (exec->type != REDIS_REPLY_ARRAY) throw redis_error(where() + ": EXEC: the transaction was aborted");
@@ -102,17 +104,16 @@ private:
         return {"XADD", state_->options.stream, "MAXLEN", "~", state_->max_length, "*", redis_stream_field, text};
     }
 
-    std::string where() const { return state_->connection.endpoint().url; }
+    std::string where() const { return state_->pool.endpoint().url; }
 
     struct state {
         explicit state(redis_stream_listener_options o)
             : options(std::move(o)),
               max_length(options.max_length ? std::to_string(options.max_length) : std::string()),
-              connection(detail::parse_redis_url(options.url), options.timeout) {}
+              pool(detail::parse_redis_url(options.url), options.timeout, options.pool_size) {}
         redis_stream_listener_options options;
         std::string max_length;  // as text, empty when unbounded
-        std::mutex mutex;
-        detail::redis_connection connection;
+        detail::redis_pool pool;
     };
     std::shared_ptr<state> state_;
 };

@@ -1,0 +1,149 @@
+#pragma once
+/// \file
+/// Internals of the Redis bridge: connections to one server shared by many sending threads, whose
+/// concurrent requests are coalesced into pipelines (group commit).
+
+#include <beacon/detail/redis_connection.hpp>
+#include <beacon/error.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace beacon::detail {
+
+/// Up to `size` connections to one server, shared by any number of threads. A thread with a
+/// request takes an idle connection (or makes one, up to `size`) and becomes its leader: it sends
+/// every request queued meanwhile, its own among them, in one pipeline (one round trip),
+/// hands each caller its replies, and goes on while its own request is not answered. A thread
+/// that finds every connection busy queues its request and waits; a leader sending the queue
+/// answers it, or it becomes a leader itself when a connection comes back. Each caller gets
+/// exactly its own replies or failure, as with a connection of its own: concurrent senders cost
+/// one round trip per pipeline instead of one each.
+class redis_pool {
+public:
+    /// A pool of at most `size` (at least 1) connections to `endpoint`, made on first use;
+    /// `io_timeout` bounds connecting, reading and writing.
+    redis_pool(redis_endpoint endpoint, std::chrono::milliseconds io_timeout, std::size_t size)
+        : endpoint_(std::move(endpoint)), io_timeout_(io_timeout), size_(size ? size : 1) {}
+    redis_pool(const redis_pool&) = delete;
+    redis_pool& operator=(const redis_pool&) = delete;
+
+    /// The server's endpoint.
+    const redis_endpoint& endpoint() const noexcept { return endpoint_; }
+    /// The most connections the pool makes.
+    std::size_t size() const noexcept { return size_; }
+
+    /// Sends `commands` in order, on one connection, in one pipeline that may carry other
+    /// threads' commands too, and returns their replies. Throws redis_error on an I/O error
+    /// (which fails every request of that pipeline: each may or may not have reached Redis) or
+    /// when one of its own replies is an error (after reading them all).
+    std::vector<redis_reply> pipeline(const std::vector<redis_command>& commands) {
+        request own;
+        own.commands = &commands;
+        std::unique_lock lock(mutex_);
+        queue_.push_back(&own);
+        while (!own.done) {
+            // Lead only while the request is queued: once another leader has taken it, waiting
+            // (not spinning with the lock held) lets that leader hand the replies over.
+            std::unique_ptr<redis_connection> connection;
+            if (own.queued) connection = take_connection();
+            if (connection) {
+                lead(lock, *connection, own);
+                idle_.push_back(std::move(connection));
+                if (!queue_.empty()) queue_.front()->wake.notify_one();  // its caller may lead now
+            } else {
+                own.wake.wait(lock);
+            }
+        }
+        lock.unlock();
+        if (own.failure) std::rethrow_exception(own.failure);
+        for (std::size_t i = 0; i < own.replies.size(); ++i) {
+            if (own.replies[i]->type == REDIS_REPLY_ERROR) {
+                throw redis_error(endpoint_.url + ": " + describe(commands[i]) + ": " +
+                                  std::string(own.replies[i]->str, own.replies[i]->len));
+            }
+        }
+        return std::move(own.replies);
+    }
+
+private:
+    // One caller's commands, and what became of them; lives on the caller's stack, which waits.
+    struct request {
+        const std::vector<redis_command>* commands = nullptr;
+        std::vector<redis_reply> replies;
+        std::exception_ptr failure;
+        bool queued = true;  // false once a leader has taken it into a pipeline
+        bool done = false;
+        std::condition_variable wake;
+    };
+
+    // A pipeline carries whole requests, and more than one only up to this many commands.
+    static constexpr std::size_t max_pipeline = 1024;
+
+    std::unique_ptr<redis_connection> take_connection() {
+        if (!idle_.empty()) {
+            auto connection = std::move(idle_.back());
+            idle_.pop_back();
+            return connection;
+        }
+        if (made_ == size_) return nullptr;
+        ++made_;
+        return std::make_unique<redis_connection>(endpoint_, io_timeout_);
+    }
+
+    // Sends queued requests on `connection`, a pipeline at a time, until `own` is answered or the
+    // queue is empty (`own` then being in another leader's pipeline). Called and returns locked.
+    void lead(std::unique_lock<std::mutex>& lock, redis_connection& connection, const request& own) {
+        std::vector<request*> round;
+        std::vector<redis_command> commands;
+        while (!own.done && !queue_.empty()) {
+            round.clear();
+            commands.clear();
+            while (!queue_.empty() && (round.empty() || commands.size() + queue_.front()->commands->size() <= max_pipeline)) {
+                round.push_back(queue_.front());
+                round.back()->queued = false;
+                queue_.pop_front();
+                commands.insert(commands.end(), round.back()->commands->begin(), round.back()->commands->end());
+            }
+            lock.unlock();
+            std::vector<redis_reply> replies;
+            std::exception_ptr failure;
+            try {
+                replies = connection.exchange(commands);
+            } catch (...) {
+                failure = std::current_exception();
+            }
+            lock.lock();
+            auto next = replies.begin();
+            for (request* r : round) {
+                if (failure) {
+                    r->failure = failure;
+                } else {
+                    const auto n = static_cast<std::ptrdiff_t>(r->commands->size());
+                    r->replies.assign(std::make_move_iterator(next), std::make_move_iterator(next + n));
+                    next += n;
+                }
+                r->done = true;
+                r->wake.notify_one();  // under the lock: its caller cannot return (and free it) before
+            }
+        }
+    }
+
+    redis_endpoint endpoint_;
+    std::chrono::milliseconds io_timeout_;
+    std::size_t size_;
+    std::mutex mutex_;
+    std::deque<request*> queue_;
+    std::vector<std::unique_ptr<redis_connection>> idle_;
+    std::size_t made_ = 0;
+};
+
+}  // namespace beacon::detail
