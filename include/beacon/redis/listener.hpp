@@ -4,6 +4,7 @@
 /// channel, and the configured listener type "redis".
 
 #include <beacon/detail/redis_connection.hpp>
+#include <beacon/detail/redis_pool.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 #include <beacon/listener.hpp>
@@ -18,7 +19,6 @@
 #include <chrono>
 #include <iterator>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,16 +36,16 @@ struct redis_listener_options {
     std::chrono::milliseconds timeout{2000};  ///< Longest wait to connect, write or read a reply.
     /// How events are written: beacon's envelope (default), Kinto's bytes, or a host's format.
     wire_format format = wire_format::envelope();
-    /// Kinto's setting: the most connections the listener may use at once (at least 1). Accepted
-    /// for Kinto's configuration; a listener uses one connection today, and a producer pool will
-    /// use up to this many.
+    /// Kinto's setting: the most connections the listener uses at once (at least 1). Concurrent
+    /// forwards from many threads are coalesced into pipelines on these connections (one round
+    /// trip for many forwards, see detail::redis_pool).
     std::size_t pool_size = 1;
 };
 
 /// Forwards each event it receives, written in its wire format (beacon's envelope by default), to
 /// a Redis list (LPUSH, Kinto's behaviour) or channel (PUBLISH). Connect it to a signal like any
-/// receiver. Copies share one connection, made on first use and remade when the server has
-/// restarted; thread-safe. A forward that returns has been acknowledged by Redis; one that
+/// receiver. Copies share up to `pool_size` connections, made on first use and remade when the
+/// server has restarted; thread-safe: forwards from many threads at once share pipelines. A forward that returns has been acknowledged by Redis; one that
 /// cannot be throws redis_error; an event that cannot be written throws encode_error.
 class redis_listener {
 public:
@@ -111,64 +111,70 @@ private:
         return state_->options.channel.empty() ? state_->options.listname : state_->options.channel;
     }
 
-    void send(const std::vector<detail::redis_command>& commands) const {
-        std::lock_guard lock(state_->mutex);
-        state_->connection.pipeline(commands);
-    }
+    void send(const std::vector<detail::redis_command>& commands) const { state_->pool.pipeline(commands); }
 
     struct state {
         explicit state(redis_listener_options o)
-            : options(std::move(o)), connection(detail::parse_redis_url(options.url), options.timeout) {}
+            : options(std::move(o)), pool(detail::parse_redis_url(options.url), options.timeout, options.pool_size) {}
         redis_listener_options options;
-        std::mutex mutex;
-        detail::redis_connection connection;
+        detail::redis_pool pool;
     };
     std::shared_ptr<state> state_;
 };
 
 namespace detail {
 
+// A configured count: a number, or a string of digits as in an ini file, at least `min`.
+inline std::size_t config_count(const listener_context& c, const std::string& key, const nlohmann::json& value,
+                                std::size_t min, const char* what) {
+    const bool natural = value.is_number_unsigned() || (value.is_number_integer() && value.get<long long>() >= 0);
+    const std::string text = value.is_string() ? value.get<std::string>() : natural ? value.dump() : "";
+    std::size_t n = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || n < min) {
+        c.fail(key, std::string("expected ") + what + ", got " +
+                        (value.is_string() ? "\"" + excerpt(text, 32) + "\"" : value.dump().substr(0, 32)));
+    }
+    return n;
+}
+
+// A configured non-empty string.
+inline std::string config_string(const listener_context& c, const std::string& key, const nlohmann::json& value) {
+    if (!value.is_string() || value.get_ref<const std::string&>().empty()) {
+        c.fail(key, std::string("expected a non-empty string, got ") + (value.is_string() ? "\"\"" : value.type_name()));
+    }
+    return value.get<std::string>();
+}
+
+// A configured wire format by name: "envelope", "kinto", or one of the host's `formats`.
+inline wire_format config_format(const listener_context& c, const std::string& key, const nlohmann::json& value,
+                                 const std::vector<wire_format>& formats) {
+    const std::string name = config_string(c, key, value);
+    if (name == "envelope") return wire_format::envelope();
+    if (name == "kinto") return wire_format::kinto();
+    const auto it = std::find_if(formats.begin(), formats.end(), [&](const wire_format& f) { return f.name() == name; });
+    if (it == formats.end()) {
+        std::string known = "envelope, kinto";
+        for (const auto& f : formats) known += ", " + f.name();
+        c.fail(key, "unknown wire format \"" + excerpt(name, 64) + "\" (known: " + known + ")");
+    }
+    return *it;
+}
+
 // Reads a configured redis listener's options over `options` (its type's defaults).
 inline redis_listener make_redis_listener(const listener_context& c, redis_listener_options options,
                                           const std::vector<wire_format>& formats) {
-    std::string known = "envelope, kinto";
-    for (const auto& f : formats) known += ", " + f.name();
     for (const auto& [key, value] : c.options.items()) {
         // The loader's own settings (the filter, and async delivery: "async" or flat "async.<option>").
         if (key == "use" || key == "actions" || key == "resources" || key == "async" || key.rfind("async.", 0) == 0) continue;
-        if (key == "pool_size") {  // a number, or a string of digits as in an ini file
-            const std::string text = value.is_string() ? value.get<std::string>() : value.is_number_unsigned() ? value.dump() : "";
-            std::size_t n = 0;
-            const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-            if (text.empty() || ec != std::errc() || end != text.data() + text.size() || n == 0) {
-                c.fail(key, "expected a positive number of connections, got " +
-                                (value.is_string() ? "\"" + excerpt(text, 32) + "\"" : value.dump().substr(0, 32)));
-            }
-            options.pool_size = n;
-            continue;
-        }
-        std::string* field = key == "url" ? &options.url
-                             : key == "listname" ? &options.listname
-                             : key == "channel" ? &options.channel
-                                                : nullptr;
-        std::string format_name;
-        if (key == "format") field = &format_name;
-        if (!field) {
-            c.fail(key, "unknown option of a redis listener (expected url, listname, channel, format or pool_size)");
-        }
-        if (!value.is_string() || value.get_ref<const std::string&>().empty()) {
-            c.fail(key, std::string("expected a non-empty string, got ") + (value.is_string() ? "\"\"" : value.type_name()));
-        }
-        *field = value.get<std::string>();
-        if (key != "format") continue;
-        if (format_name == "envelope") {
-            options.format = wire_format::envelope();
-        } else if (format_name == "kinto") {
-            options.format = wire_format::kinto();
+        if (key == "pool_size") {
+            options.pool_size = config_count(c, key, value, 1, "a positive number of connections");
+        } else if (key == "format") {
+            options.format = config_format(c, key, value, formats);
+        } else if (key == "url" || key == "listname" || key == "channel") {
+            (key == "url" ? options.url : key == "listname" ? options.listname : options.channel) = config_string(c, key, value);
         } else {
-            const auto it = std::find_if(formats.begin(), formats.end(), [&](const wire_format& f) { return f.name() == format_name; });
-            if (it == formats.end()) c.fail(key, "unknown wire format \"" + excerpt(format_name, 64) + "\" (known: " + known + ")");
-            options.format = *it;
+            c.fail(key, "unknown option of a redis listener (expected url, listname, channel, format or pool_size)");
         }
     }
     if (c.options.contains("listname") && c.options.contains("channel")) {
@@ -181,26 +187,31 @@ inline redis_listener make_redis_listener(const listener_context& c, redis_liste
     }
 }
 
+// The listener a configured Redis forwarder (a redis_listener or redis_stream_listener) becomes.
+// Without `notifier`, every event the loader passes it is forwarded at once. With it, each
+// commit's after-commit batch carries everything its unit of work sent: what the alias's filter
+// passes is forwarded in one round trip. Nothing is remembered between the signals and the
+// observer, so a unit of work committed by an after-commit receiver (nested) publishes its own
+// batch, and a rolled-back one leaves nothing behind.
+template <class Forwarder>
+listener forward_after_commit(const listener_context& c, Forwarder forwarder, resource_notifier* notifier) {
+    if (!notifier) return forwarder;
+    c.keep(notifier->on_after_commit([forwarder, pass = c.filter](const std::vector<event>& batch) {
+        std::vector<event> selected;
+        std::copy_if(batch.begin(), batch.end(), std::back_inserter(selected), pass);
+        forwarder.forward(selected);
+    }));
+    // An event sent outside any unit of work of the notifier is in no batch: forward it now.
+    return [forwarder, notifier](const event& e) {
+        if (!notifier->current()) forwarder.forward(e);
+    };
+}
+
 // The factory of a redis listener type whose defaults are `defaults` (see add_redis_listener_type).
 inline listener_factory redis_listener_factory(redis_listener_options defaults, resource_notifier* notifier,
                                                std::vector<wire_format> formats) {
     return [defaults = std::move(defaults), notifier, formats = std::move(formats)](const listener_context& c) -> listener {
-        const redis_listener forwarder = make_redis_listener(c, defaults, formats);
-        if (!notifier) return forwarder;
-
-        // Each commit's after-commit batch carries everything its unit of work sent: publish
-        // what the alias's filter passes, in one round trip. Nothing is remembered between the
-        // signals and the observer, so a unit of work committed by an after-commit receiver
-        // (nested) publishes its own batch, and a rolled-back one leaves nothing behind.
-        c.keep(notifier->on_after_commit([forwarder, pass = c.filter](const std::vector<event>& batch) {
-            std::vector<event> selected;
-            std::copy_if(batch.begin(), batch.end(), std::back_inserter(selected), pass);
-            forwarder.forward(selected);
-        }));
-        // An event sent outside any unit of work of the notifier is in no batch: forward it now.
-        return [forwarder, notifier](const event& e) {
-            if (!notifier->current()) forwarder.forward(e);
-        };
+        return forward_after_commit(c, make_redis_listener(c, defaults, formats), notifier);
     };
 }
 

@@ -6,6 +6,7 @@
 
 #include <beacon/redis/consumer.hpp>  // redis_error_handler, redis_message
 #include <beacon/redis/stream_listener.hpp>  // redis_stream_field
+#include <beacon/wire_format.hpp>
 
 #include <unistd.h>
 
@@ -48,6 +49,11 @@ struct redis_stream_consumer_options {
     /// consumer that got it) is moved to the dead-letter stream instead.
     std::size_t max_deliveries = 5;
     std::string dead_letter;  ///< The dead-letter stream; default "<stream>.dead".
+    /// How entries are read: beacon's envelope format (default), which reads the envelope and
+    /// Kinto's flat payload alike; `wire_format::kinto()` for Kinto's alone; or a host's format.
+    wire_format format = wire_format::envelope();
+    /// Bounds on each event's text (size before parsing, nesting depth while parsing).
+    json_limits limits;
     std::size_t max_entry_bytes = 1 << 20;  ///< A larger entry (all fields) is dead-lettered undecoded.
     std::size_t max_fields = 16;            ///< An entry with more field/value pairs is dead-lettered.
     std::chrono::milliseconds poll_timeout{500};  ///< Longest blocking wait, hence longest stop() delay.
@@ -299,7 +305,7 @@ private:
             }
             event e;
             try {
-                e = parse_event(entry_text.payload);
+                e = options_.format.decode(entry_text.payload, options_.limits);
             } catch (const decode_error& bad) {
                 dead_letter(item, bad, true);
                 continue;

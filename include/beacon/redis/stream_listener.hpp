@@ -7,12 +7,15 @@
 #include <beacon/detail/redis_pool.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
-
-#include <nlohmann/json.hpp>
+#include <beacon/listener.hpp>
+#include <beacon/redis/listener.hpp>  // the configured listeners' option readers
+#include <beacon/unit_of_work.hpp>
+#include <beacon/wire_format.hpp>
 
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -20,7 +23,7 @@
 
 namespace beacon {
 
-/// The field of a stream entry that holds the event's JSON (the wire shape of `to_json`).
+/// The field of a stream entry that holds the event, written in the listener's wire format.
 inline constexpr std::string_view redis_stream_field = "event";
 
 /// Where and how a redis_stream_listener appends events.
@@ -34,10 +37,12 @@ struct redis_stream_listener_options {
     /// The most connections the listener uses at once (at least 1). Concurrent forwards from many
     /// threads are coalesced into pipelines on these connections (one round trip for many).
     std::size_t pool_size = 1;
+    /// How events are written: beacon's envelope (default), Kinto's bytes, or a host's format.
+    wire_format format = wire_format::envelope();
 };
 
 /// Appends each event it receives to a Redis stream, as one entry whose field `event` holds the
-/// JSON (the wire shape of `to_json`). Connect it to a signal like any receiver, or hand it to
+/// event written in the listener's wire format (beacon's envelope by default). Connect it to a signal like any receiver, or hand it to
 /// `resource_notifier::on_after_commit` to append each commit's batch in one round trip. Copies
 /// share up to `pool_size` connections, made on first use and remade when the server has
 /// restarted; thread-safe: forwards from many threads at once share pipelines. A forward that
@@ -55,51 +60,62 @@ public:
     void operator()(const std::vector<event>& batch) const { forward(batch); }
 
     /// Appends `e` and waits for Redis to acknowledge it (one round trip). A timestamp of 0 is
-    /// sent as now.
+    /// sent as now (by the built-in formats). Throws encode_error (naming the event and the field)
+    /// when `e` cannot be written, and then sends nothing.
     void forward(const event& e) const {
-        const std::string text = encode(e);
+        const std::string text = state_->options.format.encode(e);
         state_->pool.pipeline({xadd(text)});
     }
 
-    /// Appends every event of `batch`, in order, in one round trip and atomically (MULTI/EXEC):
-    /// either all entries are added or none. Every event is encoded before anything is sent, so
-    /// an encode_error sends nothing.
+    /// Appends every event of `batch` that can be written, in order, in one round trip and
+    /// atomically (MULTI/EXEC): either all of those entries are added or none. An event that
+    /// cannot be written does not hold the others back (as with redis_listener): they are
+    /// appended, then the encode_error of the first event left out is thrown.
     void forward(const std::vector<event>& batch) const {
-        if (batch.empty()) return;
-        if (batch.size() == 1) return forward(batch.front());
-        std::vector<std::string> texts;
-        texts.reserve(batch.size());
-        for (const auto& e : batch) texts.push_back(encode(e));
-        std::vector<detail::redis_command> commands;
-        commands.reserve(texts.size() + 2);
-        commands.push_back({"MULTI"});
-        for (const auto& text : texts) commands.push_back(xadd(text));
-        commands.push_back({"EXEC"});
-        const auto replies = state_->pool.pipeline(commands);
-        // An error inside the transaction (e.g. the key holds another type) is in EXEC's reply.
-        const auto& exec = replies.back();
-        if (exec->type != REDIS_REPLY_ARRAY) throw redis_error(where() + ": EXEC: the transaction was aborted");
-        for (std::size_t i = 0; i < exec->elements; ++i) {
-            if (exec->element[i]->type == REDIS_REPLY_ERROR) {
-                throw redis_error(where() + ": XADD " + state_->options.stream + ": " +
-                                  std::string(exec->element[i]->str, exec->element[i]->len));
+        std::string texts;  // every encoding, one after the other
+        std::vector<std::size_t> ends;
+        std::optional<encode_error> first_bad;
+        for (const auto& e : batch) {
+            const std::size_t start = texts.size();
+            try {
+                state_->options.format.encode(e, texts);
+                ends.push_back(texts.size());
+            } catch (const encode_error& failure) {
+                texts.resize(start);
+                if (!first_bad) first_bad = failure;
             }
         }
+        if (ends.size() == 1) {
+            state_->pool.pipeline({xadd(texts)});
+        } else if (!ends.empty()) {
+            std::vector<detail::redis_command> commands;
+            commands.reserve(ends.size() + 2);
+            commands.push_back({"MULTI"});
+            const std::string_view all(texts);
+            for (std::size_t i = 0, start = 0; i < ends.size(); start = ends[i++]) {
+                commands.push_back(xadd(all.substr(start, ends[i] - start)));
+            }
+            commands.push_back({"EXEC"});
+            const auto replies = state_->pool.pipeline(commands);
+            // An error inside the transaction (e.g. the key holds another type) is in EXEC's reply.
+            const auto& exec = replies.back();
+            if (exec->type != REDIS_REPLY_ARRAY) throw redis_error(where() + ": EXEC: the transaction was aborted");
+            for (std::size_t i = 0; i < exec->elements; ++i) {
+                if (exec->element[i]->type == REDIS_REPLY_ERROR) {
+                    throw redis_error(where() + ": XADD " + state_->options.stream + ": " +
+                                      std::string(exec->element[i]->str, exec->element[i]->len));
+                }
+            }
+        }
+        if (first_bad) throw *first_bad;
     }
 
     /// The options the listener was made with.
     const redis_stream_listener_options& options() const noexcept { return state_->options; }
 
 private:
-    static std::string encode(const event& e) {
-        if (e.timestamp != 0) return nlohmann::json(e).dump();
-        event stamped = e;
-        stamped.stamp();
-        return nlohmann::json(stamped).dump();
-    }
-
     // XADD <stream> [MAXLEN ~ <n>] * event <text>; the views point into `state_` and `text`.
-    detail::redis_command xadd(const std::string& text) const {
+    detail::redis_command xadd(std::string_view text) const {
         if (state_->max_length.empty()) return {"XADD", state_->options.stream, "*", redis_stream_field, text};
         return {"XADD", state_->options.stream, "MAXLEN", "~", state_->max_length, "*", redis_stream_field, text};
     }
@@ -117,5 +133,42 @@ private:
     };
     std::shared_ptr<state> state_;
 };
+
+/// Registers the listener type "redis_stream" in `types`, for `load_listeners`: options `url`,
+/// `stream` (default "beacon.stream"), `max_length` (a number, 0 for unbounded), `pool_size`
+/// (a positive number) and `format` ("envelope", "kinto", or the name of one of the host's
+/// `formats`); numbers may be given as strings of digits, as in an ini file. Without `notifier`
+/// every event the loader passes it is appended at once; with `notifier` (which must outlive the
+/// loaded listeners) the events of a unit of work are appended after its commit, what the alias's
+/// filter passes in one round trip per commit, exactly as the type "redis" does (see
+/// add_redis_listener_type). Bad options throw config_error.
+inline void add_redis_stream_listener_type(listener_types& types, resource_notifier* notifier = nullptr,
+                                           std::vector<wire_format> formats = {}) {
+    types.add("redis_stream", [notifier, formats = std::move(formats)](const listener_context& c) -> listener {
+        redis_stream_listener_options options;
+        for (const auto& [key, value] : c.options.items()) {
+            // The loader's own settings (the filter, and async delivery).
+            if (key == "use" || key == "actions" || key == "resources" || key == "async" || key.rfind("async.", 0) == 0) continue;
+            if (key == "url" || key == "stream") {
+                (key == "url" ? options.url : options.stream) = detail::config_string(c, key, value);
+            } else if (key == "max_length") {
+                options.max_length = detail::config_count(c, key, value, 0, "a number of entries (0: unbounded)");
+            } else if (key == "pool_size") {
+                options.pool_size = detail::config_count(c, key, value, 1, "a positive number of connections");
+            } else if (key == "format") {
+                options.format = detail::config_format(c, key, value, formats);
+            } else {
+                c.fail(key, "unknown option of a redis_stream listener (expected url, stream, max_length, pool_size or format)");
+            }
+        }
+        std::optional<redis_stream_listener> forwarder;
+        try {
+            forwarder.emplace(options);
+        } catch (const redis_error& bad) {
+            c.fail("url", bad.what());
+        }
+        return detail::forward_after_commit(c, *forwarder, notifier);
+    });
+}
 
 }  // namespace beacon
