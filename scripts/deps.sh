@@ -9,6 +9,7 @@ beacon_packages=(
   libbenchmark-dev python3-blinker                # benchmarks and their Python peer
   curl chromium chromium-driver python3-selenium  # web push: curl -N and the headless-browser test
   python3-flask python3-gevent python3-redis      # web push benchmark's Python peer (Flask-Notifications' way)
+  doxygen clang-tidy cppcheck                     # static checks: API reference, linters (scripts/check)
 )
 
 beacon_install_deps() {

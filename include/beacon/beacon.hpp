@@ -1,9 +1,10 @@
 #pragma once
 /// \file
-/// The core of beacon: registries, namespaces, signals, connections and events.
+/// The core of beacon: registries, namespaces, signals, connections, events and the version.
 
 #include <beacon/connection.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 #include <beacon/registry.hpp>
 #include <beacon/signal.hpp>
+#include <beacon/version.hpp>

@@ -243,7 +243,7 @@ inline void check_depth(const event& e, std::size_t max_depth = json_limits{}.ma
 inline void from_json(const nlohmann::json& j, action& a) { a = detail::read_action(j, nlohmann::json::json_pointer()); }
 
 /// Writes `e` in beacon's envelope: {"sender", "payload": {timestamp, action, uri, user_id,
-/// resource_name, <data keys>}, "impacted_records": [{"old", "new"}]}.
+/// resource_name, and the data's keys}, "impacted_records": [{"old", "new"}]}.
 /// Throws encode_error when `data` is not an object or has a key that a payload field owns, or
 /// when the event nests deeper than json_limits' default max_depth (see check_depth).
 inline void to_json(nlohmann::json& j, const event& e) {

@@ -55,6 +55,8 @@ public:
     std::size_t receiver_count() const { return index_->size(); }
 
 private:
+    // NOLINTNEXTLINE(performance-unnecessary-value-param): `test` is moved into the index below; the
+    // call is type-dependent (std::forward<F>), so clang-tidy does not see the move.
     template <class F>
     connection add(filter test, F&& receiver, const std::shared_ptr<void>& owner) {
         static_assert(std::is_invocable_v<std::decay_t<F>&, const event&>,

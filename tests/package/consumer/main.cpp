@@ -1,5 +1,9 @@
-// A program outside beacon's tree, built against beacon as a package or a subproject.
+// A program outside beacon's tree, built in C++20 against beacon as a package or a subproject
+// (nothing beacon hands it, CMake target or pkg-config flags, may lower the standard to C++17).
 #include <beacon/beacon.hpp>
+
+static_assert(__cplusplus >= 202002L, "the consumer asked for C++20 and must get it");
+static_assert(BEACON_VERSION == BEACON_VERSION_MAJOR * 10000 + BEACON_VERSION_MINOR * 100 + BEACON_VERSION_PATCH);
 
 int main() {
     beacon::registry reg;
