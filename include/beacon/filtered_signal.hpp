@@ -55,9 +55,10 @@ public:
     std::size_t receiver_count() const { return index_->size(); }
 
 private:
-    // NOLINTNEXTLINE(performance-unnecessary-value-param): `test` is moved into the index below; the
-    // call is type-dependent (std::forward<F>), so clang-tidy does not see the move.
+    // `test` is moved into the index below; the call is type-dependent (std::forward<F>), so
+    // clang-tidy does not see the move.
     template <class F>
+    // NOLINTNEXTLINE(performance-unnecessary-value-param)
     connection add(filter test, F&& receiver, const std::shared_ptr<void>& owner) {
         static_assert(std::is_invocable_v<std::decay_t<F>&, const event&>,
                       "beacon::filtered_signal::connect: the receiver must be callable with (const beacon::event&)");
