@@ -42,7 +42,7 @@ int other_clients(redis_server& server) {
 TEST_CASE("forwards from many threads at once share the pool's connections; each thread's events stay in order",
           "[redis][pool][stream]") {
     redis_server server;
-    const std::size_t pool_size = GENERATE(1, 4);
+    const std::size_t pool_size = GENERATE(as<std::size_t>{}, 1, 4);
     beacon::redis_stream_listener_options options;
     options.url = server.url();
     options.pool_size = pool_size;
