@@ -21,7 +21,7 @@ public:
             {core.signal("user_created"), {[this](const beacon::event& e) { on_user_created(e); }}},
             // A receiver bound to one sender: action_succeeded from "package_create" only.
             {core.signal("action_succeeded"),
-             {{[this](const beacon::event& e) { on_dataset_created(e); }, "package_create"}}},
+             {{"package_create", [this](const beacon::event& e) { on_dataset_created(e); }}}},
             {core.signal("failed_login"), {[](const beacon::event& e) {
                  std::cout << "  activity: failed login for " << e.sender << "\n";
              }}},

@@ -87,6 +87,23 @@ TEST_CASE("consumers can be deregistered; a consumer's exception propagates", "[
     CHECK_THROWS_AS(h.register_consumer(std::shared_ptr<beacon::consumer>()), beacon::config_error);
 }
 
+TEST_CASE("registering a consumer twice has no effect; one deregistration removes it", "[hub][consumer]") {
+    std::vector<std::string> log;
+    beacon::hub h("h");
+    auto a = h.register_consumer(std::make_shared<hooked>(log, "a"));
+    auto b = h.register_consumer(std::make_shared<hooked>(log, "b"));
+    CHECK(h.register_consumer(a) == a);
+    CHECK(h.consumer_count() == 2);
+    CHECK(h.send(typed("x")));
+    CHECK(log == std::vector<std::string>{"a.before:x", "a.consume:x", "a.after:x", "b.before:x", "b.consume:x",
+                                          "b.after:x"});
+    CHECK(h.deregister_consumer(a));
+    CHECK_FALSE(h.deregister_consumer(a));
+    log.clear();
+    CHECK(h.send(typed("y")));
+    CHECK(log == std::vector<std::string>{"b.before:y", "b.consume:y", "b.after:y"});
+}
+
 TEST_CASE("sending to the hubs reaches each hub whose filter passes", "[hub][hubs]") {
     beacon::hubs notifications;
     std::vector<std::string> log;

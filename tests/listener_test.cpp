@@ -131,14 +131,31 @@ TEST_CASE_METHOD(fixture, "unloading one alias, all, or by destruction", "[liste
         changed.send(change(beacon::action::create, "x"));
         CHECK(log.size() == 1);
         CHECK(loaded.aliases().empty());
+        // Nothing of the listeners is left on the signal: a lazy send builds nothing.
+        CHECK_FALSE(changed.has_receivers_for("storage"));
+        bool built = false;
+        changed.send_lazy("storage", [&] {
+            built = true;
+            return change(beacon::action::create, "x");
+        });
+        CHECK_FALSE(built);
+    }
+    {
+        // Unloading the last alias on a signal leaves no receiver on it either.
+        auto loaded = beacon::load_listeners(reg, settings, types);
+        CHECK(loaded.unload("a"));
+        CHECK(changed.has_receivers());
+        CHECK(loaded.unload("b"));
+        CHECK_FALSE(changed.has_receivers());
+        log.clear();
     }
     {
         const auto loaded = beacon::load_listeners(reg, settings, types);
         changed.send(change(beacon::action::create, "y"));
-        CHECK(log.size() == 3);
+        CHECK(log.size() == 2);
     }
     changed.send(change(beacon::action::create, "z"));
-    CHECK(log.size() == 3);
+    CHECK(log.size() == 2);
     CHECK_FALSE(changed.has_receivers());
     CHECK_FALSE(read.has_receivers());
 }

@@ -53,7 +53,7 @@ struct audit_fixture {
             return beacon::subscription_table{
                 {ctx.core().signal("user_created"),
                  {[this](const beacon::event& e) { log.push_back("any:" + e.sender); },
-                  {[this](const beacon::event& e) { log.push_back("admin-only:" + e.sender); }, "admin"}}},
+                  {"admin", [this](const beacon::event& e) { log.push_back("admin-only:" + e.sender); }}}},
             };
         });
     }
@@ -120,7 +120,7 @@ TEST_CASE_METHOD(audit_fixture, "unload disconnects exactly what was connected, 
         return beacon::subscription_table{
             {ctx.core().signal("user_created"), {[&](const beacon::event&) { ++old_calls; }}},
             {ctx.core().signal("action_succeeded"),
-             {{[&](const beacon::event&) { ++old_calls; }, "package_create"}}},
+             {{"package_create", [&](const beacon::event&) { ++old_calls; }}}},
         };
     });
     host.load(p);
@@ -416,7 +416,7 @@ TEST_CASE("loads and unloads from many threads while others send lose no deliver
     host.load(std::make_shared<table_plugin>("stable", [&](beacon::plugin_context& ctx) {
         return beacon::subscription_table{
             {ctx.core().signal("user_created"), {[&](const beacon::event&) { stable_any.fetch_add(1); }}},
-            {ctx.core().signal("resource_changed"), {{[&](const beacon::event&) { stable_record.fetch_add(1); }, "record"}}},
+            {ctx.core().signal("resource_changed"), {{"record", [&](const beacon::event&) { stable_record.fetch_add(1); }}}},
         };
     }));
 
@@ -427,8 +427,8 @@ TEST_CASE("loads and unloads from many threads while others send lose no deliver
             return beacon::subscription_table{
                 {ctx.core().signal("user_created"), {[&](const beacon::event&) { churn_calls.fetch_add(1); }}},
                 {ctx.core().signal("resource_changed"),
-                 {{[&](const beacon::event&) { churn_calls.fetch_add(1); }, "record"},
-                  {[&](const beacon::event&) { churn_calls.fetch_add(1); }, "bucket"}}},
+                 {{"record", [&](const beacon::event&) { churn_calls.fetch_add(1); }},
+                  {"bucket", [&](const beacon::event&) { churn_calls.fetch_add(1); }}}},
             };
         });
     };

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -223,6 +224,92 @@ TEST_CASE_METHOD(fixture, "a robust send calls every receiver and returns each e
     CHECK_THROWS_AS(std::rethrow_exception(errors[1].exception), int);
     CHECK(two.id() != four.id());
     CHECK(sig.send_robust(beacon::event("y")).size() == 1);
+}
+
+TEST_CASE_METHOD(fixture, "send_collect gives each receiver called and what it returned, as blinker's send",
+                 "[signal][collect]") {
+    // CKAN's example_isignal: x2 for any sender, x10 bound to sender "10".
+    auto x2 = sig.connect([](const beacon::event& e) { return std::stoi(e.sender) * 2; });
+    auto x10 = sig.connect("10", [](const beacon::event& e) { return std::stoi(e.sender) * 10; });
+    auto quiet = sig.connect([&](const beacon::event& e) { log.push_back(e.sender); });
+    const auto ten = sig.send_collect("10");
+    REQUIRE(ten.size() == 3);
+    CHECK(ten[0].receiver_id == x2.id());
+    CHECK(ten[0].value == 20);
+    CHECK(ten[1].receiver_id == quiet.id());
+    CHECK(ten[1].value.is_null());
+    CHECK(ten[2].receiver_id == x10.id());
+    CHECK(ten[2].value == 100);
+    const auto two = sig.send_collect(beacon::event("2"));
+    REQUIRE(two.size() == 2);
+    CHECK(two[0].value == 4);
+    CHECK(log == std::vector<std::string>{"10", "2"});
+    // A send nobody listens to collects nothing, and a muted signal calls nobody.
+    beacon::signal empty{"core", "empty"};
+    CHECK(empty.send_collect("10").empty());
+    const auto muted = sig.mute();
+    CHECK(sig.send_collect("10").empty());
+}
+
+TEST_CASE_METHOD(fixture, "a receiver's exception propagates out of send_collect", "[signal][collect][behaviour7]") {
+    sig.connect([](const beacon::event&) { return "first"; });
+    sig.connect(quota_checker{&log});
+    CHECK_THROWS_WITH(sig.send_collect("x"), "two failed");
+    CHECK(log == std::vector<std::string>{"two"});
+    CHECK(sig.send_robust(beacon::event("y")).size() == 1);
+}
+
+TEST_CASE_METHOD(fixture, "a callable connected for any sender and for sender x is two receivers", "[signal][twice]") {
+    // Unlike blinker (which keys receivers by identity and calls one once per send), each connect
+    // is a receiver of its own: connected for any sender and for "x", it is called twice by a send
+    // from "x", and disconnecting one connection leaves the other.
+    int calls = 0;
+    const auto count = [&](const beacon::event&) { ++calls; };
+    auto any = sig.connect(count);
+    auto bound = sig.connect("x", count);
+    CHECK(sig.send("x") == 2);
+    CHECK(calls == 2);
+    CHECK(sig.send("y") == 1);
+    CHECK(calls == 3);
+    // Connected twice for the same sender: twice, too.
+    auto again = sig.connect("x", count);
+    CHECK(sig.send("x") == 3);
+    bound.disconnect();
+    CHECK(sig.send("x") == 2);
+    any.disconnect();
+    again.disconnect();
+    CHECK(sig.send("x") == 0);
+}
+
+// What a receiver may be, checked at compile time (the refusals are tests/compile_fail/).
+namespace {
+struct handler {
+    int on_event(const beacon::event&) { return 1; }
+    void on_json(const nlohmann::json&) {}
+};
+void free_receiver(const beacon::event&) {}
+}  // namespace
+static_assert(beacon::detail::takes_event<decltype(free_receiver)>());
+static_assert(beacon::detail::takes_event<decltype(&free_receiver)>());
+static_assert(beacon::detail::takes_event<std::function<void(const beacon::event&)>>());
+static_assert(!beacon::detail::takes_event<std::function<void(const nlohmann::json&)>>());
+static_assert(!beacon::detail::takes_event<std::function<void(beacon::event)>>());
+static_assert(beacon::detail::method_takes_event<decltype(&handler::on_event)>());
+static_assert(!beacon::detail::method_takes_event<decltype(&handler::on_json)>());
+
+TEST_CASE_METHOD(fixture, "receivers: lambdas, generic lambdas, functions, function objects, methods",
+                 "[signal][receivers]") {
+    auto owner = std::make_shared<handler>();
+    sig.connect(recorder("lambda"));
+    sig.connect([this](const auto& e) { log.push_back("generic:" + e.sender); });
+    sig.connect(free_receiver);
+    sig.connect(quota_checker{&log}).disconnect();
+    const auto method = sig.connect(&handler::on_event, owner);
+    const auto results = sig.send_collect("s");
+    CHECK(log == std::vector<std::string>{"lambda:s", "generic:s"});
+    REQUIRE(results.size() == 4);
+    CHECK(results[3].receiver_id == method.id());
+    CHECK(results[3].value == 1);
 }
 
 TEST_CASE_METHOD(fixture, "muting is scoped and nests", "[signal][behaviour9]") {

@@ -20,10 +20,9 @@ public:
             {ctx.core().signal("user_created"), {[](const beacon::event& e) {
                  std::cout << "  [audit.so] user_created from " << e.sender << "\n";
              }}},
-            {ctx.core().signal("failed_login"), {{[](const beacon::event& e) {
+            {ctx.core().signal("failed_login"), {{"mallory", [](const beacon::event& e) {
                                                       std::cout << "  [audit.so] failed login by " << e.sender << "\n";
-                                                  },
-                                                  "mallory"}}},
+                                                  }}}},
         };
     }
 };

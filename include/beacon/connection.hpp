@@ -5,6 +5,8 @@
 #include <boost/signals2/connection.hpp>
 #include <boost/signals2/shared_connection_block.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <utility>
 
@@ -85,6 +87,12 @@ public:
 
 private:
     connection connection_;
+};
+
+/// What one receiver returned during `signal::send_collect` (blinker's `(receiver, value)`).
+struct receiver_result {
+    std::uint64_t receiver_id = 0;  ///< `connection::id()` of the receiver called.
+    nlohmann::json value;           ///< What it returned; null when it returns nothing.
 };
 
 }  // namespace beacon

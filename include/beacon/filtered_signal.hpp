@@ -51,6 +51,14 @@ public:
         return add(std::move(test), std::forward<F>(receiver), owner);
     }
 
+    /// Refuses `connect(receiver, filter)`: the filter comes first, as a signal's sender does.
+    template <class F, class Test, class = std::enable_if_t<std::is_same_v<std::decay_t<Test>, filter>>>
+    connection connect(F&&, Test&&) {
+        static_assert(detail::always_false<F, Test>,
+                      "beacon::filtered_signal::connect: the filter comes first: write connect(filter, receiver)");
+        return {};
+    }
+
     /// How many receivers are connected through this object.
     std::size_t receiver_count() const { return index_->size(); }
 
@@ -60,8 +68,8 @@ private:
     template <class F>
     // NOLINTNEXTLINE(performance-unnecessary-value-param)
     connection add(filter test, F&& receiver, const std::shared_ptr<void>& owner) {
-        static_assert(std::is_invocable_v<std::decay_t<F>&, const event&>,
-                      "beacon::filtered_signal::connect: the receiver must be callable with (const beacon::event&)");
+        using receiver_type = std::decay_t<F>;
+        if constexpr (!detail::check_receiver<receiver_type>()) return {};
         // The dispatcher first: if connecting it throws, no receiver is left in the index.
         std::call_once(connected_, [this] { dispatcher_ = target_->connect(detail::filter_dispatcher{{}, index_}); });
         auto [control, id] = index_->add(std::move(test), std::forward<F>(receiver), owner);

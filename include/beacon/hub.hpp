@@ -95,10 +95,12 @@ public:
         return *this;
     }
 
-    /// Adds `c` after the consumers already registered; returns it.
+    /// Adds `c` after the consumers already registered; returns it. Registering a consumer that
+    /// is already registered has no effect (Flask-Notifications): it stays once, in its place.
     std::shared_ptr<consumer> register_consumer(std::shared_ptr<consumer> c) {
         if (!c) throw config_error(name_, "", "register_consumer: null consumer");
         std::unique_lock lock(mutex_);
+        if (std::find(consumers_->begin(), consumers_->end(), c) != consumers_->end()) return c;
         auto next = std::make_shared<consumer_list>(*consumers_);
         next->push_back(c);
         consumers_ = std::move(next);

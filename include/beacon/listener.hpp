@@ -118,16 +118,22 @@ public:
         return out;
     }
 
-    /// Disconnects the listener `alias`; returns false when no such alias is loaded.
+    /// Disconnects the listener `alias`; returns false when no such alias is loaded. Once the last
+    /// listener on a signal is gone, that signal has no receiver of ours left (lazy sends build nothing).
     bool unload(std::string_view alias) {
         const auto it = std::find_if(listeners_.begin(), listeners_.end(), [&](const auto& l) { return l.alias == alias; });
         if (it == listeners_.end()) return false;
         listeners_.erase(it);
+        signals_.erase(std::remove_if(signals_.begin(), signals_.end(), [](const auto& s) { return s->receiver_count() == 0; }),
+                       signals_.end());
         return true;
     }
 
-    /// Disconnects every listener.
-    void unload_all() { listeners_.clear(); }
+    /// Disconnects every listener: the signals they listened to have no receiver of ours left.
+    void unload_all() {
+        listeners_.clear();
+        signals_.clear();
+    }
 
     /// The asynchronous receiver of the listener `alias` (its counters, its drain), or nullptr
     /// when no such alias is loaded or it is synchronous.

@@ -58,6 +58,14 @@ public:
         });
     }
 
+    /// Refuses `connect(receiver, sender)`: the sender comes first, as in `connect("admin", f)`.
+    template <class F, class S, class = std::enable_if_t<detail::is_sender_v<S> && !detail::is_sender_v<F>>>
+    connection connect(F&&, S&&) const {
+        static_assert(detail::always_false<F, S>,
+                      "beacon::signal_view::connect: the sender comes first: write connect(\"sender\", receiver)");
+        return {};
+    }
+
     /// The signal, read-only: name, namespace, receiver counts (no send, mute or disconnect).
     const ::beacon::signal& get() const noexcept { return *signal_; }
 
@@ -68,8 +76,7 @@ private:
 
     template <class F>
     static auto hold(const std::shared_ptr<plugin>& owner, F&& receiver) {
-        static_assert(std::is_invocable_v<std::decay_t<F>&, const event&>,
-                      "beacon::signal_view::connect: the receiver must be callable with (const beacon::event&)");
+        detail::check_receiver<std::decay_t<F>>();
         return detail::plugin_receiver<std::decay_t<F>>{owner, std::forward<F>(receiver)};
     }
 
@@ -100,20 +107,46 @@ private:
     std::shared_ptr<detail::plugin_record> record_;
 };
 
-/// One receiver in a subscription table: for any sender, or bound to one sender (CKAN's
-/// `{receiver, sender}`).
+/// One receiver in a subscription table: `receiver` for any sender, or `{"sender", receiver}`
+/// bound to one sender (sender first, as in `signal.connect("sender", receiver)`).
 struct subscription {
     /// A receiver for every sender.
-    template <class F, class = std::enable_if_t<std::is_invocable_v<std::decay_t<F>&, const event&>>>
+    template <class F, class = std::enable_if_t<!detail::is_sender_v<F> &&
+                                                !std::is_same_v<std::decay_t<F>, subscription>>>
     subscription(F&& f)  // NOLINT: implicit, so that a table lists plain receivers
-        : receiver(std::forward<F>(f)) {}
+        : receiver(wrap(std::forward<F>(f))) {}
 
     /// A receiver `f` for sends from `from` only.
-    template <class F, class = std::enable_if_t<std::is_invocable_v<std::decay_t<F>&, const event&>>>
-    subscription(F&& f, std::string from) : receiver(std::forward<F>(f)), sender(std::move(from)) {}
+    template <class S, class F, class = std::enable_if_t<detail::is_sender_v<S> && !detail::is_sender_v<F>>>
+    subscription(S&& from, F&& f) : receiver(wrap(std::forward<F>(f))), sender(std::string(std::string_view(from))) {}
 
-    std::function<void(const event&)> receiver;  ///< What to call.
-    std::optional<std::string> sender;           ///< The one sender it is bound to, if any.
+    /// Refuses `{receiver, "sender"}`: the sender comes first.
+    template <class F, class S, class = std::enable_if_t<!detail::is_sender_v<F> && detail::is_sender_v<S>>,
+              class = void>
+    subscription(F&&, S&&) {
+        static_assert(detail::always_false<F, S>,
+                      "beacon::subscription: the sender comes first: write {\"sender\", receiver}, as in "
+                      "signal.connect(\"sender\", receiver)");
+    }
+
+    std::function<nlohmann::json(const event&)> receiver;  ///< What to call; gives what it returned.
+    std::optional<std::string> sender;                     ///< The one sender it is bound to, if any.
+
+private:
+    template <class F>
+    static std::function<nlohmann::json(const event&)> wrap(F&& callable) {
+        using receiver_type = std::decay_t<F>;
+        if constexpr (!detail::check_receiver<receiver_type>()) {
+            return {};
+        } else {
+            if constexpr (detail::is_nullable_v<receiver_type>) {
+                if (!callable) return {};  // an empty receiver: load refuses it, naming the entry
+            }
+            return [f = receiver_type(std::forward<F>(callable))](const event& e) mutable {
+                return detail::call_for_value(f, e);
+            };
+        }
+    }
 };
 
 /// The receivers a plugin declares for one signal.

@@ -73,6 +73,14 @@ public:
         return connect_bound(sender, std::forward<F>(receiver), nullptr);
     }
 
+    /// Refuses `connect(receiver, sender)`: the sender comes first, as in `connect("admin", f)`.
+    template <class F, class S, class = std::enable_if_t<detail::is_sender_v<S> && !detail::is_sender_v<F>>>
+    connection connect(F&&, S&&) {
+        static_assert(detail::always_false<F, S>,
+                      "beacon::signal::connect: the sender comes first: write connect(\"sender\", receiver)");
+        return {};
+    }
+
     /// Connects `receiver` for every sender while `owner` lives; a member function pointer is
     /// called on `owner`. The receiver is disconnected once `owner` has expired.
     template <class F, class T>
@@ -142,6 +150,33 @@ public:
         if (e.sender != sender) e.sender.assign(sender.data(), sender.size());
         e.stamp();
         return dispatch(e, to, nullptr);
+    }
+
+    /// Sends `e` as `send` does and returns, for every receiver called, its id and what it
+    /// returned (null for a receiver returning nothing), in call order: blinker's `send`.
+    std::vector<receiver_result> send_collect(const event& e) {
+        std::vector<receiver_result> results;
+        if (muted()) return results;
+        const auto to = targets_for(e.sender);
+        if (!to) return results;
+        if (e.timestamp != 0) {
+            dispatch(e, to, nullptr, nullptr, &results);
+        } else {
+            dispatch_stamped_copy(e, to, nullptr, &results);
+        }
+        return results;
+    }
+
+    /// `send_collect` of the event from `sender` carrying `data`, built only when someone listens.
+    std::vector<receiver_result> send_collect(std::string_view sender, nlohmann::json data = nlohmann::json::object()) {
+        std::vector<receiver_result> results;
+        if (muted()) return results;
+        const auto to = targets_for(sender);
+        if (!to) return results;
+        event e(std::string(sender), std::move(data));
+        e.stamp();
+        dispatch(e, to, nullptr, nullptr, &results);
+        return results;
     }
 
     /// Sends `e` to every receiver even when some throw; returns what each thrower threw.
@@ -226,7 +261,12 @@ private:
     template <class F, class T>
     static auto bind_owner(F&& receiver, const std::shared_ptr<T>& owner) {
         if constexpr (std::is_member_function_pointer_v<std::decay_t<F>>) {
-            return [method = receiver, raw = owner.get()](const event& e) { std::invoke(method, raw, e); };
+            static_assert(detail::method_takes_event<std::decay_t<F>>(),
+                          "beacon::signal::connect: the member function must take (const beacon::event&): "
+                          "write void on_event(const beacon::event& e)");
+            return [method = receiver, raw = owner.get()](const event& e) -> decltype(auto) {
+                return std::invoke(method, raw, e);
+            };
         } else {
             return std::forward<F>(receiver);
         }
@@ -235,9 +275,9 @@ private:
     template <class F, class Owner>
     connection connect_to(native_signal& target, F&& receiver, detail::slot_count& count, const Owner& owner) {
         using receiver_type = std::decay_t<F>;
-        static_assert(std::is_invocable_v<receiver_type&, const event&> ||
-                          std::is_base_of_v<detail::delivery_receiver, receiver_type>,
-                      "beacon::signal::connect: the receiver must be callable with (const beacon::event&)");
+        if constexpr (!std::is_base_of_v<detail::delivery_receiver, receiver_type>) {
+            if constexpr (!detail::check_receiver<receiver_type>()) return {};
+        }
         const std::uint64_t id = next_id_.fetch_add(1, std::memory_order_acq_rel) + 1;
         native_signal::slot_type slot(detail::slot<receiver_type>(std::forward<F>(receiver), count, id));
         if constexpr (!std::is_same_v<Owner, std::nullptr_t>) {
@@ -316,17 +356,19 @@ private:
     // line: inlined, the copy's frame slows down every send of an already stamped event. Copying
     // nlohmann::json recurses once per level, so a too deep event is an encode_error first.
     [[gnu::noinline]] std::size_t dispatch_stamped_copy(const event& e, const targets& to,
-                                                        std::vector<receiver_error>* errors) {
+                                                        std::vector<receiver_error>* errors,
+                                                        std::vector<receiver_result>* results = nullptr) {
         check_depth(e);
         event stamped = e;
         stamped.stamp();
-        return dispatch(stamped, to, errors);
+        return dispatch(stamped, to, errors, nullptr, results);
     }
 
     std::size_t dispatch(const event& e, const targets& to, std::vector<receiver_error>* errors,
-                         const std::shared_ptr<const event>* shared = nullptr) {
+                         const std::shared_ptr<const event>* shared = nullptr,
+                         std::vector<receiver_result>* results = nullptr) {
         std::size_t calls = 0;
-        const detail::delivery d{e, to.last_id, errors, &calls, shared};
+        const detail::delivery d{e, to.last_id, errors, &calls, shared, results};
         if (to.any) any_signal_(d);
         if (to.bound) to.bound->signal(d);
         return calls;

@@ -19,6 +19,8 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <type_traits>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -29,7 +31,8 @@ namespace beacon::detail {
 struct filtered_entry {
     std::uint64_t id;
     filter test;
-    std::function<void(const event&)> receiver;
+    std::function<nlohmann::json(const event&)> receiver;  // gives what it returned (null for nothing)
+    const std::type_info* receiver_type;                   // the type of the receiver connected
     boost::signals2::connection control;
     std::weak_ptr<void> owner;
     bool tracked;
@@ -47,14 +50,18 @@ struct filtered_entry {
         try {
             call(d);
         } catch (...) {
-            d.errors->push_back({id, boost::core::demangle(receiver.target_type().name()), std::current_exception()});
+            d.errors->push_back({id, boost::core::demangle(receiver_type->name()), std::current_exception()});
         }
     }
 
     void call(const delivery& d) const {
         if (!test(d.ev)) return;
         ++*d.calls;
-        receiver(d.ev);
+        if (d.results == nullptr) {
+            receiver(d.ev);
+        } else {
+            d.results->push_back({id, receiver(d.ev)});
+        }
     }
 };
 
@@ -64,13 +71,15 @@ class filter_index {
 public:
     /// Connects `receiver` through `test`, files it under the keys of `test.scope()` and
     /// returns its control connection and its id.
-    std::pair<boost::signals2::connection, std::uint64_t> add(filter test, std::function<void(const event&)> receiver,
-                                                             const std::shared_ptr<void>& owner) {
+    template <class F>
+    std::pair<boost::signals2::connection, std::uint64_t> add(filter test, F&& receiver, const std::shared_ptr<void>& owner) {
         boost::signals2::signal<void()>::slot_type slot([] {});
         if (owner) slot.track_foreign(std::weak_ptr<void>(owner));
         std::unique_lock lock(mutex_);
         auto entry = std::make_shared<filtered_entry>(
-            filtered_entry{++last_id_, std::move(test), std::move(receiver), controls_.connect(slot), owner, owner != nullptr});
+            filtered_entry{++last_id_, std::move(test), returning(std::forward<F>(receiver)), &typeid(std::decay_t<F>),
+                           controls_.connect(slot), owner,
+                           owner != nullptr});
         if (++adds_since_sweep_ >= 2 * entries_after_sweep_ + 16) sweep();
         const filter_scope& scope = entry->test.scope();
         for (std::size_t a = 0; a < any_action; ++a) {
@@ -126,6 +135,12 @@ public:
     }
 
 private:
+    // The receiver as the index stores it: giving back what it returned, as JSON.
+    template <class F>
+    static std::function<nlohmann::json(const event&)> returning(F&& receiver) {
+        return [f = std::decay_t<F>(std::forward<F>(receiver))](const event& e) mutable { return call_for_value(f, e); };
+    }
+
     // Rows 0-3: one action each (in enum order); row 4: events without an action; row 5: any.
     static constexpr std::size_t no_action = 4;
     static constexpr std::size_t any_action = 5;

@@ -28,7 +28,7 @@ struct plugin_receiver {
     std::shared_ptr<plugin> owner;
     F receiver;
 
-    void operator()(const event& e) { std::invoke(receiver, e); }
+    decltype(auto) operator()(const event& e) { return std::invoke(receiver, e); }
 };
 
 /// The connections one loaded plugin made, and the plugin that its receivers hold.

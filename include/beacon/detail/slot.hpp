@@ -3,6 +3,8 @@
 // that a send can tell "nobody listens" from atomic loads, without a lock), skips receivers
 // connected after the send started, and collects exceptions during a robust send.
 
+#include <beacon/connection.hpp>
+#include <beacon/detail/receiver_traits.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 
@@ -29,6 +31,7 @@ struct delivery {
     std::vector<receiver_error>* errors;   // non-null during a robust send
     std::size_t* calls;                    // receivers called so far
     const std::shared_ptr<const event>* shared = nullptr;  // owns `ev` when sent as a shared_ptr
+    std::vector<receiver_result>* results = nullptr;       // non-null during send_collect
 };
 
 /// Base of beacon's own composite receivers (filtered_signal's index) that take the whole
@@ -123,7 +126,11 @@ public:
         } else {
             ++*d.calls;
             if (d.errors == nullptr) {
-                call(d);
+                if (d.results == nullptr) {
+                    call(d);
+                } else {
+                    d.results->push_back({id_, value_of(d)});
+                }
                 return;
             }
             try {
@@ -140,6 +147,16 @@ private:
             receiver_(d.ev, d.shared);
         } else {
             std::invoke(receiver_, d.ev);
+        }
+    }
+
+    // Calls the receiver and gives what it returned, for send_collect.
+    nlohmann::json value_of(const delivery& d) const {
+        if constexpr (std::is_base_of_v<sharing_receiver, F>) {
+            call(d);
+            return nullptr;
+        } else {
+            return call_for_value(receiver_, d.ev);
         }
     }
 
