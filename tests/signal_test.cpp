@@ -312,6 +312,68 @@ TEST_CASE_METHOD(fixture, "receivers: lambdas, generic lambdas, functions, funct
     CHECK(results[3].value == 1);
 }
 
+TEST_CASE_METHOD(fixture, "meta signals report connects and disconnects, as blinker's", "[signal][meta]") {
+    std::vector<nlohmann::json> connected;
+    std::vector<nlohmann::json> disconnected;
+    // Connected for this signal's meta events only (their sender is "<namespace>/<name>").
+    sig.receiver_connected().connect("core/resource_changed", [&](const beacon::event& e) { connected.push_back(e.data); });
+    sig.receiver_disconnected().connect([&](const beacon::event& e) {
+        CHECK(e.sender == "core/resource_changed");
+        disconnected.push_back(e.data);
+    });
+    CHECK(&sig.receiver_connected() == &sig.receiver_connected());
+    auto any = sig.connect(recorder("any"));
+    auto bound = sig.connect("admin", quota_checker{&log});
+    REQUIRE(connected.size() == 2);
+    CHECK(connected[0]["receiver_id"] == any.id());
+    CHECK(connected[0]["sender"].is_null());
+    CHECK(connected[1]["receiver_id"] == bound.id());
+    CHECK(connected[1]["sender"] == "admin");
+    CHECK_THAT(connected[1]["receiver_type"].get<std::string>(), Contains("quota_checker"));
+
+    bound.disconnect();
+    bound.disconnect();  // already disconnected: reported once
+    { beacon::scoped_connection scoped = any; }
+    REQUIRE(disconnected.size() == 2);
+    CHECK(disconnected[0]["receiver_id"] == bound.id());
+    CHECK(disconnected[1]["receiver_id"] == any.id());
+    CHECK(sig.receiver_count() == 0);
+
+    // A meta receiver's exception is dropped: the connect stands.
+    auto thrower = sig.receiver_connected().connect([](const beacon::event&) { throw std::runtime_error("meta"); });
+    CHECK_NOTHROW(sig.connect(recorder("kept")));
+    CHECK(sig.receiver_count() == 1);
+    thrower.disconnect();
+    // Another signal's connects are not reported here.
+    beacon::signal other{"core", "other"};
+    other.connect(recorder("elsewhere"));
+    CHECK(connected.size() == 4);
+}
+
+TEST_CASE_METHOD(fixture, "meta signals under concurrent connects and disconnects", "[signal][meta][threads]") {
+    std::atomic<int> connects{0};
+    std::atomic<int> disconnects{0};
+    std::atomic<int> calls{0};
+    sig.receiver_connected().connect([&](const beacon::event&) { connects.fetch_add(1); });
+    sig.receiver_disconnected().connect([&](const beacon::event&) { disconnects.fetch_add(1); });
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 200; ++i) {
+                const auto count = [&](const beacon::event&) { calls.fetch_add(1); };
+                auto c = t % 2 ? sig.connect(count) : sig.connect(std::to_string(i), count);
+                sig.send(std::to_string(i));
+                c.disconnect();
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    CHECK(connects == 800);
+    CHECK(disconnects == 800);
+    CHECK(calls >= 800);  // each send reaches at least the receiver its own thread connected
+    CHECK(sig.receiver_count() == 0);
+}
+
 TEST_CASE_METHOD(fixture, "muting is scoped and nests", "[signal][behaviour9]") {
     sig.connect(recorder("r"));
     {

@@ -1,12 +1,10 @@
-// A plugin in a shared library of its own, built with hidden visibility: only the extern "C"
-// functions below are exported. The host dlopen()s the library, calls beacon_plugin_create() and
-// loads the plugin on its own registry; the plugin reaches that registry only through its context.
-#include <beacon/plugin.hpp>
+// A plugin in a shared library of its own, built with hidden visibility: BEACON_PLUGIN exports
+// the handshake the host checks first and the entry point it calls then. The plugin reaches the
+// host's registry only through its context.
+#include <beacon/plugin_library.hpp>
 
 #include <iostream>
 #include <string>
-
-#define BEACON_PLUGIN_EXPORT extern "C" __attribute__((visibility("default")))
 
 namespace {
 
@@ -21,16 +19,15 @@ public:
                  std::cout << "  [audit.so] user_created from " << e.sender << "\n";
              }}},
             {ctx.core().signal("failed_login"), {{"mallory", [](const beacon::event& e) {
-                                                      std::cout << "  [audit.so] failed login by " << e.sender << "\n";
-                                                  }}}},
+                 std::cout << "  [audit.so] failed login by " << e.sender << "\n";
+             }}}},
         };
     }
 };
 
 }  // namespace
 
-/// The factory the host looks up with dlsym(); the host owns the returned plugin.
-BEACON_PLUGIN_EXPORT beacon::plugin* beacon_plugin_create() { return new audit_plugin(); }
+BEACON_PLUGIN(audit_plugin)
 
 /// The address of this library's own default_registry(), to show the hidden-visibility caveat.
 BEACON_PLUGIN_EXPORT const void* beacon_plugin_default_registry() { return &beacon::default_registry(); }

@@ -8,9 +8,19 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <utility>
 
 namespace beacon {
+
+namespace detail {
+/// Told when a receiver is disconnected through a connection (a signal's meta signals).
+struct disconnect_observer {
+    virtual ~disconnect_observer() = default;
+    /// Receiver `id` was just disconnected.
+    virtual void disconnected(std::uint64_t id) noexcept = 0;
+};
+}  // namespace detail
 
 /// Blocks one receiver for as long as it lives (Boost.Signals2 `shared_connection_block`).
 class scoped_block {
@@ -29,12 +39,23 @@ private:
 class connection {
 public:
     connection() = default;
-    /// Wraps a Boost.Signals2 connection made for the receiver numbered `id`.
-    connection(boost::signals2::connection native, std::uint64_t id) noexcept
-        : native_(std::move(native)), id_(id) {}
+    /// Wraps a Boost.Signals2 connection made for the receiver numbered `id`; `observer`, if any,
+    /// is told when disconnect() disconnects it.
+    connection(boost::signals2::connection native, std::uint64_t id,
+               std::weak_ptr<detail::disconnect_observer> observer = {}) noexcept
+        : native_(std::move(native)), id_(id), observer_(std::move(observer)) {}
 
     /// Disconnects the receiver; it is not called by later sends, nor later in a running one.
-    void disconnect() const noexcept { native_.disconnect(); }
+    /// The signal's `receiver_disconnected` is sent when this call found it connected.
+    void disconnect() const noexcept {
+        const auto observer = observer_.lock();
+        if (!observer || !native_.connected()) {
+            native_.disconnect();
+            return;
+        }
+        native_.disconnect();
+        observer->disconnected(id_);
+    }
     /// Whether the receiver is still connected (false once its tracked owner has expired).
     bool connected() const noexcept { return native_.connected(); }
     /// Whether some scoped_block currently blocks the receiver.
@@ -54,6 +75,7 @@ public:
 private:
     boost::signals2::connection native_;
     std::uint64_t id_ = 0;
+    std::weak_ptr<detail::disconnect_observer> observer_;
 };
 
 /// Owns a connection and disconnects it when destroyed (RAII); movable, not copyable.

@@ -7,6 +7,7 @@
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 
+#include <boost/core/demangle.hpp>
 #include <boost/signals2/signal.hpp>
 
 #include <atomic>
@@ -19,6 +20,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <typeinfo>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -43,6 +45,38 @@ private:
     std::atomic<int>* depth_;
 };
 
+class signal;
+
+namespace detail {
+
+/// A signal's meta signals (blinker's `receiver_connected` / `receiver_disconnected`), made on
+/// first use; connections tell it of their disconnects.
+class signal_meta final : public disconnect_observer {
+public:
+    explicit signal_meta(std::string full_name) : full_name_(std::move(full_name)) {}
+    ~signal_meta() override;
+
+    ::beacon::signal& connected() { return get(connected_, connected_storage_, "receiver_connected"); }
+    ::beacon::signal& disconnected() { return get(disconnected_, disconnected_storage_, "receiver_disconnected"); }
+
+    void report_connected(std::uint64_t id, const std::string_view* sender, const std::type_info& type) noexcept;
+    void disconnected(std::uint64_t id) noexcept override;
+
+private:
+    ::beacon::signal& get(std::atomic<::beacon::signal*>& ready, std::unique_ptr<::beacon::signal>& storage,
+                          const char* what);
+    void report(std::atomic<::beacon::signal*>& ready, nlohmann::json data) noexcept;
+
+    std::string full_name_;  // "<namespace>/<name>": the sender of the meta signals' events
+    std::mutex mutex_;
+    std::atomic<::beacon::signal*> connected_{nullptr};
+    std::atomic<::beacon::signal*> disconnected_{nullptr};
+    std::unique_ptr<::beacon::signal> connected_storage_;
+    std::unique_ptr<::beacon::signal> disconnected_storage_;
+};
+
+}  // namespace detail
+
 /// A named signal carrying `event`s to receivers, synchronously, in the sending thread.
 ///
 /// Call order: first the receivers connected for any sender, then those bound to the event's
@@ -52,7 +86,9 @@ class signal {
 public:
     /// A signal called `name` in the namespace called `namespace_name`.
     signal(std::string namespace_name, std::string name)
-        : namespace_name_(std::move(namespace_name)), name_(std::move(name)) {}
+        : namespace_name_(std::move(namespace_name)),
+          name_(std::move(name)),
+          meta_(std::make_shared<detail::signal_meta>(namespace_name_ + "/" + name_)) {}
     signal(const signal&) = delete;
     signal& operator=(const signal&) = delete;
 
@@ -64,13 +100,14 @@ public:
     /// Connects `receiver` (callable with `const event&`) for every sender.
     template <class F>
     connection connect(F&& receiver) {
-        return connect_to(any_signal_, std::forward<F>(receiver), any_, nullptr);
+        return announce(connect_to(any_signal_, std::forward<F>(receiver), any_, nullptr), nullptr,
+                        typeid(std::decay_t<F>));
     }
 
     /// Connects `receiver` for sends whose event's sender is `sender` only.
     template <class F>
     connection connect(std::string_view sender, F&& receiver) {
-        return connect_bound(sender, std::forward<F>(receiver), nullptr);
+        return announce(connect_bound(sender, std::forward<F>(receiver), nullptr), &sender, typeid(std::decay_t<F>));
     }
 
     /// Refuses `connect(receiver, sender)`: the sender comes first, as in `connect("admin", f)`.
@@ -85,13 +122,15 @@ public:
     /// called on `owner`. The receiver is disconnected once `owner` has expired.
     template <class F, class T>
     connection connect(F&& receiver, const std::shared_ptr<T>& owner) {
-        return connect_to(any_signal_, bind_owner(std::forward<F>(receiver), owner), any_, owner);
+        return announce(connect_to(any_signal_, bind_owner(std::forward<F>(receiver), owner), any_, owner), nullptr,
+                        typeid(std::decay_t<F>));
     }
 
     /// Connects `receiver` for `sender` only, while `owner` lives (see the tracked overload above).
     template <class F, class T>
     connection connect(std::string_view sender, F&& receiver, const std::shared_ptr<T>& owner) {
-        return connect_bound(sender, bind_owner(std::forward<F>(receiver), owner), owner);
+        return announce(connect_bound(sender, bind_owner(std::forward<F>(receiver), owner), owner), &sender,
+                        typeid(std::decay_t<F>));
     }
 
     /// Sends `e` to the receivers for any sender and those for `e.sender`; returns how many were
@@ -231,6 +270,15 @@ public:
         for (const auto& [sender, b] : buckets_) b->signal.disconnect_all_slots();
     }
 
+    /// blinker's `receiver_connected`: sent after each connect, from the connecting thread, with
+    /// sender "<namespace>/<name>" and data {"receiver_id", "sender" (null for any sender),
+    /// "receiver_type"}. Made on first use; its receivers' exceptions are dropped.
+    ::beacon::signal& receiver_connected() { return meta_->connected(); }
+    /// blinker's `receiver_disconnected`: sent when `connection::disconnect` (or a scoped_connection,
+    /// or a plugin unload) disconnects a receiver, with sender "<namespace>/<name>" and data
+    /// {"receiver_id"}. Not sent by disconnect_all nor when a tracked owner expires.
+    ::beacon::signal& receiver_disconnected() { return meta_->disconnected(); }
+
     /// Mutes the signal until the returned object is destroyed; mutes nest.
     [[nodiscard]] scoped_mute mute() noexcept { return scoped_mute(mute_depth_); }
     /// Whether a scoped_mute currently mutes the signal.
@@ -272,6 +320,12 @@ private:
         }
     }
 
+    // Sends receiver_connected for `c`, outside every lock of this signal.
+    connection announce(connection c, const std::string_view* sender, const std::type_info& type) {
+        meta_->report_connected(c.id(), sender, type);
+        return c;
+    }
+
     template <class F, class Owner>
     connection connect_to(native_signal& target, F&& receiver, detail::slot_count& count, const Owner& owner) {
         using receiver_type = std::decay_t<F>;
@@ -283,7 +337,7 @@ private:
         if constexpr (!std::is_same_v<Owner, std::nullptr_t>) {
             slot.track_foreign(std::weak_ptr<void>(owner));
         }
-        return connection(target.connect(slot), id);
+        return connection(target.connect(slot), id, meta_);
     }
 
     template <class F, class Owner>
@@ -376,6 +430,7 @@ private:
 
     std::string namespace_name_;
     std::string name_;
+    std::shared_ptr<detail::signal_meta> meta_;
     std::atomic<std::uint64_t> next_id_{0};
     std::atomic<int> mute_depth_{0};
     // The counts outlive the Boost signals below, whose slots decrement them when destroyed.
@@ -388,5 +443,50 @@ private:
     std::unordered_map<std::string_view, std::shared_ptr<bucket>> buckets_;
     std::size_t buckets_after_sweep_ = 0;
 };
+
+namespace detail {
+
+inline signal_meta::~signal_meta() = default;
+
+inline ::beacon::signal& signal_meta::get(std::atomic<::beacon::signal*>& ready,
+                                          std::unique_ptr<::beacon::signal>& storage, const char* what) {
+    if (auto* made = ready.load(std::memory_order_acquire)) return *made;
+    std::lock_guard lock(mutex_);
+    if (!storage) {
+        storage = std::make_unique<::beacon::signal>("meta", full_name_ + "." + what);
+        ready.store(storage.get(), std::memory_order_release);
+    }
+    return *storage;
+}
+
+inline void signal_meta::report(std::atomic<::beacon::signal*>& ready, nlohmann::json data) noexcept {
+    auto* meta = ready.load(std::memory_order_acquire);
+    if (meta == nullptr || !meta->has_receivers_for(full_name_)) return;
+    try {
+        (void)meta->send_robust(event(full_name_, std::move(data)));
+    } catch (...) {  // building the event ran out of memory: the connect or disconnect stands
+    }
+}
+
+inline void signal_meta::report_connected(std::uint64_t id, const std::string_view* sender,
+                                          const std::type_info& type) noexcept {
+    if (connected_.load(std::memory_order_acquire) == nullptr) return;
+    try {
+        report(connected_, {{"receiver_id", id},
+                            {"sender", sender ? nlohmann::json(*sender) : nlohmann::json()},
+                            {"receiver_type", boost::core::demangle(type.name())}});
+    } catch (...) {  // as in report()
+    }
+}
+
+inline void signal_meta::disconnected(std::uint64_t id) noexcept {
+    if (disconnected_.load(std::memory_order_acquire) == nullptr) return;
+    try {
+        report(disconnected_, {{"receiver_id", id}});
+    } catch (...) {  // as in report()
+    }
+}
+
+}  // namespace detail
 
 }  // namespace beacon
