@@ -30,7 +30,7 @@ struct churn_plugin : beacon::plugin {
         auto count = [c = calls](const beacon::event&) { c->fetch_add(1, std::memory_order_relaxed); };
         beacon::subscription_table table;
         for (std::size_t i = 0; i < signal_count; ++i) {
-            table.push_back({ctx.ext("stress.s" + std::to_string(i)), {count, {count, "k0"}}});
+            table.push_back({ctx.ext("stress.s" + std::to_string(i)), {count, {"k0", count}}});
         }
         table.push_back({ctx.core().signal("resource_changed"), {count}});
         return table;
