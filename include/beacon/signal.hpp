@@ -430,7 +430,6 @@ private:
 
     std::string namespace_name_;
     std::string name_;
-    std::shared_ptr<detail::signal_meta> meta_;
     std::atomic<std::uint64_t> next_id_{0};
     std::atomic<int> mute_depth_{0};
     // The counts outlive the Boost signals below, whose slots decrement them when destroyed.
@@ -442,6 +441,7 @@ private:
     mutable std::shared_mutex buckets_mutex_;
     std::unordered_map<std::string_view, std::shared_ptr<bucket>> buckets_;
     std::size_t buckets_after_sweep_ = 0;
+    std::shared_ptr<detail::signal_meta> meta_;  // read by connects only: kept off the send path's lines
 };
 
 namespace detail {
