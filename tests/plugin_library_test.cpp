@@ -90,12 +90,12 @@ TEST_CASE_METHOD(fixture, "a library built against another beacon version is ref
                  "[plugin_library][errors]") {
     beacon::plugin_loader loader(host);
     const auto foreign = plugin_dir / "libcounter_foreign.so";
-    const std::string host_version = std::to_string(BEACON_PROJECT_VERSION_MAJOR) + "." +
-                                     std::to_string(BEACON_PROJECT_VERSION_MINOR) + "." +
-                                     std::to_string(BEACON_PROJECT_VERSION_PATCH);
-    const std::string plugin_version = std::to_string(BEACON_PROJECT_VERSION_MAJOR + 1) + "." +
-                                       std::to_string(BEACON_PROJECT_VERSION_MINOR) + "." +
-                                       std::to_string(BEACON_PROJECT_VERSION_PATCH);
+    const std::string host_version = std::to_string(BEACON_VERSION_MAJOR) + "." +
+                                     std::to_string(BEACON_VERSION_MINOR) + "." +
+                                     std::to_string(BEACON_VERSION_PATCH);
+    const std::string plugin_version = std::to_string(BEACON_VERSION_MAJOR + 1) + "." +
+                                       std::to_string(BEACON_VERSION_MINOR) + "." +
+                                       std::to_string(BEACON_VERSION_PATCH);
     CHECK_THROWS_MATCHES(loader.load_file(foreign), beacon::plugin_error,
                          Catch::Matchers::Message("[beacon.plugin_error] plugin library \"" + foreign.string() +
                                                   "\" is an incompatible build: built against beacon " +

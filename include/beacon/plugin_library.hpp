@@ -7,6 +7,7 @@
 
 #include <beacon/error.hpp>
 #include <beacon/plugin.hpp>
+#include <beacon/version.hpp>
 
 #include <dlfcn.h>
 
@@ -22,11 +23,6 @@
 #include <system_error>
 #include <utility>
 #include <vector>
-
-#if !defined(BEACON_PROJECT_VERSION_MAJOR) || !defined(BEACON_PROJECT_VERSION_MINOR) || \
-    !defined(BEACON_PROJECT_VERSION_PATCH)
-#error "beacon/plugin_library.hpp needs beacon's version: link the CMake target beacon::beacon"
-#endif
 
 /// Exports a symbol of a plugin library (default visibility, C linkage).
 #define BEACON_PLUGIN_EXPORT extern "C" __attribute__((visibility("default")))
@@ -68,7 +64,7 @@ struct plugin_handshake {
     /// The handshake of the code being compiled now.
     static constexpr plugin_handshake this_build() noexcept {
         return {current_layout,
-                {BEACON_PROJECT_VERSION_MAJOR, BEACON_PROJECT_VERSION_MINOR, BEACON_PROJECT_VERSION_PATCH},
+                {BEACON_VERSION_MAJOR, BEACON_VERSION_MINOR, BEACON_VERSION_PATCH},
                 BOOST_VERSION,
                 NLOHMANN_JSON_VERSION_MAJOR * 10000u + NLOHMANN_JSON_VERSION_MINOR * 100u + NLOHMANN_JSON_VERSION_PATCH,
 #if defined(_LIBCPP_VERSION)
