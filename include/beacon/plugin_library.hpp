@@ -86,7 +86,7 @@ struct plugin_handshake {
 
     /// Why a plugin with handshake `other` cannot run in a host with this one; empty when it can.
     std::string incompatibility(const plugin_handshake& other) const {
-        const auto version = [](const std::uint32_t (&v)[3]) {
+        const auto dotted = [](const std::uint32_t (&v)[3]) {
             return std::to_string(v[0]) + "." + std::to_string(v[1]) + "." + std::to_string(v[2]);
         };
         const auto differ = [](const char* what, std::uint32_t plugin, std::uint32_t host) {
@@ -94,8 +94,8 @@ struct plugin_handshake {
                    std::to_string(host);
         };
         if (std::memcmp(other.beacon_version, beacon_version, sizeof beacon_version) != 0) {
-            return "built against beacon " + version(other.beacon_version) + ", this host uses beacon " +
-                   version(beacon_version);
+            return "built against beacon " + dotted(other.beacon_version) + ", this host uses beacon " +
+                   dotted(beacon_version);
         }
         if (other.boost_version != boost_version) return differ("BOOST_VERSION", other.boost_version, boost_version);
         if (other.json_version != json_version) return differ("nlohmann/json", other.json_version, json_version);
