@@ -34,25 +34,33 @@ inline std::string describe_event(const event& e) {
     throw encode_error(path, what + " in event " + describe_event(e));
 }
 
-// Writes `v` (at `path` in the event) or throws encode_error naming the event and the field.
-inline void write_field(json_writer& w, const event& e, const std::string& path, const nlohmann::json& v) {
+// Writes `v` (an array or object of which is at nesting `level`) or throws encode_error naming
+// the event and the field: `path()` is the field's JSON pointer, built only then.
+template <class Path>
+void write_field(json_writer& w, const event& e, const Path& path, const nlohmann::json& v, std::size_t level) {
     try {
-        w.value(v);
+        w.value(v, level);
     } catch (const unwritable_value& bad) {
-        unwritable(e, excerpt(path + bad.path, 200), bad.what);
+        unwritable(e, excerpt(path() + bad.path, 200), bad.what);
     }
 }
 
-inline void write_string(json_writer& w, const event& e, const std::string& path, std::string_view s) {
+template <class Path>
+void write_string(json_writer& w, const event& e, const Path& path, std::string_view s) {
     try {
         w.string(s);
     } catch (const unwritable_value& bad) {
-        unwritable(e, excerpt(path, 200), bad.what);
+        unwritable(e, excerpt(path(), 200), bad.what);
     }
 }
 
-// The checks every format shares: `data` is an object, owns none of the payload's field names,
-// and nests no deeper than json_limits' default (so that writing it costs bounded stack).
+// The levels at which the envelope nests an event's values (json_limits::max_depth counts them,
+// as check_depth does): the envelope 1, the payload 2, a data value 3; impacted_records 2, a
+// record 3, its "old" or "new" value 4. Kinto's format checks the same levels.
+inline constexpr std::size_t data_level = 3;
+inline constexpr std::size_t record_value_level = 4;
+
+// The checks every format shares: `data` is an object and owns none of the payload's field names.
 inline void check_encodable(const event& e) {
     if (!e.data.is_object()) {
         throw encode_error("/data", std::string("must be a JSON object, got ") + e.data.type_name() + " in event " +
@@ -63,7 +71,6 @@ inline void check_encodable(const event& e) {
             unwritable(e, "/data/" + std::string(field), "this key is a payload field of its own; rename the data key;");
         }
     }
-    check_depth(e);
 }
 
 inline std::int64_t wire_timestamp(const event& e) noexcept { return e.timestamp != 0 ? e.timestamp : event::now_ms(); }
@@ -74,22 +81,23 @@ inline std::int64_t wire_timestamp(const event& e) noexcept { return e.timestamp
 /// (`{"impacted_records":[{"new","old"}],"payload":{<fields and data keys, sorted>},"sender"}`),
 /// written directly, with a timestamp of 0 written as now. Throws encode_error naming the event and
 /// the field for invalid UTF-8, a `data` that is not an object or owns a payload field's name, or
-/// nesting deeper than json_limits' default max_depth; `out` is then left partly written.
+/// nesting deeper than json_limits' default max_depth (found while writing, without recursing
+/// past it); `out` is then left partly written.
 inline void encode_envelope(const event& e, std::string& out) {
     detail::check_encodable(e);
-    detail::json_writer w(out, detail::json_style::compact);
+    detail::json_writer w(out, detail::json_style::compact, json_limits{}.max_depth);
     out += "{\"impacted_records\":[";
     for (std::size_t i = 0; i < e.impacted_records.size(); ++i) {
         const auto& record = e.impacted_records[i];
-        const std::string at = "/impacted_records/" + std::to_string(i);
+        auto at = [i](const char* which) { return "/impacted_records/" + std::to_string(i) + which; };
         out += i ? ",{" : "{";
         if (record.new_value) {
             out += "\"new\":";
-            detail::write_field(w, e, at + "/new", *record.new_value);
+            detail::write_field(w, e, [&] { return at("/new"); }, *record.new_value, detail::record_value_level);
         }
         if (record.old_value) {
             out += record.new_value ? ",\"old\":" : "\"old\":";
-            detail::write_field(w, e, at + "/old", *record.old_value);
+            detail::write_field(w, e, [&] { return at("/old"); }, *record.old_value, detail::record_value_level);
         }
         out += '}';
     }
@@ -105,16 +113,16 @@ inline void encode_envelope(const event& e, std::string& out) {
                 return;
             case 1:
                 out += "\"resource_name\":";
-                return detail::write_string(w, e, "/resource_name", e.resource_name);
+                return detail::write_string(w, e, [] { return std::string("/resource_name"); }, e.resource_name);
             case 2:
                 out += "\"timestamp\":";
                 return w.integer(timestamp);
             case 3:
                 out += "\"uri\":";
-                return detail::write_string(w, e, "/uri", e.uri);
+                return detail::write_string(w, e, [] { return std::string("/uri"); }, e.uri);
             default:
                 out += "\"user_id\":";
-                return detail::write_string(w, e, "/user_id", e.user_id);
+                return detail::write_string(w, e, [] { return std::string("/user_id"); }, e.user_id);
         }
     };
     constexpr std::array<std::string_view, 5> sorted_fields{"action", "resource_name", "timestamp", "uri", "user_id"};
@@ -127,16 +135,16 @@ inline void encode_envelope(const event& e, std::string& out) {
         }
         if (!first) out += ',';
         first = false;
-        detail::write_string(w, e, "/data/" + it.key(), it.key());
+        detail::write_string(w, e, [&] { return "/data/" + it.key(); }, it.key());
         out += ':';
-        detail::write_field(w, e, "/data/" + it.key(), it.value());
+        detail::write_field(w, e, [&] { return "/data/" + it.key(); }, it.value(), detail::data_level);
     }
     for (; next < sorted_fields.size(); ++next, first = false) {
         if (!first) out += ',';
         field(next);
     }
     out += "},\"sender\":";
-    detail::write_string(w, e, "/sender", e.sender);
+    detail::write_string(w, e, [] { return std::string("/sender"); }, e.sender);
     out += '}';
 }
 
@@ -150,7 +158,7 @@ inline void encode_envelope(const event& e, std::string& out) {
 /// (Python would write NaN or Infinity, which is not JSON).
 inline void encode_kinto(const event& e, std::string& out) {
     detail::check_encodable(e);
-    detail::json_writer w(out, detail::json_style::python);
+    detail::json_writer w(out, detail::json_style::python, json_limits{}.max_depth);
     out += "{\"timestamp\": ";
     w.integer(detail::wire_timestamp(e));
     out += ", \"action\": ";
@@ -162,20 +170,20 @@ inline void encode_kinto(const event& e, std::string& out) {
         out += "null";
     }
     out += ", \"uri\": ";
-    detail::write_string(w, e, "/uri", e.uri);
+    detail::write_string(w, e, [] { return std::string("/uri"); }, e.uri);
     out += ", \"user_id\": ";
     if (e.user_id.empty()) {
         out += "null";
     } else {
-        detail::write_string(w, e, "/user_id", e.user_id);
+        detail::write_string(w, e, [] { return std::string("/user_id"); }, e.user_id);
     }
     out += ", \"resource_name\": ";
-    detail::write_string(w, e, "/resource_name", e.resource_name);
+    detail::write_string(w, e, [] { return std::string("/resource_name"); }, e.resource_name);
     for (auto it = e.data.cbegin(); it != e.data.cend(); ++it) {
         out += ", ";
-        detail::write_string(w, e, "/data/" + it.key(), it.key());
+        detail::write_string(w, e, [&] { return "/data/" + it.key(); }, it.key());
         out += ": ";
-        detail::write_field(w, e, "/data/" + it.key(), it.value());
+        detail::write_field(w, e, [&] { return "/data/" + it.key(); }, it.value(), detail::data_level);
     }
     out += '}';
 }

@@ -61,21 +61,29 @@ inline std::size_t utf8_sequence(std::string_view s, std::size_t i, std::uint32_
     return code_point >= min ? n : 0;
 }
 
-/// Appends JSON values to `out` in `style`; throws unwritable_value for invalid UTF-8 and, in the
-/// python style, for values Python's json.dumps would not write as JSON (NaN, infinities, binary).
+/// Appends JSON values to `out` in `style`; throws unwritable_value for invalid UTF-8, for an
+/// array or object nested deeper than `max_depth` (before writing it: the recursion is bounded)
+/// and, in the python style, for values Python's json.dumps would not write as JSON (NaN,
+/// infinities, binary).
 class json_writer {
 public:
-    /// A writer appending to `out`.
-    json_writer(std::string& out, json_style style) noexcept : out_(out), style_(style) {}
+    /// A writer appending to `out`, refusing containers past level `max_depth`.
+    json_writer(std::string& out, json_style style, std::size_t max_depth) noexcept
+        : out_(out), style_(style), max_depth_(max_depth) {}
 
     /// The separator between the members or elements of a container.
     std::string_view comma() const noexcept { return style_ == json_style::python ? ", " : ","; }
     /// The separator between a key and its value.
     std::string_view colon() const noexcept { return style_ == json_style::python ? ": " : ":"; }
 
-    /// Writes `v`; nesting costs one stack frame per level (callers bound the depth first).
-    void value(const nlohmann::json& v) {
+    /// Writes `v`, an array or object of which is at nesting level `level` (its members at
+    /// `level + 1`); one stack frame per level, at most `max_depth` of them.
+    void value(const nlohmann::json& v, std::size_t level) {
         using t = nlohmann::json::value_t;
+        if (v.is_structured() && level > max_depth_) {
+            throw unwritable_value{"", "nests deeper than " + std::to_string(max_depth_) +
+                                           " levels in the wire shape (json_limits::max_depth)"};
+        }
         switch (v.type()) {
             case t::object: {
                 out_ += '{';
@@ -92,7 +100,7 @@ public:
                     }
                     out_ += colon();
                     try {
-                        value(it.value());
+                        value(it.value(), level + 1);
                     } catch (unwritable_value& bad) {
                         bad.path = "/" + escape_token(it.key()) + bad.path;
                         throw;
@@ -106,7 +114,7 @@ public:
                 for (std::size_t i = 0; i < v.size(); ++i) {
                     if (i) out_ += comma();
                     try {
-                        value(v[i]);
+                        value(v[i], level + 1);
                     } catch (unwritable_value& bad) {
                         bad.path = "/" + std::to_string(i) + bad.path;
                         throw;
@@ -295,6 +303,7 @@ private:
 
     std::string& out_;
     json_style style_;
+    std::size_t max_depth_;
 };
 
 }  // namespace beacon::detail
