@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include <array>
+#include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -68,7 +70,7 @@ inline void check_encodable(const event& e) {
     }
     for (auto field : payload_fields) {
         if (e.data.contains(field)) {
-            unwritable(e, "/data/" + std::string(field), "this key is a payload field of its own; rename the data key;");
+            unwritable(e, "/data/" + std::string(field), "this key is a payload field of its own (rename the data key)");
         }
     }
 }
