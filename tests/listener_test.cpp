@@ -307,3 +307,17 @@ TEST_CASE_METHOD(fixture, "a factory gets its alias's filter and hands the loade
     }
     CHECK(audit.receiver_count() == 0);
 }
+
+TEST_CASE_METHOD(fixture, "settings nested 100,000 levels deep are a config_error, not a stack overflow",
+                 "[listener][errors][behaviour11]") {
+    // Built in place: copying (or comparing) such a value would itself recurse once per level.
+    json settings;
+    settings["event_listeners"]["deep"]["use"] = "recorder";
+    json* at = &settings["event_listeners"]["deep"]["tag"];
+    for (int i = 0; i < 100000; ++i) at = &(*at)["x"];
+    const std::string message = load_error(*this, settings);
+    CHECK(message.rfind("[beacon.config_error] /event_listeners/deep/tag/x/x/", 0) == 0);
+    CHECK(message.find("nests deeper than 128 levels") != std::string::npos);
+    CHECK(message.size() < 1024);
+    CHECK(builds.empty());
+}

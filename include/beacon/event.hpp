@@ -279,7 +279,8 @@ inline void to_json(nlohmann::json& j, const event& e) {
 /// also when `j` nests deeper than json_limits' default max_depth (checked first, iteratively,
 /// since copying the values out of `j` recurses once per level).
 inline void from_json(const nlohmann::json& j, event& e) {
-    const std::size_t max_depth = json_limits{}.max_depth;
+    constexpr json_limits defaults{};
+    const std::size_t max_depth = defaults.max_depth;
     if (const auto at = detail::too_deep(j, max_depth)) {
         throw decode_error(detail::pointer(*at), "nests deeper than " + std::to_string(max_depth) +
                                                      " levels (json_limits::max_depth)",

@@ -150,7 +150,7 @@ public:
     }
 
 private:
-    friend loaded_listeners load_listeners(registry&, const nlohmann::json&, const listener_types&, async_error_handler);
+    friend loaded_listeners load_listeners(registry&, const nlohmann::json&, const listener_types&, const async_error_handler&);
 
     struct loaded {
         std::string alias;
@@ -294,7 +294,14 @@ inline ::beacon::signal& listener_signal(const listener_spec& spec, registry& re
 /// `"after_commit": true` it is connected to `after_resource_changed` / `after_resource_read` instead.
 /// Throws config_error naming the alias and key of the first bad setting; then nothing is connected.
 inline loaded_listeners load_listeners(registry& reg, const nlohmann::json& settings, const listener_types& types,
-                                       async_error_handler on_async_error = {}) {
+                                       const async_error_handler& on_async_error = {}) {
+    // Settings are outside input: reading them copies and compares values recursively, so a
+    // document nested past json_limits' default depth is refused first, without recursion.
+    constexpr json_limits limits{};
+    if (const auto at = detail::too_deep(settings, limits.max_depth)) {
+        throw config_error("", detail::pointer_text(*at),
+                           "nests deeper than " + std::to_string(limits.max_depth) + " levels (json_limits::max_depth)");
+    }
     auto specs = detail::read_specs(reg, settings, types);
     // Index 0: before commit; 1: after commit (async listeners with "after_commit").
     constexpr const char* changed_names[] = {"resource_changed", "after_resource_changed"};

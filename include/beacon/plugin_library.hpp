@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -138,10 +139,15 @@ public:
     plugin_loader(const plugin_loader&) = delete;
     plugin_loader& operator=(const plugin_loader&) = delete;
 
-    /// Unloads the plugins this loader loaded that are still loaded.
-    ~plugin_loader() {
-        for (const auto& [name, file] : files()) {
-            if (host_->loaded(name)) host_->unload(name);
+    /// Unloads the plugins this loader loaded that are still loaded; a failure (which a destructor
+    /// cannot throw) is written to std::cerr.
+    ~plugin_loader() noexcept {
+        try {
+            for (const auto& [name, file] : files()) {
+                if (host_->loaded(name)) host_->unload(name);
+            }
+        } catch (const std::exception& failure) {
+            std::cerr << "[beacon] ~plugin_loader: " << failure.what() << "\n";
         }
     }
 
@@ -177,7 +183,7 @@ public:
         if (raw == nullptr) fail(file, "beacon_plugin_create returned no plugin");
         // The deleter holds the library: it is released only after the plugin is destroyed.
         std::shared_ptr<plugin> made(raw, [library](plugin* p) { delete p; });
-        const std::string name = made->name();
+        std::string name = made->name();
         host_->load(std::move(made));
         std::lock_guard lock(mutex_);
         loaded_[name] = file;

@@ -41,6 +41,8 @@ struct function_parameters<R(A...)> {
 // Strips what a member function type or a function type may carry besides its parameters.
 template <class M>
 struct plain_function;
+// NOLINTBEGIN(bugprone-macro-parentheses): QUALIFIERS are a member function's qualifiers (const,
+// &, &&...), which parentheses would turn into a syntax error.
 #define BEACON_DETAIL_PLAIN_FUNCTION(QUALIFIERS)                     \
     template <class R, class C, class... A>                          \
     struct plain_function<R (C::*)(A...) QUALIFIERS> {               \
@@ -50,6 +52,7 @@ struct plain_function;
     struct plain_function<R (C::*)(A...) QUALIFIERS noexcept> {      \
         using type = R(A...);                                        \
     };
+// NOLINTEND(bugprone-macro-parentheses)
 BEACON_DETAIL_PLAIN_FUNCTION()
 BEACON_DETAIL_PLAIN_FUNCTION(const)
 BEACON_DETAIL_PLAIN_FUNCTION(&)

@@ -49,6 +49,8 @@ public:
         request own;
         own.commands = &commands;
         std::unique_lock lock(mutex_);
+        // cppcheck-suppress danglingLifetime ; a leader pops `own` before setting own.done, and this
+        // function returns only once own.done is set, so queue_ never holds it past this frame.
         queue_.push_back(&own);
         while (!own.done) {
             // Lead only while the request is queued: once another leader has taken it, waiting

@@ -77,7 +77,8 @@ class redis_stream_consumer {
 public:
     /// A consumer re-sending into `target` (which must outlive it); errors go to `on_error`, or to
     /// std::cerr when it is empty. Throws redis_error for a bad URL; does not connect yet.
-    redis_stream_consumer(signal& target, redis_stream_consumer_options options = {}, redis_error_handler on_error = {})
+    explicit redis_stream_consumer(signal& target, redis_stream_consumer_options options = {},
+                                   redis_error_handler on_error = {})
         : target_(target),
           options_(with_defaults(std::move(options))),
           on_error_(std::move(on_error)),
@@ -90,13 +91,14 @@ public:
     redis_stream_consumer& operator=(const redis_stream_consumer&) = delete;
     /// Stops and joins the thread `start` made; from the consuming thread itself (which cannot
     /// wait for itself) it writes that redis_error to std::cerr and calls std::terminate.
-    ~redis_stream_consumer() {
+    ~redis_stream_consumer() noexcept {
         stop();
         if (consuming_thread_.load() == std::this_thread::get_id()) {
             std::cerr << own_thread_error("~redis_stream_consumer()").what() << "\n";
             std::terminate();
         }
-        join();
+        // Not join(): from another thread, joining a joinable thread cannot fail.
+        if (thread_.joinable()) thread_.join();
     }
 
     /// Consumes in the calling thread until `stop()`; throws redis_error when the consumer already

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <utility>
 
+/// Web push: hubs' events streamed to browsers as Server-Sent Events, on Boost.Beast.
 namespace beacon::web {
 
 namespace http = boost::beast::http;  ///< Boost.Beast's HTTP.

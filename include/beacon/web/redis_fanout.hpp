@@ -51,6 +51,7 @@ private:
 /// `stream`: run one per web process. Delivery is Redis pub/sub's, at most once: a process that
 /// is away (or reconnecting) misses what is published meanwhile; its clients then resume from
 /// what its replay buffer holds. A message that is not an event goes to `on_error` and is skipped.
+/// Destroying it stops subscribing (within the consumer's poll timeout) and joins its thread.
 class redis_fanout {
 public:
     /// Starts subscribing to `options.channel` (which must be set, else config_error) and serving
@@ -64,11 +65,6 @@ public:
     }
     redis_fanout(const redis_fanout&) = delete;
     redis_fanout& operator=(const redis_fanout&) = delete;
-    /// Stops subscribing (within the consumer's poll timeout) and joins its thread.
-    ~redis_fanout() {
-        consumer_.stop();
-        consumer_.join();
-    }
 
     /// The stream served.
     const std::shared_ptr<sse_stream>& stream() const noexcept { return stream_; }

@@ -39,9 +39,9 @@ struct server_options {
     std::string address = "127.0.0.1";  ///< The address to listen on.
     unsigned short port = 0;            ///< The port; 0: a free one (see `server::port`).
     std::size_t threads = 1;            ///< Threads running the server's io_context.
-    std::size_t header_limit = 8 * 1024;  ///< Bytes of request line and headers; more: 431.
+    std::size_t header_limit = std::size_t{8} * 1024;  ///< Bytes of request line and headers; more: 431.
     std::size_t target_limit = 2048;      ///< Bytes of the request target; more: 414.
-    std::size_t body_limit = 64 * 1024;   ///< Bytes of request body; more: 413.
+    std::size_t body_limit = std::size_t{64} * 1024;  ///< Bytes of request body; more: 413.
     std::size_t max_connections = 1024;   ///< Connections being read or answered; more: 503.
     std::chrono::milliseconds request_timeout{10000};  ///< Longest wait for a whole request.
     std::function<void(const http_error&)> on_error;   ///< Told about every request refused (must not throw).

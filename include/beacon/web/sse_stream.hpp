@@ -43,7 +43,7 @@ using authorizer = std::function<std::optional<std::string>(const request&)>;
 /// Whether the connections of `user` may receive `e` (e.g. `user` is one of its recipients).
 /// Must not throw: an exception counts as "no".
 using audience = std::function<bool(const event& e, const std::string& user)>;
-/// The text of an event's `data:` lines (one line per '\n'; '\r' is dropped).
+/// The text of an event's `data:` lines (one line per `\n`; `\r` is dropped).
 using encoder = std::function<std::string(const event&)>;
 
 /// How an sse_stream identifies, filters, encodes and bounds what it sends.
@@ -83,7 +83,7 @@ class sse_stream : public consumer, public std::enable_shared_from_this<sse_stre
 
 public:
     /// Use `create`.
-    sse_stream(private_tag, net::any_io_executor executor, sse_options options)
+    sse_stream(private_tag, const net::any_io_executor& executor, sse_options options)
         : options_(std::move(options)), strand_(net::make_strand(executor)), io_strand_(*strand_) {
         std::random_device seed;
         std::ostringstream epoch;
@@ -102,8 +102,8 @@ public:
     }
 
     /// A stream whose connections run on `executor` (an io_context's, typically).
-    static std::shared_ptr<sse_stream> create(net::any_io_executor executor, sse_options options = {}) {
-        return std::make_shared<sse_stream>(private_tag{}, std::move(executor), std::move(options));
+    static std::shared_ptr<sse_stream> create(const net::any_io_executor& executor, sse_options options = {}) {
+        return std::make_shared<sse_stream>(private_tag{}, executor, std::move(options));
     }
 
     /// Publishes `e` (so that a hub can hold the stream as a consumer).
@@ -137,7 +137,7 @@ public:
         std::lock_guard lock(post_mutex_);
         if (!strand_) return;  // stopped: the socket closes here
         net::post(*strand_, [self = shared_from_this(), s = std::move(socket), r = std::move(req)]() mutable {
-            self->start(std::move(s), std::move(r));
+            self->start(std::move(s), r);
         });
     }
 
@@ -277,7 +277,7 @@ private:
         return true;
     }
 
-    void start(tcp::socket socket, request req) {
+    void start(tcp::socket socket, const request& req) {
         const auto refuse = [&](const http_error& bad, std::atomic<std::uint64_t>& counter) {
             ++counter;
             response res = error_response(bad);
