@@ -524,7 +524,14 @@ TEST_CASE("sweeps of expired owners run while other threads send and connect", "
     sender.join();
     for (auto& c : connectors) c.join();
     CHECK(stable.load() == sends);
-    // At the last sweep, "stable" and at most each connector's newest receiver were live.
-    CHECK(sig.sender_count() <= 2 * 3 + 16);
+    // Sweeps ran meanwhile: how many buckets they kept depends on what the connectors added while
+    // a sweep asked Boost unlocked, so only "far fewer than the 3,001 senders" holds here.
+    CHECK(sig.sender_count() < 1000);
+    CHECK(sig.receiver_count() == 1);
+    // Alone again, the next sweep keeps "stable" only, and the map stays within 2 * 1 + 16 after it.
+    for (int i = 0; i < 1200; ++i) {
+        sig.connect("later-" + std::to_string(i), [](const beacon::event&) {}, std::make_shared<int>(i));
+    }
+    CHECK(sig.sender_count() <= 2 * 1 + 16);
     CHECK(sig.receiver_count() == 1);
 }
