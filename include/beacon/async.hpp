@@ -60,15 +60,7 @@ struct async_failure {
     std::exception_ptr exception;  ///< What it threw.
 
     /// The exception's `what()`, or "unknown exception" when it is not a std::exception.
-    std::string message() const {
-        try {
-            std::rethrow_exception(exception);
-        } catch (const std::exception& e) {
-            return e.what();
-        } catch (...) {
-            return "unknown exception";
-        }
-    }
+    std::string message() const { return detail::exception_message(exception); }
 };
 
 /// Handles a receiver's exception on the worker thread; what it throws itself is ignored.

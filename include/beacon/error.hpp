@@ -123,6 +123,19 @@ public:
     explicit async_error(const std::string& details) : error("async_error", details) {}
 };
 
+namespace detail {
+// The `what()` of what `failure` holds, or "unknown exception" when it is not a std::exception.
+inline std::string exception_message(const std::exception_ptr& failure) {
+    try {
+        std::rethrow_exception(failure);
+    } catch (const std::exception& e) {
+        return e.what();
+    } catch (...) {
+        return "unknown exception";
+    }
+}
+}  // namespace detail
+
 /// An exception a receiver threw during `signal::send_robust`, with the receiver's identity.
 struct receiver_error {
     std::uint64_t receiver_id = 0;  ///< `connection::id()` of the receiver that threw.
@@ -130,15 +143,7 @@ struct receiver_error {
     std::exception_ptr exception;   ///< What it threw, to rethrow or inspect.
 
     /// The exception's `what()`, or "unknown exception" when it is not a std::exception.
-    std::string message() const {
-        try {
-            std::rethrow_exception(exception);
-        } catch (const std::exception& e) {
-            return e.what();
-        } catch (...) {
-            return "unknown exception";
-        }
-    }
+    std::string message() const { return detail::exception_message(exception); }
 };
 
 }  // namespace beacon
