@@ -1,6 +1,6 @@
 #pragma once
 /// \file
-/// The exceptions beacon throws: one base class, one subclass per kind of bad input.
+/// The exceptions beacon throws: one base class, five groups by kind of failure, a subclass per case.
 
 #include <cstdint>
 #include <exception>
@@ -12,26 +12,54 @@
 namespace beacon {
 
 /// Base of every exception beacon throws; `what()` reads "[beacon.<kind>] <where>: <what was wrong>".
+/// Every exception belongs to one of five groups, each a class of its own that a host can catch:
+/// decode_error (bad input), encode_error (an event that cannot be written), config_error (bad
+/// configuration), transport_error (a server, queue or socket that failed to carry an event) and
+/// misuse_error (an API called the wrong way). docs/errors.md lists when each is thrown.
 class error : public std::runtime_error {
-public:
-    /// Builds the message from the error kind and the details.
+protected:
+    /// Builds the message from the error kind (the leaf class's name) and the details.
     error(std::string_view kind, const std::string& details)
         : std::runtime_error("[beacon." + std::string(kind) + "] " + details) {}
 };
 
+/// An API called the wrong way: a bad name, an unknown sealed name, a call in the wrong state or
+/// from the wrong thread, a null argument. Fix the calling code; retrying does not help.
+class misuse_error : public error {
+public:
+    /// `details` names the call and what was wrong.
+    explicit misuse_error(const std::string& details) : error("misuse_error", details) {}
+
+protected:
+    /// For subclasses: `kind` is the subclass's name.
+    misuse_error(std::string_view kind, const std::string& details) : error(kind, details) {}
+};
+
+/// A server, queue, socket or file that failed to carry or keep an event (unreachable, refused,
+/// full, timed out). Retrying later may help.
+class transport_error : public error {
+public:
+    /// `details` names the server, queue or file, then what went wrong.
+    explicit transport_error(const std::string& details) : error("transport_error", details) {}
+
+protected:
+    /// For subclasses: `kind` is the subclass's name.
+    transport_error(std::string_view kind, const std::string& details) : error(kind, details) {}
+};
+
 /// A signal or namespace name that is empty, too long or holds control characters.
-class name_error : public error {
+class name_error : public misuse_error {
 public:
     /// `details` says which name and why.
-    explicit name_error(const std::string& details) : error("name_error", details) {}
+    explicit name_error(const std::string& details) : misuse_error("name_error", details) {}
 };
 
 /// A lookup of a name that a sealed namespace does not declare.
-class unknown_signal_error : public error {
+class unknown_signal_error : public misuse_error {
 public:
     /// `details` names the namespace and the signal.
     explicit unknown_signal_error(const std::string& details)
-        : error("unknown_signal_error", details) {}
+        : misuse_error("unknown_signal_error", details) {}
 };
 
 /// Why a decode_error was raised, for a consumer that treats the cases apart (e.g. dead-letters an
@@ -70,20 +98,12 @@ public:
         : error("encode_error", path + ": " + details) {}
 };
 
-/// A Redis server that cannot be reached or refuses a command, or a bad Redis URL; the message
-/// names the server (or URL) and the command.
-class redis_error : public error {
-public:
-    /// `details` names the server and the command, then what went wrong.
-    explicit redis_error(const std::string& details) : error("redis_error", details) {}
-};
-
 /// A unit of work misused: a call in the wrong state or from a thread that does not own it, an
 /// event without an action, or a cascade of events that never ends.
-class unit_of_work_error : public error {
+class unit_of_work_error : public misuse_error {
 public:
     /// `details` names the call, the unit of work's state and what was wrong.
-    explicit unit_of_work_error(const std::string& details) : error("unit_of_work_error", details) {}
+    explicit unit_of_work_error(const std::string& details) : misuse_error("unit_of_work_error", details) {}
 };
 
 /// Bad configuration (of a listener, a hub, a filter): names the alias and the JSON pointer of the key.
@@ -109,18 +129,17 @@ private:
 
 /// A plugin host misuse: a plugin name loaded twice, unloading one that is not loaded, a bad
 /// subscription table, or a plugin connecting after it was unloaded.
-class plugin_error : public error {
+class plugin_error : public misuse_error {
 public:
     /// `details` names the plugin and what was wrong.
-    explicit plugin_error(const std::string& details) : error("plugin_error", details) {}
+    explicit plugin_error(const std::string& details) : misuse_error("plugin_error", details) {}
 };
 
-/// An asynchronous receiver's full queue (policy `throw_error`) or misuse (drain from its own
-/// worker); the message names the receiver.
-class async_error : public error {
+/// An asynchronous receiver's full queue (policy `throw_error`); the message names the receiver.
+class async_error : public transport_error {
 public:
     /// `details` names the asynchronous receiver and what went wrong.
-    explicit async_error(const std::string& details) : error("async_error", details) {}
+    explicit async_error(const std::string& details) : transport_error("async_error", details) {}
 };
 
 namespace detail {
