@@ -71,19 +71,23 @@ enum class decode_reason {
     too_deep,   ///< Nests deeper than json_limits::max_depth; parsing stopped there.
 };
 
-/// Malformed event JSON; the message starts with the JSON pointer of the bad value.
+/// Bad input from outside (event JSON, a Redis message, an HTTP request); the message starts with
+/// where in it (the JSON pointer of the bad value, or what the subclass names).
 class decode_error : public error {
 public:
     /// `path` is a JSON pointer ("/payload/action"), `details` what was wrong there.
     decode_error(const std::string& path, const std::string& details, decode_reason why = decode_reason::shape)
-        : error("decode_error", (path.empty() ? std::string("/") : path) + ": " + details),
-          path_(path),
-          reason_(why) {}
+        : decode_error("decode_error", path, details, why) {}
 
     /// The JSON pointer of the offending value ("" for the document itself).
     const std::string& path() const noexcept { return path_; }
     /// Which kind of failure this is.
     decode_reason reason() const noexcept { return reason_; }
+
+protected:
+    /// For subclasses: `kind` is the subclass's name.
+    decode_error(std::string_view kind, const std::string& path, const std::string& details, decode_reason why)
+        : error(kind, (path.empty() ? std::string("/") : path) + ": " + details), path_(path), reason_(why) {}
 
 private:
     std::string path_;
