@@ -133,103 +133,76 @@ public:
                         typeid(std::decay_t<F>));
     }
 
+    // Three entry points take the same five forms (an event by reference, by value or shared, a
+    // sender with data, a sender with a builder) and share one implementation, `deliver`: they
+    // differ only in what they return. Every form stamps an event whose timestamp is 0 (a const
+    // or shared event on a copy) and builds nothing when the signal is muted or nobody listens.
+
     /// Sends `e` to the receivers for any sender and those for `e.sender`; returns how many were
     /// called. A receiver's exception propagates and the remaining receivers are not called.
     /// An event whose timestamp is 0 is stamped (on a copy, since `e` is const); an event too deep
     /// to copy safely (see check_depth) then throws encode_error before any receiver is called.
-    std::size_t send(const event& e) {
-        if (muted()) return 0;
-        const auto to = targets_for(e.sender);
-        if (!to) return 0;
-        return e.timestamp != 0 ? dispatch(e, to, nullptr) : dispatch_stamped_copy(e, to, nullptr);
-    }
-
+    std::size_t send(const event& e) { return deliver<std::size_t>(e); }
     /// Sends `e`, stamping it in place when its timestamp is 0.
-    std::size_t send(event&& e) {
-        if (muted()) return 0;
-        const auto to = targets_for(e.sender);
-        if (!to) return 0;
-        e.stamp();
-        return dispatch(e, to, nullptr);
-    }
-
+    std::size_t send(event&& e) { return deliver<std::size_t>(std::move(e)); }
     /// Sends `*e` as `send(const event&)` does (nothing when `e` is null), and lets receivers that
     /// keep events (async_receiver) share `e` instead of copying the event: it must not change
     /// after the send. An event whose timestamp is 0 is stamped on a copy (see send(const event&)).
-    std::size_t send(std::shared_ptr<const event> e) {
-        if (!e || muted()) return 0;
-        const auto to = targets_for(e->sender);
-        if (!to) return 0;
-        if (e->timestamp == 0) {
-            check_depth(*e);
-            auto stamped = std::make_shared<event>(*e);
-            stamped->stamp();
-            e = std::move(stamped);
-        }
-        return dispatch(*e, to, nullptr, &e);
-    }
-
+    std::size_t send(std::shared_ptr<const event> e) { return deliver<std::size_t>(std::move(e)); }
     /// CKAN's `send(sender, **kwargs)`: builds the event only when someone listens for `sender`.
     std::size_t send(std::string_view sender, nlohmann::json data = nlohmann::json::object()) {
-        return send_lazy(sender, [&] { return event(std::string(sender), std::move(data)); });
+        return deliver<std::size_t>(sender, data_builder{sender, data});
     }
-
     /// Calls `make()` to build the event only when a receiver may want `sender`'s event, then
     /// sends it with its sender set to `sender`. When nobody listens to `sender` it costs a few
     /// atomic loads and a hash of `sender`: no lock, no allocation. A receiver connected while
     /// `make()` runs is not called by this send.
+    template <class Make, class = std::enable_if_t<detail::is_event_builder_v<Make>>>
+    std::size_t send(std::string_view sender, Make&& make) {
+        return deliver<std::size_t>(sender, make);
+    }
+    /// `send(sender, make)` under its former name.
     template <class Make>
     std::size_t send_lazy(std::string_view sender, Make&& make) {
-        static_assert(std::is_convertible_v<std::invoke_result_t<Make&>, event>,
-                      "beacon::signal::send_lazy: make() must return a beacon::event");
-        if (muted()) return 0;
-        const auto to = targets_for(sender);
-        if (!to) return 0;
-        event e = std::invoke(make);
-        if (e.sender != sender) e.sender.assign(sender.data(), sender.size());
-        e.stamp();
-        return dispatch(e, to, nullptr);
+        static_assert(detail::is_event_builder_v<Make>, "beacon::signal::send_lazy: make() must return a beacon::event");
+        return deliver<std::size_t>(sender, make);
+    }
+
+    /// Sends `e` to every receiver even when some throw; returns what each thrower threw.
+    std::vector<receiver_error> send_robust(const event& e) { return deliver<std::vector<receiver_error>>(e); }
+    /// `send_robust` of `e`, stamped in place when its timestamp is 0.
+    std::vector<receiver_error> send_robust(event&& e) { return deliver<std::vector<receiver_error>>(std::move(e)); }
+    /// `send_robust` of `*e`, shared with the receivers that keep events (see send(shared_ptr)).
+    std::vector<receiver_error> send_robust(std::shared_ptr<const event> e) {
+        return deliver<std::vector<receiver_error>>(std::move(e));
+    }
+    /// `send_robust` of the event from `sender` carrying `data`, built only when someone listens.
+    std::vector<receiver_error> send_robust(std::string_view sender, nlohmann::json data = nlohmann::json::object()) {
+        return deliver<std::vector<receiver_error>>(sender, data_builder{sender, data});
+    }
+    /// `send_robust` of the event `make()` builds, only when someone listens (see send(sender, make)).
+    template <class Make, class = std::enable_if_t<detail::is_event_builder_v<Make>>>
+    std::vector<receiver_error> send_robust(std::string_view sender, Make&& make) {
+        return deliver<std::vector<receiver_error>>(sender, make);
     }
 
     /// Sends `e` as `send` does and returns, for every receiver called, its id and what it
     /// returned (null for a receiver returning nothing), in call order: blinker's `send`.
-    std::vector<receiver_result> send_collect(const event& e) {
-        std::vector<receiver_result> results;
-        if (muted()) return results;
-        const auto to = targets_for(e.sender);
-        if (!to) return results;
-        if (e.timestamp != 0) {
-            dispatch(e, to, nullptr, nullptr, &results);
-        } else {
-            dispatch_stamped_copy(e, to, nullptr, &results);
-        }
-        return results;
+    std::vector<receiver_result> send_collect(const event& e) { return deliver<std::vector<receiver_result>>(e); }
+    /// `send_collect` of `e`, stamped in place when its timestamp is 0.
+    std::vector<receiver_result> send_collect(event&& e) { return deliver<std::vector<receiver_result>>(std::move(e)); }
+    /// `send_collect` of `*e`, shared with the receivers that keep events (see send(shared_ptr)).
+    std::vector<receiver_result> send_collect(std::shared_ptr<const event> e) {
+        return deliver<std::vector<receiver_result>>(std::move(e));
     }
-
     /// `send_collect` of the event from `sender` carrying `data`, built only when someone listens.
     std::vector<receiver_result> send_collect(std::string_view sender, nlohmann::json data = nlohmann::json::object()) {
-        std::vector<receiver_result> results;
-        if (muted()) return results;
-        const auto to = targets_for(sender);
-        if (!to) return results;
-        event e(std::string(sender), std::move(data));
-        e.stamp();
-        dispatch(e, to, nullptr, nullptr, &results);
-        return results;
+        return deliver<std::vector<receiver_result>>(sender, data_builder{sender, data});
     }
-
-    /// Sends `e` to every receiver even when some throw; returns what each thrower threw.
-    std::vector<receiver_error> send_robust(const event& e) {
-        std::vector<receiver_error> errors;
-        if (muted()) return errors;
-        const auto to = targets_for(e.sender);
-        if (!to) return errors;
-        if (e.timestamp != 0) {
-            dispatch(e, to, &errors);
-        } else {
-            dispatch_stamped_copy(e, to, &errors);
-        }
-        return errors;
+    /// `send_collect` of the event `make()` builds, only when someone listens (see send(sender, make)).
+    template <class Make, class = std::enable_if_t<detail::is_event_builder_v<Make>>>
+    std::vector<receiver_result> send_collect(std::string_view sender, Make&& make) {
+        return deliver<std::vector<receiver_result>>(sender, make);
     }
 
     /// Whether a send from `sender` would call a receiver (blocked receivers count).
@@ -406,12 +379,85 @@ private:
                 live_bucket(sender)};
     }
 
+    // What one send returns: the count of receivers called (send), their exceptions
+    // (send_robust) or what they returned (send_collect).
+    template <class Result>
+    struct outcome {
+        Result value{};
+        std::vector<receiver_error>* errors() noexcept {
+            if constexpr (std::is_same_v<Result, std::vector<receiver_error>>) return &value;
+            else return nullptr;
+        }
+        std::vector<receiver_result>* results() noexcept {
+            if constexpr (std::is_same_v<Result, std::vector<receiver_result>>) return &value;
+            else return nullptr;
+        }
+        Result finish(std::size_t calls) noexcept {
+            if constexpr (std::is_same_v<Result, std::size_t>) value = calls;
+            return std::move(value);
+        }
+    };
+
+    // The builder of the event from `sender` carrying `data` (moved into the event).
+    struct data_builder {
+        std::string_view sender;
+        nlohmann::json& data;
+        event operator()() const { return event(std::string(sender), std::move(data)); }
+    };
+
+    template <class Result>
+    Result deliver(const event& e) {
+        outcome<Result> out;
+        if (muted()) return out.finish(0);
+        const auto to = targets_for(e.sender);
+        if (!to) return out.finish(0);
+        return out.finish(e.timestamp != 0 ? dispatch(e, to, out.errors(), nullptr, out.results())
+                                           : dispatch_stamped_copy(e, to, out.errors(), out.results()));
+    }
+
+    template <class Result>
+    Result deliver(event&& e) {
+        outcome<Result> out;
+        if (muted()) return out.finish(0);
+        const auto to = targets_for(e.sender);
+        if (!to) return out.finish(0);
+        e.stamp();
+        return out.finish(dispatch(e, to, out.errors(), nullptr, out.results()));
+    }
+
+    template <class Result>
+    Result deliver(std::shared_ptr<const event> e) {
+        outcome<Result> out;
+        if (!e || muted()) return out.finish(0);
+        const auto to = targets_for(e->sender);
+        if (!to) return out.finish(0);
+        if (e->timestamp == 0) {
+            check_depth(*e);
+            auto stamped = std::make_shared<event>(*e);
+            stamped->stamp();
+            e = std::move(stamped);
+        }
+        return out.finish(dispatch(*e, to, out.errors(), &e, out.results()));
+    }
+
+    template <class Result, class Make>
+    Result deliver(std::string_view sender, Make&& make) {
+        outcome<Result> out;
+        if (muted()) return out.finish(0);
+        const auto to = targets_for(sender);
+        if (!to) return out.finish(0);
+        event e = std::invoke(make);
+        if (e.sender != sender) e.sender.assign(sender.data(), sender.size());
+        e.stamp();
+        return out.finish(dispatch(e, to, out.errors(), nullptr, out.results()));
+    }
+
     // Sends a copy of `e` stamped with the current time (the caller's `e` is const). Kept out of
     // line: inlined, the copy's frame slows down every send of an already stamped event. Copying
     // nlohmann::json recurses once per level, so a too deep event is an encode_error first.
     [[gnu::noinline]] std::size_t dispatch_stamped_copy(const event& e, const targets& to,
                                                         std::vector<receiver_error>* errors,
-                                                        std::vector<receiver_result>* results = nullptr) {
+                                                        std::vector<receiver_result>* results) {
         check_depth(e);
         event stamped = e;
         stamped.stamp();
@@ -419,8 +465,7 @@ private:
     }
 
     std::size_t dispatch(const event& e, const targets& to, std::vector<receiver_error>* errors,
-                         const std::shared_ptr<const event>* shared = nullptr,
-                         std::vector<receiver_result>* results = nullptr) {
+                         const std::shared_ptr<const event>* shared, std::vector<receiver_result>* results) {
         std::size_t calls = 0;
         const detail::delivery d{e, to.last_id, errors, &calls, shared, results};
         if (to.any) any_signal_(d);

@@ -139,6 +139,11 @@ nlohmann::json call_for_value(F& receiver, const event& e) {
 template <class T>
 inline constexpr bool is_sender_v = std::is_convertible_v<T, std::string_view>;
 
+/// Whether `Make` builds an event: callable with no argument, returning a beacon::event (what
+/// signal::send(sender, make) takes).
+template <class Make>
+inline constexpr bool is_event_builder_v = std::is_invocable_r_v<event, std::decay_t<Make>&>;
+
 /// Whether a receiver of type `F` may be empty: a std::function or a function pointer.
 template <class F>
 inline constexpr bool is_nullable_v = std::is_pointer_v<F>;
