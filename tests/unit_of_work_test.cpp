@@ -15,6 +15,7 @@
 #include <vector>
 
 using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
 using beacon::action;
 using beacon::unit_of_work;
 
@@ -38,15 +39,24 @@ beacon::event record_created(std::string collection_uri, std::string id) {
     return resource_event(action::create, "record", collection_uri + "/records/" + id, {{"id", id}});
 }
 
+// What a failure handler got: `ev` is valid only during the handler's call, so its uri is kept.
+struct reported_failure {
+    explicit reported_failure(const beacon::failure& f)
+        : part(f.part), where(f.where), receiver(f.receiver), uri(f.ev ? f.ev->uri : ""), had_event(f.ev != nullptr),
+          message(f.message()) {}
+    beacon::part part;
+    std::string where, receiver, uri;
+    bool had_event;
+    std::string message;
+};
+
 // What each of the four core signals received, as "<signal> <action> <resource> <uri> x<records>".
 struct fixture {
     beacon::registry reg;
     std::vector<std::string> log;
     std::vector<beacon::event> before, after;
-    std::vector<beacon::after_commit_error> errors;
-    beacon::resource_notifier notifier{reg, [this](const beacon::after_commit_error& failure) {
-                                           errors.push_back(failure);
-                                       }};
+    std::vector<reported_failure> errors;
+    beacon::resource_notifier notifier{reg, [this](const beacon::failure& f) { errors.push_back(reported_failure(f)); }};
 
     fixture() {
         for (const char* name : {"resource_changed", "resource_read"}) {
@@ -290,13 +300,15 @@ TEST_CASE_METHOD(fixture, "a failing after-commit receiver does not fail the com
     CHECK(late == std::vector<std::string>{"/buckets/b/collections/c1/records/r1", "/buckets/b/collections/c2/records/r2"});
     CHECK(batches == std::vector<std::size_t>{2});
     REQUIRE(errors.size() == 1);
-    CHECK(errors[0].source == "core.after_resource_changed");
-    REQUIRE(errors[0].ev != nullptr);
-    CHECK(errors[0].error.receiver_id == thrower.id());
-    CHECK(errors[0].error.message() == "mail server down");
+    CHECK(errors[0].part == beacon::part::unit_of_work);
+    CHECK(errors[0].where == "core.after_resource_changed");
+    CHECK(errors[0].had_event);
+    CHECK(errors[0].uri == "/buckets/b/collections/c1/records/r1");
+    CHECK_THAT(errors[0].receiver, StartsWith("#" + std::to_string(thrower.id()) + " ("));
+    CHECK(errors[0].message == "mail server down");
 }
 
-TEST_CASE("the default error handler writes the signal, the uri and the error to stderr",
+TEST_CASE("with no handler, after-commit failures go to the process-wide sink, which writes them to stderr",
           "[unit_of_work][failure]") {
     beacon::registry reg;
     beacon::resource_notifier notifier(reg);
@@ -310,9 +322,9 @@ TEST_CASE("the default error handler writes the signal, the uri and the error to
     notifier.notify(record_created("/buckets/b/collections/c", "r1"));
     std::cerr.rdbuf(original);
     CHECK(delivered == 1);
-    CHECK_THAT(captured.str(), Contains("receiver #" + std::to_string(thrower.id())) &&
-                                   Contains("of core.after_resource_changed failed on "
-                                            "/buckets/b/collections/c/records/r1: mail server down"));
+    CHECK_THAT(captured.str(), StartsWith("beacon.unit_of_work: core.after_resource_changed: #" +
+                                          std::to_string(thrower.id()) + " (") &&
+                                   Contains(" at /buckets/b/collections/c/records/r1: mail server down\n"));
 }
 
 TEST_CASE_METHOD(fixture, "cascades: sent in following rounds, not merged before commit, merged after",
@@ -395,10 +407,11 @@ TEST_CASE_METHOD(fixture, "after-commit batch observers get every merged event o
                          {"/buckets/b/collections/c/records/r1 x2", "/buckets/b/collections/c/records/r9 x1"}});
     CHECK(third == 1);
     REQUIRE(errors.size() == 1);
-    CHECK(errors[0].source == "after-commit observer");
-    CHECK(errors[0].ev == nullptr);
-    CHECK(errors[0].error.receiver_id == broken.id());
-    CHECK(errors[0].error.message() == "redis down");
+    CHECK(errors[0].part == beacon::part::unit_of_work);
+    CHECK(errors[0].where == "after-commit observer");
+    CHECK_FALSE(errors[0].had_event);
+    CHECK_THAT(errors[0].receiver, StartsWith("#" + std::to_string(broken.id()) + " ("));
+    CHECK(errors[0].message == "redis down");
 
     {
         unit_of_work empty(notifier);

@@ -6,6 +6,7 @@
 /// Link `${CMAKE_DL_LIBS}` (beacon::beacon does).
 
 #include <beacon/error.hpp>
+#include <beacon/failure.hpp>
 #include <beacon/plugin.hpp>
 #include <beacon/version.hpp>
 
@@ -14,7 +15,6 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <iostream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -133,21 +133,31 @@ inline std::string dl_error() {
 /// at the same path is not reloaded. Thread-safe; the host must outlive the loader.
 class plugin_loader {
 public:
-    /// A loader for `host`, looking plugins up by name in `search_path`, in order.
-    explicit plugin_loader(plugin_host& host, std::vector<std::filesystem::path> search_path = {})
-        : host_(&host), search_path_(std::move(search_path)) {}
+    /// A loader for `host`, looking plugins up by name in `search_path`, in order. What fails
+    /// where no caller can catch it (unloading in the destructor) is reported to `on_failure` as a
+    /// `failure` of part::plugin (empty: the process-wide sink, see set_failure_sink).
+    explicit plugin_loader(plugin_host& host, std::vector<std::filesystem::path> search_path = {},
+                           failure_handler on_failure = {})
+        : host_(&host), search_path_(std::move(search_path)), on_failure_(std::move(on_failure)) {}
     plugin_loader(const plugin_loader&) = delete;
     plugin_loader& operator=(const plugin_loader&) = delete;
 
-    /// Unloads the plugins this loader loaded that are still loaded; a failure (which a destructor
-    /// cannot throw) is written to std::cerr.
+    /// Unloads the plugins this loader loaded that are still loaded. A plugin that fails to unload
+    /// (which a destructor cannot throw) is reported, with `where` its file and `receiver` its
+    /// name, and the others are unloaded still.
     ~plugin_loader() noexcept {
+        std::map<std::string, std::filesystem::path, std::less<>> loaded;
         try {
-            for (const auto& [name, file] : files()) {
+            loaded = files();
+        } catch (...) {
+            report({part::plugin, "~plugin_loader", "", nullptr, std::current_exception()}, on_failure_);
+        }
+        for (const auto& [name, file] : loaded) {
+            try {
                 if (host_->loaded(name)) host_->unload(name);
+            } catch (...) {
+                report({part::plugin, file.string(), name, nullptr, std::current_exception()}, on_failure_);
             }
-        } catch (const std::exception& failure) {
-            std::cerr << "[beacon] ~plugin_loader: " << failure.what() << "\n";
         }
     }
 
@@ -253,6 +263,7 @@ private:
 
     plugin_host* host_;
     std::vector<std::filesystem::path> search_path_;
+    failure_handler on_failure_;
     mutable std::mutex mutex_;
     std::map<std::string, std::filesystem::path, std::less<>> loaded_;
 };

@@ -7,6 +7,7 @@
 #include <beacon/detail/event_batch.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
+#include <beacon/failure.hpp>
 #include <beacon/registry.hpp>
 #include <beacon/signal.hpp>
 
@@ -19,7 +20,6 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
-#include <iostream>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -46,32 +46,23 @@ inline std::string parent_uri(std::string_view uri) {
     return kept == 0 ? std::string() : std::string(uri.substr(0, segment_ends[kept - 1]));
 }
 
-/// What the error handler gets when an after-commit receiver or batch observer throws.
-struct after_commit_error {
-    std::string source;          ///< The signal ("core.after_resource_changed"), or "after-commit observer".
-    const event* ev = nullptr;   ///< The event being sent; nullptr when a batch observer threw.
-    receiver_error error;        ///< Who threw (receiver or observer id and type) and what.
-};
-
 class unit_of_work;
 
 /// Notes resource events into the calling thread's unit of work, or sends them at once when none
-/// is open; holds what every unit of work of a host shares: the signals, the after-commit error
+/// is open; holds what every unit of work of a host shares: the signals, the after-commit failure
 /// handler and the after-commit batch observers. Thread-safe; must outlive its units of work.
 class resource_notifier {
 public:
-    /// Handles an exception thrown after commit; must not throw.
-    using error_handler = std::function<void(const after_commit_error&)>;
-
     /// Looks up `resource_changed`, `resource_read`, `after_resource_changed` and
     /// `after_resource_read` in `reg.core()` (unknown_signal_error if core is sealed without them).
-    /// An empty `on_error` means report_to_stderr.
-    explicit resource_notifier(registry& reg, error_handler on_error = report_to_stderr)
+    /// An after-commit receiver or observer that throws is reported to `on_failure` as a
+    /// `failure` of part::unit_of_work (empty: the process-wide sink, see set_failure_sink).
+    explicit resource_notifier(registry& reg, failure_handler on_failure = {})
         : resource_changed_(&reg.core().signal("resource_changed")),
           resource_read_(&reg.core().signal("resource_read")),
           after_resource_changed_(&reg.core().signal("after_resource_changed")),
           after_resource_read_(&reg.core().signal("after_resource_read")),
-          on_error_(on_error ? std::move(on_error) : report_to_stderr) {}
+          on_failure_(std::move(on_failure)) {}
     resource_notifier(const resource_notifier&) = delete;
     resource_notifier& operator=(const resource_notifier&) = delete;
 
@@ -89,7 +80,8 @@ public:
 
     /// Connects `observer` (callable with `const std::vector<event>&`): after each successful
     /// commit with events, it gets all the merged after-commit events at once, after the
-    /// after-commit signals. Its exceptions go to the error handler.
+    /// after-commit signals. Its exceptions are reported as failures whose `where` is
+    /// "after-commit observer" and whose `ev` is null.
     template <class F>
     connection on_after_commit(F&& observer) {
         using observer_type = std::decay_t<F>;
@@ -101,22 +93,13 @@ public:
             try {
                 std::invoke(f, batch);
             } catch (...) {
-                on_error_({"after-commit observer", nullptr,
-                           {id, boost::core::demangle(typeid(observer_type).name()), std::current_exception()}});
+                report({part::unit_of_work, "after-commit observer",
+                        receiver_name(id, boost::core::demangle(typeid(observer_type).name())), nullptr,
+                        std::current_exception()},
+                       on_failure_);
             }
         };
         return connection(observers_.connect(std::move(guarded)), id);
-    }
-
-    /// The default error handler: one line on stderr naming the signal, the uri and the error.
-    static void report_to_stderr(const after_commit_error& failure) {
-        std::ostringstream line;
-        line << "beacon: after commit, receiver #" << failure.error.receiver_id << " ("
-             << failure.error.receiver_type << ") of " << failure.source;
-        if (failure.ev) line << " failed on " << failure.ev->uri;
-        else line << " failed";
-        line << ": " << failure.error.message() << '\n';
-        std::cerr << line.str();
     }
 
 private:
@@ -130,11 +113,18 @@ private:
     void deliver_after_commit(const std::vector<event>& events) {
         for (const auto& e : events) {
             signal& s = *e.action == action::read ? *after_resource_read_ : *after_resource_changed_;
-            for (auto& failure : s.send_robust(e)) {
-                on_error_({s.namespace_name() + "." + s.name(), &e, std::move(failure)});
+            for (auto& thrown : s.send_robust(e)) {
+                report({part::unit_of_work, s.namespace_name() + "." + s.name(),
+                        receiver_name(thrown.receiver_id, thrown.receiver_type), &e, std::move(thrown.exception)},
+                       on_failure_);
             }
         }
         if (!events.empty()) observers_(events);
+    }
+
+    // How a failure names a receiver or observer: "#<id> (<type>)".
+    static std::string receiver_name(std::uint64_t id, const std::string& type) {
+        return "#" + std::to_string(id) + " (" + type + ")";
     }
 
     // The open units of work of each thread, innermost last. Kept here rather than in a
@@ -158,7 +148,7 @@ private:
     signal* resource_read_;
     signal* after_resource_changed_;
     signal* after_resource_read_;
-    error_handler on_error_;
+    failure_handler on_failure_;
     mutable std::mutex units_mutex_;
     std::unordered_map<std::thread::id, std::vector<unit_of_work*>> open_units_;
     std::atomic<std::uint64_t> next_observer_id_{0};
