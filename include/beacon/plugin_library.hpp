@@ -5,6 +5,7 @@
 /// and loads the plugin on a plugin_host.
 /// Link `${CMAKE_DL_LIBS}` (beacon::beacon does).
 
+#include <beacon/detail/plugin_elf.hpp>
 #include <beacon/error.hpp>
 #include <beacon/failure.hpp>
 #include <beacon/plugin.hpp>
@@ -120,15 +121,18 @@ inline std::string dl_error() {
 
 }  // namespace detail
 
-/// Opens plugin libraries and loads their plugins on a plugin_host. A library is opened with
-/// RTLD_NOW | RTLD_LOCAL (its static initializers run then, as for any library), its handshake is
-/// read and compared with the host's, and only then is its `beacon_plugin_create` called.
+/// Opens plugin libraries and loads their plugins on a plugin_host. A library's file is read first
+/// (an ELF shared object of this machine with a handshake and an entry point; the handshake's bytes
+/// compared with the host's); only then is it opened with RTLD_NOW | RTLD_LOCAL (its static
+/// initializers run then, as for any library), and its `beacon_plugin_create` called.
 ///
-/// Unloading a plugin disconnects its receivers and destroys the plugin object once no send uses
-/// it; the library's handle is released with the plugin object, but the code stays mapped until
-/// the process exits (RTLD_NODELETE): beacon is header-only, so a signal, a sender bucket or a
-/// Boost.Signals2 slot made by the plugin's code carries pointers into that code and may live on
-/// in the host's registry after the plugin is gone. Loading the same file again makes a new
+/// A library refused from its file is never mapped; one refused after it was opened (its entry
+/// point throws or makes no plugin) is closed again. Once its entry point has made a plugin, the
+/// library stays mapped until the process exits (RTLD_NODELETE): beacon is header-only, so a
+/// signal, a sender bucket or a Boost.Signals2 slot made by the plugin's code carries pointers
+/// into that code and may live on in the host's registry after the plugin is gone. Unloading a
+/// plugin disconnects its receivers and destroys the plugin object once no send uses it; the
+/// library's handle is released with the plugin object. Loading the same file again makes a new
 /// plugin object from the same mapping (its static variables keep their values); a changed file
 /// at the same path is not reloaded. Thread-safe; the host must outlive the loader.
 class plugin_loader {
@@ -161,38 +165,56 @@ public:
         }
     }
 
-    /// Opens the plugin library at `file`, checks its handshake, creates its plugin and loads it on
-    /// the host; returns the plugin's name. Throws plugin_error naming the file and the cause
-    /// (no such file, not loadable, no handshake or entry point, an incompatible build) and
-    /// whatever plugin_host::load throws; then nothing of the library stays loaded.
+    /// Checks the plugin library at `file` (an ELF shared object of this machine defining a
+    /// handshake of the right size and an entry point function, read from the file), compares its
+    /// handshake with the host's, and only then opens it, creates its plugin and loads it on the
+    /// host; returns the plugin's name. Every failure is a plugin_error naming the file and the
+    /// cause (no such file, not an ELF shared library, no handshake or entry point, an
+    /// incompatible build, an entry point that throws or makes no plugin), except what
+    /// plugin_host::load throws. A library refused before its entry point made a plugin is not
+    /// left mapped (see the class's comment).
     std::string load_file(const std::filesystem::path& file) {
         std::error_code ec;
         if (!std::filesystem::is_regular_file(file, ec)) fail(file, "does not exist (no such file)");
-        void* handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
-        if (handle == nullptr) fail(file, "cannot be opened: " + excerpt(detail::dl_error()));
-        // Released with the plugin object (with RTLD_NODELETE, dlclose never unmaps: safe to call
-        // from the plugin's own code, where the last reference to the plugin may be dropped).
-        std::shared_ptr<void> library(handle, [](void* h) { dlclose(h); });
+        // Checked in the file first: a library refused here is never mapped and runs nothing.
+        const auto checked = detail::check_plugin_file(file, sizeof(plugin_handshake));
+        if (!checked.problem.empty()) fail(file, checked.problem);
+        plugin_handshake stored{};
+        std::memcpy(&stored, checked.handshake.data(), sizeof stored);
+        check_handshake(file, stored);
 
+        // Opened without RTLD_NODELETE, so that closing a library refused from here on unmaps it.
+        void* handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
+        if (handle == nullptr) fail(file, "cannot be opened: " + excerpt(detail::dl_error()));
+        const std::unique_ptr<void, int (*)(void*)> opened(handle, dlclose);
+        // The mapped handshake: the file was checked, but the mapping is what the code uses.
         const auto* theirs = static_cast<const plugin_handshake*>(dlsym(handle, "beacon_plugin_handshake"));
-        if (theirs == nullptr) {
-            fail(file, "has no symbol beacon_plugin_handshake: not a beacon plugin (export one with BEACON_PLUGIN)");
-        }
-        if (theirs->layout != plugin_handshake::current_layout) {
-            fail(file, "is an incompatible build: handshake layout " + std::to_string(theirs->layout) +
-                           ", this host reads " + std::to_string(plugin_handshake::current_layout));
-        }
-        if (auto why = plugin_handshake::this_build().incompatibility(*theirs); !why.empty()) {
-            fail(file, "is an incompatible build: " + why);
-        }
+        if (theirs == nullptr) fail(file, "has no symbol beacon_plugin_handshake once opened");
+        check_handshake(file, *theirs);
         using create_function = plugin*();
         auto* create = reinterpret_cast<create_function*>(dlsym(handle, "beacon_plugin_create"));
-        if (create == nullptr) fail(file, "has no symbol beacon_plugin_create (export it with BEACON_PLUGIN)");
+        if (create == nullptr) fail(file, "has no symbol beacon_plugin_create once opened");
 
-        plugin* raw = create();
-        if (raw == nullptr) fail(file, "beacon_plugin_create returned no plugin");
-        // The deleter holds the library: it is released only after the plugin is destroyed.
-        std::shared_ptr<plugin> made(raw, [library](plugin* p) { delete p; });
+        std::unique_ptr<plugin> owned;  // destroyed, on a refusal, while the library is still open
+        std::string threw;
+        try {
+            owned.reset(create());
+        } catch (const std::exception& e) {  // its what() is copied before the library can close
+            threw = std::string("failed in beacon_plugin_create: ") + e.what();
+        } catch (...) {
+            threw = "failed in beacon_plugin_create: unknown exception";
+        }
+        if (!threw.empty()) fail(file, excerpt(threw));
+        if (!owned) fail(file, "beacon_plugin_create returned no plugin");
+
+        // From now on the plugin's code may leave pointers into the library in the host: it stays
+        // mapped (RTLD_NODELETE). The handle is released with the plugin object (dlclose never
+        // unmaps it then: safe to call from the plugin's own code, where the last reference to
+        // the plugin may be dropped).
+        void* resident = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD | RTLD_NODELETE);
+        if (resident == nullptr) fail(file, "cannot be kept loaded: " + excerpt(detail::dl_error()));
+        std::shared_ptr<void> library(resident, [](void* h) { dlclose(h); });
+        std::shared_ptr<plugin> made(owned.release(), [library](plugin* p) { delete p; });
         std::string name = made->name();
         host_->load(std::move(made));
         std::lock_guard lock(mutex_);
@@ -255,6 +277,17 @@ private:
     static std::string excerpt(std::string_view text) {
         constexpr std::size_t most = 200;
         return text.size() <= most ? std::string(text) : std::string(text.substr(0, most)) + "...";
+    }
+
+    // Refuses `file` unless its handshake `theirs` matches the host's.
+    static void check_handshake(const std::filesystem::path& file, const plugin_handshake& theirs) {
+        if (theirs.layout != plugin_handshake::current_layout) {
+            fail(file, "is an incompatible build: handshake layout " + std::to_string(theirs.layout) +
+                           ", this host reads " + std::to_string(plugin_handshake::current_layout));
+        }
+        if (auto why = plugin_handshake::this_build().incompatibility(theirs); !why.empty()) {
+            fail(file, "is an incompatible build: " + why);
+        }
     }
 
     [[noreturn]] static void fail(const std::filesystem::path& file, const std::string& cause) {

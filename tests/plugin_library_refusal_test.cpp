@@ -1,0 +1,154 @@
+// Plugin libraries the loader refuses (issue 21, item 4): each failure is a plugin_error naming
+// the file and the cause; what can be checked in the file (ELF header, dynamic symbols, the
+// handshake's bytes) is checked before dlopen runs the library's initializers; a library that had
+// to be opened and is refused is closed: no rejected library stays mapped.
+#include <beacon/plugin_library.hpp>
+#include <beacon/registry.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+using Catch::Matchers::Contains;
+using Catch::Matchers::Message;
+
+namespace {
+
+const std::filesystem::path plugin_dir = BEACON_TEST_PLUGIN_DIR;
+
+std::filesystem::path library(const std::string& name) { return plugin_dir / ("lib" + name + ".so"); }
+
+struct fixture {
+    beacon::registry reg;
+    beacon::plugin_host host{reg};
+    beacon::plugin_loader loader{host};
+};
+
+std::string prefix(const std::filesystem::path& file) {
+    return "[beacon.plugin_error] plugin library \"" + file.string() + "\" ";
+}
+
+// Whether `file` is mapped into this process, from /proc/self/maps.
+bool mapped(const std::filesystem::path& file) {
+    std::ifstream maps("/proc/self/maps");
+    const std::string text{std::istreambuf_iterator<char>(maps), std::istreambuf_iterator<char>()};
+    REQUIRE_FALSE(text.empty());
+    return text.find(file.string()) != std::string::npos;
+}
+
+// Whether the named broken library's static initializers ran (see tests/plugins/broken_plugin.cpp).
+bool initialized(const std::string& name) {
+    const char* ran = std::getenv("BEACON_TEST_BROKEN_INITIALIZED");
+    return ran != nullptr && std::string(ran).find(name + " ") != std::string::npos;
+}
+
+// A file under the test's own temporary directory holding `bytes`.
+std::filesystem::path write_file(const std::string& name, const std::string& bytes) {
+    const auto dir = std::filesystem::temp_directory_path() / "beacon_plugin_refusal";
+    std::filesystem::create_directories(dir);
+    const auto file = dir / name;
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
+    return file;
+}
+
+std::string read_file(const std::filesystem::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(fixture, "an entry point that throws comes out of load_file as a plugin_error naming the file",
+                 "[plugin_library][errors]") {
+    const auto file = library("broken_throws");
+    CHECK_THROWS_MATCHES(loader.load_file(file), beacon::plugin_error,
+                         Message(prefix(file) + "failed in beacon_plugin_create: the plugin's database is down"));
+    CHECK(host.names().empty());
+    CHECK_FALSE(mapped(file));  // opened, refused, closed
+}
+
+TEST_CASE_METHOD(fixture, "a null entry point is refused before the library is opened", "[plugin_library][errors]") {
+    const auto null_entry = library("broken_null_entry");
+    CHECK_THROWS_MATCHES(loader.load_file(null_entry), beacon::plugin_error,
+                         Message(prefix(null_entry) +
+                                 "has a beacon_plugin_create that is not a function (export it with BEACON_PLUGIN)"));
+    CHECK_FALSE(initialized("broken_null_entry"));
+    // An entry point that returns no plugin had to be called: the library is closed again.
+    const auto returns_null = library("broken_returns_null");
+    CHECK_THROWS_MATCHES(loader.load_file(returns_null), beacon::plugin_error,
+                         Message(prefix(returns_null) + "beacon_plugin_create returned no plugin"));
+    CHECK_FALSE(mapped(returns_null));
+    CHECK(host.names().empty());
+}
+
+TEST_CASE_METHOD(fixture, "a 1-byte handshake symbol is refused, never read past its end", "[plugin_library][errors]") {
+    const auto file = library("broken_tiny_handshake");
+    CHECK_THROWS_MATCHES(loader.load_file(file), beacon::plugin_error,
+                         Message(prefix(file) + "is an incompatible build: its beacon_plugin_handshake is 1 bytes, "
+                                                "this host reads " +
+                                 std::to_string(sizeof(beacon::plugin_handshake))));
+    CHECK_FALSE(initialized("broken_tiny_handshake"));
+}
+
+TEST_CASE_METHOD(fixture, "a file that is not an ELF shared library of this machine is refused before dlopen",
+                 "[plugin_library][errors]") {
+    const std::string elf = read_file(library("counter"));
+    REQUIRE(elf.size() > 4096);
+    const auto text = write_file("libtext.so", "not a library\n");
+    CHECK_THROWS_MATCHES(loader.load_file(text), beacon::plugin_error,
+                         Message(prefix(text) + "is not an ELF shared library: no ELF header"));
+    const auto empty = write_file("libempty.so", "");
+    CHECK_THROWS_MATCHES(loader.load_file(empty), beacon::plugin_error,
+                         Message(prefix(empty) + "is not an ELF shared library: no ELF header"));
+    const auto truncated = write_file("libtruncated.so", elf.substr(0, 100));
+    CHECK_THROWS_MATCHES(loader.load_file(truncated), beacon::plugin_error,
+                         Message(prefix(truncated) + "is not an ELF shared library: its section headers lie "
+                                                     "outside the file"));
+    std::string other_class = elf;
+    other_class[4] = other_class[4] == 2 ? 1 : 2;  // EI_CLASS: 32-bit <-> 64-bit
+    const auto wrong_class = write_file("libwrong_class.so", other_class);
+    CHECK_THROWS_WITH(loader.load_file(wrong_class), Contains("is not an ELF shared library: built for "));
+    std::string other_machine = elf;
+    other_machine[18] = static_cast<char>(other_machine[18] ^ 0x40);  // e_machine, low byte
+    const auto wrong_machine = write_file("libwrong_machine.so", other_machine);
+    CHECK_THROWS_WITH(loader.load_file(wrong_machine), Contains("is not an ELF shared library: built for machine "));
+    for (const auto& file : {text, empty, truncated, wrong_class, wrong_machine}) {
+        INFO(file);
+        CHECK_FALSE(mapped(file));
+    }
+}
+
+TEST_CASE_METHOD(fixture, "ten rejected libraries leave nothing mapped", "[plugin_library][errors]") {
+    const std::vector<std::string> refused_before_dlopen{"counter_foreign", "counter_bare", "broken_null_entry",
+                                                         "broken_tiny_handshake", "broken_no_entry"};
+    std::vector<std::filesystem::path> files;
+    for (const auto& name : refused_before_dlopen) files.push_back(library(name));
+    files.push_back(library("broken_throws"));
+    files.push_back(library("broken_returns_null"));
+    files.push_back(write_file("libnot_elf.so", std::string(4096, 'x')));
+    std::string bad_sections = read_file(library("counter"));
+    bad_sections.replace(0x28, 8, std::string(8, '\x7f'));  // e_shoff (64-bit): far past the end
+    files.push_back(write_file("libbad_sections.so", bad_sections));
+    files.push_back(write_file("libshort.so", std::string("\x7f" "ELF", 4)));
+    REQUIRE(files.size() == 10);
+    for (const auto& file : files) {
+        INFO(file);
+        CHECK_THROWS_AS(loader.load_file(file), beacon::plugin_error);
+    }
+    for (const auto& file : files) {
+        INFO(file);
+        CHECK_FALSE(mapped(file));
+    }
+    for (const auto& name : refused_before_dlopen) {
+        INFO(name);
+        if (name.rfind("broken_", 0) == 0) CHECK_FALSE(initialized(name));
+    }
+    CHECK(host.names().empty());
+}
