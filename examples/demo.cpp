@@ -41,7 +41,7 @@ int main() {
     std::cout << "3. a lazy send builds nothing when nobody listens for that sender\n";
     auto& created = reg.core().signal("user_created");
     int built = 0;
-    created.send_lazy("signup", [&] {
+    created.send("signup", [&] {
         ++built;
         return beacon::event().set("username", "carol");
     });
