@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-TEST_CASE("concurrent sends, connects and disconnects lose no delivery", "[concurrency][behaviour8]") {
+TEST_CASE("concurrent sends, connects and disconnects lose no delivery", "[signal][threads][behaviour8]") {
     beacon::registry reg;
     auto& sig = reg.core().signal("resource_changed");
     constexpr int senders = 4;
@@ -81,7 +81,7 @@ TEST_CASE("concurrent sends, connects and disconnects lose no delivery", "[concu
     CHECK(sig.receiver_count() == 1 + names.size());
 }
 
-TEST_CASE("receivers connected and disconnected from other threads see whole events", "[concurrency]") {
+TEST_CASE("receivers connected and disconnected from other threads see whole events", "[signal][threads]") {
     beacon::signal sig("core", "s");
     std::atomic<bool> done{false};
     std::atomic<long> bad{0};

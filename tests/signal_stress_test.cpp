@@ -55,7 +55,7 @@ double stress_seconds() {
 
 }  // namespace
 
-TEST_CASE("stress: sends, churn, plugins and units of work at once", "[stress][behaviour8][behaviour10]") {
+TEST_CASE("stress: sends, churn, plugins and units of work at once", "[signal][stress][threads][behaviour8][behaviour10]") {
     beacon::registry reg;
     beacon::resource_notifier notifier(reg);
     std::array<beacon::signal*, signal_count> signals{};

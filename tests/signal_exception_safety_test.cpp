@@ -1,7 +1,6 @@
 // Exception safety: whatever position a receiver throws from, the signal stays consistent and
 // usable: no leaked or lost connections, counts right, scoped states restored.
 #include <beacon/registry.hpp>
-#include <beacon/unit_of_work.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -34,7 +33,7 @@ struct line_up {
 
 }  // namespace
 
-TEST_CASE("a receiver throwing at any position leaves the signal consistent", "[exceptions][behaviour7]") {
+TEST_CASE("a receiver throwing at any position leaves the signal consistent", "[signal][exceptions][behaviour7]") {
     for (int position = 0; position < receivers; ++position) {
         line_up l;
         l.thrower = position;
@@ -54,7 +53,7 @@ TEST_CASE("a receiver throwing at any position leaves the signal consistent", "[
 }
 
 TEST_CASE("a robust send reports exactly the receivers that threw, for every combination",
-          "[exceptions][behaviour7]") {
+          "[signal][exceptions][behaviour7]") {
     constexpr int count = 5;
     for (unsigned mask = 0; mask < (1U << count); ++mask) {
         beacon::signal sig("core", "s");
@@ -87,7 +86,7 @@ TEST_CASE("a robust send reports exactly the receivers that threw, for every com
     }
 }
 
-TEST_CASE("scoped mutes and blocks held by a throwing receiver are released", "[exceptions]") {
+TEST_CASE("scoped mutes and blocks held by a throwing receiver are released", "[signal][exceptions]") {
     beacon::signal sig("core", "s");
     beacon::connection other;
     sig.connect([&](const beacon::event& e) {
@@ -105,7 +104,7 @@ TEST_CASE("scoped mutes and blocks held by a throwing receiver are released", "[
     CHECK(other_calls == 1);
 }
 
-TEST_CASE("an exception from a nested send unwinds through the outer one", "[exceptions][behaviour6]") {
+TEST_CASE("an exception from a nested send unwinds through the outer one", "[signal][exceptions][behaviour6]") {
     beacon::registry reg;
     auto& outer = reg.core().signal("outer");
     auto& inner = reg.core().signal("inner");
@@ -120,7 +119,7 @@ TEST_CASE("an exception from a nested send unwinds through the outer one", "[exc
     CHECK(after == 1);
 }
 
-TEST_CASE("a throwing event builder sends nothing", "[exceptions][behaviour3]") {
+TEST_CASE("a throwing event builder sends nothing", "[signal][exceptions][behaviour3]") {
     beacon::signal sig("core", "s");
     int calls = 0;
     sig.connect([&](const beacon::event&) { ++calls; });
@@ -128,85 +127,4 @@ TEST_CASE("a throwing event builder sends nothing", "[exceptions][behaviour3]") 
                       "cannot build");
     CHECK(calls == 0);
     CHECK(sig.send_lazy("x", [] { return beacon::event(); }) == 1);
-}
-
-namespace {
-
-// Three writes in three collections: three merged events per unit of work.
-void notify_three(beacon::resource_notifier& notifier) {
-    for (const char* collection : {"a", "b", "c"}) {
-        beacon::event e("alice");
-        e.action = beacon::action::update;
-        e.resource_name = "record";
-        e.uri = std::string("/buckets/b/collections/") + collection + "/records/r";
-        notifier.notify(e);
-    }
-}
-
-}  // namespace
-
-TEST_CASE("a before-commit receiver throwing at any position fails the commit and leaves the registry usable",
-          "[exceptions][unit_of_work]") {
-    for (int position = 0; position < 3; ++position) {
-        beacon::registry reg;
-        beacon::resource_notifier notifier(reg);
-        int sent_before = 0, sent_after = 0;
-        reg.core().signal("resource_changed").connect([&](const beacon::event&) {
-            if (sent_before++ == position) throw std::runtime_error("veto");
-        });
-        reg.core().signal("after_resource_changed").connect([&](const beacon::event&) { ++sent_after; });
-        INFO("thrower at " << position);
-        bool stored = false;
-        {
-            beacon::unit_of_work uow(notifier);
-            notify_three(notifier);
-            CHECK_THROWS_WITH(uow.commit([&] { stored = true; }), "veto");
-            CHECK(uow.status() == beacon::unit_of_work::state::failed);
-            uow.rollback();
-        }
-        CHECK_FALSE(stored);
-        CHECK(sent_before == position + 1);
-        CHECK(sent_after == 0);
-        CHECK(notifier.current() == nullptr);
-
-        beacon::unit_of_work again(notifier);
-        notify_three(notifier);
-        again.commit();
-        CHECK(sent_after == 3);
-        CHECK(reg.core().signal("resource_changed").receiver_count() == 1);
-    }
-}
-
-TEST_CASE("an after-commit receiver throwing at any position is reported and the rest is delivered",
-          "[exceptions][unit_of_work]") {
-    for (int position = 0; position < 3; ++position) {
-        std::vector<std::string> reported;
-        std::vector<std::string> reported_uris;  // `ev` is valid only during the handler's call
-        beacon::registry reg;
-        beacon::resource_notifier notifier(reg, [&](const beacon::failure& f) {
-            reported.push_back(f.message());
-            reported_uris.push_back(f.ev ? f.ev->uri : "no event");
-        });
-        int calls = 0, others = 0;
-        std::size_t observed = 0;
-        reg.core().signal("after_resource_changed").connect([&](const beacon::event&) {
-            if (calls++ == position) throw std::runtime_error("mail server down");
-        });
-        reg.core().signal("after_resource_changed").connect([&](const beacon::event&) { ++others; });
-        notifier.on_after_commit([&](const std::vector<beacon::event>& batch) { observed += batch.size(); });
-        INFO("thrower at " << position);
-        {
-            beacon::unit_of_work uow(notifier);
-            notify_three(notifier);
-            CHECK_NOTHROW(uow.commit());
-            CHECK(uow.status() == beacon::unit_of_work::state::committed);
-        }
-        CHECK(calls == 3);
-        CHECK(others == 3);
-        CHECK(observed == 3);
-        REQUIRE(reported.size() == 1);
-        CHECK(reported[0] == "mail server down");
-        CHECK(reported_uris[0] == "/buckets/b/collections/" + std::string(1, static_cast<char>('a' + position)) + "/records/r");
-        CHECK(notifier.current() == nullptr);
-    }
 }
