@@ -119,7 +119,7 @@ TEST_CASE("\"async\": true takes the defaults, false or absent keeps the listene
     CHECK(mail.uris.size() == 3);
 }
 
-TEST_CASE("a configured async listener's failures go to the loader's error handler; unloading drops and joins", "[async][listener]") {
+TEST_CASE("a configured async listener's failures go to the loader's on_failure as part::listener; unloading drops and joins", "[async][listener][failure]") {
     beacon::registry reg;
     beacon::listener_types types;
     mail_log mail;
@@ -127,10 +127,12 @@ TEST_CASE("a configured async listener's failures go to the loader's error handl
     std::promise<std::string> failure;
     auto listeners = beacon::load_listeners(
         reg, nlohmann::json::parse(R"({"event_listeners": {"mailer": {"use": "mail", "async": {"workers": 1}}}})"), types,
-        [&](const beacon::async_failure& f) { failure.set_value(f.receiver + " / " + f.receiver_type + " / " + f.ev->uri + ": " + f.message()); });
+        [&](const beacon::failure& f) {
+            failure.set_value(std::string(beacon::to_string(f.part)) + " / " + f.where + " / " + f.receiver + " / " + f.ev->uri + ": " + f.message());
+        });
     auto& changed = reg.core().signal("resource_changed");
     changed.send(change("/fail"));
-    CHECK(failure.get_future().get() == "mailer / listener type \"mail\" / /fail: smtp down");
+    CHECK(failure.get_future().get() == "listener / mailer / listener type \"mail\" / /fail: smtp down");
     REQUIRE(listeners.drain(std::chrono::steady_clock::now() + 20s));
     CHECK(listeners.async("mailer")->stats().failed == 1);
     REQUIRE(listeners.unload("mailer"));  // destroys its async_receiver: nothing queued is left

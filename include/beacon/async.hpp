@@ -2,11 +2,12 @@
 /// \file
 /// Asynchronous delivery: an adapter that runs a receiver, a configured listener or a hub consumer
 /// on worker threads behind a bounded queue, in send order per key, with a back-pressure policy,
-/// drain, counters and an error handler.
+/// drain, counters, and failures reported as beacon::failure (part::async).
 
 #include <beacon/detail/slot.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
+#include <beacon/failure.hpp>
 #include <beacon/hub.hpp>
 
 #include <boost/core/demangle.hpp>
@@ -21,10 +22,8 @@
 #include <exception>
 #include <functional>
 #include <iterator>
-#include <iostream>
 #include <memory>
 #include <mutex>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -52,29 +51,11 @@ inline std::string_view by_sender(const event& e) noexcept { return e.sender; }
 /// Orders by the event's uri (the resource it is about).
 inline std::string_view by_uri(const event& e) noexcept { return e.uri; }
 
-/// What the error handler gets when an asynchronous receiver throws.
-struct async_failure {
-    const event* ev = nullptr;     ///< The event being delivered (valid during the handler's call only).
-    std::string receiver;          ///< The receiver's name (`async_options::name`), or its type when unnamed.
-    std::string receiver_type;     ///< The wrapped receiver's (or consumer's) demangled C++ type.
-    std::exception_ptr exception;  ///< What it threw.
+/// Deprecated: asynchronous failures are beacon::failure records (part::async).
+using async_failure [[deprecated("use beacon::failure")]] = failure;
 
-    /// The exception's `what()`, or "unknown exception" when it is not a std::exception.
-    std::string message() const { return detail::exception_message(exception); }
-};
-
-/// Handles a receiver's exception on the worker thread; what it throws itself is ignored.
-using async_error_handler = std::function<void(const async_failure&)>;
-
-/// The default error handler: one line on stderr naming the receiver, the event and the error.
-inline void report_async_failure(const async_failure& failure) {
-    std::ostringstream line;
-    line << "beacon: async receiver \"" << failure.receiver << "\" (" << failure.receiver_type << ") failed on the event from \""
-         << (failure.ev ? failure.ev->sender : std::string()) << "\"";
-    if (failure.ev && !failure.ev->uri.empty()) line << " at " << failure.ev->uri;
-    line << ": " << failure.message() << '\n';
-    std::cerr << line.str();
-}
+/// Deprecated: asynchronous failures go to a beacon::failure_handler (`async_options::on_failure`).
+using async_error_handler [[deprecated("use beacon::failure_handler")]] = failure_handler;
 
 /// How an asynchronous receiver queues and delivers.
 struct async_options {
@@ -89,7 +70,7 @@ struct async_options {
     std::chrono::milliseconds block_timeout{1000};  ///< full_policy::block: the longest a send waits.
     order_key order_by = by_sender;                 ///< The key of per-key order (empty: by_sender).
     std::string name;                               ///< Names the receiver in failures and errors.
-    async_error_handler on_error = report_async_failure;  ///< Gets receivers' exceptions (empty: the default).
+    failure_handler on_failure;  ///< Gets what receivers throw, as a beacon::failure (empty: the process-wide sink).
 };
 
 /// An asynchronous receiver's counters, read together.
@@ -97,7 +78,7 @@ struct async_stats {
     std::uint64_t queued = 0;      ///< Events waiting in the queue now.
     std::uint64_t active = 0;      ///< Events a worker has taken and not delivered yet (at most 32 per worker).
     std::uint64_t delivered = 0;   ///< Events whose receiver returned.
-    std::uint64_t failed = 0;      ///< Events whose receiver threw (each went to the error handler).
+    std::uint64_t failed = 0;      ///< Events whose receiver threw (each reported as a failure).
     std::uint64_t dropped = 0;     ///< Events lost: refused or evicted when full, or discarded at shutdown.
     std::uint64_t high_water = 0;  ///< The most events that ever waited at once.
 };
@@ -112,13 +93,13 @@ class async_queue {
 public:
     using deliver_fn = std::function<void(const event&)>;
 
-    async_queue(deliver_fn deliver, async_options options, std::string type)
+    async_queue(deliver_fn deliver, async_options options, std::string type, beacon::part reporter)
         : deliver_(std::move(deliver)),
           options_(std::move(options)),
           type_(std::move(type)),
+          reporter_(reporter),
           lanes_(options_.workers == 1 ? 1 : 16 * options_.workers) {
         if (!options_.order_by) options_.order_by = by_sender;
-        if (!options_.on_error) options_.on_error = report_async_failure;
         if (options_.name.empty()) options_.name = type_;
     }
 
@@ -277,16 +258,13 @@ private:
         return false;
     }
 
-    // Calls the receiver; its exception goes to the error handler. Returns whether it returned.
+    // Calls the receiver; what it throws is reported as a failure. Returns whether it returned.
     bool deliver(const event& e) noexcept {
         try {
             deliver_(e);
             return true;
         } catch (...) {
-            try {
-                options_.on_error({&e, options_.name, type_, std::current_exception()});
-            } catch (...) {  // the handler must not throw; a worker cannot let it escape
-            }
+            report({reporter_, options_.name, type_, &e, std::current_exception()}, options_.on_failure);
             return false;
         }
     }
@@ -294,6 +272,7 @@ private:
     deliver_fn deliver_;
     async_options options_;
     std::string type_;
+    beacon::part reporter_;
     mutable std::mutex mutex_;
     std::condition_variable work_;   // workers wait for a ready lane
     std::condition_variable space_;  // blocked senders wait for room
@@ -380,11 +359,13 @@ public:
         : async_receiver(wrap(std::forward<F>(receiver)), std::move(options),
                          boost::core::demangle(typeid(std::decay_t<F>).name())) {}
 
-    /// A receiver whose failures name it `type` (for adapters such as async_consumer).
-    async_receiver(detail::async_queue::deliver_fn receiver, async_options options, std::string type) {
+    /// A receiver whose failures name it `type` and come from part `reporter` (for adapters such
+    /// as async_consumer and configured listeners). Throws misuse_error for an empty receiver.
+    async_receiver(detail::async_queue::deliver_fn receiver, async_options options, std::string type,
+                   beacon::part reporter = beacon::part::async) {
         detail::check_async_options(options, options.name, [](std::string_view key) { return "/" + std::string(key); });
-        if (!receiver) throw config_error(options.name, "", "async_receiver: empty receiver");
-        queue_ = std::make_shared<detail::async_queue>(std::move(receiver), std::move(options), std::move(type));
+        if (!receiver) throw misuse_error("async_receiver \"" + options.name + "\": empty receiver");
+        queue_ = std::make_shared<detail::async_queue>(std::move(receiver), std::move(options), std::move(type), reporter);
         try {
             for (std::size_t i = 0; i < queue_->options().workers; ++i) {
                 workers_.emplace_back([queue = queue_] { queue->run(); });
@@ -414,12 +395,12 @@ public:
     }
 
     /// Waits until everything queued, including events sent meanwhile, is delivered, or until
-    /// `deadline`; returns whether the queue is empty and idle. Throws async_error when called from
+    /// `deadline`; returns whether the queue is empty and idle. Throws misuse_error when called from
     /// one of its own workers (which would wait for itself).
     bool drain(std::chrono::steady_clock::time_point deadline) {
         for (const auto& w : workers_) {
             if (w.get_id() == std::this_thread::get_id()) {
-                throw async_error("async receiver \"" + queue_->options().name + "\": drain() called from its own worker");
+                throw misuse_error("async receiver \"" + queue_->options().name + "\": drain() called from its own worker");
             }
         }
         return queue_->wait_idle(deadline);
@@ -464,10 +445,11 @@ private:
 };
 
 /// A hub consumer that runs another consumer's hooks (before_consume, consume, after_consume) on
-/// worker threads: `consume` queues the event and returns. Failures go to the error handler.
+/// worker threads: `consume` queues the event and returns. What the hooks throw is reported as a
+/// failure of part::hub (`where`: the options' name; `receiver`: the wrapped consumer's type).
 class async_consumer : public consumer {
 public:
-    /// Wraps `inner` (non-null) with `options`; throws config_error for bad options.
+    /// Wraps `inner` with `options`; throws misuse_error for a null `inner`, config_error for bad options.
     explicit async_consumer(std::shared_ptr<consumer> inner, async_options options = {})
         : inner_(checked(std::move(inner))),
           async_(
@@ -476,7 +458,7 @@ public:
                   c->consume(e);
                   c->after_consume(e);
               },
-              std::move(options), type_of(*inner_)) {}
+              std::move(options), type_of(*inner_), beacon::part::hub) {}
 
     /// Queues `e` for the wrapped consumer.
     void consume(const event& e) override { async_(e); }
@@ -500,7 +482,7 @@ private:
     static std::string type_of(const consumer& c) { return boost::core::demangle(typeid(c).name()); }
 
     static std::shared_ptr<consumer> checked(std::shared_ptr<consumer> c) {
-        if (!c) throw config_error("", "", "async_consumer: null consumer");
+        if (!c) throw misuse_error("async_consumer: null consumer");
         return c;
     }
 

@@ -7,6 +7,7 @@
 #include <beacon/connection.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
+#include <beacon/failure.hpp>
 #include <beacon/filter.hpp>
 #include <beacon/filtered_signal.hpp>
 #include <beacon/registry.hpp>
@@ -81,13 +82,14 @@ using listener_factory = std::function<listener(const listener_context&)>;
 /// Listener types by name ("use": "<type>"); thread-safe.
 class listener_types {
 public:
-    /// Registers `factory` as type `name`; throws config_error when the name is taken or empty.
+    /// Registers `factory` as type `name`; throws misuse_error when the name is taken or empty,
+    /// or the factory empty.
     void add(std::string name, listener_factory factory) {
-        if (name.empty()) throw config_error("", "", "a listener type needs a name");
-        if (!factory) throw config_error("", "", "listener type \"" + name + "\" has no factory");
+        if (name.empty()) throw misuse_error("listener_types::add: a listener type needs a name");
+        if (!factory) throw misuse_error("listener_types::add: listener type \"" + name + "\" has no factory");
         std::unique_lock lock(mutex_);
         if (!factories_.emplace(name, std::move(factory)).second) {
-            throw config_error("", "", "listener type \"" + name + "\" is already registered");
+            throw misuse_error("listener_types::add: listener type \"" + name + "\" is already registered");
         }
     }
 
@@ -155,7 +157,7 @@ public:
     }
 
 private:
-    friend loaded_listeners load_listeners(registry&, const nlohmann::json&, const listener_types&, const async_error_handler&);
+    friend loaded_listeners load_listeners(registry&, const nlohmann::json&, const listener_types&, const failure_handler&);
 
     struct loaded {
         std::string alias;
@@ -382,11 +384,13 @@ inline ::beacon::signal& listener_signal(const listener_spec& spec, registry& re
 /// create, update, delete) and/or `resource_read` (for read) with the filter of its actions
 /// (default create, update, delete) and resources (none: all); aliases are connected, and so called,
 /// in the order of `loaded_listeners::aliases()`. An alias with an `async` setting is delivered by
-/// an async_receiver (its failures go to `on_async_error`, by default report_async_failure); with
-/// `"after_commit": true` it is connected to `after_resource_changed` / `after_resource_read` instead.
+/// an async_receiver; what its listener throws there is reported as a failure of part::listener
+/// (`where`: the alias; `receiver`: `listener type "<use>"`) to `on_failure` (empty: the
+/// process-wide sink). With `"after_commit": true` it is connected to `after_resource_changed` /
+/// `after_resource_read` instead.
 /// Throws config_error naming the alias and key of the first bad setting; then nothing is connected.
 inline loaded_listeners load_listeners(registry& reg, const nlohmann::json& settings, const listener_types& types,
-                                       const async_error_handler& on_async_error = {}) {
+                                       const failure_handler& on_failure = {}) {
     // Settings are outside input: reading them copies and compares values recursively, so a
     // document nested past json_limits' default depth is refused first, without recursion.
     constexpr json_limits limits{};
@@ -423,8 +427,9 @@ inline loaded_listeners load_listeners(registry& reg, const nlohmann::json& sett
         auto& async = asyncs.emplace_back();
         if (spec.async) {
             auto options = spec.async->options;
-            if (on_async_error) options.on_error = on_async_error;
-            async = std::make_unique<async_receiver>(std::move(l), std::move(options), "listener type \"" + use + "\"");
+            options.on_failure = on_failure;
+            async = std::make_unique<async_receiver>(std::move(l), std::move(options), "listener type \"" + use + "\"",
+                                                     part::listener);
             l = async->receiver();
         }
         built.push_back(std::make_shared<listener>(std::move(l)));
