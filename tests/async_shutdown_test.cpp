@@ -106,3 +106,69 @@ struct failing_receiver {
 };
 
 }  // namespace
+
+TEST_CASE("a receiver that never returns does not hang the destructor: its worker is detached, reported and counted",
+          "[async][shutdown]") {
+    gate release;  // opened once the destructor is done, so that the stuck delivery can end
+    std::atomic<bool> stuck{false};
+    std::mutex mutex;
+    std::vector<std::string> reports;
+    auto o = options(1, 10);
+    o.name = "stuck mailer";
+    o.shutdown_timeout = 200ms;
+    o.on_failure = [&](const beacon::failure& f) {
+        std::lock_guard lock(mutex);
+        reports.push_back(f.describe());
+    };
+    auto async = std::make_unique<beacon::async_receiver>(
+        [&](const beacon::event&) {
+            stuck = true;
+            release.wait();
+        },
+        o);
+    const auto entry = async->receiver();
+    entry(numbered("s", 0));
+    entry(numbered("s", 1));  // queued behind the stuck delivery
+    REQUIRE(await([&] { return stuck.load(); }));
+    auto destroyed = std::async(std::launch::async, [&] { async.reset(); });
+    // A correctness bound, not a speed test: the destructor gives up after the timeout.
+    CHECK(destroyed.wait_for(o.shutdown_timeout + 10s) == std::future_status::ready);
+    CHECK(entry.stats().abandoned == 1);
+    {
+        std::lock_guard lock(mutex);
+        REQUIRE(reports.size() == 1);
+        CHECK_THAT(reports[0], Catch::Matchers::StartsWith("beacon.async: stuck mailer: "));
+        CHECK_THAT(reports[0], Catch::Matchers::EndsWith(
+                                   " failed: [beacon.async_error] async receiver \"stuck mailer\": 1 worker was still "
+                                   "delivering after shutdown_timeout (200 ms); detached, its receiver left running"));
+    }
+    release.open();
+    destroyed.get();
+    REQUIRE(await([&] { return entry.stats().active == 0; }));  // the detached worker ended its delivery
+    CHECK(entry.stats().delivered == 1);
+    CHECK(entry.stats().dropped == 1);
+}
+
+TEST_CASE("a shutdown whose deliveries return within shutdown_timeout abandons nothing and reports nothing", "[async][shutdown]") {
+    std::atomic<int> failures{0};
+    auto o = options(2, 100);
+    o.on_failure = [&](const beacon::failure&) { ++failures; };
+    std::atomic<int> calls{0};
+    auto async = std::make_unique<beacon::async_receiver>([&](const beacon::event&) { ++calls; }, o);
+    const auto entry = async->receiver();
+    for (int i = 0; i < 10; ++i) entry(numbered("s" + std::to_string(i), i));
+    REQUIRE(async->drain(20s));
+    async.reset();
+    CHECK(entry.stats().abandoned == 0);
+    CHECK(entry.stats().delivered == 10);
+    CHECK(failures == 0);
+}
+
+TEST_CASE("a shutdown timeout out of bounds is a config_error naming it", "[async][shutdown]") {
+    auto o = options(1, 10);
+    o.shutdown_timeout = -1ms;
+    REQUIRE_THROWS_MATCHES(beacon::async_receiver([](const beacon::event&) {}, o), beacon::config_error,
+                           Catch::Matchers::Predicate<beacon::config_error>([](const auto& e) { return e.key() == "/shutdown_timeout"; }));
+    o.shutdown_timeout = beacon::async_options::max_shutdown_timeout + 1ms;
+    REQUIRE_THROWS_AS(beacon::async_receiver([](const beacon::event&) {}, o), beacon::config_error);
+}
