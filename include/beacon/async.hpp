@@ -400,7 +400,7 @@ private:
 class async_receiver {
 public:
     /// Starts `options.workers` threads delivering to `receiver` (callable with `const event&`).
-    /// Throws config_error (alias `options.name`) for a worker count or queue size out of bounds.
+    /// Throws config_error (alias `options.name`) for a worker count, queue size or timeout out of bounds.
     template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, async_receiver>>>
     explicit async_receiver(F&& receiver, async_options options = {})
         : async_receiver(wrap(std::forward<F>(receiver)), std::move(options),

@@ -95,8 +95,9 @@ public:
         return *this;
     }
 
-    /// Adds `c` after the consumers already registered; returns it. Registering a consumer that
-    /// is already registered has no effect (Flask-Notifications): it stays once, in its place.
+    /// Adds `c` after the consumers already registered; returns it (misuse_error for a null `c`).
+    /// Registering a consumer that is already registered has no effect (Flask-Notifications): it
+    /// stays once, in its place.
     std::shared_ptr<consumer> register_consumer(std::shared_ptr<consumer> c) {
         if (!c) throw misuse_error("hub \"" + name_ + "\": register_consumer: null consumer");
         std::unique_lock lock(mutex_);

@@ -186,7 +186,7 @@ struct async_setting {
 inline std::optional<async_setting> read_async_setting(const nlohmann::json& settings, const std::string& alias,
                                                       const std::function<std::string(std::string_view)>& key_of) {
     using pointer = nlohmann::json::json_pointer;
-    constexpr std::string_view known = "workers, queue, on_full, block_ms, order_by or after_commit";
+    constexpr std::string_view known = "workers, queue, on_full, block_timeout, shutdown_timeout, order_by or after_commit";
     std::vector<std::tuple<std::string, const nlohmann::json*, std::string>> given;  // option, value, key
     const auto whole = settings.find("async");
     const bool enabled_whole = whole != settings.end() && !whole->is_null() && !(whole->is_boolean() && !whole->get<bool>());
@@ -239,10 +239,13 @@ inline std::optional<async_setting> read_async_setting(const nlohmann::json& set
             out.options.workers = static_cast<std::size_t>(number(1, async_options::max_workers));
         } else if (name == "queue") {
             out.options.queue = static_cast<std::size_t>(number(1, async_options::max_queue));
-        } else if (name == "block_ms") {
+        } else if (name == "block_timeout") {  // milliseconds
             out.options.block_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(number(0, 3'600'000)));
+        } else if (name == "shutdown_timeout") {  // milliseconds
+            const auto most = static_cast<std::uint64_t>(async_options::max_shutdown_timeout.count());
+            out.options.shutdown_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(number(0, most)));
         } else if (name == "on_full") {
-            const auto w = word({"block", "drop_newest", "drop_oldest", "throw"});
+            const auto w = word({"block", "drop_newest", "drop_oldest", "throw_error"});
             out.options.on_full = w == "block"         ? full_policy::block
                                   : w == "drop_newest" ? full_policy::drop_newest
                                   : w == "drop_oldest" ? full_policy::drop_oldest
