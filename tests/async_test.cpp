@@ -135,7 +135,7 @@ TEST_CASE("with one worker, events of every key are delivered in send order", "[
     CHECK(seen.all == range(0, 300));
 }
 
-TEST_CASE("with two workers, a slow key does not hold up the others", "[async]") {
+TEST_CASE("with two workers, a slow key does not hold up the others", "[async][behaviour18]") {
     gate g;
     std::atomic<int> fast{0};
     const auto keys = keys_in_distinct_lanes(11, 2);  // keys[0] is the slow one
