@@ -42,9 +42,9 @@ int main() {
     options.name = "welcome mail";
     options.queue = 100;
     options.on_full = beacon::full_policy::drop_newest;  // never hold a request up for a mail
-    options.on_error = [&](const beacon::async_failure& f) {
+    options.on_failure = [&](const beacon::failure& f) {
         std::lock_guard lock(mutex);
-        bounces.push_back(f.receiver + " for " + f.ev->data["username"].get<std::string>() + ": " + f.message());
+        bounces.push_back(f.where + " for " + f.ev->data["username"].get<std::string>() + ": " + f.message());
     };
     beacon::async_receiver mailer(smtp_mailer{&mutex, &outbox}, options);
     auto connection = user_created.connect(mailer.receiver());

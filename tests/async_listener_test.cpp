@@ -55,13 +55,16 @@ TEST_CASE("configured listeners take an async option, nested and flat", "[async]
     mail.add_type(types);
     const auto settings = GENERATE(as<nlohmann::json>{},
         nlohmann::json::parse(R"({"event_listeners": {"mailer": {"use": "mail",
-            "async": {"workers": 2, "queue": 100, "on_full": "drop_oldest", "block_ms": 5, "order_by": "uri"}}}})"),
+            "async": {"workers": 2, "queue": 100, "on_full": "drop_oldest", "block_timeout": 5, "order_by": "uri",
+                      "shutdown_timeout": 250}}}})"),
         nlohmann::json::parse(R"({"event_listeners": "mailer", "event_listeners.mailer.use": "mail",
             "event_listeners.mailer.async.workers": "2", "event_listeners.mailer.async.queue": "100",
-            "event_listeners.mailer.async.on_full": "drop_oldest", "event_listeners.mailer.async.block_ms": 5,
+            "event_listeners.mailer.async.on_full": "drop_oldest", "event_listeners.mailer.async.block_timeout": 5,
+            "event_listeners.mailer.async.shutdown_timeout": "250",
             "event_listeners.mailer.async.order_by": "uri"})"),
         nlohmann::json::parse(R"({"event_listeners": "mailer", "event_listeners.mailer.use": "mail",
-            "event_listeners.mailer.async": {"workers": 2, "queue": 100, "on_full": "drop_oldest", "block_ms": 5},
+            "event_listeners.mailer.async": {"workers": 2, "queue": 100, "on_full": "drop_oldest", "block_timeout": 5,
+                                           "shutdown_timeout": 250},
             "event_listeners.mailer.async.order_by": "uri"})"));
     auto listeners = beacon::load_listeners(reg, settings, types);
     auto* async = listeners.async("mailer");
@@ -70,6 +73,7 @@ TEST_CASE("configured listeners take an async option, nested and flat", "[async]
     CHECK(async->options().queue == 100);
     CHECK(async->options().on_full == beacon::full_policy::drop_oldest);
     CHECK(async->options().block_timeout == 5ms);
+    CHECK(async->options().shutdown_timeout == 250ms);
     CHECK(async->options().name == "mailer");
     for (int i = 0; i < 20; ++i) changed.send(change("/buckets/b" + std::to_string(i % 2), "user-" + std::to_string(i)));
     REQUIRE(listeners.drain(std::chrono::steady_clock::now() + 20s));
@@ -119,7 +123,7 @@ TEST_CASE("\"async\": true takes the defaults, false or absent keeps the listene
     CHECK(mail.uris.size() == 3);
 }
 
-TEST_CASE("a configured async listener's failures go to the loader's error handler; unloading drops and joins", "[async][listener]") {
+TEST_CASE("a configured async listener's failures go to the loader's on_failure as part::listener; unloading drops and joins", "[async][listener][failure]") {
     beacon::registry reg;
     beacon::listener_types types;
     mail_log mail;
@@ -127,10 +131,12 @@ TEST_CASE("a configured async listener's failures go to the loader's error handl
     std::promise<std::string> failure;
     auto listeners = beacon::load_listeners(
         reg, nlohmann::json::parse(R"({"event_listeners": {"mailer": {"use": "mail", "async": {"workers": 1}}}})"), types,
-        [&](const beacon::async_failure& f) { failure.set_value(f.receiver + " / " + f.receiver_type + " / " + f.ev->uri + ": " + f.message()); });
+        [&](const beacon::failure& f) {
+            failure.set_value(std::string(beacon::to_string(f.part)) + " / " + f.where + " / " + f.receiver + " / " + f.ev->uri + ": " + f.message());
+        });
     auto& changed = reg.core().signal("resource_changed");
     changed.send(change("/fail"));
-    CHECK(failure.get_future().get() == "mailer / listener type \"mail\" / /fail: smtp down");
+    CHECK(failure.get_future().get() == "listener / mailer / listener type \"mail\" / /fail: smtp down");
     REQUIRE(listeners.drain(std::chrono::steady_clock::now() + 20s));
     CHECK(listeners.async("mailer")->stats().failed == 1);
     REQUIRE(listeners.unload("mailer"));  // destroys its async_receiver: nothing queued is left
@@ -188,15 +194,21 @@ TEST_CASE("bad async settings are config_errors naming the key; nothing is conne
         {R"({"event_listeners": {"m": {"use": "mail", "async": {"queue": -1}}}})", "/event_listeners/m/async/queue",
          "expected an integer from 1 to 10000000, got -1"},
         {R"({"event_listeners": {"m": {"use": "mail", "async": {"on_full": "wait"}}}})", "/event_listeners/m/async/on_full",
-         "expected one of block, drop_newest, drop_oldest, throw, got \"wait\""},
+         "expected one of block, drop_newest, drop_oldest, throw_error, got \"wait\""},
+        {R"({"event_listeners": {"m": {"use": "mail", "async": {"on_full": "throw"}}}})", "/event_listeners/m/async/on_full",
+         "expected one of block, drop_newest, drop_oldest, throw_error, got \"throw\""},
         {R"({"event_listeners": {"m": {"use": "mail", "async": {"order_by": 3}}}})", "/event_listeners/m/async/order_by",
          "expected one of sender, uri, got 3"},
         {R"({"event_listeners": {"m": {"use": "mail", "async": {"after_commit": "maybe"}}}})",
          "/event_listeners/m/async/after_commit", "expected one of true, false"},
-        {R"({"event_listeners": {"m": {"use": "mail", "async": {"block_ms": 99999999}}}})", "/event_listeners/m/async/block_ms",
-         "expected an integer from 0 to 3600000"},
+        {R"({"event_listeners": {"m": {"use": "mail", "async": {"block_timeout": 99999999}}}})",
+         "/event_listeners/m/async/block_timeout", "expected an integer from 0 to 3600000"},
+        {R"({"event_listeners": {"m": {"use": "mail", "async": {"shutdown_timeout": 3600001}}}})",
+         "/event_listeners/m/async/shutdown_timeout", "expected an integer from 0 to 3600000"},
+        {R"({"event_listeners": {"m": {"use": "mail", "async": {"block_ms": 5}}}})", "/event_listeners/m/async/block_ms",
+         "unknown async option \"block_ms\""},
         {R"({"event_listeners": {"m": {"use": "mail", "async": {"wokers": 2}}}})", "/event_listeners/m/async/wokers",
-         "unknown async option \"wokers\" (expected workers, queue, on_full, block_ms, order_by or after_commit)"},
+         "unknown async option \"wokers\" (expected workers, queue, on_full, block_timeout, shutdown_timeout, order_by or after_commit)"},
         {R"({"event_listeners": {"m": {"use": "mail", "async": "yes"}}})", "/event_listeners/m/async",
          "expected an object of async options or a boolean, got string"},
         {R"({"event_listeners": "m", "event_listeners.m.use": "mail", "event_listeners.m.async.workers": "-1"})",

@@ -1,6 +1,9 @@
-// Asynchronous delivery: order per key under concurrency, each back-pressure policy, drain and
-// destruction with work in flight, throwing receivers, hub consumers, units of work, shared
-// events, and a stress test with exact counts (configured listeners: async_listener_test.cpp).
+// Asynchronous delivery: order per key under concurrency, each back-pressure policy, hub
+// consumers, units of work, shared events, and a stress test with exact counts (shutdown:
+// async_shutdown_test.cpp; failures: async_failure_test.cpp; configured listeners:
+// async_listener_test.cpp).
+#include "async_test_support.hpp"
+
 #include <beacon/async.hpp>
 #include <beacon/beacon.hpp>
 #include <beacon/hub.hpp>
@@ -11,95 +14,17 @@
 #include <atomic>
 #include <chrono>
 #include <future>
-#include <iostream>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
-#include <sstream>
 #include <stdexcept>
 #include <string>
-#include <string_view>
 #include <thread>
 #include <vector>
 
 using Catch::Matchers::Contains;
 using namespace std::chrono_literals;
-
-namespace {
-
-/// Waits (polling) until `done()` holds; false after 20 s, which only a bug takes.
-template <class F>
-bool await(F done) {
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
-
-/// A gate receivers wait at until the test opens it.
-class gate {
-public:
-    void open() { opened_.set_value(); }
-    void wait() const { ready_.wait(); }
-
-private:
-    std::promise<void> opened_;
-    std::shared_future<void> ready_ = opened_.get_future().share();
-};
-
-beacon::event numbered(std::string sender, int n) {
-    beacon::event e(std::move(sender), {{"n", n}});
-    e.timestamp = 1;
-    return e;
-}
-
-/// Records the "n" of each event it gets, per sender; thread-safe.
-struct recorder {
-    std::mutex mutex;
-    std::map<std::string, std::vector<int>> by_sender;
-    std::vector<int> all;
-    void operator()(const beacon::event& e) {
-        std::lock_guard lock(mutex);
-        by_sender[e.sender].push_back(e.data["n"].get<int>());
-        all.push_back(e.data["n"].get<int>());
-    }
-    std::vector<int> of(const std::string& sender) {
-        std::lock_guard lock(mutex);
-        return by_sender[sender];
-    }
-};
-
-std::vector<int> range(int from, int to) {
-    std::vector<int> out;
-    for (int i = from; i < to; ++i) out.push_back(i);
-    return out;
-}
-
-/// `n` keys that fall in `n` different lanes of an adapter with `workers` workers (16 lanes per
-/// worker, by std::hash), so that each can be delivered while the others are held.
-std::vector<std::string> keys_in_distinct_lanes(std::size_t n, std::size_t workers) {
-    std::vector<std::string> keys;
-    std::set<std::size_t> lanes;
-    for (int i = 0; keys.size() < n; ++i) {
-        std::string key = "key-" + std::to_string(i);
-        if (lanes.insert(std::hash<std::string_view>()(key) % (16 * workers)).second) keys.push_back(std::move(key));
-    }
-    return keys;
-}
-
-beacon::async_options options(std::size_t workers, std::size_t queue, beacon::full_policy on_full = beacon::full_policy::block) {
-    beacon::async_options o;
-    o.workers = workers;
-    o.queue = queue;
-    o.on_full = on_full;
-    o.name = "test";
-    return o;
-}
-
-}  // namespace
+using namespace async_test;
 
 TEST_CASE("an async receiver delivers on a worker thread and the send returns at once", "[async]") {
     beacon::registry reg;
@@ -210,7 +135,7 @@ TEST_CASE("with one worker, events of every key are delivered in send order", "[
     CHECK(seen.all == range(0, 300));
 }
 
-TEST_CASE("with two workers, a slow key does not hold up the others", "[async]") {
+TEST_CASE("with two workers, a slow key does not hold up the others", "[async][behaviour18]") {
     gate g;
     std::atomic<int> fast{0};
     const auto keys = keys_in_distinct_lanes(11, 2);  // keys[0] is the slow one
@@ -335,162 +260,6 @@ TEST_CASE("back-pressure policies when the queue is full", "[async]") {
         REQUIRE(async.drain(20s));
         CHECK(seen.of("s") == std::vector<int>{0, 1, 2, 3});
     }
-}
-
-TEST_CASE("destroying an adapter with work in flight drops the queue, counts it, and waits for the delivery under way", "[async]") {
-    gate g;
-    std::atomic<int> started{0}, finished{0};
-    beacon::registry reg;
-    auto& sig = reg.core().signal("changed");
-    auto async = std::make_unique<beacon::async_receiver>(
-        [&](const beacon::event&) {
-            ++started;
-            g.wait();
-            ++finished;
-        },
-        options(1, 100));
-    const auto entry = async->receiver();
-    auto c = sig.connect(entry);
-    sig.send(numbered("s", 0));
-    REQUIRE(await([&] { return started == 1; }));
-    for (int i = 1; i < 5; ++i) sig.send(numbered("s", i));  // queued behind the delivery under way
-    std::thread destroyer([&] { async.reset(); });
-    REQUIRE(await([&] { return entry.stats().dropped == 4; }));  // closed: the 4 queued are dropped
-    CHECK(finished == 0);                                        // the destructor waits for the 5th
-    g.open();
-    destroyer.join();
-    CHECK(finished == 1);
-    sig.send(numbered("s", 5));  // still connected: counted as dropped, never delivered
-    const auto s = entry.stats();
-    CHECK(s.delivered == 1);
-    CHECK(s.dropped == 5);
-    CHECK(s.queued == 0);
-    CHECK(s.active == 0);
-    CHECK(started == 1);
-}
-
-TEST_CASE("a sender blocked on a full queue is released, its event dropped, when the adapter is destroyed", "[async]") {
-    gate g;
-    auto o = options(1, 1);
-    o.block_timeout = 60s;
-    std::atomic<bool> held{false};
-    auto async = std::make_unique<beacon::async_receiver>(
-        [&](const beacon::event&) {
-            held = true;
-            g.wait();
-        },
-        o);
-    const auto entry = async->receiver();
-    entry(numbered("s", 0));
-    REQUIRE(await([&] { return held.load(); }));
-    entry(numbered("s", 1));                              // queued
-    std::thread sender([&] { entry(numbered("s", 2)); });  // blocks: full
-    std::thread destroyer([&] { async.reset(); });
-    REQUIRE(await([&] { return entry.stats().dropped == 2; }));  // event 1 discarded, event 2 released
-    sender.join();
-    g.open();
-    destroyer.join();
-    CHECK(entry.stats().delivered == 1);
-}
-
-TEST_CASE("an adapter destroyed by its own receiver, on its worker, neither crashes nor hangs", "[async]") {
-    std::shared_ptr<beacon::async_receiver> async;
-    std::atomic<bool> destroyed{false};
-    async = std::make_shared<beacon::async_receiver>([&](const beacon::event&) {
-        auto last = std::exchange(async, nullptr);  // the last owner, released on the worker
-        last.reset();
-        destroyed = true;
-    });
-    const auto entry = async->receiver();
-    entry(numbered("s", 0));
-    entry(numbered("s", 1));
-    REQUIRE(await([&] { return destroyed.load(); }));
-    REQUIRE(await([&] { return entry.stats().active == 0; }));
-    CHECK(entry.stats().delivered == 1);
-    CHECK(entry.stats().delivered + entry.stats().dropped == 2);
-}
-
-namespace {
-
-/// A receiver (a named type, so that failures name it) failing on every third event.
-struct failing_receiver {
-    std::atomic<int>* ok;
-    void operator()(const beacon::event& e) const {
-        if (e.data["n"].get<int>() % 3 == 0) throw std::runtime_error("smtp down");
-        ++*ok;
-    }
-};
-
-}  // namespace
-
-TEST_CASE("a throwing receiver: the error handler gets the event and the receiver, delivery goes on", "[async]") {
-    std::mutex mutex;
-    std::vector<std::string> reports;
-    std::vector<std::string> types;
-    auto o = options(2, 100);
-    o.name = "mailer";
-    o.on_error = [&](const beacon::async_failure& f) {
-        std::lock_guard lock(mutex);
-        reports.push_back(f.receiver + " " + f.ev->sender + " " + std::to_string(f.ev->data["n"].get<int>()) + ": " + f.message());
-        types.push_back(f.receiver_type);
-        throw std::logic_error("a throwing handler is ignored");
-    };
-    std::atomic<int> ok{0};
-    beacon::async_receiver async(failing_receiver{&ok}, o);
-    for (int i = 0; i < 9; ++i) async(numbered("alice", i));
-    REQUIRE(async.drain(20s));
-    CHECK(ok == 6);
-    CHECK(async.stats().failed == 3);
-    CHECK(async.stats().delivered == 6);
-    std::lock_guard lock(mutex);
-    CHECK(reports == std::vector<std::string>{"mailer alice 0: smtp down", "mailer alice 3: smtp down", "mailer alice 6: smtp down"});
-    for (const auto& t : types) CHECK_THAT(t, Contains("failing_receiver"));
-}
-
-TEST_CASE("an unnamed async receiver is named after its receiver's type", "[async]") {
-    std::atomic<int> ok{0};
-    beacon::async_receiver async(failing_receiver{&ok});
-    CHECK_THAT(async.options().name, Contains("failing_receiver"));
-}
-
-TEST_CASE("the default error handler writes one line naming the receiver, the event and the error", "[async]") {
-    beacon::event e = numbered("alice", 1);
-    e.uri = "/buckets/b";
-    beacon::async_failure f{&e, "mailer", "mail_receiver", std::make_exception_ptr(std::runtime_error("smtp down"))};
-    std::ostringstream captured;
-    auto* old = std::cerr.rdbuf(captured.rdbuf());
-    beacon::report_async_failure(f);
-    std::cerr.rdbuf(old);
-    CHECK(captured.str() ==
-          "beacon: async receiver \"mailer\" (mail_receiver) failed on the event from \"alice\" at /buckets/b: smtp down\n");
-}
-
-TEST_CASE("drain from the adapter's own worker is an async_error", "[async]") {
-    std::promise<std::string> what;
-    beacon::async_receiver* self = nullptr;
-    beacon::async_receiver async([&](const beacon::event&) {
-        try {
-            self->drain(1s);
-            what.set_value("no error");
-        } catch (const beacon::async_error& e) {
-            what.set_value(e.what());
-        }
-    });
-    self = &async;
-    async(numbered("s", 0));
-    CHECK_THAT(what.get_future().get(), Contains("drain() called from its own worker"));
-}
-
-TEST_CASE("bad options are config_errors naming the option", "[async]") {
-    auto o = options(0, 10);
-    REQUIRE_THROWS_MATCHES(beacon::async_receiver([](const beacon::event&) {}, o), beacon::config_error,
-                           Catch::Matchers::Predicate<beacon::config_error>([](const auto& e) { return e.key() == "/workers"; }));
-    o = options(1, 0);
-    REQUIRE_THROWS_MATCHES(beacon::async_receiver([](const beacon::event&) {}, o), beacon::config_error,
-                           Catch::Matchers::Predicate<beacon::config_error>([](const auto& e) { return e.key() == "/queue"; }));
-    o = options(beacon::async_options::max_workers + 1, 10);
-    REQUIRE_THROWS_AS(beacon::async_receiver([](const beacon::event&) {}, o), beacon::config_error);
-    REQUIRE_THROWS_AS(beacon::async_consumer(nullptr), beacon::config_error);
 }
 
 TEST_CASE("an async hub consumer runs the wrapped consumer's hooks in order, off the sending thread", "[async][hub]") {

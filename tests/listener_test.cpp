@@ -60,9 +60,10 @@ TEST_CASE("listener types: add, find, names, and bad registrations", "[listener]
     CHECK(types.find("redis"));
     CHECK(types.names() == std::vector<std::string>{"log", "redis"});
     CHECK_THROWS_MATCHES(types.add("redis", [](const beacon::listener_context&) { return beacon::listener(); }),
-                         beacon::config_error, Message("[beacon.config_error] /: listener type \"redis\" is already registered"));
-    CHECK_THROWS_AS(types.add("", [](const beacon::listener_context&) { return beacon::listener(); }), beacon::config_error);
-    CHECK_THROWS_AS(types.add("none", nullptr), beacon::config_error);
+                         beacon::misuse_error,
+                         Message("[beacon.misuse_error] listener_types::add: listener type \"redis\" is already registered"));
+    CHECK_THROWS_AS(types.add("", [](const beacon::listener_context&) { return beacon::listener(); }), beacon::misuse_error);
+    CHECK_THROWS_AS(types.add("none", nullptr), beacon::misuse_error);
 }
 
 TEST_CASE_METHOD(fixture, "nested form: actions default to changes, resources filter, options per alias",

@@ -2,11 +2,12 @@
 /// \file
 /// Asynchronous delivery: an adapter that runs a receiver, a configured listener or a hub consumer
 /// on worker threads behind a bounded queue, in send order per key, with a back-pressure policy,
-/// drain, counters and an error handler.
+/// drain, counters, and failures reported as beacon::failure (part::async).
 
 #include <beacon/detail/slot.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
+#include <beacon/failure.hpp>
 #include <beacon/hub.hpp>
 
 #include <boost/core/demangle.hpp>
@@ -21,10 +22,8 @@
 #include <exception>
 #include <functional>
 #include <iterator>
-#include <iostream>
 #include <memory>
 #include <mutex>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -52,29 +51,11 @@ inline std::string_view by_sender(const event& e) noexcept { return e.sender; }
 /// Orders by the event's uri (the resource it is about).
 inline std::string_view by_uri(const event& e) noexcept { return e.uri; }
 
-/// What the error handler gets when an asynchronous receiver throws.
-struct async_failure {
-    const event* ev = nullptr;     ///< The event being delivered (valid during the handler's call only).
-    std::string receiver;          ///< The receiver's name (`async_options::name`), or its type when unnamed.
-    std::string receiver_type;     ///< The wrapped receiver's (or consumer's) demangled C++ type.
-    std::exception_ptr exception;  ///< What it threw.
+/// Deprecated: asynchronous failures are beacon::failure records (part::async).
+using async_failure [[deprecated("use beacon::failure")]] = failure;
 
-    /// The exception's `what()`, or "unknown exception" when it is not a std::exception.
-    std::string message() const { return detail::exception_message(exception); }
-};
-
-/// Handles a receiver's exception on the worker thread; what it throws itself is ignored.
-using async_error_handler = std::function<void(const async_failure&)>;
-
-/// The default error handler: one line on stderr naming the receiver, the event and the error.
-inline void report_async_failure(const async_failure& failure) {
-    std::ostringstream line;
-    line << "beacon: async receiver \"" << failure.receiver << "\" (" << failure.receiver_type << ") failed on the event from \""
-         << (failure.ev ? failure.ev->sender : std::string()) << "\"";
-    if (failure.ev && !failure.ev->uri.empty()) line << " at " << failure.ev->uri;
-    line << ": " << failure.message() << '\n';
-    std::cerr << line.str();
-}
+/// Deprecated: asynchronous failures go to a beacon::failure_handler (`async_options::on_failure`).
+using async_error_handler [[deprecated("use beacon::failure_handler")]] = failure_handler;
 
 /// How an asynchronous receiver queues and delivers.
 struct async_options {
@@ -82,14 +63,19 @@ struct async_options {
     static constexpr std::size_t max_workers = 256;
     /// The longest queue an adapter accepts.
     static constexpr std::size_t max_queue = 10'000'000;
+    /// The longest shutdown timeout an adapter accepts (one hour).
+    static constexpr std::chrono::milliseconds max_shutdown_timeout{3'600'000};
 
     std::size_t workers = 1;      ///< Worker threads (1 to max_workers); with 1, delivery is in global send order.
     std::size_t queue = 10'000;   ///< How many events may wait at once (1 to max_queue).
     full_policy on_full = full_policy::block;       ///< What a send does when the queue is full.
     std::chrono::milliseconds block_timeout{1000};  ///< full_policy::block: the longest a send waits.
+    /// The longest the destructor waits for deliveries under way; then it detaches the workers
+    /// still delivering, reports one failure and counts them in `async_stats::abandoned`.
+    std::chrono::milliseconds shutdown_timeout{5000};
     order_key order_by = by_sender;                 ///< The key of per-key order (empty: by_sender).
     std::string name;                               ///< Names the receiver in failures and errors.
-    async_error_handler on_error = report_async_failure;  ///< Gets receivers' exceptions (empty: the default).
+    failure_handler on_failure;  ///< Gets what receivers throw, as a beacon::failure (empty: the process-wide sink).
 };
 
 /// An asynchronous receiver's counters, read together.
@@ -97,9 +83,10 @@ struct async_stats {
     std::uint64_t queued = 0;      ///< Events waiting in the queue now.
     std::uint64_t active = 0;      ///< Events a worker has taken and not delivered yet (at most 32 per worker).
     std::uint64_t delivered = 0;   ///< Events whose receiver returned.
-    std::uint64_t failed = 0;      ///< Events whose receiver threw (each went to the error handler).
+    std::uint64_t failed = 0;      ///< Events whose receiver threw (each reported as a failure).
     std::uint64_t dropped = 0;     ///< Events lost: refused or evicted when full, or discarded at shutdown.
     std::uint64_t high_water = 0;  ///< The most events that ever waited at once.
+    std::uint64_t abandoned = 0;   ///< Workers detached at shutdown, their delivery still under way after `shutdown_timeout`.
 };
 
 namespace detail {
@@ -112,13 +99,14 @@ class async_queue {
 public:
     using deliver_fn = std::function<void(const event&)>;
 
-    async_queue(deliver_fn deliver, async_options options, std::string type)
+    async_queue(deliver_fn deliver, async_options options, std::string type, beacon::part reporter)
         : deliver_(std::move(deliver)),
           options_(std::move(options)),
           type_(std::move(type)),
-          lanes_(options_.workers == 1 ? 1 : 16 * options_.workers) {
+          reporter_(reporter),
+          lanes_(options_.workers == 1 ? 1 : 16 * options_.workers),
+          exited_(options_.workers, false) {
         if (!options_.order_by) options_.order_by = by_sender;
-        if (!options_.on_error) options_.on_error = report_async_failure;
         if (options_.name.empty()) options_.name = type_;
     }
 
@@ -149,8 +137,8 @@ public:
     // The most events a worker takes from a lane at once (one lock for all of them).
     static constexpr std::size_t batch_size = 32;
 
-    // A worker: takes the first events of the next ready lane, delivers them, until closed.
-    void run() {
+    // Worker `index`: takes the first events of the next ready lane, delivers them, until closed.
+    void run(std::size_t index) {
         std::vector<item> batch;
         batch.reserve(batch_size);
         std::unique_lock lock(mutex_);
@@ -158,7 +146,12 @@ public:
             ++waiting_workers_;
             work_.wait(lock, [&] { return closed_ || !ready_.empty(); });
             --waiting_workers_;
-            if (closed_) return;
+            if (closed_) {
+                exited_[index] = true;
+                ++exited_count_;
+                exit_.notify_all();
+                return;
+            }
             const std::size_t lane_index = ready_.front();
             ready_.pop_front();
             lane& l = lanes_[lane_index];
@@ -218,6 +211,30 @@ public:
         idle_.notify_all();
     }
 
+    // Once closed: waits until the first `started` workers but `own` (the caller's, or npos) have
+    // returned, or until `deadline`; returns which workers have returned.
+    std::vector<bool> wait_exited(std::size_t started, std::size_t own, std::chrono::steady_clock::time_point deadline) {
+        const std::size_t expected = own < started ? started - 1 : started;
+        std::unique_lock lock(mutex_);
+        exit_.wait_until(lock, deadline, [&] { return exited_count_ >= expected; });
+        return exited_;
+    }
+
+    // Counts `workers` detached while still delivering and reports it, once, as a failure.
+    void abandon(std::size_t workers) noexcept {
+        {
+            std::lock_guard lock(mutex_);
+            abandoned_ += workers;
+        }
+        try {
+            throw async_error("async receiver \"" + options_.name + "\": " + std::to_string(workers) +
+                              (workers == 1 ? " worker was" : " workers were") + " still delivering after shutdown_timeout (" +
+                              std::to_string(options_.shutdown_timeout.count()) + " ms); detached, its receiver left running");
+        } catch (...) {
+            report({reporter_, options_.name, type_, nullptr, std::current_exception()}, options_.on_failure);
+        }
+    }
+
     // Frees the receiver once no worker can call it any more (all joined), outside the lock: its
     // destructor may send to this very queue.
     void release_receiver() {
@@ -228,7 +245,7 @@ public:
 
     async_stats stats() const {
         std::lock_guard lock(mutex_);
-        return {depth_, active_, delivered_, failed_, dropped_, high_water_};
+        return {depth_, active_, delivered_, failed_, dropped_, high_water_, abandoned_};
     }
 
 private:
@@ -277,16 +294,13 @@ private:
         return false;
     }
 
-    // Calls the receiver; its exception goes to the error handler. Returns whether it returned.
+    // Calls the receiver; what it throws is reported as a failure. Returns whether it returned.
     bool deliver(const event& e) noexcept {
         try {
             deliver_(e);
             return true;
         } catch (...) {
-            try {
-                options_.on_error({&e, options_.name, type_, std::current_exception()});
-            } catch (...) {  // the handler must not throw; a worker cannot let it escape
-            }
+            report({reporter_, options_.name, type_, &e, std::current_exception()}, options_.on_failure);
             return false;
         }
     }
@@ -294,10 +308,12 @@ private:
     deliver_fn deliver_;
     async_options options_;
     std::string type_;
+    beacon::part reporter_;
     mutable std::mutex mutex_;
     std::condition_variable work_;   // workers wait for a ready lane
     std::condition_variable space_;  // blocked senders wait for room
     std::condition_variable idle_;   // drain waits for an empty queue
+    std::condition_variable exit_;   // the destructor waits for the workers to return
     std::vector<lane> lanes_;
     std::deque<std::size_t> ready_;  // lanes with events and no worker, in the order they became ready
     bool closed_ = false;
@@ -311,6 +327,9 @@ private:
     std::uint64_t failed_ = 0;
     std::uint64_t dropped_ = 0;
     std::uint64_t high_water_ = 0;
+    std::uint64_t abandoned_ = 0;
+    std::vector<bool> exited_;  // per worker: returned from run()
+    std::size_t exited_count_ = 0;
 };
 
 // A shared copy of `e` for the queue; an event too deep to copy safely is an encode_error first.
@@ -331,7 +350,12 @@ void check_async_options(const async_options& o, const std::string& alias, KeyOf
                            "expected a queue of 1 to " + std::to_string(async_options::max_queue) + " events, got " + std::to_string(o.queue));
     }
     if (o.block_timeout.count() < 0) {
-        throw config_error(alias, key_of("block_ms"), "expected a non-negative block timeout");
+        throw config_error(alias, key_of("block_timeout"), "expected a non-negative block timeout");
+    }
+    if (o.shutdown_timeout.count() < 0 || o.shutdown_timeout > async_options::max_shutdown_timeout) {
+        throw config_error(alias, key_of("shutdown_timeout"),
+                           "expected a shutdown timeout of 0 to " + std::to_string(async_options::max_shutdown_timeout.count()) +
+                               " ms, got " + std::to_string(o.shutdown_timeout.count()));
     }
 }
 
@@ -369,25 +393,29 @@ private:
 /// different keys may be delivered concurrently and in any order (with one worker: in send order).
 ///
 /// Destroying it without `drain` drops what is still queued (counted in `dropped`), waits for the
-/// deliveries under way (at most one per worker) and joins the workers; receivers connected
-/// elsewhere stay valid and count what they get afterwards as dropped.
+/// deliveries under way (at most one per worker) up to `async_options::shutdown_timeout`, and joins
+/// the workers; a worker whose delivery is still under way then is detached (it keeps the queue
+/// and the receiver alive until its delivery returns), counted in `abandoned` and reported as one
+/// failure. Receivers connected elsewhere stay valid and count what they get afterwards as dropped.
 class async_receiver {
 public:
     /// Starts `options.workers` threads delivering to `receiver` (callable with `const event&`).
-    /// Throws config_error (alias `options.name`) for a worker count or queue size out of bounds.
+    /// Throws config_error (alias `options.name`) for a worker count, queue size or timeout out of bounds.
     template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, async_receiver>>>
     explicit async_receiver(F&& receiver, async_options options = {})
         : async_receiver(wrap(std::forward<F>(receiver)), std::move(options),
                          boost::core::demangle(typeid(std::decay_t<F>).name())) {}
 
-    /// A receiver whose failures name it `type` (for adapters such as async_consumer).
-    async_receiver(detail::async_queue::deliver_fn receiver, async_options options, std::string type) {
+    /// A receiver whose failures name it `type` and come from part `reporter` (for adapters such
+    /// as async_consumer and configured listeners). Throws misuse_error for an empty receiver.
+    async_receiver(detail::async_queue::deliver_fn receiver, async_options options, std::string type,
+                   beacon::part reporter = beacon::part::async) {
         detail::check_async_options(options, options.name, [](std::string_view key) { return "/" + std::string(key); });
-        if (!receiver) throw config_error(options.name, "", "async_receiver: empty receiver");
-        queue_ = std::make_shared<detail::async_queue>(std::move(receiver), std::move(options), std::move(type));
+        if (!receiver) throw misuse_error("async_receiver \"" + options.name + "\": empty receiver");
+        queue_ = std::make_shared<detail::async_queue>(std::move(receiver), std::move(options), std::move(type), reporter);
         try {
             for (std::size_t i = 0; i < queue_->options().workers; ++i) {
-                workers_.emplace_back([queue = queue_] { queue->run(); });
+                workers_.emplace_back([queue = queue_, i] { queue->run(i); });
             }
         } catch (...) {
             shut_down();
@@ -398,8 +426,9 @@ public:
     async_receiver(const async_receiver&) = delete;
     async_receiver& operator=(const async_receiver&) = delete;
 
-    /// Drops what is queued (counted), waits for the deliveries under way, joins the workers. From
-    /// one of its own workers (a receiver destroying its adapter), that worker is detached instead.
+    /// Drops what is queued (counted), waits for the deliveries under way (up to `shutdown_timeout`:
+    /// then detaches the stuck workers, counts and reports them), joins the workers. From one of its
+    /// own workers (a receiver destroying its adapter), that worker is detached instead.
     ~async_receiver() { shut_down(); }
 
     /// The receiver to connect to signals (or to call): queues each event (see async_entry).
@@ -414,12 +443,12 @@ public:
     }
 
     /// Waits until everything queued, including events sent meanwhile, is delivered, or until
-    /// `deadline`; returns whether the queue is empty and idle. Throws async_error when called from
+    /// `deadline`; returns whether the queue is empty and idle. Throws misuse_error when called from
     /// one of its own workers (which would wait for itself).
     bool drain(std::chrono::steady_clock::time_point deadline) {
         for (const auto& w : workers_) {
             if (w.get_id() == std::this_thread::get_id()) {
-                throw async_error("async receiver \"" + queue_->options().name + "\": drain() called from its own worker");
+                throw misuse_error("async receiver \"" + queue_->options().name + "\": drain() called from its own worker");
             }
         }
         return queue_->wait_idle(deadline);
@@ -447,16 +476,24 @@ private:
 
     void shut_down() noexcept {
         queue_->close();
-        bool joined_all = true;
-        for (auto& w : workers_) {
-            if (w.get_id() == std::this_thread::get_id()) {
-                w.detach();  // it holds the queue and returns once its delivery does
-                joined_all = false;
+        constexpr std::size_t none = static_cast<std::size_t>(-1);
+        std::size_t own = none;
+        for (std::size_t i = 0; i < workers_.size(); ++i) {
+            if (workers_[i].get_id() == std::this_thread::get_id()) own = i;
+        }
+        const auto exited = queue_->wait_exited(workers_.size(), own,
+                                                std::chrono::steady_clock::now() + queue_->options().shutdown_timeout);
+        std::size_t stuck = 0;
+        for (std::size_t i = 0; i < workers_.size(); ++i) {
+            if (i == own || !exited[i]) {
+                workers_[i].detach();  // it holds the queue and returns once its delivery does
+                stuck += i == own ? 0 : 1;
             } else {
-                w.join();
+                workers_[i].join();
             }
         }
-        if (joined_all) queue_->release_receiver();
+        if (stuck != 0) queue_->abandon(stuck);
+        if (own == none && stuck == 0) queue_->release_receiver();
     }
 
     std::shared_ptr<detail::async_queue> queue_;
@@ -464,10 +501,11 @@ private:
 };
 
 /// A hub consumer that runs another consumer's hooks (before_consume, consume, after_consume) on
-/// worker threads: `consume` queues the event and returns. Failures go to the error handler.
+/// worker threads: `consume` queues the event and returns. What the hooks throw is reported as a
+/// failure of part::hub (`where`: the options' name; `receiver`: the wrapped consumer's type).
 class async_consumer : public consumer {
 public:
-    /// Wraps `inner` (non-null) with `options`; throws config_error for bad options.
+    /// Wraps `inner` with `options`; throws misuse_error for a null `inner`, config_error for bad options.
     explicit async_consumer(std::shared_ptr<consumer> inner, async_options options = {})
         : inner_(checked(std::move(inner))),
           async_(
@@ -476,7 +514,7 @@ public:
                   c->consume(e);
                   c->after_consume(e);
               },
-              std::move(options), type_of(*inner_)) {}
+              std::move(options), type_of(*inner_), beacon::part::hub) {}
 
     /// Queues `e` for the wrapped consumer.
     void consume(const event& e) override { async_(e); }
@@ -500,7 +538,7 @@ private:
     static std::string type_of(const consumer& c) { return boost::core::demangle(typeid(c).name()); }
 
     static std::shared_ptr<consumer> checked(std::shared_ptr<consumer> c) {
-        if (!c) throw config_error("", "", "async_consumer: null consumer");
+        if (!c) throw misuse_error("async_consumer: null consumer");
         return c;
     }
 

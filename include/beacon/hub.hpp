@@ -57,10 +57,10 @@ public:
     /// Writes to `out`, which must outlive the consumer.
     explicit log_consumer(std::ostream& out) : out_(&out) {}
 
-    /// Appends to the file at `path`; throws config_error when it cannot be opened.
+    /// Appends to the file at `path`; throws transport_error when it cannot be opened.
     explicit log_consumer(const std::string& path)
         : file_(std::make_unique<std::ofstream>(path, std::ios::app)), out_(file_.get()) {
-        if (!*file_) throw config_error("", "", "log_consumer: cannot open \"" + path + "\": " + std::strerror(errno));
+        if (!*file_) throw transport_error("log_consumer: cannot open \"" + path + "\": " + std::strerror(errno));
     }
 
     /// Writes the event's JSON and a newline.
@@ -95,10 +95,11 @@ public:
         return *this;
     }
 
-    /// Adds `c` after the consumers already registered; returns it. Registering a consumer that
-    /// is already registered has no effect (Flask-Notifications): it stays once, in its place.
+    /// Adds `c` after the consumers already registered; returns it (misuse_error for a null `c`).
+    /// Registering a consumer that is already registered has no effect (Flask-Notifications): it
+    /// stays once, in its place.
     std::shared_ptr<consumer> register_consumer(std::shared_ptr<consumer> c) {
-        if (!c) throw config_error(name_, "", "register_consumer: null consumer");
+        if (!c) throw misuse_error("hub \"" + name_ + "\": register_consumer: null consumer");
         std::unique_lock lock(mutex_);
         if (std::find(consumers_->begin(), consumers_->end(), c) != consumers_->end()) return c;
         auto next = std::make_shared<consumer_list>(*consumers_);
@@ -161,13 +162,13 @@ private:
 /// events to all of them; thread-safe.
 class hubs {
 public:
-    /// Creates the hub called `name`; throws config_error when the name is empty or taken. The hub
+    /// Creates the hub called `name`; throws misuse_error when the name is empty or taken. The hub
     /// stays usable through the returned pointer after `remove_hub`.
     std::shared_ptr<hub> create_hub(const std::string& name) {
-        if (name.empty()) throw config_error("", "", "a hub needs a name");
+        if (name.empty()) throw misuse_error("create_hub: a hub needs a name");
         auto created = std::make_shared<hub>(name);
         std::unique_lock lock(mutex_);
-        if (!hubs_.emplace(name, created).second) throw config_error(name, "", "hub \"" + name + "\" already exists");
+        if (!hubs_.emplace(name, created).second) throw misuse_error("create_hub: hub \"" + name + "\" already exists");
         return created;
     }
 

@@ -5,9 +5,9 @@
 
 #include <beacon/async.hpp>
 #include <beacon/connection.hpp>
-#include <beacon/detail/async_config.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
+#include <beacon/failure.hpp>
 #include <beacon/filter.hpp>
 #include <beacon/filtered_signal.hpp>
 #include <beacon/registry.hpp>
@@ -15,9 +15,13 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -27,6 +31,8 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -76,13 +82,14 @@ using listener_factory = std::function<listener(const listener_context&)>;
 /// Listener types by name ("use": "<type>"); thread-safe.
 class listener_types {
 public:
-    /// Registers `factory` as type `name`; throws config_error when the name is taken or empty.
+    /// Registers `factory` as type `name`; throws misuse_error when the name is taken or empty,
+    /// or the factory empty.
     void add(std::string name, listener_factory factory) {
-        if (name.empty()) throw config_error("", "", "a listener type needs a name");
-        if (!factory) throw config_error("", "", "listener type \"" + name + "\" has no factory");
+        if (name.empty()) throw misuse_error("listener_types::add: a listener type needs a name");
+        if (!factory) throw misuse_error("listener_types::add: listener type \"" + name + "\" has no factory");
         std::unique_lock lock(mutex_);
         if (!factories_.emplace(name, std::move(factory)).second) {
-            throw config_error("", "", "listener type \"" + name + "\" is already registered");
+            throw misuse_error("listener_types::add: listener type \"" + name + "\" is already registered");
         }
     }
 
@@ -150,7 +157,7 @@ public:
     }
 
 private:
-    friend loaded_listeners load_listeners(registry&, const nlohmann::json&, const listener_types&, const async_error_handler&);
+    friend loaded_listeners load_listeners(registry&, const nlohmann::json&, const listener_types&, const failure_handler&);
 
     struct loaded {
         std::string alias;
@@ -164,6 +171,96 @@ private:
 };
 
 namespace detail {
+
+// A configured listener's "async" setting: the adapter's options, and whether the listener
+// listens after commit.
+struct async_setting {
+    async_options options;
+    bool after_commit = false;
+};
+
+// Reads a configured listener's "async" setting from its `settings` (an object): absent, null or
+// false: none; true: the defaults; an object of options; in the flat form also "async.<option>"
+// keys. `key_of(name)` is the JSON pointer of the listener option `name`; errors are config_errors
+// on `alias` naming the offending key.
+inline std::optional<async_setting> read_async_setting(const nlohmann::json& settings, const std::string& alias,
+                                                      const std::function<std::string(std::string_view)>& key_of) {
+    using pointer = nlohmann::json::json_pointer;
+    constexpr std::string_view known = "workers, queue, on_full, block_timeout, shutdown_timeout, order_by or after_commit";
+    std::vector<std::tuple<std::string, const nlohmann::json*, std::string>> given;  // option, value, key
+    const auto whole = settings.find("async");
+    const bool enabled_whole = whole != settings.end() && !whole->is_null() && !(whole->is_boolean() && !whole->get<bool>());
+    if (whole != settings.end() && !whole->is_null() && !whole->is_boolean()) {
+        if (!whole->is_object()) {
+            throw config_error(alias, key_of("async"), std::string("expected an object of async options or a boolean, got ") + whole->type_name());
+        }
+        for (const auto& [name, value] : whole->items()) given.emplace_back(name, &value, (pointer(key_of("async")) / name).to_string());
+    }
+    for (const auto& [key, value] : settings.items()) {  // the flat form: "async.workers": "2"
+        if (key.size() > 6 && key.compare(0, 6, "async.") == 0) given.emplace_back(key.substr(6), &value, key_of(key));
+    }
+    if (!enabled_whole && given.empty()) return std::nullopt;
+    if (whole != settings.end() && !enabled_whole) {
+        throw config_error(alias, std::get<2>(given.front()), "an async option is set while \"async\" is " + whole->dump());
+    }
+
+    async_setting out;
+    out.options.name = alias;
+    std::set<std::string> seen;
+    for (const auto& [name, value, key] : given) {
+        auto fail = [&, &k = key](const std::string& details) { throw config_error(alias, k, details); };
+        if (!seen.insert(name).second) fail("async option \"" + name + "\" is given twice");
+        // Numbers: a JSON integer, or a string of digits (the flat form comes from ini files).
+        auto number = [&, &v = *value](std::uint64_t low, std::uint64_t high) {
+            std::uint64_t n = 0;
+            bool ok = v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0);
+            if (ok) {
+                n = v.get<std::uint64_t>();
+            } else if (v.is_string()) {
+                const auto& text = v.get_ref<const std::string&>();
+                const auto [end, err] = std::from_chars(text.data(), text.data() + text.size(), n);
+                ok = err == std::errc() && end == text.data() + text.size() && !text.empty();
+            }
+            if (!ok || n < low || n > high) {
+                fail("expected an integer from " + std::to_string(low) + " to " + std::to_string(high) + ", got " +
+                     v.dump().substr(0, 40));
+            }
+            return n;
+        };
+        auto word = [&, &v = *value, &k = key](std::initializer_list<std::string_view> words) {
+            std::string list;
+            for (auto w : words) {
+                if (v.is_string() && v.get_ref<const std::string&>() == w) return w;
+                list += (list.empty() ? "" : ", ") + std::string(w);
+            }
+            throw config_error(alias, k, "expected one of " + list + ", got " + v.dump().substr(0, 40));
+        };
+        if (name == "workers") {
+            out.options.workers = static_cast<std::size_t>(number(1, async_options::max_workers));
+        } else if (name == "queue") {
+            out.options.queue = static_cast<std::size_t>(number(1, async_options::max_queue));
+        } else if (name == "block_timeout") {  // milliseconds
+            out.options.block_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(number(0, 3'600'000)));
+        } else if (name == "shutdown_timeout") {  // milliseconds
+            const auto most = static_cast<std::uint64_t>(async_options::max_shutdown_timeout.count());
+            out.options.shutdown_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(number(0, most)));
+        } else if (name == "on_full") {
+            const auto w = word({"block", "drop_newest", "drop_oldest", "throw_error"});
+            out.options.on_full = w == "block"         ? full_policy::block
+                                  : w == "drop_newest" ? full_policy::drop_newest
+                                  : w == "drop_oldest" ? full_policy::drop_oldest
+                                                       : full_policy::throw_error;
+        } else if (name == "order_by") {
+            out.options.order_by = word({"sender", "uri"}) == "uri" ? order_key(by_uri) : order_key(by_sender);
+        } else if (name == "after_commit") {
+            if (value->is_boolean()) out.after_commit = value->get<bool>();
+            else out.after_commit = word({"true", "false"}) == "true";
+        } else {
+            fail("unknown async option \"" + name.substr(0, 40) + "\" (expected " + std::string(known) + ")");
+        }
+    }
+    return out;
+}
 
 struct listener_spec {
     listener_context context;
@@ -290,11 +387,13 @@ inline ::beacon::signal& listener_signal(const listener_spec& spec, registry& re
 /// create, update, delete) and/or `resource_read` (for read) with the filter of its actions
 /// (default create, update, delete) and resources (none: all); aliases are connected, and so called,
 /// in the order of `loaded_listeners::aliases()`. An alias with an `async` setting is delivered by
-/// an async_receiver (its failures go to `on_async_error`, by default report_async_failure); with
-/// `"after_commit": true` it is connected to `after_resource_changed` / `after_resource_read` instead.
+/// an async_receiver; what its listener throws there is reported as a failure of part::listener
+/// (`where`: the alias; `receiver`: `listener type "<use>"`) to `on_failure` (empty: the
+/// process-wide sink). With `"after_commit": true` it is connected to `after_resource_changed` /
+/// `after_resource_read` instead.
 /// Throws config_error naming the alias and key of the first bad setting; then nothing is connected.
 inline loaded_listeners load_listeners(registry& reg, const nlohmann::json& settings, const listener_types& types,
-                                       const async_error_handler& on_async_error = {}) {
+                                       const failure_handler& on_failure = {}) {
     // Settings are outside input: reading them copies and compares values recursively, so a
     // document nested past json_limits' default depth is refused first, without recursion.
     constexpr json_limits limits{};
@@ -331,8 +430,9 @@ inline loaded_listeners load_listeners(registry& reg, const nlohmann::json& sett
         auto& async = asyncs.emplace_back();
         if (spec.async) {
             auto options = spec.async->options;
-            if (on_async_error) options.on_error = on_async_error;
-            async = std::make_unique<async_receiver>(std::move(l), std::move(options), "listener type \"" + use + "\"");
+            options.on_failure = on_failure;
+            async = std::make_unique<async_receiver>(std::move(l), std::move(options), "listener type \"" + use + "\"",
+                                                     part::listener);
             l = async->receiver();
         }
         built.push_back(std::make_shared<listener>(std::move(l)));
