@@ -237,7 +237,7 @@ TEST_CASE("Last-Event-ID resumes from the replay buffer, for that user only", "[
 
 TEST_CASE("a client that does not read overflows its queue and is closed; the others go on", "[web]") {
     web::sse_options o = user_options();
-    o.queue_limit = 4;
+    o.queue = 4;
     o.for_user = nullptr;  // everyone gets everything
     web::server s;
     auto stream = s.add_stream("/events", o);
@@ -379,9 +379,9 @@ TEST_CASE("malformed and oversized requests get a clear 4xx and the server keeps
     so.body_limit = 256;
     std::vector<std::string> errors;
     std::mutex m;
-    so.on_error = [&](const web::http_error& bad) {
+    so.on_failure = [&](const beacon::failure& f) {
         std::lock_guard lock(m);
-        errors.push_back(bad.what());
+        errors.push_back(f.message());
     };
     web::server s(so);
     s.add_stream("/events", user_options());
@@ -455,9 +455,11 @@ TEST_CASE("connections beyond the limits get 503", "[web]") {
     CHECK_THAT(*head, StartsWith("HTTP/1.1 503"));
     CHECK(stream->stats().rejected == 1);
 
-    // Two idle HTTP connections fill the server; a third is refused at once.
-    http_client idle1(io, s.port()), idle2(io, s.port());
-    REQUIRE(wait_until([&] { return s.stats().connections == 2; }));
+    // Two connections in the middle of a request fill the server; a third is refused at once.
+    http_client busy1(io, s.port()), busy2(io, s.port());
+    busy1.send("GET /ping HTTP/1.1\r\n");
+    busy2.send("GET /ping HTTP/1.1\r\n");
+    REQUIRE(wait_until([&] { return s.stats().connections == 2 && s.stats().waiting == 0; }));
     http_client third(io, s.port());
     const auto busy = third.head();
     REQUIRE(busy);

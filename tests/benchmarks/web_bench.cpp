@@ -191,7 +191,7 @@ int main(int argc, char** argv) {
     beacon_test::redis_server redis;
 
     web::sse_options o;
-    o.queue_limit = static_cast<std::size_t>(events + paced) + 16;  // a burst, not a slow client
+    o.queue = static_cast<std::size_t>(events + paced) + 16;  // a burst, not a slow client
     o.encode = [](const beacon::event& e) { return e.data.at("p").get<std::string>(); };
     const auto event_of = [](const std::string& p) { return beacon::event("bench", {{"p", p}}); };
 

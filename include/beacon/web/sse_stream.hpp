@@ -8,6 +8,7 @@
 #include <beacon/event.hpp>
 #include <beacon/hub.hpp>
 #include <beacon/web/http.hpp>
+#include <beacon/web/detail/write_and_close.hpp>
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
@@ -54,7 +55,7 @@ struct sse_options {
     std::string id_key = "event_id";      ///< A string in `data[id_key]` is the SSE id; else one is made.
     std::string type_key = "event_type";  ///< A string in `data[type_key]` is the `event:` field.
     std::size_t replay_capacity = 1024;   ///< Events kept for `Last-Event-ID` resume.
-    std::size_t queue_limit = 256;        ///< Frames waiting per connection; one more closes it.
+    std::size_t queue = 256;              ///< Frames waiting per connection; one more closes it.
     std::size_t max_connections = 10000;  ///< Open connections; more are answered 503.
     std::chrono::milliseconds heartbeat{15000};  ///< A comment line after this long without a write.
     std::chrono::milliseconds retry{0};   ///< When > 0, sent first as the client's `retry:` delay.
@@ -272,7 +273,7 @@ private:
     }
 
     bool enqueue(connection& c, const frame_ptr& f) {
-        if (c.pending.size() >= options_.queue_limit) return false;
+        if (c.pending.size() >= options_.queue) return false;
         c.pending.push_back(f);
         return true;
     }
@@ -282,7 +283,7 @@ private:
             ++counter;
             response res = error_response(bad);
             cors(res);
-            write_and_close(std::move(socket), std::move(res), [] {});
+            detail::write_and_close(std::move(socket), std::move(res), [] {});
         };
         if (stopped_) return;  // the socket closes here
         if (req.method() == http::verb::options && !options_.allow_origin.empty()) {
@@ -290,7 +291,7 @@ private:
             cors(res);
             res.set(http::field::access_control_allow_methods, "GET");
             res.set(http::field::access_control_allow_headers, "Authorization, Last-Event-ID, Cache-Control");
-            write_and_close(std::move(socket), std::move(res), [] {});
+            detail::write_and_close(std::move(socket), std::move(res), [] {});
             return;
         }
         if (req.method() != http::verb::get) {
@@ -339,7 +340,7 @@ private:
             return;
         }
         ++resumed_;
-        std::size_t room = options_.queue_limit;
+        std::size_t room = options_.queue;
         for (++it; it != replay_.end() && room > 0; ++it) {
             if (passes((*it)->e, c.user)) {
                 c.pending.push_back((*it)->frame);
