@@ -11,6 +11,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -33,6 +34,48 @@ inline std::string_view to_string_view(boost::beast::string_view s) noexcept { r
 /// "GET /path" for messages (the target cut to a short excerpt).
 inline std::string describe(const request& req) {
     return std::string(req.method_string()) + " " + detail::excerpt(to_string_view(req.target()));
+}
+
+/// `text` of a query string decoded as a form field: `+` is a space, `%XX` the byte XX; a `%`
+/// not followed by two hex digits stays as it is.
+inline std::string form_decode(std::string_view text) {
+    const auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    };
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c == '+') {
+            out += ' ';
+        } else if (c == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
+            out += static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
+            i += 2;
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+/// The decoded value of the first `name=value` of the request target's query string (names
+/// compare decoded, see `form_decode`), or nothing when there is none.
+inline std::optional<std::string> query_parameter(const request& req, std::string_view name) {
+    const std::string_view target = to_string_view(req.target());
+    const auto q = target.find('?');
+    if (q == std::string_view::npos) return std::nullopt;
+    std::string_view rest = target.substr(q + 1);
+    for (;;) {
+        const auto amp = rest.find('&');
+        const std::string_view pair = rest.substr(0, amp);
+        const auto eq = pair.find('=');
+        if (eq != std::string_view::npos && form_decode(pair.substr(0, eq)) == name) return form_decode(pair.substr(eq + 1));
+        if (amp == std::string_view::npos) return std::nullopt;
+        rest = rest.substr(amp + 1);
+    }
 }
 
 /// A plain-text response with `status` and `body`; `version` 11 unless the request said otherwise.
