@@ -15,6 +15,8 @@
 
 #include <cstdio>
 #include <memory>
+#include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -436,4 +438,48 @@ TEST_CASE("curl -N receives the stream", "[web][sse][curl]") {
     stream->stop();  // curl sees the end of the stream and exits
     ::pclose(curl);
     CHECK(out == "id: c-1\nevent: user\ndata: " + nlohmann::json(e).dump() + "\n\n");
+}
+
+TEST_CASE("an authorizer or audience that throws is reported as a failure of the stream", "[web][sse]") {
+    web::server s;
+    web::sse_options o;
+    o.name = "notifications";
+    std::mutex m;
+    std::vector<std::string> seen;
+    o.on_failure = [&](const beacon::failure& f) {
+        std::lock_guard lock(m);
+        CHECK(f.part == beacon::part::web);
+        CHECK(f.where == "notifications");
+        seen.push_back(f.receiver + ": " + f.message());
+    };
+    o.authorize = [](const web::request& req) -> std::optional<std::string> {
+        if (req.find(web::http::field::authorization) == req.end()) throw std::runtime_error("session store down");
+        return bearer(req);
+    };
+    o.for_user = [](const beacon::event& e, const std::string&) -> bool {
+        if (e.sender == "bad") throw std::runtime_error("audience broken");
+        return true;
+    };
+    auto stream = s.add_stream("/events", o);
+    s.start();
+    boost::asio::io_context io;
+
+    http_client anonymous(io, s.port());
+    anonymous.get("/events");
+    const auto head = anonymous.head();
+    REQUIRE(head);
+    CHECK_THAT(*head, StartsWith("HTTP/1.1 500"));
+
+    auto tom = subscribe(io, s, "tom");
+    REQUIRE(wait_until([&] { return stream->stats().connections == 1; }));
+    stream->publish(beacon::event("bad", {{"title", "never"}}));
+    stream->publish(beacon::event("good", {{"title", "fine"}}));
+    const auto frame = tom->next_event();
+    REQUIRE(frame);
+    CHECK(frame->data.find("fine") != std::string::npos);
+
+    std::lock_guard lock(m);
+    REQUIRE(seen.size() == 2);
+    CHECK(seen[0] == "the authorizer of GET /events: session store down");
+    CHECK(seen[1] == "for_user(\"tom\"): audience broken");
 }

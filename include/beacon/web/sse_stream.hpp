@@ -6,6 +6,7 @@
 /// per-connection authorization and bounded per-connection queues.
 
 #include <beacon/event.hpp>
+#include <beacon/failure.hpp>
 #include <beacon/hub.hpp>
 #include <beacon/web/http.hpp>
 #include <beacon/web/detail/write_and_close.hpp>
@@ -60,6 +61,11 @@ struct sse_options {
     std::chrono::milliseconds heartbeat{15000};  ///< A comment line after this long without a write.
     std::chrono::milliseconds retry{0};   ///< When > 0, sent first as the client's `retry:` delay.
     std::string allow_origin;             ///< When set, `Access-Control-Allow-Origin` (CORS).
+    std::string name = "event stream";    ///< Names the stream in failures.
+    /// Told when the authorizer or `for_user` throws something other than http_error (the
+    /// request is answered 500; the event is not sent to that user), as a failure of part::web
+    /// (`where`: `name`, `receiver`: the request or the user); empty: the process-wide sink.
+    failure_handler on_failure;
 };
 
 /// What an sse_stream has done so far (a snapshot).
@@ -246,6 +252,12 @@ private:
         try {
             return options_.for_user(e, user);
         } catch (...) {
+            try {
+                beacon::report(failure{part::web, options_.name, "for_user(\"" + detail::excerpt(user) + "\")", &e,
+                                       std::current_exception()},
+                               options_.on_failure);
+            } catch (...) {  // out of memory for the record: the event is still not sent
+            }
             return false;
         }
     }
@@ -308,7 +320,10 @@ private:
                 user = options_.authorize(req);
             } catch (const http_error& bad) {
                 return refuse(bad, bad.status() == http::status::unauthorized ? refused_ : rejected_);
-            } catch (const std::exception&) {
+            } catch (...) {
+                beacon::report(failure{part::web, options_.name, "the authorizer of " + describe(req), nullptr,
+                                       std::current_exception()},
+                               options_.on_failure);
                 return refuse(http_error(http::status::internal_server_error, describe(req), "the authorizer failed"), rejected_);
             }
             if (!user) return refuse(http_error(http::status::unauthorized, describe(req), "not authorized"), refused_);
