@@ -5,6 +5,8 @@
 
 #include <beacon/error.hpp>
 
+#include <ostream>  // before Beast's status.hpp: its boost/utility/string_view.hpp needs it whole
+
 #include <boost/beast/http/status.hpp>
 
 #include <string>
