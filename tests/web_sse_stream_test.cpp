@@ -337,6 +337,7 @@ TEST_CASE("CORS: the allowed origin is announced, and preflights are answered", 
 TEST_CASE("1,000 concurrent connections each receive every event", "[web][sse][load]") {
     web::server_options so;
     so.max_connections = 2000;
+    so.max_connections_per_address = 2000;  // every client is on 127.0.0.1
     web::server s(so);
     web::sse_options o;
     o.for_user = recipient;

@@ -198,6 +198,7 @@ int main(int argc, char** argv) {
     {  // beacon, in process
         web::server_options so;
         so.max_connections = static_cast<std::size_t>(n) + 16;
+        so.max_connections_per_address = so.max_connections;  // every client is on 127.0.0.1
         web::server s(so);
         auto stream = s.add_stream("/events", o);
         s.start();
@@ -214,6 +215,7 @@ int main(int argc, char** argv) {
     {  // beacon, through Redis pub/sub (Flask-Notifications' architecture)
         web::server_options so;
         so.max_connections = static_cast<std::size_t>(n) + 16;
+        so.max_connections_per_address = so.max_connections;  // every client is on 127.0.0.1
         web::server s(so);
         beacon::redis_consumer_options sub;
         sub.url = redis.url();
