@@ -35,6 +35,10 @@ TEST_CASE("describe quotes at most a short excerpt of the target, control charac
     const auto text = web::describe(get("/x\x01" + std::string(200, 'a')));
     CHECK_THAT(text, StartsWith("GET /x?aaa"));
     CHECK(text.size() < 80);
+    // An unknown method is a token of any length: cut too (found by web_request_fuzz).
+    web::request odd{web::http::verb::unknown, "/", 11};
+    odd.method_string(std::string(5000, 'M'));
+    CHECK(web::describe(odd).size() < 40);
 }
 
 TEST_CASE("form_decode decodes percent-escapes and '+'", "[web][http]") {

@@ -31,9 +31,9 @@ using response = http::response<http::string_body>;
 /// A Beast string view as a standard one.
 inline std::string_view to_string_view(boost::beast::string_view s) noexcept { return {s.data(), s.size()}; }
 
-/// "GET /path" for messages (the target cut to a short excerpt).
+/// "GET /path" for messages (the method and the target cut to short excerpts).
 inline std::string describe(const request& req) {
-    return std::string(req.method_string()) + " " + detail::excerpt(to_string_view(req.target()));
+    return detail::excerpt(to_string_view(req.method_string()), 16) + " " + detail::excerpt(to_string_view(req.target()));
 }
 
 /// `text` of a query string decoded as a form field: `+` is a space, `%XX` the byte XX; a `%`
