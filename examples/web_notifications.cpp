@@ -74,22 +74,8 @@ const char* const page = R"html(<!DOCTYPE html>
 </html>
 )html";
 
-// The value of `name` in the request's query string (no percent-decoding: ids and words only).
-std::optional<std::string> query(const web::request& req, std::string_view name) {
-    const std::string_view target = web::to_string_view(req.target());
-    const auto q = target.find('?');
-    if (q == std::string_view::npos) return std::nullopt;
-    std::string_view rest = target.substr(q + 1);
-    while (!rest.empty()) {
-        const auto amp = rest.find('&');
-        const std::string_view pair = rest.substr(0, amp);
-        const auto eq = pair.find('=');
-        if (pair.substr(0, eq) == name && eq != std::string_view::npos) return std::string(pair.substr(eq + 1));
-        if (amp == std::string_view::npos) break;
-        rest = rest.substr(amp + 1);
-    }
-    return std::nullopt;
-}
+// The value of `name` in the request's query string, decoded ("?title=Hello%20world" or "Hello+world").
+std::optional<std::string> query(const web::request& req, std::string_view name) { return web::query_parameter(req, name); }
 
 web::response sent(const beacon::hubs& notifications, const beacon::event& e) {
     const auto hubs = notifications.send(e);

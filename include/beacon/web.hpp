@@ -5,6 +5,7 @@
 /// The Redis fan-out across web processes is in <beacon/web/redis_fanout.hpp> (needs beacon::redis).
 
 #include <beacon/web/http.hpp>
+#include <beacon/web/http_error.hpp>
 #include <beacon/web/notification.hpp>
 #include <beacon/web/server.hpp>
 #include <beacon/web/sse_stream.hpp>

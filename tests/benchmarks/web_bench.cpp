@@ -191,13 +191,14 @@ int main(int argc, char** argv) {
     beacon_test::redis_server redis;
 
     web::sse_options o;
-    o.queue_limit = static_cast<std::size_t>(events + paced) + 16;  // a burst, not a slow client
+    o.queue = static_cast<std::size_t>(events + paced) + 16;  // a burst, not a slow client
     o.encode = [](const beacon::event& e) { return e.data.at("p").get<std::string>(); };
     const auto event_of = [](const std::string& p) { return beacon::event("bench", {{"p", p}}); };
 
     {  // beacon, in process
         web::server_options so;
         so.max_connections = static_cast<std::size_t>(n) + 16;
+        so.max_connections_per_address = so.max_connections;  // every client is on 127.0.0.1
         web::server s(so);
         auto stream = s.add_stream("/events", o);
         s.start();
@@ -214,6 +215,7 @@ int main(int argc, char** argv) {
     {  // beacon, through Redis pub/sub (Flask-Notifications' architecture)
         web::server_options so;
         so.max_connections = static_cast<std::size_t>(n) + 16;
+        so.max_connections_per_address = so.max_connections;  // every client is on 127.0.0.1
         web::server s(so);
         beacon::redis_consumer_options sub;
         sub.url = redis.url();

@@ -1,19 +1,17 @@
 #pragma once
 /// \file
-/// Web push, shared pieces: the request type, http_error (a bad or refused request, with the
-/// status it is answered with), and writing a short response then closing the connection.
+/// Web push, HTTP vocabulary: the request and response types, describing a request in a
+/// message, and the plain-text and error responses the server and the streams answer with.
 
-#include <beacon/error.hpp>
+#include <beacon/web/http_error.hpp>
+#include <beacon/web/detail/text.hpp>
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core/error.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 
-#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -30,37 +28,54 @@ using request = http::request<http::string_body>;
 /// An HTTP response with a string body (what a route handler returns).
 using response = http::response<http::string_body>;
 
-/// A request refused or malformed: `status()` is the answer (400, 401, 404, 405, 413, 414, 431,
-/// 503, ...) and `what()` names the request and what was wrong, quoting at most a short excerpt.
-class http_error : public error {
-public:
-    /// `where` names the request ("GET /events" or the peer), `details` what was wrong.
-    http_error(http::status status, const std::string& where, const std::string& details)
-        : error("http_error", std::to_string(static_cast<unsigned>(status)) + " " + where + ": " + details),
-          status_(status) {}
-
-    /// The status the request is answered with.
-    http::status status() const noexcept { return status_; }
-
-private:
-    http::status status_;
-};
-
-/// At most `max` bytes of `text`, control characters replaced by '?', with "..." when cut: what
-/// a message may quote of outside input.
-inline std::string excerpt(std::string_view text, std::size_t max = 64) {
-    std::string out;
-    for (char c : text.substr(0, max)) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
-    if (text.size() > max) out += "...";
-    return out;
-}
-
 /// A Beast string view as a standard one.
 inline std::string_view to_string_view(boost::beast::string_view s) noexcept { return {s.data(), s.size()}; }
 
-/// "GET /path" for messages (the target cut to a short excerpt).
+/// "GET /path" for messages (the method and the target cut to short excerpts).
 inline std::string describe(const request& req) {
-    return std::string(req.method_string()) + " " + excerpt(to_string_view(req.target()));
+    return detail::excerpt(to_string_view(req.method_string()), 16) + " " + detail::excerpt(to_string_view(req.target()));
+}
+
+/// `text` of a query string decoded as a form field: `+` is a space, `%XX` the byte XX; a `%`
+/// not followed by two hex digits stays as it is.
+inline std::string form_decode(std::string_view text) {
+    const auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    };
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c == '+') {
+            out += ' ';
+        } else if (c == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
+            out += static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
+            i += 2;
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+/// The decoded value of the first `name=value` of the request target's query string (names
+/// compare decoded, see `form_decode`), or nothing when there is none.
+inline std::optional<std::string> query_parameter(const request& req, std::string_view name) {
+    const std::string_view target = to_string_view(req.target());
+    const auto q = target.find('?');
+    if (q == std::string_view::npos) return std::nullopt;
+    std::string_view rest = target.substr(q + 1);
+    for (;;) {
+        const auto amp = rest.find('&');
+        const std::string_view pair = rest.substr(0, amp);
+        const auto eq = pair.find('=');
+        if (eq != std::string_view::npos && form_decode(pair.substr(0, eq)) == name) return form_decode(pair.substr(eq + 1));
+        if (amp == std::string_view::npos) return std::nullopt;
+        rest = rest.substr(amp + 1);
+    }
 }
 
 /// A plain-text response with `status` and `body`; `version` 11 unless the request said otherwise.
@@ -80,24 +95,6 @@ inline response error_response(const http_error& bad) {
     if (bad.status() == http::status::service_unavailable) res.set(http::field::retry_after, "1");
     res.keep_alive(false);
     return res;
-}
-
-/// Writes `res` on `socket` without blocking, then shuts the socket down and closes it; the
-/// socket and the response live until then. `done` runs in the socket's executor afterwards.
-template <class Done>
-void write_and_close(tcp::socket socket, response res, Done done) {
-    struct state {
-        tcp::socket socket;
-        response res;
-    };
-    auto s = std::make_shared<state>(state{std::move(socket), std::move(res)});
-    s->res.keep_alive(false);
-    http::async_write(s->socket, s->res, [s, done = std::move(done)](boost::beast::error_code, std::size_t) mutable {
-        boost::beast::error_code ignored;
-        s->socket.shutdown(tcp::socket::shutdown_both, ignored);
-        s->socket.close(ignored);
-        done();
-    });
 }
 
 }  // namespace beacon::web

@@ -7,6 +7,7 @@
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 #include <beacon/filter.hpp>
+#include <beacon/web/detail/notification_fields.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -111,21 +112,6 @@ inline std::string notification_json(const event& e) {
     j["timestamp"] = e.timestamp;
     return j.dump();
 }
-
-namespace detail {
-
-inline const nlohmann::json* string_list(const event& e, const char* key) {
-    const auto it = e.data.find(key);
-    return it != e.data.end() && it->is_array() ? &*it : nullptr;
-}
-
-inline std::optional<std::int64_t> expiration_of(const event& e) {
-    const auto it = e.data.find("expiration_datetime");
-    if (it == e.data.end() || !it->is_number_integer()) return std::nullopt;
-    return it->get<std::int64_t>();
-}
-
-}  // namespace detail
 
 /// Flask-Notifications' WithRecipients: passes events whose recipients are exactly `recipients`
 /// (as sets: order and repeats do not matter).

@@ -6,8 +6,10 @@
 /// per-connection authorization and bounded per-connection queues.
 
 #include <beacon/event.hpp>
+#include <beacon/failure.hpp>
 #include <beacon/hub.hpp>
 #include <beacon/web/http.hpp>
+#include <beacon/web/detail/write_and_close.hpp>
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
@@ -54,11 +56,16 @@ struct sse_options {
     std::string id_key = "event_id";      ///< A string in `data[id_key]` is the SSE id; else one is made.
     std::string type_key = "event_type";  ///< A string in `data[type_key]` is the `event:` field.
     std::size_t replay_capacity = 1024;   ///< Events kept for `Last-Event-ID` resume.
-    std::size_t queue_limit = 256;        ///< Frames waiting per connection; one more closes it.
+    std::size_t queue = 256;              ///< Frames waiting per connection; one more closes it.
     std::size_t max_connections = 10000;  ///< Open connections; more are answered 503.
     std::chrono::milliseconds heartbeat{15000};  ///< A comment line after this long without a write.
     std::chrono::milliseconds retry{0};   ///< When > 0, sent first as the client's `retry:` delay.
     std::string allow_origin;             ///< When set, `Access-Control-Allow-Origin` (CORS).
+    std::string name = "event stream";    ///< Names the stream in failures.
+    /// Told when the authorizer or `for_user` throws something other than http_error (the
+    /// request is answered 500; the event is not sent to that user), as a failure of part::web
+    /// (`where`: `name`, `receiver`: the request or the user); empty: the process-wide sink.
+    failure_handler on_failure;
 };
 
 /// What an sse_stream has done so far (a snapshot).
@@ -245,6 +252,12 @@ private:
         try {
             return options_.for_user(e, user);
         } catch (...) {
+            try {
+                beacon::report(failure{part::web, options_.name, "for_user(\"" + detail::excerpt(user) + "\")", &e,
+                                       std::current_exception()},
+                               options_.on_failure);
+            } catch (...) {  // out of memory for the record: the event is still not sent
+            }
             return false;
         }
     }
@@ -272,7 +285,7 @@ private:
     }
 
     bool enqueue(connection& c, const frame_ptr& f) {
-        if (c.pending.size() >= options_.queue_limit) return false;
+        if (c.pending.size() >= options_.queue) return false;
         c.pending.push_back(f);
         return true;
     }
@@ -282,7 +295,7 @@ private:
             ++counter;
             response res = error_response(bad);
             cors(res);
-            write_and_close(std::move(socket), std::move(res), [] {});
+            detail::write_and_close(std::move(socket), std::move(res), [] {});
         };
         if (stopped_) return;  // the socket closes here
         if (req.method() == http::verb::options && !options_.allow_origin.empty()) {
@@ -290,7 +303,7 @@ private:
             cors(res);
             res.set(http::field::access_control_allow_methods, "GET");
             res.set(http::field::access_control_allow_headers, "Authorization, Last-Event-ID, Cache-Control");
-            write_and_close(std::move(socket), std::move(res), [] {});
+            detail::write_and_close(std::move(socket), std::move(res), [] {});
             return;
         }
         if (req.method() != http::verb::get) {
@@ -307,7 +320,10 @@ private:
                 user = options_.authorize(req);
             } catch (const http_error& bad) {
                 return refuse(bad, bad.status() == http::status::unauthorized ? refused_ : rejected_);
-            } catch (const std::exception&) {
+            } catch (...) {
+                beacon::report(failure{part::web, options_.name, "the authorizer of " + describe(req), nullptr,
+                                       std::current_exception()},
+                               options_.on_failure);
                 return refuse(http_error(http::status::internal_server_error, describe(req), "the authorizer failed"), rejected_);
             }
             if (!user) return refuse(http_error(http::status::unauthorized, describe(req), "not authorized"), refused_);
@@ -339,7 +355,7 @@ private:
             return;
         }
         ++resumed_;
-        std::size_t room = options_.queue_limit;
+        std::size_t room = options_.queue;
         for (++it; it != replay_.end() && room > 0; ++it) {
             if (passes((*it)->e, c.user)) {
                 c.pending.push_back((*it)->frame);

@@ -27,7 +27,7 @@ web::notification user_note() {
 
 }  // namespace
 
-TEST_CASE("a notification travels as an event and back", "[notification]") {
+TEST_CASE("a notification travels as an event and back", "[web][notification]") {
     auto n = user_note();
     n.timestamp = 1'700'000'000'000;
     n.expiration = 1'800'000'000'000;
@@ -62,7 +62,7 @@ TEST_CASE("a notification travels as an event and back", "[notification]") {
     CHECK_THROWS_AS(web::notification::from_event(bad_time), beacon::decode_error);
 }
 
-TEST_CASE("Flask-Notifications' filters", "[notification]") {
+TEST_CASE("Flask-Notifications' filters", "[web][notification]") {
     const auto e = user_note().to_event();
     CHECK(web::with_recipients({"tim", "tom"})(e));
     CHECK_FALSE(web::with_recipients({"tom"})(e));  // exactly the set, like WithRecipients
@@ -92,7 +92,7 @@ TEST_CASE("Flask-Notifications' filters", "[notification]") {
     CHECK_FALSE(web::expired()(e));  // no expiration: never expires
 }
 
-TEST_CASE("the example app's hubs, filtered as in Flask-Notifications", "[notification]") {
+TEST_CASE("the example app's hubs, filtered as in Flask-Notifications", "[web][notification]") {
     beacon::hubs notifications;
     auto user_hub = notifications.create_hub("UserHub");
     auto system_hub = notifications.create_hub("EventHub");
@@ -117,7 +117,7 @@ TEST_CASE("the example app's hubs, filtered as in Flask-Notifications", "[notifi
     CHECK(systems == std::vector<std::string>{"This is a system test"});
 }
 
-TEST_CASE("the SSE audience and encoder of notifications", "[notification]") {
+TEST_CASE("the SSE audience and encoder of notifications", "[web][notification]") {
     auto n = user_note();
     n.timestamp = 1234;
     const auto e = n.to_event();

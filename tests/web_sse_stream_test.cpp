@@ -1,6 +1,7 @@
 // Web push on real loopback sockets: the SSE stream's wire format, authorization, per-user
 // delivery, Last-Event-ID resume, overflow, vanishing clients, heartbeats, CORS, 1,000 clients,
-// malformed and oversized requests, a stream mounted in a host's own Beast server, and curl -N.
+// a stream mounted in a host's own Beast server, and curl -N (the server's own limits are in
+// web_server_test and web_server_limits_test).
 #include <beacon/web.hpp>
 
 #include "sse_client.hpp"
@@ -14,6 +15,8 @@
 
 #include <cstdio>
 #include <memory>
+#include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -76,7 +79,7 @@ std::string title_of(const beacon_test::sse_frame& f) {
 
 }  // namespace
 
-TEST_CASE("an event stream sends id, event and data lines to an authorized client", "[web]") {
+TEST_CASE("an event stream sends id, event and data lines to an authorized client", "[web][sse]") {
     web::server s;
     auto stream = s.add_stream("/events", user_options());
     s.start();
@@ -114,7 +117,7 @@ TEST_CASE("an event stream sends id, event and data lines to an authorized clien
     CHECK(stream->stats().published == 3);
 }
 
-TEST_CASE("a request the authorizer refuses gets 401 and no stream", "[web]") {
+TEST_CASE("a request the authorizer refuses gets 401 and no stream", "[web][sse]") {
     web::server s;
     auto stream = s.add_stream("/events", user_options());
     s.start();
@@ -150,7 +153,7 @@ TEST_CASE("a request the authorizer refuses gets 401 and no stream", "[web]") {
     CHECK(stream->stats().connections == 0);
 }
 
-TEST_CASE("a user never receives another user's event, through a hub", "[web]") {
+TEST_CASE("a user never receives another user's event, through a hub", "[web][sse]") {
     beacon::hubs hubs;
     auto user_hub = hubs.create_hub("UserHub");
     web::server s;
@@ -189,7 +192,7 @@ TEST_CASE("a user never receives another user's event, through a hub", "[web]") 
     CHECK(titles(*bob) == want_bob);
 }
 
-TEST_CASE("Last-Event-ID resumes from the replay buffer, for that user only", "[web]") {
+TEST_CASE("Last-Event-ID resumes from the replay buffer, for that user only", "[web][sse]") {
     web::sse_options o = user_options();
     o.replay_capacity = 8;
     web::server s;
@@ -235,9 +238,9 @@ TEST_CASE("Last-Event-ID resumes from the replay buffer, for that user only", "[
     }
 }
 
-TEST_CASE("a client that does not read overflows its queue and is closed; the others go on", "[web]") {
+TEST_CASE("a client that does not read overflows its queue and is closed; the others go on", "[web][sse]") {
     web::sse_options o = user_options();
-    o.queue_limit = 4;
+    o.queue = 4;
     o.for_user = nullptr;  // everyone gets everything
     web::server s;
     auto stream = s.add_stream("/events", o);
@@ -271,7 +274,7 @@ TEST_CASE("a client that does not read overflows its queue and is closed; the ot
     CHECK(read > 4);
 }
 
-TEST_CASE("a client vanishing mid-stream is dropped and releases its connection", "[web]") {
+TEST_CASE("a client vanishing mid-stream is dropped and releases its connection", "[web][sse]") {
     web::sse_options o;
     o.heartbeat = 20ms;
     web::server s;
@@ -303,7 +306,7 @@ TEST_CASE("a client vanishing mid-stream is dropped and releases its connection"
     CHECK(beat->comment);
 }
 
-TEST_CASE("CORS: the allowed origin is announced, and preflights are answered", "[web]") {
+TEST_CASE("CORS: the allowed origin is announced, and preflights are answered", "[web][sse]") {
     web::sse_options o;
     o.allow_origin = "https://app.example";
     o.retry = 1500ms;
@@ -331,9 +334,10 @@ TEST_CASE("CORS: the allowed origin is announced, and preflights are answered", 
     CHECK_THAT(*pre_head, Contains("Last-Event-ID"));
 }
 
-TEST_CASE("1,000 concurrent connections each receive every event", "[web][load]") {
+TEST_CASE("1,000 concurrent connections each receive every event", "[web][sse][load]") {
     web::server_options so;
     so.max_connections = 2000;
+    so.max_connections_per_address = 2000;  // every client is on 127.0.0.1
     web::server s(so);
     web::sse_options o;
     o.for_user = recipient;
@@ -372,99 +376,7 @@ TEST_CASE("1,000 concurrent connections each receive every event", "[web][load]"
     REQUIRE(wait_until([&] { return stream->stats().connections == 0; }));
 }
 
-TEST_CASE("malformed and oversized requests get a clear 4xx and the server keeps serving", "[web]") {
-    web::server_options so;
-    so.header_limit = 1024;
-    so.target_limit = 128;
-    so.body_limit = 256;
-    std::vector<std::string> errors;
-    std::mutex m;
-    so.on_error = [&](const web::http_error& bad) {
-        std::lock_guard lock(m);
-        errors.push_back(bad.what());
-    };
-    web::server s(so);
-    s.add_stream("/events", user_options());
-    s.route("/ping", [](const web::request&) { return web::text_response(web::http::status::ok, "pong"); });
-    s.route("/fail", [](const web::request& req) -> web::response {
-        throw web::http_error(web::http::status::bad_request, web::describe(req), "missing parameter \"user\"");
-    });
-    s.start();
-    boost::asio::io_context io;
-
-    const auto answer = [&](const std::string& bytes) {
-        http_client c(io, s.port());
-        c.send(bytes);
-        auto head = c.head();
-        REQUIRE(head);
-        return *head;
-    };
-    const auto ping = [&] {
-        const auto head = answer("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n");
-        CHECK_THAT(head, StartsWith("HTTP/1.1 200 OK"));
-    };
-
-    CHECK_THAT(answer("HELLO WORLD\r\n\r\n"), StartsWith("HTTP/1.1 400 Bad Request"));
-    ping();
-    CHECK_THAT(answer("GET /ping HTTP/9.9\r\n\r\n"), StartsWith("HTTP/1.1 400"));
-    CHECK_THAT(answer("GET /ping HTTP/1.1\r\nBad Header Line\r\n\r\n"), StartsWith("HTTP/1.1 400"));
-    ping();
-    CHECK_THAT(answer("GET /ping HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(2000, 'a') + "\r\n\r\n"),
-               StartsWith("HTTP/1.1 431"));
-    ping();
-    CHECK_THAT(answer("GET /ping?" + std::string(500, 'q') + " HTTP/1.1\r\nHost: x\r\n\r\n"), StartsWith("HTTP/1.1 414"));
-    CHECK_THAT(answer("POST /ping HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"), StartsWith("HTTP/1.1 413"));
-    CHECK_THAT(answer("GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n"), StartsWith("HTTP/1.1 404"));
-    CHECK_THAT(answer("POST /events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a\r\nContent-Length: 0\r\n\r\n"),
-               StartsWith("HTTP/1.1 405"));
-    CHECK_THAT(answer("GET /fail HTTP/1.1\r\nHost: x\r\n\r\n"), StartsWith("HTTP/1.1 400"));
-    ping();
-
-    // A request cut short, then the client gone: nothing to answer, nothing kept.
-    {
-        http_client half(io, s.port());
-        half.send("GET /ping HTTP/1.1\r\nHo");
-    }
-    ping();
-    REQUIRE(wait_until([&] { return s.stats().connections == 0; }));
-    std::lock_guard lock(m);
-    CHECK(errors.size() == 9);
-    // Messages name the request and quote at most a short excerpt of it.
-    for (const auto& e : errors) {
-        CHECK_THAT(e, StartsWith("[beacon.http_error] 4"));
-        CHECK(e.size() < 200);
-    }
-}
-
-TEST_CASE("connections beyond the limits get 503", "[web]") {
-    web::server_options so;
-    so.max_connections = 2;
-    web::server s(so);
-    web::sse_options o;
-    o.max_connections = 1;
-    auto stream = s.add_stream("/events", o);
-    s.start();
-    boost::asio::io_context io;
-
-    auto first = subscribe(io, s, "a");
-    REQUIRE(wait_until([&] { return stream->stats().connections == 1; }));
-    http_client second(io, s.port());
-    second.get("/events");
-    const auto head = second.head();
-    REQUIRE(head);
-    CHECK_THAT(*head, StartsWith("HTTP/1.1 503"));
-    CHECK(stream->stats().rejected == 1);
-
-    // Two idle HTTP connections fill the server; a third is refused at once.
-    http_client idle1(io, s.port()), idle2(io, s.port());
-    REQUIRE(wait_until([&] { return s.stats().connections == 2; }));
-    http_client third(io, s.port());
-    const auto busy = third.head();
-    REQUIRE(busy);
-    CHECK_THAT(*busy, StartsWith("HTTP/1.1 503"));
-}
-
-TEST_CASE("a stream mounted in a host's own Beast server", "[web]") {
+TEST_CASE("a stream mounted in a host's own Beast server", "[web][sse]") {
     namespace net = boost::asio;
     net::io_context host;
     web::tcp::acceptor acceptor(host, web::tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
@@ -508,7 +420,7 @@ TEST_CASE("a stream mounted in a host's own Beast server", "[web]") {
     runner.join();
 }
 
-TEST_CASE("curl -N receives the stream", "[web][curl]") {
+TEST_CASE("curl -N receives the stream", "[web][sse][curl]") {
     web::server s;
     auto stream = s.add_stream("/events", user_options());
     s.start();
@@ -527,4 +439,48 @@ TEST_CASE("curl -N receives the stream", "[web][curl]") {
     stream->stop();  // curl sees the end of the stream and exits
     ::pclose(curl);
     CHECK(out == "id: c-1\nevent: user\ndata: " + nlohmann::json(e).dump() + "\n\n");
+}
+
+TEST_CASE("an authorizer or audience that throws is reported as a failure of the stream", "[web][sse]") {
+    web::server s;
+    web::sse_options o;
+    o.name = "notifications";
+    std::mutex m;
+    std::vector<std::string> seen;
+    o.on_failure = [&](const beacon::failure& f) {
+        std::lock_guard lock(m);
+        CHECK(f.part == beacon::part::web);
+        CHECK(f.where == "notifications");
+        seen.push_back(f.receiver + ": " + f.message());
+    };
+    o.authorize = [](const web::request& req) -> std::optional<std::string> {
+        if (req.find(web::http::field::authorization) == req.end()) throw std::runtime_error("session store down");
+        return bearer(req);
+    };
+    o.for_user = [](const beacon::event& e, const std::string&) -> bool {
+        if (e.sender == "bad") throw std::runtime_error("audience broken");
+        return true;
+    };
+    auto stream = s.add_stream("/events", o);
+    s.start();
+    boost::asio::io_context io;
+
+    http_client anonymous(io, s.port());
+    anonymous.get("/events");
+    const auto head = anonymous.head();
+    REQUIRE(head);
+    CHECK_THAT(*head, StartsWith("HTTP/1.1 500"));
+
+    auto tom = subscribe(io, s, "tom");
+    REQUIRE(wait_until([&] { return stream->stats().connections == 1; }));
+    stream->publish(beacon::event("bad", {{"title", "never"}}));
+    stream->publish(beacon::event("good", {{"title", "fine"}}));
+    const auto frame = tom->next_event();
+    REQUIRE(frame);
+    CHECK(frame->data.find("fine") != std::string::npos);
+
+    std::lock_guard lock(m);
+    REQUIRE(seen.size() == 2);
+    CHECK(seen[0] == "the authorizer of GET /events: session store down");
+    CHECK(seen[1] == "for_user(\"tom\"): audience broken");
 }
