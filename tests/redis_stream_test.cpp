@@ -53,21 +53,21 @@ std::vector<beacon::event> numbered(int from, int to) {
     return out;
 }
 
-beacon::redis_stream_listener listener_for(const std::string& url, std::size_t max_length = 1000000,
+beacon::redis::stream_forwarder listener_for(const std::string& url, std::size_t max_length = 1000000,
                                            std::chrono::milliseconds timeout = 2000ms) {
-    beacon::redis_stream_listener_options options;
+    beacon::redis::stream_forwarder_options options;
     options.url = url;
     options.max_length = max_length;
     options.timeout = timeout;
-    return beacon::redis_stream_listener(options);
+    return beacon::redis::stream_forwarder(options);
 }
 
 // Options for a test: short waits, so that stopping, reconnecting and taking over are quick.
-beacon::redis_stream_consumer_options quick(const std::string& url, const std::string& group, const std::string& name) {
-    beacon::redis_stream_consumer_options options;
+beacon::redis::stream_consumer_options quick(const std::string& url, const std::string& group, const std::string& name) {
+    beacon::redis::stream_consumer_options options;
     options.url = url;
     options.group = group;
-    options.consumer = name;
+    options.name = name;
     options.poll_timeout = 50ms;
     options.timeout = 1000ms;
     options.backoff_min = 10ms;
@@ -84,7 +84,7 @@ struct member {
     std::vector<int> numbers;
     std::vector<std::string> errors;
     std::vector<std::string> sources;
-    std::unique_ptr<beacon::redis_stream_consumer> consumer;  // last: destroyed (and joined) first
+    std::unique_ptr<beacon::redis::stream_consumer> consumer;  // last: destroyed (and joined) first
 
     member() {
         local.connect([this](const beacon::event& e) {
@@ -92,12 +92,12 @@ struct member {
             numbers.push_back(e.data.at("n").get<int>());
         });
     }
-    void start(const beacon::redis_stream_consumer_options& options) {
-        consumer = std::make_unique<beacon::redis_stream_consumer>(
-            local, options, [this](const beacon::error& e, const beacon::redis_message& m) {
+    void start(const beacon::redis::stream_consumer_options& options) {
+        consumer = std::make_unique<beacon::redis::stream_consumer>(
+            local, options, [this](const beacon::failure& f) {
                 std::lock_guard lock(mutex);
-                errors.push_back(e.what());
-                sources.push_back(m.source);
+                errors.push_back(f.describe());
+                sources.push_back(f.where);
             });
         consumer->start();
     }
@@ -218,10 +218,10 @@ TEST_CASE("a batch is appended in one transaction; an event that cannot be writt
     CHECK(beacon::parse_event(last->element[1]->element[1]->element[1]->str).data.at("n") == 2000);
 
     server.command({"SET", "not.a.stream", "x"});
-    beacon::redis_stream_listener_options options;
+    beacon::redis::stream_forwarder_options options;
     options.url = server.url();
     options.stream = "not.a.stream";
-    CHECK_THROWS_WITH(beacon::redis_stream_listener(options).forward(numbered(0, 2)),
+    CHECK_THROWS_WITH(beacon::redis::stream_forwarder(options).forward(numbered(0, 2)),
                       Contains("[beacon.redis_error]") && Contains("XADD not.a.stream") && Contains("WRONGTYPE"));
 }
 
@@ -232,7 +232,7 @@ TEST_CASE("the listener type \"redis_stream\" appends each commit's events in on
     std::vector<std::string> failures;
     beacon::resource_notifier notifier(host, [&](const beacon::after_commit_error& f) { failures.push_back(f.error.message()); });
     beacon::listener_types types;
-    beacon::add_redis_stream_listener_type(types, &notifier);
+    beacon::redis::add_stream_listener_type(types, &notifier);
     auto loaded = beacon::load_listeners(
         host,
         {{"event_listeners",
@@ -264,7 +264,7 @@ TEST_CASE("the listener type \"redis_stream\" appends each commit's events in on
                Contains("{\"timestamp\": ") && Contains("\"action\": \"create\""));  // Kinto's bytes
 
     beacon::listener_types bad;
-    beacon::add_redis_stream_listener_type(bad);
+    beacon::redis::add_stream_listener_type(bad);
     CHECK_THROWS_WITH(beacon::load_listeners(host, {{"event_listeners", {{"s", {{"use", "redis_stream"}, {"pool_size", 0}}}}}}, bad),
                       Contains("[beacon.config_error]") && Contains("pool_size") && Contains("positive number"));
     CHECK_THROWS_WITH(beacon::load_listeners(host, {{"event_listeners", {{"s", {{"use", "redis_stream"}, {"listname", "x"}}}}}}, bad),
@@ -390,7 +390,7 @@ TEST_CASE("bad entries are dead-lettered and reported; a receiver's exception is
     CHECK_THAT(errors[2], Contains("[beacon.decode_error]") && Contains("5005 bytes, more than max_entry_bytes (4096)"));
     CHECK_THAT(errors[3], Contains("[beacon.decode_error]") && Contains("4 fields, more than max_fields (2)"));
     CHECK_THAT(errors[4], Contains("[beacon.decode_error] /payload/action: unknown action \"explode\""));
-    CHECK_THAT(errors[5], Contains("[beacon.receiver_error]") && Contains("disk full"));
+    CHECK_THAT(errors[5], Contains("receiver #") && Contains("failed on the event") && Contains("disk full"));
     CHECK_THAT(got.sources[0], Contains("beacon.stream ") && Contains("-"));
     for (const auto& e : errors) CHECK(e.size() < 400);  // no whole payload quoted
 
@@ -432,7 +432,7 @@ TEST_CASE("a poison entry that kills every consumer is dead-lettered after max_d
             options.batch = 1;
             options.max_deliveries = 2;
             try {
-                beacon::redis_stream_consumer(local, options, [](const beacon::error&, const beacon::redis_message&) {}).run();
+                beacon::redis::stream_consumer(local, options, [](const beacon::failure&) {}).run();
             } catch (...) {
             }
             ::_exit(2);
@@ -519,7 +519,7 @@ TEST_CASE("a server killed and restarted mid-stream loses no acknowledged event"
         try {
             listener.forward(numbered(n, n + 5));
             for (int k = n; k < n + 5; ++k) acknowledged.push_back(k);
-        } catch (const beacon::redis_error& e) {
+        } catch (const beacon::redis::redis_error& e) {
             CHECK_THAT(e.what(), Contains("127.0.0.1:" + std::to_string(server.port())));
             ++refused;
         }
@@ -555,9 +555,9 @@ TEST_CASE("a group lost with a server restarted without persistence is created a
 TEST_CASE("a stream consumer runs once; a bad URL is refused", "[redis][stream]") {
     redis_server server;
     beacon::signal local("core", "resource_changed");
-    CHECK_THROWS_WITH(beacon::redis_stream_consumer(local, quick("http://x", "g", "c")),
-                      Contains("[beacon.redis_error]") && Contains("redis://"));
-    beacon::redis_stream_consumer consumer(local, quick(server.url(), "g", "c"));
+    CHECK_THROWS_WITH(beacon::redis::stream_consumer(local, quick("http://x", "g", "c")),
+                      Contains("[beacon.config_error] /url") && Contains("redis://"));
+    beacon::redis::stream_consumer consumer(local, quick(server.url(), "g", "c"));
     consumer.start();
     CHECK_THROWS_WITH(consumer.start(), Contains("already running"));
     consumer.stop();

@@ -40,25 +40,25 @@ using beacon_test::worker_side;
 
 TEST_CASE("redis URLs are parsed, their credentials used and never shown, and a bad one names what is wrong",
           "[redis][url][behaviour11]") {
-    const auto ep = beacon::detail::parse_redis_url("redis://:s3cret@cache.local:6390/2");
+    const auto ep = beacon::redis::detail::parse_redis_url("redis://:s3cret@cache.local:6390/2");
     CHECK(ep.host == "cache.local");
     CHECK(ep.port == 6390);
     CHECK(ep.db == 2);
     CHECK(ep.password == "s3cret");
     CHECK(ep.user.empty());
     CHECK(ep.url == "redis://***@cache.local:6390/2");
-    const auto acl = beacon::detail::parse_redis_url("redis://worker:pw@[::1]");
+    const auto acl = beacon::redis::detail::parse_redis_url("redis://worker:pw@[::1]");
     CHECK(acl.host == "::1");
     CHECK(acl.port == 6379);
     CHECK(acl.user == "worker");
 
     CHECK_THROWS_WITH(listener_for("http://localhost:6379"),
-                      Contains("[beacon.redis_error]") && Contains("http://localhost:6379") && Contains("scheme"));
-    CHECK_THROWS_WITH(beacon::detail::parse_redis_url("redis://localhost:99999"), Contains("bad port \"99999\""));
+                      Contains("[beacon.config_error] /url") && Contains("http://localhost:6379") && Contains("scheme"));
+    CHECK_THROWS_WITH(beacon::redis::detail::parse_redis_url("redis://localhost:99999"), Contains("bad port \"99999\""));
     // Found by the URL fuzzer: port 0 used to be accepted, to fail only at connect time.
-    CHECK_THROWS_WITH(beacon::detail::parse_redis_url("redis://11127:0"), Contains("bad port \"0\""));
-    CHECK_THROWS_WITH(beacon::detail::parse_redis_url("redis://localhost:6379/x"), Contains("bad database number \"x\""));
-    CHECK_THROWS_WITH(beacon::detail::parse_redis_url("redis://:pw@:6379"), Contains("missing host") && !Contains("pw"));
+    CHECK_THROWS_WITH(beacon::redis::detail::parse_redis_url("redis://11127:0"), Contains("bad port \"0\""));
+    CHECK_THROWS_WITH(beacon::redis::detail::parse_redis_url("redis://localhost:6379/x"), Contains("bad database number \"x\""));
+    CHECK_THROWS_WITH(beacon::redis::detail::parse_redis_url("redis://:pw@:6379"), Contains("missing host") && !Contains("pw"));
     // A wrong password is named as such, and not shown.
     redis_server server;
     CHECK_THROWS_WITH(listener_for("redis://:s3cret@127.0.0.1:" + std::to_string(server.port())).forward(numbered(1)),
@@ -67,14 +67,14 @@ TEST_CASE("redis URLs are parsed, their credentials used and never shown, and a 
     server.command({"CONFIG", "SET", "requirepass", "s3cret"});
     const std::string secured = "redis://:s3cret@127.0.0.1:" + std::to_string(server.port()) + "/3";
     listener_for(secured).forward(numbered(1));
-    beacon::detail::redis_connection db3(beacon::detail::parse_redis_url(secured), 2000ms);
+    beacon::redis::detail::redis_connection db3(beacon::redis::detail::parse_redis_url(secured), 2000ms);
     CHECK(db3.command({"LLEN", "beacon.events"})->integer == 1);
     CHECK(server.llen("beacon.events") == 0);  // database 0
 
     beacon::signal sink("core", "sink");
-    beacon::redis_consumer_options bad;
+    beacon::redis::consumer_options bad;
     bad.url = "redis//localhost";
-    CHECK_THROWS_AS(beacon::redis_consumer(sink, bad), beacon::redis_error);
+    CHECK_THROWS_AS(beacon::redis::consumer(sink, bad), beacon::config_error);
 }
 
 TEST_CASE("events forwarded to a list come out of a consumer in order, unchanged", "[redis][list]") {
@@ -149,7 +149,7 @@ TEST_CASE("events published on a channel reach a subscribed consumer", "[redis][
     CHECK(server.llen("beacon.dead") == 1);
     REQUIRE(got.error_count() == 1);
     CHECK_THAT(got.errors[0], Contains("[beacon.decode_error]") && Contains("not valid JSON"));
-    CHECK(got.payloads[0] == "not json");
+    CHECK_THAT(got.wheres[0], Contains("redis::consumer of channel beacon.live, message \"not json\""));
 }
 
 TEST_CASE("with Redis down the sender gets a redis_error and nothing crashes", "[redis][failure]") {
@@ -183,7 +183,7 @@ TEST_CASE("a write to a closed peer fails with EPIPE instead of killing the proc
     REQUIRE(::pipe(fds) == 0);
     ::close(fds[0]);
     {
-        beacon::detail::sigpipe_guard guard;
+        beacon::redis::detail::sigpipe_guard guard;
         CHECK(::write(fds[1], "x", 1) == -1);
         CHECK(errno == EPIPE);
     }
@@ -228,8 +228,8 @@ TEST_CASE("a message that is not an event goes to the error handler and the dead
     CHECK(got.numbers() == std::vector<int>{1, 2});
     CHECK_THAT(got.errors[0], Contains("[beacon.decode_error] /: not valid JSON"));
     CHECK_THAT(got.errors[1], Contains("[beacon.decode_error] /payload/action: unknown action \"explode\""));
-    CHECK_THAT(got.errors[2], Contains("[beacon.receiver_error]") && Contains("disk full"));
-    CHECK(got.payloads[0] == "{not json");
+    CHECK_THAT(got.errors[2], Contains("receiver #") && Contains("failed on the event") && Contains("disk full"));
+    CHECK_THAT(got.wheres[0], Contains("message \"{not json\""));
     CHECK(server.llen("beacon.dead") == 2);
     CHECK(std::string(server.command({"LINDEX", "beacon.dead", "-1"})->str) == "{not json");
     CHECK(server.llen("beacon.events") == 0);
@@ -240,7 +240,7 @@ TEST_CASE("a consumer stops promptly when idle, and when stopped from a receiver
     redis_server server;
     beacon::signal local("core", "resource_changed");
     {
-        beacon::redis_consumer idle(local, quick(server.url()));
+        beacon::redis::consumer idle(local, quick(server.url()));
         idle.start();
         REQUIRE(eventually([&] {
             const auto clients = server.command({"CLIENT", "LIST"});
@@ -249,7 +249,7 @@ TEST_CASE("a consumer stops promptly when idle, and when stopped from a receiver
     }  // the destructor stops and joins
 
     listener_for(server.url()).forward(std::vector<beacon::event>{numbered(1), numbered(2), numbered(3)});
-    beacon::redis_consumer consumer(local, quick(server.url()));
+    beacon::redis::consumer consumer(local, quick(server.url()));
     int seen = 0;
     local.connect([&](const beacon::event&) {
         if (++seen == 2) consumer.stop();
@@ -274,7 +274,7 @@ TEST_CASE("a server killed and restarted during a stream loses no acknowledged e
         try {
             listener.forward(numbered(n));
             acknowledged.push_back(n);
-        } catch (const beacon::redis_error& e) {
+        } catch (const beacon::redis::redis_error& e) {
             CHECK_THAT(e.what(), Contains("127.0.0.1:" + std::to_string(server.port())));
             refused.push_back(n);
         }
@@ -317,7 +317,7 @@ TEST_CASE("a consumer killed while handling an event gets it again on restart: a
                 if (::write(log_fd, line.data(), line.size()) < 0) ::_exit(3);
                 if (e.data.at("n") == crash_at) ::pause();
             });
-            beacon::redis_consumer(local, quick(server.url())).run();
+            beacon::redis::consumer(local, quick(server.url())).run();
         } catch (...) {
         }
         ::_exit(2);
@@ -379,7 +379,7 @@ TEST_CASE("interop: redis-cli and Python read beacon's envelope; beacon reads an
 
     worker_side got;
     auto options = quick(server.url());
-    options.listname = "queue";
+    options.list = "queue";
     got.start(options);
     REQUIRE(eventually([&] { return got.event_count() == 1; }));
     got.stop();
@@ -458,7 +458,7 @@ TEST_CASE("the listener type \"redis\" from configuration forwards what its filt
     redis_server server;
     beacon::registry host;
     beacon::listener_types types;
-    beacon::add_redis_listener_type(types);
+    beacon::redis::add_listener_types(types);
     auto loaded = beacon::load_listeners(host, {{"event_listeners", {{"queue", {{"use", "redis"}, {"url", server.url()},
                                                                                 {"listname", "records"}, {"resources", "record"}}}}}},
                                          types);
@@ -488,7 +488,7 @@ TEST_CASE("bad options of a redis listener are config errors naming the alias an
           "[redis][listener][behaviour11]") {
     beacon::registry host;
     beacon::listener_types types;
-    beacon::add_redis_listener_type(types);
+    beacon::redis::add_listener_types(types);
     auto load = [&](nlohmann::json options) {
         options["use"] = "redis";
         beacon::load_listeners(host, {{"event_listeners", {{"queue", options}}}}, types);
@@ -614,7 +614,7 @@ TEST_CASE("a connection whose SELECT fails is dropped, never used on another dat
 
 TEST_CASE("a connection's read timeout survives a silent reconnection", "[redis][failure]") {
     redis_server server;
-    beacon::detail::redis_connection connection(beacon::detail::parse_redis_url(server.url()), 300ms);
+    beacon::redis::detail::redis_connection connection(beacon::redis::detail::parse_redis_url(server.url()), 300ms);
     connection.set_read_timeout(5000ms);
     CHECK(connection.command({"PING"})->type == REDIS_REPLY_STATUS);
     CHECK(server.command({"CLIENT", "KILL", "TYPE", "normal"})->integer == 1);  // all but the server's own client
@@ -627,13 +627,13 @@ TEST_CASE("a bad message goes to the dead-letter list, not whatever else is in t
     redis_server server;
     server.command({"LPUSH", "beacon.events", "{not json"});
     beacon::signal local("core", "resource_changed");
-    beacon::detail::redis_connection other(beacon::detail::parse_redis_url(server.url()), 2000ms);
+    beacon::redis::detail::redis_connection other(beacon::redis::detail::parse_redis_url(server.url()), 2000ms);
     auto options = quick(server.url());
     options.processing_list = "shared.processing";
     options.dead_letter = "beacon.dead";
-    beacon::redis_consumer consumer(local, options, [&](const beacon::error&, const beacon::redis_message& m) {
+    beacon::redis::consumer consumer(local, options, [&](const beacon::failure& f) {
         // Meanwhile, something else pushes onto the processing list (a consumer wrongly sharing it).
-        if (!m.payload.empty()) other.command({"LPUSH", "shared.processing", "in flight elsewhere"});
+        if (f.where.find("message") != std::string::npos) other.command({"LPUSH", "shared.processing", "in flight elsewhere"});
     });
     consumer.start();
     REQUIRE(eventually([&] { return server.llen("beacon.dead") == 1; }));
@@ -644,29 +644,29 @@ TEST_CASE("a bad message goes to the dead-letter list, not whatever else is in t
     CHECK(std::string(server.command({"LINDEX", "shared.processing", "0"})->str) == "in flight elsewhere");
 }
 
-TEST_CASE("a consumer runs once: a second start, a start after stop and a join from its own thread are redis_errors",
+TEST_CASE("a consumer runs once: a second start, a start after stop and a join from its own thread are misuse_errors",
           "[redis][stop]") {
     redis_server server;
     beacon::signal local("core", "resource_changed");
     {
-        beacon::redis_consumer twice(local, quick(server.url()));
+        beacon::redis::consumer twice(local, quick(server.url()));
         twice.start();
-        CHECK_THROWS_WITH(twice.start(), Contains("[beacon.redis_error] redis_consumer::start()") && Contains("already running"));
-        CHECK_THROWS_WITH(twice.run(), Contains("redis_consumer::run()") && Contains("already running"));
+        CHECK_THROWS_WITH(twice.start(), Contains("[beacon.misuse_error] redis::consumer::start()") && Contains("already running"));
+        CHECK_THROWS_WITH(twice.run(), Contains("redis::consumer::run()") && Contains("already running"));
     }
     {
-        beacon::redis_consumer stopped(local, quick(server.url()));
+        beacon::redis::consumer stopped(local, quick(server.url()));
         stopped.stop();
-        CHECK_THROWS_WITH(stopped.start(), Contains("redis_consumer::start()") && Contains("was stopped") && Contains("make a new one"));
-        CHECK_THROWS_WITH(stopped.run(), Contains("redis_consumer::run()") && Contains("was stopped"));
+        CHECK_THROWS_WITH(stopped.start(), Contains("redis::consumer::start()") && Contains("was stopped") && Contains("make a new one"));
+        CHECK_THROWS_WITH(stopped.run(), Contains("redis::consumer::run()") && Contains("was stopped"));
     }
 
     listener_for(server.url()).forward(numbered(1));
     std::mutex mutex;
     std::vector<std::string> errors;
-    beacon::redis_consumer consumer(local, quick(server.url()), [&](const beacon::error& e, const beacon::redis_message&) {
+    beacon::redis::consumer consumer(local, quick(server.url()), [&](const beacon::failure& f) {
         std::lock_guard lock(mutex);
-        errors.push_back(e.what());
+        errors.push_back(f.describe());
     });
     auto joiner = local.connect([&](const beacon::event&) {
         consumer.stop();
@@ -678,12 +678,12 @@ TEST_CASE("a consumer runs once: a second start, a start after stop and a join f
         return !errors.empty();
     }));
     consumer.join();
-    CHECK_THAT(errors.front(), Contains("[beacon.receiver_error]") &&
-                                   Contains("[beacon.redis_error] redis_consumer::join(): called from the consumer's own thread"));
+    CHECK_THAT(errors.front(), Contains("receiver #") &&
+                                   Contains("[beacon.misuse_error] redis::consumer::join(): called from the consumer's own thread"));
     CHECK(server.llen("beacon.events") == 0);
 }
 
-TEST_CASE("destroying a consumer from its own receiver terminates with a redis_error saying why", "[redis][stop]") {
+TEST_CASE("destroying a consumer from its own receiver terminates with a misuse_error saying why", "[redis][stop]") {
     redis_server server;
     listener_for(server.url()).forward(numbered(1));
     int err[2];
@@ -696,7 +696,7 @@ TEST_CASE("destroying a consumer from its own receiver terminates with a redis_e
         ::dup2(err[1], 2);
         ::close(err[0]);
         beacon::signal local("core", "resource_changed");
-        auto* consumer = new beacon::redis_consumer(local, quick(server.url()));
+        auto* consumer = new beacon::redis::consumer(local, quick(server.url()));
         local.connect([&](const beacon::event&) { delete consumer; });
         consumer->start();
         ::pause();
@@ -710,5 +710,5 @@ TEST_CASE("destroying a consumer from its own receiver terminates with a redis_e
     int status = 0;
     ::waitpid(child, &status, 0);
     CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT));
-    CHECK_THAT(said, Contains("[beacon.redis_error] redis_consumer::~redis_consumer(): called from the consumer's own thread"));
+    CHECK_THAT(said, Contains("[beacon.misuse_error] redis::consumer::~consumer(): called from the consumer's own thread"));
 }
