@@ -65,17 +65,17 @@ struct consumer_options {
 /// part::redis whose `where` names the consumer, its list or channel and the message (an excerpt):
 /// a decode_error (a bad message), a redis_error (connection lost, before a reconnection), or a
 /// receiver's own exception (with `receiver` and the event set).
-class consumer {
+class consumer : public detail::consumer_loop {
 public:
     /// A consumer re-sending into `target` (which must outlive it); failures go to `on_failure`.
     /// Throws config_error for a bad URL; does not connect yet.
     explicit consumer(signal& target, consumer_options options = {}, failure_handler on_failure = {})
-        : target_(target),
+        : consumer_loop("redis::consumer", options.channel.empty() ? "list " + options.list : "channel " + options.channel,
+                        std::move(on_failure), {[this] { prepare(); }, [this] { step(); }, [this] { connection_.close(); }},
+                        options.backoff_min, options.backoff_max),
+          target_(target),
           options_(with_defaults(std::move(options))),
-          connection_(detail::parse_redis_url(options_.url), options_.timeout),
-          loop_("redis::consumer", (options_.channel.empty() ? "list " + options_.list : "channel " + options_.channel),
-                std::move(on_failure), {[this] { prepare(); }, [this] { step(); }, [this] { connection_.close(); }},
-                options_.backoff_min, options_.backoff_max) {
+          connection_(detail::parse_redis_url(options_.url), options_.timeout) {
         // A blocking pop waits up to poll_timeout for an event, then up to timeout for the reply.
         if (options_.channel.empty()) connection_.set_read_timeout(options_.poll_timeout + options_.timeout);
     }
@@ -84,22 +84,7 @@ public:
     /// Stops and joins the thread `start` made. Destroying a consumer from the thread consuming
     /// (one of its receivers or its failure handler), which cannot wait for itself, reports that
     /// misuse_error and calls std::terminate. Throws nothing.
-    ~consumer() = default;
-
-    /// Consumes in the calling thread until `stop()`. A consumer runs once: throws misuse_error
-    /// when it is already running or was started (`run` or `start`), or when it was stopped.
-    void run() { loop_.run(); }
-
-    /// Runs `run()` in a new thread; throws misuse_error as `run()` does.
-    void start() { loop_.start(); }
-
-    /// Asks `run()` to return after the event in hand (within `poll_timeout`); returns at once,
-    /// and may be called from a receiver, or before `run()` or `start()` (which then throw).
-    void stop() noexcept { loop_.stop(); }
-
-    /// Waits for the thread `start` made to finish (call `stop()` first). Throws misuse_error when
-    /// called from the thread consuming (a receiver or the failure handler), which cannot wait for itself.
-    void join() { loop_.join(); }
+    ~consumer() { halt(); }
 
     /// The options in force (with the default processing list filled in).
     const consumer_options& options() const noexcept { return options_; }
@@ -196,10 +181,10 @@ private:
             }
             e = options_.format.decode(payload, options_.limits);
         } catch (const decode_error&) {
-            loop_.report_exception(std::current_exception(), about);
+            report_exception(std::current_exception(), about);
             return false;
         }
-        loop_.deliver(target_, e, about);
+        dispatch(target_, e, about);
         return true;
     }
 
@@ -208,7 +193,6 @@ private:
     detail::redis_connection connection_;
     std::unique_ptr<detail::redis_connection> dead_letters_;
     std::optional<std::chrono::steady_clock::time_point> ping_deadline_;  // of the PING awaiting an answer
-    detail::consumer_loop loop_;  // last: destroyed (stopped and joined) first
 };
 
 }  // namespace beacon::redis

@@ -36,6 +36,10 @@ struct forwarder_options {
     /// forwards from many threads are coalesced into pipelines on these connections (one round
     /// trip for many forwards).
     std::size_t pool_size = 1;
+    /// An event whose text is longer than `limits.max_bytes` (default 16 MiB) or nests deeper
+    /// than `limits.max_depth` is an encode_error at send time: consumer_options::limits (same
+    /// name, same default) would dead-letter it. Give both sides the same limits.
+    json_limits limits;
 };
 
 /// Forwards each event it receives, written in its wire format (beacon's envelope by default), to
@@ -44,24 +48,17 @@ struct forwarder_options {
 /// server has restarted; thread-safe: forwards from many threads at once share pipelines. A
 /// forward that returns has been acknowledged by Redis; one that cannot be throws redis_error;
 /// an event that cannot be written throws encode_error.
-class forwarder {
+class forwarder : public detail::forwarding_calls<forwarder> {
 public:
     /// A forwarder with `options`; throws config_error for a bad URL (it does not connect yet).
     explicit forwarder(forwarder_options options = {}) : state_(std::make_shared<state>(std::move(options))) {}
-
-    /// Forwards `e` (so that `signal::connect(forwarder)` works).
-    void operator()(const event& e) const { forward(e); }
-    /// Forwards `batch` in one round trip (so that `resource_notifier::on_after_commit(forwarder)`
-    /// publishes once per commit).
-    void operator()(const std::vector<event>& batch) const { forward(batch); }
 
     /// Pushes or publishes `e` and waits for Redis to acknowledge it (one round trip). A timestamp
     /// of 0 is sent as now (by the built-in formats). Throws encode_error (naming the event and
     /// the field) when `e` cannot be written, and then sends nothing.
     void forward(const event& e) const {
-        std::string text;
-        detail::encode_within(state_->options.format, e, text, limit());
-        send({{state_->options.channel.empty() ? "LPUSH" : "PUBLISH", target(), text}});
+        const auto verb = state_->options.channel.empty() ? "LPUSH" : "PUBLISH";
+        send({{verb, target(), detail::encode_one(state_->options.format, e, limit())}});
     }
 
     /// Pushes or publishes every event of `batch` that can be written, in order, in one round
@@ -91,7 +88,7 @@ private:
         return state_->options.channel.empty() ? state_->options.list : state_->options.channel;
     }
 
-    static detail::size_limit limit() noexcept { return {}; }
+    detail::size_limit limit() const noexcept { return {state_->options.limits.max_bytes, "limits.max_bytes", 0}; }
 
     void send(const std::vector<detail::redis_command>& commands) const { state_->pool.pipeline(commands); }
 

@@ -41,7 +41,9 @@ struct stream_consumer_options {
     /// Where a group this consumer creates starts: "0" (everything the stream holds) or "$"
     /// (only entries added from now on).
     std::string start_id = "0";
-    std::size_t batch = 16;  ///< Entries read per round trip (XREADGROUP COUNT).
+    /// New entries read per round trip (XREADGROUP COUNT); each is acknowledged (XACK) as soon as
+    /// its receivers returned, so that a crash on one leaves the entries handled before it done.
+    std::size_t batch = 16;
     /// An entry pending with a consumer (of this group) for longer than this is taken over
     /// (XAUTOCLAIM): its consumer is presumed dead. Must exceed the time a batch takes to handle.
     std::chrono::milliseconds claim_idle{30000};
@@ -52,9 +54,12 @@ struct stream_consumer_options {
     /// How entries are read: beacon's envelope format (default), which reads the envelope and
     /// Kinto's flat payload alike; `wire_format::kinto()` for Kinto's alone; or a host's format.
     wire_format format = wire_format::envelope();
-    /// Bounds on each event's text (size before parsing, nesting depth while parsing).
+    /// Bounds on each event's text (size before parsing, nesting depth while parsing); a
+    /// stream_forwarder with the same limits refuses to write what they refuse.
     json_limits limits;
-    std::size_t max_entry_bytes = 1 << 20;  ///< A larger entry (all fields) is dead-lettered undecoded.
+    /// A larger entry (all fields) is dead-lettered undecoded; a stream_forwarder with the same
+    /// setting (the same default) refuses to write one.
+    std::size_t max_entry_bytes = default_max_entry_bytes;
     std::size_t max_fields = 16;            ///< An entry with more field/value pairs is dead-lettered.
     std::chrono::milliseconds poll_timeout{500};  ///< Longest blocking wait, hence longest stop() delay.
     std::chrono::milliseconds timeout{2000};      ///< Longest wait to connect or write.
@@ -77,18 +82,18 @@ struct stream_consumer_options {
 ///
 /// Failures go to `on_failure` (the process-wide sink when empty) as a beacon::failure of
 /// part::redis whose `where` names the consumer, its stream and group, and the entry id.
-class stream_consumer {
+class stream_consumer : public detail::consumer_loop {
 public:
     /// A consumer re-sending into `target` (which must outlive it); failures go to `on_failure`.
     /// Throws config_error for a bad URL; does not connect yet.
     explicit stream_consumer(signal& target, stream_consumer_options options = {}, failure_handler on_failure = {})
-        : target_(target),
+        : consumer_loop("redis::stream_consumer", "stream " + options.stream + " group " + options.group,
+                        std::move(on_failure), {[this] { prepare(); }, [this] { step(); }, [this] { connection_.close(); }},
+                        options.backoff_min, options.backoff_max),
+          target_(target),
           options_(with_defaults(std::move(options))),
           connection_(detail::parse_redis_url(options_.url), options_.timeout),
-          batch_text_(std::to_string(options_.batch)),
-          loop_("redis::stream_consumer", "stream " + options_.stream + " group " + options_.group, std::move(on_failure),
-                {[this] { prepare(); }, [this] { step(); }, [this] { connection_.close(); }}, options_.backoff_min,
-                options_.backoff_max) {
+          batch_text_(std::to_string(options_.batch)) {
         // A blocking read waits up to poll_timeout for entries, then up to timeout for the reply.
         connection_.set_read_timeout(options_.poll_timeout + options_.timeout);
     }
@@ -96,22 +101,7 @@ public:
     stream_consumer& operator=(const stream_consumer&) = delete;
     /// Stops and joins the thread `start` made; from the consuming thread itself (which cannot
     /// wait for itself) it reports that misuse_error and calls std::terminate.
-    ~stream_consumer() = default;
-
-    /// Consumes in the calling thread until `stop()`; throws misuse_error when the consumer already
-    /// ran or was started, or was stopped.
-    void run() { loop_.run(); }
-
-    /// Runs `run()` in a new thread; throws misuse_error as `run()` does.
-    void start() { loop_.start(); }
-
-    /// Asks `run()` to return after the entry in hand (within `poll_timeout`), acknowledging what
-    /// was handled; returns at once and may be called from a receiver.
-    void stop() noexcept { loop_.stop(); }
-
-    /// Waits for the thread `start` made to finish (call `stop()` first); throws misuse_error when
-    /// called from the consuming thread.
-    void join() { loop_.join(); }
+    ~stream_consumer() { halt(); }
 
     /// The options in force (with the defaults filled in).
     const stream_consumer_options& options() const noexcept { return options_; }
@@ -148,12 +138,13 @@ private:
         }
         next_claim_ = std::chrono::steady_clock::time_point();
         claim_cursor_ = "0-0";
-        // Own history: XREADGROUP from an id returns our pending entries after it (and counts a
-        // delivery for each).
+        // Own history, one entry at a time: XREADGROUP from an id returns our pending entries after
+        // it and counts a delivery for each it returns, so that asking for one charges only the
+        // entry handled next. After a crash on one entry, those read with it are not charged.
         std::string after = "0-0";
-        while (!loop_.stopping()) {
+        while (!stopping()) {
             const auto reply = connection_.command({"XREADGROUP", "GROUP", options_.group, options_.name, "COUNT",
-                                                    batch_text_, "STREAMS", options_.stream, after});
+                                                    "1", "STREAMS", options_.stream, after});
             const auto entries = entries_of_read(reply.get());
             if (entries.empty()) return;
             after = entries.back().id;
@@ -171,22 +162,35 @@ private:
     }
 
     // Takes over entries idle for claim_idle in any consumer of the group, one XAUTOCLAIM step
-    // (resumed from where the last one ended); due again at once while the scan goes on.
+    // (resumed from where the last one ended); due again at once while the scan goes on. The
+    // step takes their ids only (JUSTID counts no delivery); each is then claimed again and
+    // handled one at a time (XCLAIM counts a delivery for it alone), so that a poison entry
+    // charges none of the entries taken over with it.
     void take_over_abandoned() {
         const auto reply = connection_.command({"XAUTOCLAIM", options_.stream, options_.group, options_.name,
                                                 std::to_string(options_.claim_idle.count()), claim_cursor_, "COUNT",
-                                                batch_text_});
-        // [next cursor, [entries...], [deleted ids...]] (Redis 7)
+                                                batch_text_, "JUSTID"});
+        // [next cursor, [ids...], [deleted ids...]] (Redis 7)
         if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 || !is_string(reply->element[0]) ||
-            reply->element[1]->type != REDIS_REPLY_ARRAY) {
+            reply->element[1]->type != REDIS_REPLY_ARRAY || reply->element[1]->elements > options_.batch) {
             unexpected("XAUTOCLAIM");
         }
         claim_cursor_ = text_of(reply->element[0]);
-        const auto entries = entries_of(reply->element[1], "XAUTOCLAIM");
+        std::vector<std::string> ids;
+        for (std::size_t i = 0; i < reply->element[1]->elements; ++i) {
+            if (!is_string(reply->element[1]->element[i])) unexpected("XAUTOCLAIM");
+            ids.push_back(text_of(reply->element[1]->element[i]));
+        }
         const bool scan_done = claim_cursor_ == "0-0";
         next_claim_ = scan_done ? std::chrono::steady_clock::now() + std::max(options_.claim_idle / 2, std::chrono::milliseconds(1))
                                 : std::chrono::steady_clock::time_point();
-        if (!entries.empty()) handle(entries, delivery_counts(entries));
+        for (const auto& id : ids) {
+            if (stopping()) return;  // the rest stays pending with this consumer
+            const auto claimed = connection_.command({"XCLAIM", options_.stream, options_.group, options_.name, "0", id});
+            if (claimed->type != REDIS_REPLY_ARRAY) unexpected("XCLAIM");
+            const auto entries = entries_of(claimed.get(), "XCLAIM");  // none when it was deleted meanwhile
+            if (!entries.empty()) handle(entries, delivery_counts(entries));
+        }
     }
 
     // How many times each of `entries` (pending with this consumer) has been delivered, this
@@ -207,14 +211,14 @@ private:
         return counts;
     }
 
-    // Delivers `entries` in order (or dead-letters them), then acknowledges what was delivered in
-    // one XACK. `counts` maps ids to delivery counts; an id missing from it is on its first.
+    // Delivers `entries` in order (or dead-letters them), acknowledging each as soon as its
+    // receivers returned: a crash on one entry leaves only that one (and those not yet handled)
+    // pending. `counts` maps ids to delivery counts; an id missing from it is on its first.
     void handle(const std::vector<entry>& entries, const std::map<std::string, std::size_t>& counts) {
-        std::vector<std::string> done;
         for (const auto& item : entries) {
-            if (loop_.stopping()) break;  // the rest stays pending with this consumer
-            if (!item.fields) {     // deleted (trimmed) while pending: nothing to deliver
-                done.push_back(item.id);
+            if (stopping()) break;  // the rest stays pending with this consumer
+            if (!item.fields) {           // deleted (trimmed) while pending: nothing to deliver
+                acknowledge(item.id);
                 continue;
             }
             const checked entry_text = check(*item.fields);
@@ -239,14 +243,12 @@ private:
                 dead_letter(item, bad, true);
                 continue;
             }
-            loop_.deliver(target_, e, "entry " + item.id);
-            done.push_back(item.id);
+            dispatch(target_, e, "entry " + item.id);
+            acknowledge(item.id);
         }
-        if (done.empty()) return;
-        detail::redis_command xack{"XACK", options_.stream, options_.group};
-        xack.insert(xack.end(), done.begin(), done.end());
-        connection_.command(xack);
     }
+
+    void acknowledge(const std::string& id) { connection_.command({"XACK", options_.stream, options_.group, id}); }
 
     // An entry's event text, or what is wrong with the entry, and whether it is within bounds
     // (then its fields may be copied to the dead-letter stream).
@@ -304,7 +306,7 @@ private:
         const auto replies = connection_.pipeline(
             {{"MULTI"}, xadd, {"XACK", options_.stream, options_.group, item.id}, {"EXEC"}});
         if (replies.back()->type != REDIS_REPLY_ARRAY) unexpected("EXEC");
-        loop_.report_exception(std::make_exception_ptr(why), "entry " + item.id);
+        report_exception(std::make_exception_ptr(why), "entry " + item.id);
     }
 
     // The entries of an XREADGROUP reply ([[stream, [[id, fields]...]]], or nil for none).
@@ -349,7 +351,6 @@ private:
     std::string batch_text_;
     std::string claim_cursor_ = "0-0";
     std::chrono::steady_clock::time_point next_claim_{};
-    detail::consumer_loop loop_;  // last: destroyed (stopped and joined) first
 };
 
 }  // namespace beacon::redis

@@ -28,6 +28,10 @@ namespace beacon::redis {
 /// The field of a stream entry that holds the event, written in the forwarder's wire format.
 inline constexpr std::string_view stream_field = "event";
 
+/// The default bound on a stream entry's size (all fields), shared by stream_forwarder_options
+/// and stream_consumer_options: what the consumer would dead-letter, the forwarder refuses.
+inline constexpr std::size_t default_max_entry_bytes = std::size_t{1} << 20;
+
 /// Where and how a stream_forwarder appends events.
 struct stream_forwarder_options {
     std::string url = "redis://127.0.0.1:6379/0";  ///< redis://[[user]:password@]host[:port][/db]
@@ -41,6 +45,13 @@ struct stream_forwarder_options {
     std::size_t pool_size = 1;
     /// How events are written: beacon's envelope (default), Kinto's bytes, or a host's format.
     wire_format format = wire_format::envelope();
+    /// An event whose text is longer than `limits.max_bytes` (or nests deeper than
+    /// `limits.max_depth`) is an encode_error at send time: the consumers' setting of the same
+    /// name (and default) would refuse it. Give both sides the same limits.
+    json_limits limits;
+    /// An entry (field `event` and the text) larger than this is an encode_error at send time;
+    /// stream_consumer_options::max_entry_bytes (same default) would dead-letter it.
+    std::size_t max_entry_bytes = default_max_entry_bytes;
 };
 
 /// Appends each event it receives to a Redis stream, as one entry whose field `event` holds the
@@ -50,25 +61,15 @@ struct stream_forwarder_options {
 /// and remade when the server has restarted; thread-safe: forwards from many threads at once
 /// share pipelines. A forward that returns has been acknowledged by Redis; one that cannot be
 /// throws redis_error.
-class stream_forwarder {
+class stream_forwarder : public detail::forwarding_calls<stream_forwarder> {
 public:
     /// A forwarder with `options`; throws config_error for a bad URL (it does not connect yet).
     explicit stream_forwarder(stream_forwarder_options options = {}) : state_(std::make_shared<state>(std::move(options))) {}
 
-    /// Forwards `e` (so that `signal::connect(forwarder)` works).
-    void operator()(const event& e) const { forward(e); }
-    /// Forwards `batch` in one round trip (so that `resource_notifier::on_after_commit(forwarder)`
-    /// appends once per commit).
-    void operator()(const std::vector<event>& batch) const { forward(batch); }
-
     /// Appends `e` and waits for Redis to acknowledge it (one round trip). A timestamp of 0 is
     /// sent as now (by the built-in formats). Throws encode_error (naming the event and the field)
     /// when `e` cannot be written, and then sends nothing.
-    void forward(const event& e) const {
-        std::string text;
-        detail::encode_within(state_->options.format, e, text, limit());
-        state_->pool.pipeline({xadd(text)});
-    }
+    void forward(const event& e) const { state_->pool.pipeline({xadd(detail::encode_one(state_->options.format, e, limit()))}); }
 
     /// Appends every event of `batch` that can be written, in order, in one round trip and
     /// atomically (MULTI/EXEC): either all of those entries are added or none. An event that
@@ -108,7 +109,12 @@ private:
         return {"XADD", state_->options.stream, "MAXLEN", "~", state_->max_length, "*", stream_field, text};
     }
 
-    static detail::size_limit limit() noexcept { return {}; }
+    // The tighter of the two bounds on an event's text.
+    detail::size_limit limit() const noexcept {
+        const auto& o = state_->options;
+        if (o.limits.max_bytes + stream_field.size() < o.max_entry_bytes) return {o.limits.max_bytes, "limits.max_bytes", 0};
+        return {o.max_entry_bytes, "max_entry_bytes", stream_field.size()};
+    }
 
     std::string where() const { return state_->pool.endpoint().url; }
 

@@ -17,8 +17,9 @@ namespace beacon::redis::detail {
 
 /// The most bytes a forwarder writes for one event, and the name of the setting that says so.
 struct size_limit {
-    std::size_t max_bytes = static_cast<std::size_t>(-1);  ///< Longest text accepted.
+    std::size_t max_bytes = static_cast<std::size_t>(-1);  ///< Longest text (plus `overhead`) accepted.
     const char* name = "";                                 ///< The option, e.g. "limits.max_bytes".
+    std::size_t overhead = 0;  ///< Bytes written with each text (a stream entry's field name).
 };
 
 /// Appends `e` in `format` to `out`; throws encode_error (leaving `out` as it was) when it cannot
@@ -31,12 +32,19 @@ inline void encode_within(const wire_format& format, const event& e, std::string
         out.resize(start);
         throw;
     }
-    if (const std::size_t bytes = out.size() - start; bytes > limit.max_bytes) {
+    if (const std::size_t bytes = out.size() - start + limit.overhead; bytes > limit.max_bytes) {
         out.resize(start);
         throw encode_error("", "event " + beacon::detail::describe_event(e) + " is " + std::to_string(bytes) +
                                    " bytes in the wire format \"" + format.name() + "\", more than " + limit.name +
                                    " (" + std::to_string(limit.max_bytes) + "), which the consumers refuse");
     }
+}
+
+/// The text of `e` in `format`; throws encode_error as encode_within.
+inline std::string encode_one(const wire_format& format, const event& e, const size_limit& limit) {
+    std::string text;
+    encode_within(format, e, text, limit);
+    return text;
 }
 
 /// The texts of a batch's events that can be written, one after the other in one buffer, and
@@ -70,5 +78,16 @@ inline encoded_batch encode_batch(const wire_format& format, const std::vector<e
     }
     return out;
 }
+
+/// The calls a forwarder takes as a receiver: one event, or a batch in one round trip.
+template <class Forwarder>
+class forwarding_calls {
+public:
+    /// Forwards `e` (so that `signal::connect(forwarder)` works).
+    void operator()(const event& e) const { static_cast<const Forwarder&>(*this).forward(e); }
+    /// Forwards `batch` in one round trip (so that `resource_notifier::on_after_commit(forwarder)`
+    /// writes once per commit).
+    void operator()(const std::vector<event>& batch) const { static_cast<const Forwarder&>(*this).forward(batch); }
+};
 
 }  // namespace beacon::redis::detail

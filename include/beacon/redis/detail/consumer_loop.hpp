@@ -23,12 +23,47 @@
 
 namespace beacon::redis::detail {
 
-/// Runs a consumer's steps until `stop()`, in the caller's thread (`run`) or one of its own
-/// (`start`), once. A redis_error out of a step is reported, the connection closed, and the
-/// consumer prepared again after a backoff growing from `backoff_min` to `backoff_max`. Declared
-/// last in its owner, so that its destructor joins the thread before the owner's members go.
+/// The base of both Redis consumers: runs a consumer's steps until `stop()`, in the caller's
+/// thread (`run`) or one of its own (`start`), once. A redis_error out of a step is reported, the
+/// connection closed, and the consumer prepared again after a backoff growing from `backoff_min`
+/// to `backoff_max`. A consumer's destructor calls `halt()` first, so that the thread is joined
+/// before the consumer's members go.
 class consumer_loop {
 public:
+    consumer_loop(const consumer_loop&) = delete;
+    consumer_loop& operator=(const consumer_loop&) = delete;
+
+    /// Consumes in the calling thread until `stop()`. A consumer runs once: throws misuse_error
+    /// when it is already running or was started (`run` or `start`), or when it was stopped.
+    void run() {
+        claim("run()");
+        consume();
+    }
+
+    /// Runs `run()` in a new thread; throws misuse_error as `run()` does.
+    void start() {
+        claim("start()");
+        thread_ = std::thread([this] { consume(); });
+    }
+
+    /// Asks `run()` to return after the message or entry in hand (within `poll_timeout`); returns
+    /// at once, and may be called from a receiver, or before `run()` or `start()` (which then throw).
+    void stop() noexcept {
+        {
+            const std::lock_guard lock(stop_mutex_);
+            stop_.store(true, std::memory_order_release);
+        }
+        stop_cv_.notify_all();
+    }
+
+    /// Waits for the thread `start` made to finish (call `stop()` first). Throws misuse_error when
+    /// called from the thread consuming (a receiver or the failure handler), which cannot wait for itself.
+    void join() {
+        if (consuming_thread_.load() == std::this_thread::get_id()) throw own_thread_error("join()");
+        if (thread_.joinable()) thread_.join();
+    }
+
+protected:
     /// What a consumer does: (re)connect and set up, handle what one wait brings, drop the connection.
     struct steps {
         std::function<void()> prepare;
@@ -46,44 +81,18 @@ public:
           steps_(std::move(s)),
           backoff_min_(backoff_min),
           backoff_max_(backoff_max) {}
-    consumer_loop(const consumer_loop&) = delete;
-    consumer_loop& operator=(const consumer_loop&) = delete;
-    /// Stops and joins the thread `start` made; from the consuming thread itself (which cannot
-    /// wait for itself) reports that misuse_error and calls std::terminate.
-    ~consumer_loop() noexcept {
+    ~consumer_loop() = default;
+
+    /// Stops and joins the thread `start` made (the consumer's destructor calls it first); from
+    /// the consuming thread itself (which cannot wait for itself) reports that misuse_error and
+    /// calls std::terminate.
+    void halt() noexcept {
         stop();
         if (consuming_thread_.load() == std::this_thread::get_id()) {
             report_exception(std::make_exception_ptr(own_thread_error("~" + short_name() + "()")));
             std::terminate();
         }
         if (thread_.joinable()) thread_.join();  // from another thread, joining cannot fail
-    }
-
-    /// Consumes in the calling thread until `stop()`; misuse_error when already run or stopped.
-    void run() {
-        claim("run()");
-        consume();
-    }
-
-    /// Runs `run()` in a new thread; misuse_error as `run()`.
-    void start() {
-        claim("start()");
-        thread_ = std::thread([this] { consume(); });
-    }
-
-    /// Asks the loop to return after the step in hand; returns at once.
-    void stop() noexcept {
-        {
-            const std::lock_guard lock(stop_mutex_);
-            stop_.store(true, std::memory_order_release);
-        }
-        stop_cv_.notify_all();
-    }
-
-    /// Waits for the thread `start` made; misuse_error from the consuming thread itself.
-    void join() {
-        if (consuming_thread_.load() == std::this_thread::get_id()) throw own_thread_error("join()");
-        if (thread_.joinable()) thread_.join();
     }
 
     /// Whether `stop()` was called.
@@ -110,7 +119,7 @@ public:
 
     /// Sends `e` to every receiver of `target`, reporting each receiver that threw (its exception
     /// as itself) about `about`.
-    void deliver(signal& target, const event& e, const std::string& about) const {
+    void dispatch(signal& target, const event& e, const std::string& about) const {
         for (const auto& failed : target.send_robust(e)) {
             report_exception(failed.exception, about,
                              "receiver #" + std::to_string(failed.receiver_id) + " (" + failed.receiver_type + ")", &e);
