@@ -69,9 +69,11 @@ TEST_CASE("two web servers serve one hub's events through Redis pub/sub", "[web]
     // Two web processes, each subscribed.
     std::mutex m;
     std::vector<std::string> errors;
+    std::vector<std::string> wheres;  // each failure's `where`
     const auto on_failure = [&](const beacon::failure& f) {
         std::lock_guard lock(m);
-        errors.push_back(f.describe());
+        errors.push_back(f.message());
+        wheres.push_back(f.where);
     };
     beacon::redis::consumer_options sub;
     sub.url = redis.url();
@@ -130,4 +132,5 @@ TEST_CASE("two web servers serve one hub's events through Redis pub/sub", "[web]
     std::lock_guard lock(m);
     CHECK(errors.size() == 2);  // one per server
     for (const auto& e : errors) CHECK_THAT(e, StartsWith("[beacon.decode_error]"));
+    for (const auto& w : wheres) CHECK_THAT(w, StartsWith("redis::consumer of channel beacon.web.UserHub, message \"{not json"));
 }
