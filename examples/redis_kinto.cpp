@@ -17,7 +17,7 @@ int publish(const std::string& url) {
         std::cerr << "kinto host: " << f.error.message() << "\n";
     });
     beacon::listener_types types;
-    beacon::add_redis_listener_type(types, &notifier);  // also registers Kinto's and Cliquet's module names
+    beacon::redis::add_listener_types(types, &notifier);  // also registers Kinto's and Cliquet's module names
 
     // Kinto's ini, unchanged: kinto.event_listeners = redis, kinto.event_listeners.redis.use = ...
     const nlohmann::json settings{{"event_listeners", "redis"},
@@ -44,13 +44,13 @@ int publish(const std::string& url) {
 }
 
 int consume(const std::string& url) {
-    beacon::redis_consumer_options options;
+    beacon::redis::consumer_options options;
     options.url = url;
-    options.listname = "kinto.core.events";  // Cliquet's: "cliquet.events"
+    options.list = "kinto.core.events";  // Cliquet's: "cliquet.events"
     // The default format reads Kinto's flat payload and beacon's envelope alike (by shape);
     // wire_format::kinto() would accept Kinto's payload alone.
     beacon::signal changed("core", "resource_changed");
-    beacon::redis_consumer consumer(changed, options);
+    beacon::redis::consumer consumer(changed, options);
     changed.connect([&](const beacon::event& e) {
         std::cout << "worker: " << beacon::to_string(*e.action) << " " << e.resource_name << " " << e.uri << " by "
                   << (e.user_id.empty() ? "anonymous" : e.user_id) << ", bucket " << e.data.at("bucket_id").get<std::string>()

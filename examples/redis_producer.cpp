@@ -29,9 +29,9 @@ int main(int argc, char** argv) {
         ++failures;
     });
 
-    beacon::redis_listener_options options;
+    beacon::redis::forwarder_options options;
     if (argc > 1) options.url = argv[1];  // LPUSH to "beacon.events", Kinto's behaviour
-    notifier.on_after_commit(beacon::redis_listener(options));  // one LPUSH per commit
+    notifier.on_after_commit(beacon::redis::forwarder(options));  // one LPUSH per commit
 
     {
         beacon::unit_of_work request(notifier);

@@ -10,27 +10,27 @@
 #include <string>
 
 int main(int argc, char** argv) {
-    beacon::redis_stream_consumer_options options;  // XREADGROUP from "beacon.stream"
+    beacon::redis::stream_consumer_options options;  // XREADGROUP from "beacon.stream"
     if (argc > 1) options.url = argv[1];
     if (argc > 2) options.group = argv[2];      // one group per service
-    if (argc > 3) options.consumer = argv[3];   // a stable name per worker
+    if (argc > 3) options.name = argv[3];   // a stable name per worker
     const long limit = argc > 4 ? std::stol(argv[4]) : 0;
     options.claim_idle = std::chrono::seconds(2);  // a worker silent this long is presumed dead
 
     beacon::registry worker;
     auto& changed = worker.core().signal("resource_changed");
-    beacon::redis_stream_consumer consumer(changed, options, [](const beacon::error& e, const beacon::redis_message& m) {
-        std::cerr << "worker: " << e.what() << " (" << m.source << ")\n";
+    beacon::redis::stream_consumer consumer(changed, options, [](const beacon::failure& f) {
+        std::cerr << "worker: " << f.describe() << "\n";
     });
 
     long handled = 0;
     changed.connect([&](const beacon::event& e) {
         // Acknowledged only after this returns: a crash here means the event is delivered again.
-        std::cout << options.consumer << ": " << (e.action ? beacon::to_string(*e.action) : "-") << " " << e.uri
+        std::cout << options.name << ": " << (e.action ? beacon::to_string(*e.action) : "-") << " " << e.uri
                   << std::endl;
         if (++handled == limit) consumer.stop();
     });
     consumer.run();
-    std::cout << options.consumer << ": handled " << handled << " events, stopping" << std::endl;
+    std::cout << options.name << ": handled " << handled << " events, stopping" << std::endl;
     return 0;
 }

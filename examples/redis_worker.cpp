@@ -8,14 +8,14 @@
 #include <string>
 
 int main(int argc, char** argv) {
-    beacon::redis_consumer_options options;
+    beacon::redis::consumer_options options;
     if (argc > 1) options.url = argv[1];  // BLMOVE from "beacon.events"
     const int limit = argc > 2 ? std::stoi(argv[2]) : 2;
 
     beacon::registry worker;
     auto& changed = worker.core().signal("resource_changed");
-    beacon::redis_consumer consumer(changed, options, [](const beacon::error& e, const beacon::redis_message& m) {
-        std::cerr << "worker: " << e.what() << (m.payload.empty() ? "" : " in: " + m.payload.substr(0, 64)) << "\n";
+    beacon::redis::consumer consumer(changed, options, [](const beacon::failure& f) {
+        std::cerr << "worker: " << f.describe() << "\n";
     });
 
     int handled = 0;

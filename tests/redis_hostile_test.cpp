@@ -26,11 +26,11 @@ using beacon_test::worker_side;
 
 namespace {
 
-// The message of the redis_error parsing `url` throws, or "" when it parses.
+// The message of the config_error parsing `url` throws, or "" when it parses.
 std::string url_error(const std::string& url) {
     try {
-        beacon::detail::parse_redis_url(url);
-    } catch (const beacon::redis_error& e) {
+        beacon::redis::detail::parse_redis_url(url);
+    } catch (const beacon::config_error& e) {
         return e.what();
     }
     return {};
@@ -74,20 +74,20 @@ TEST_CASE("no URL, valid or not, shows its password in a redis_error or config_e
     for (const auto& url : urls) {
         CAPTURE(url);
         const std::string message = url_error(url);
-        CHECK_THAT(message, Contains("[beacon.redis_error]") && Contains("***@") && !Contains("S3CRETPW") && !Contains("alice"));
+        CHECK_THAT(message, Contains("[beacon.config_error] /url: ") && Contains("***@") && !Contains("S3CRETPW") && !Contains("alice"));
 
         beacon::registry host;
         beacon::listener_types types;
-        beacon::add_redis_listener_type(types);
+        beacon::redis::add_listener_types(types);
         CHECK_THROWS_WITH(beacon::load_listeners(host, {{"event_listeners", {{"q", {{"use", "redis"}, {"url", url}}}}}}, types),
                           Contains("[beacon.config_error] /event_listeners/q/url") && !Contains("S3CRETPW"));
         beacon::signal sink("core", "sink");
-        beacon::redis_consumer_options options;
+        beacon::redis::consumer_options options;
         options.url = url;
-        CHECK_THROWS_WITH(beacon::redis_consumer(sink, options), !Contains("S3CRETPW"));
+        CHECK_THROWS_WITH(beacon::redis::consumer(sink, options), !Contains("S3CRETPW"));
     }
     CHECK(url_error("redis//alice:S3CRETPW@host/redis://x") ==
-          "[beacon.redis_error] url \"***@host/redis://x\": expected the scheme redis:// "
+          "[beacon.config_error] /url: url \"***@host/redis://x\": expected the scheme redis:// "
           "(redis://[[user]:password@]host[:port][/db])");
 }
 
@@ -219,10 +219,10 @@ TEST_CASE("an event nested 100,000 levels deep is an encode_error for the listen
     beacon::event e = numbered(1);
     e.data["deep"] = std::move(deep);
     for (const auto& format : {beacon::wire_format::envelope(), beacon::wire_format::kinto()}) {
-        beacon::redis_listener_options options;
+        beacon::redis::forwarder_options options;
         options.url = server.url();
         options.format = format;
-        CHECK_THROWS_WITH(beacon::redis_listener(options).forward(e),
+        CHECK_THROWS_WITH(beacon::redis::forwarder(options).forward(e),
                           Contains("[beacon.encode_error] /data/deep/0/0/0") && Contains("nests deeper than 128 levels"));
     }
     CHECK(server.llen("beacon.events") == 0);

@@ -97,11 +97,11 @@ TEST_CASE("Cliquet's listener module pushes Kinto's bytes to cliquet.events", "[
 
 TEST_CASE("beacon's kinto bytes equal Python's json.dumps of the same payload, byte for byte", "[redis][kinto][interop]") {
     redis_server server;
-    beacon::redis_listener_options options;
+    beacon::redis::forwarder_options options;
     options.url = server.url();
-    options.listname = "kinto.core.events";
+    options.list = "kinto.core.events";
     options.format = beacon::wire_format::kinto();
-    beacon::redis_listener listener(options);
+    beacon::redis::forwarder listener(options);
 
     // Non-ASCII (2, 3 and 4 bytes), controls, quotes, nested values, floats and ints, a null user.
     beacon::event e("ignored: Kinto's payload has no sender",
@@ -151,7 +151,7 @@ TEST_CASE("Kinto's bytes pushed with redis-cli are consumed by beacon with every
         CHECK(shell(push) == "1\n");
         worker_side got;
         auto options = quick(server.url());
-        options.listname = "kinto.core.events";
+        options.list = "kinto.core.events";
         options.format = format;
         got.start(options);
         REQUIRE(eventually([&] { return got.event_count() == 1; }));
@@ -167,26 +167,6 @@ TEST_CASE("Kinto's bytes pushed with redis-cli are consumed by beacon with every
         CHECK(e.impacted_records.empty());
         CHECK(got.errors.empty());
     }
-}
-
-TEST_CASE("a consumer tells beacon's envelope from Kinto's flat payload by shape; Kinto's format alone refuses the envelope",
-          "[redis][kinto]") {
-    const auto envelope = beacon::wire_format::envelope();
-    const auto kinto = beacon::wire_format::kinto();
-    const auto e = record_event(beacon::action::create, "a1", "basicauth:alice");
-    CHECK(envelope.decode(envelope.encode(e)) == e);
-    auto flat = e;
-    flat.sender.clear();
-    flat.impacted_records.clear();
-    CHECK(envelope.decode(kinto.encode(e)) == flat);
-    CHECK(kinto.decode(kinto.encode(e)) == flat);
-    // A data key named "payload" stays a data key: Kinto's payload is told by its own fields.
-    auto odd = flat;
-    odd.data["payload"] = {{"x", 1}};
-    CHECK(envelope.decode(kinto.encode(odd)) == odd);
-    CHECK_THROWS_WITH(kinto.decode(envelope.encode(e)), Contains("[beacon.decode_error] /: beacon's envelope, not Kinto's flat payload"));
-    CHECK_THROWS_WITH(envelope.decode(R"({"foo": 1})"), Contains("missing required key \"action\" (Kinto's payload) or \"payload\""));
-    CHECK_THROWS_WITH(envelope.decode(R"({"action": "explode", "uri": "/x"})"), Contains("/action: unknown action \"explode\""));
 }
 
 TEST_CASE("a host's own wire format, with encode and decode, from options and from configuration", "[redis][format]") {
@@ -205,7 +185,7 @@ TEST_CASE("a host's own wire format, with encode and decode, from options and fr
         });
     notifier_host host;
     beacon::listener_types types;
-    beacon::add_redis_listener_type(types, nullptr, {flask});
+    beacon::redis::add_listener_types(types, nullptr, {flask});
     auto loaded = beacon::load_listeners(
         host.host, {{"event_listeners", {{"push", {{"use", "redis"}, {"url", host.server.url()}, {"format", "flask"}}}}}}, types);
     beacon::event e("alice", {{"title", "This is a test"}});
@@ -238,7 +218,7 @@ TEST_CASE("a configured redis listener may be delivered asynchronously (the load
     redis_server server;
     beacon::registry host;
     beacon::listener_types types;
-    beacon::add_redis_listener_type(types);
+    beacon::redis::add_listener_types(types);
     auto settings = kinto_settings("kinto_redis.listeners", server.url());
     settings["event_listeners.redis.async"] = true;
     auto loaded = beacon::load_listeners(host, settings, types);

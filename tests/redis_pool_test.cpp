@@ -1,7 +1,7 @@
 // Producers that scale with threads: many threads forwarding at once share a pool of connections
 // whose requests are coalesced into pipelines, each caller getting exactly its own replies and
 // failures; against a real redis-server on a free loopback port.
-#include <beacon/detail/redis_pool.hpp>
+#include <beacon/redis/detail/pool.hpp>
 #include <beacon/redis.hpp>
 
 #include "redis_server.hpp"
@@ -43,10 +43,10 @@ TEST_CASE("forwards from many threads at once share the pool's connections; each
           "[redis][pool][stream]") {
     redis_server server;
     const std::size_t pool_size = GENERATE(as<std::size_t>{}, 1, 4);
-    beacon::redis_stream_listener_options options;
+    beacon::redis::stream_forwarder_options options;
     options.url = server.url();
     options.pool_size = pool_size;
-    const beacon::redis_stream_listener listener(options);
+    const beacon::redis::stream_forwarder listener(options);
     constexpr int threads = 16, per_thread = 100;
     std::vector<std::thread> producers;
     for (int t = 0; t < threads; ++t) {
@@ -80,7 +80,7 @@ TEST_CASE("forwards from many threads at once share the pool's connections; each
 TEST_CASE("in a shared pipeline each caller gets its own replies and its own error replies", "[redis][pool]") {
     redis_server server;
     server.command({"SET", "text", "not a number"});
-    beacon::detail::redis_pool pool(beacon::detail::parse_redis_url(server.url()), 2000ms, 2);
+    beacon::redis::detail::redis_pool pool(beacon::redis::detail::parse_redis_url(server.url()), 2000ms, 2);
     constexpr int threads = 8, rounds = 200;
     std::atomic<int> wrong{0}, errors{0};
     std::vector<std::thread> callers;
@@ -93,7 +93,7 @@ TEST_CASE("in a shared pipeline each caller gets its own replies and its own err
                     try {
                         pool.pipeline({{"INCR", "text"}});
                         ++wrong;
-                    } catch (const beacon::redis_error& e) {
+                    } catch (const beacon::redis::redis_error& e) {
                         const std::string what = e.what();
                         if (what.find("INCR text") == std::string::npos ||
                             what.find("not an integer") == std::string::npos) {
@@ -117,11 +117,11 @@ TEST_CASE("in a shared pipeline each caller gets its own replies and its own err
 TEST_CASE("a server gone fails the callers of the pipelines in flight; the pool reconnects when it is back",
           "[redis][pool][failure]") {
     redis_server server;
-    beacon::redis_stream_listener_options options;
+    beacon::redis::stream_forwarder_options options;
     options.url = server.url();
     options.pool_size = 2;
     options.timeout = 500ms;
-    const beacon::redis_stream_listener listener(options);
+    const beacon::redis::stream_forwarder listener(options);
     listener.forward(numbered(0, 0));
     server.stop(SIGKILL);
     std::atomic<int> failed{0};
@@ -130,7 +130,7 @@ TEST_CASE("a server gone fails the callers of the pipelines in flight; the pool 
         callers.emplace_back([&, t] {
             try {
                 listener.forward(numbered(t, 1));
-            } catch (const beacon::redis_error& e) {
+            } catch (const beacon::redis::redis_error& e) {
                 if (std::string(e.what()).find(std::to_string(server.port())) != std::string::npos) ++failed;
             }
         });

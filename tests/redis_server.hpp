@@ -2,7 +2,7 @@
 // Test support for the Redis bridge: a redis-server of the test's own on a free loopback port
 // (never a system service's port), started and stopped by the test. Used by redis_test and the
 // Redis benchmark.
-#include <beacon/detail/redis_connection.hpp>
+#include <beacon/redis/detail/connection.hpp>
 
 #include <netinet/in.h>
 #include <signal.h>
@@ -89,9 +89,9 @@ public:
         }
         const bool up = eventually([&] {
             try {
-                beacon::detail::redis_connection probe(beacon::detail::parse_redis_url(url()), 1000ms);
+                beacon::redis::detail::redis_connection probe(beacon::redis::detail::parse_redis_url(url()), 1000ms);
                 return probe.command({"PING"})->type == REDIS_REPLY_STATUS;
-            } catch (const beacon::redis_error&) {
+            } catch (const beacon::redis::redis_error&) {
                 return false;
             }
         });
@@ -110,8 +110,8 @@ public:
     }
 
     // A client of our own, to look at what the bridge left in Redis.
-    beacon::detail::redis_reply command(const beacon::detail::redis_command& cmd) {
-        if (!client_) client_ = std::make_unique<beacon::detail::redis_connection>(beacon::detail::parse_redis_url(url()), 2000ms);
+    beacon::redis::detail::redis_reply command(const beacon::redis::detail::redis_command& cmd) {
+        if (!client_) client_ = std::make_unique<beacon::redis::detail::redis_connection>(beacon::redis::detail::parse_redis_url(url()), 2000ms);
         return client_->command(cmd);
     }
     long long llen(const std::string& list) { return command({"LLEN", list})->integer; }
@@ -121,7 +121,7 @@ private:
     bool durable_;
     std::string dir_;
     pid_t pid_ = -1;
-    std::unique_ptr<beacon::detail::redis_connection> client_;
+    std::unique_ptr<beacon::redis::detail::redis_connection> client_;
 };
 
 }  // namespace beacon_test

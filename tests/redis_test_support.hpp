@@ -48,8 +48,8 @@ struct worker_side {
     std::mutex mutex;
     std::vector<beacon::event> events;
     std::vector<std::string> errors;
-    std::vector<std::string> payloads;
-    std::unique_ptr<beacon::redis_consumer> consumer;  // last: destroyed (and joined) first
+    std::vector<std::string> wheres;  // each failure's `where`
+    std::unique_ptr<beacon::redis::consumer> consumer;  // last: destroyed (and joined) first
 
     worker_side() {
         local.connect([this](const beacon::event& e) {
@@ -58,12 +58,11 @@ struct worker_side {
         });
     }
     // Starts a consumer with `options` in a thread of its own.
-    void start(const beacon::redis_consumer_options& options) {
-        consumer = std::make_unique<beacon::redis_consumer>(local, options, [this](const beacon::error& e,
-                                                                                   const beacon::redis_message& m) {
+    void start(const beacon::redis::consumer_options& options) {
+        consumer = std::make_unique<beacon::redis::consumer>(local, options, [this](const beacon::failure& f) {
             std::lock_guard lock(mutex);
-            errors.push_back(e.what());
-            payloads.push_back(m.payload);
+            errors.push_back(f.describe());
+            wheres.push_back(f.where);
         });
         consumer->start();
     }
@@ -92,18 +91,18 @@ struct worker_side {
     }
 };
 
-inline beacon::redis_listener listener_for(const std::string& url, const std::string& listname = "beacon.events",
+inline beacon::redis::forwarder listener_for(const std::string& url, const std::string& list = "beacon.events",
                                     const std::string& channel = "", std::chrono::milliseconds timeout = 2000ms) {
-    beacon::redis_listener_options o;
+    beacon::redis::forwarder_options o;
     o.url = url;
-    o.listname = listname;
+    o.list = list;
     o.channel = channel;
     o.timeout = timeout;
-    return beacon::redis_listener(o);
+    return beacon::redis::forwarder(o);
 }
 
-inline beacon::redis_consumer_options quick(const std::string& url) {
-    beacon::redis_consumer_options o;
+inline beacon::redis::consumer_options quick(const std::string& url) {
+    beacon::redis::consumer_options o;
     o.url = url;
     o.poll_timeout = 100ms;
     o.backoff_min = 10ms;
@@ -120,7 +119,7 @@ struct notifier_host {
     beacon::resource_notifier notifier{host, [this](const beacon::after_commit_error& f) { failures.push_back(f.error.message()); }};
     beacon::listener_types types;
 
-    notifier_host() { beacon::add_redis_listener_type(types, &notifier); }
+    notifier_host() { beacon::redis::add_listener_types(types, &notifier); }
 };
 
 

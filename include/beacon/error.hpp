@@ -102,14 +102,6 @@ public:
         : error("encode_error", path + ": " + details) {}
 };
 
-/// A Redis server that cannot be reached or refuses a command, or a bad Redis URL; the message
-/// names the server (or URL) and the command.
-class redis_error : public transport_error {
-public:
-    /// `details` names the server and the command, then what went wrong.
-    explicit redis_error(const std::string& details) : transport_error("redis_error", details) {}
-};
-
 /// A unit of work misused: a call in the wrong state or from a thread that does not own it, an
 /// event without an action, or a cascade of events that never ends.
 class unit_of_work_error : public misuse_error {

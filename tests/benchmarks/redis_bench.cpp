@@ -1,4 +1,4 @@
-// Events per second forwarded by beacon::redis_listener to a local Redis, one by one and
+// Events per second forwarded by beacon::redis::forwarder to a local Redis, one by one and
 // pipelined, next to redis-benchmark's LPUSH on the same server in the same run. Starts its own
 // redis-server on a free loopback port. Usage: redis_bench [events] (default 100000).
 // Prints a Markdown table; no figure is asserted anywhere.
@@ -69,9 +69,9 @@ std::string row(const std::string& what, double rate, double peer) {
 int main(int argc, char** argv) {
     const int events = argc > 1 ? std::stoi(argv[1]) : 100000;
     beacon_test::redis_server server;
-    beacon::redis_listener_options options;
+    beacon::redis::forwarder_options options;
     options.url = server.url();
-    beacon::redis_listener listener(options);
+    beacon::redis::forwarder listener(options);
 
     std::vector<beacon::event> prepared;
     for (int n = 0; n < events; ++n) prepared.push_back(sample(n));

@@ -84,18 +84,18 @@ double group_rate(beacon_test::redis_server& server, const std::string& stream, 
     const std::string group = "g" + std::to_string(consumers);
     std::atomic<int> handled{0};
     std::vector<std::unique_ptr<beacon::signal>> locals;
-    std::vector<std::unique_ptr<beacon::redis_stream_consumer>> members;
+    std::vector<std::unique_ptr<beacon::redis::stream_consumer>> members;
     for (int i = 0; i < consumers; ++i) {
         locals.push_back(std::make_unique<beacon::signal>("core", "resource_changed"));
         locals.back()->connect([&](const beacon::event&) { ++handled; });
-        beacon::redis_stream_consumer_options options;
+        beacon::redis::stream_consumer_options options;
         options.url = server.url();
         options.stream = stream;
         options.group = group;
-        options.consumer = "c" + std::to_string(i);
+        options.name = "c" + std::to_string(i);
         options.batch = 100;
         options.poll_timeout = std::chrono::milliseconds(50);
-        members.push_back(std::make_unique<beacon::redis_stream_consumer>(*locals.back(), options));
+        members.push_back(std::make_unique<beacon::redis::stream_consumer>(*locals.back(), options));
     }
     const double rate = per_second(events, [&] {
         for (auto& m : members) m->start();
@@ -120,9 +120,9 @@ int main(int argc, char** argv) {
 
     // A batch of 100 in one LPUSH.
     {
-        beacon::redis_listener_options options;
+        beacon::redis::forwarder_options options;
         options.url = server.url();
-        const beacon::redis_listener listener(options);
+        const beacon::redis::forwarder listener(options);
         const double peer = redis_benchmark(server.port(), events, 1, batch_size, "-t lpush -d " + std::to_string(size));
         const double ours = per_second(events, [&] {
             for (const auto& batch : batches) listener.forward(batch);
@@ -137,11 +137,11 @@ int main(int argc, char** argv) {
         for (const std::size_t pool_size : {std::size_t(1), std::size_t(8)}) {
             beacon::registry host;
             beacon::resource_notifier notifier(host);
-            beacon::redis_listener_options options;
+            beacon::redis::forwarder_options options;
             options.url = server.url();
-            options.listname = "bench.commits";
+            options.list = "bench.commits";
             options.pool_size = pool_size;
-            notifier.on_after_commit(beacon::redis_listener(options));
+            notifier.on_after_commit(beacon::redis::forwarder(options));
             const int per_thread = events / producer_threads;
             const double ours = per_second(per_thread * producer_threads, [&] {
                 std::vector<std::thread> threads;
@@ -163,10 +163,10 @@ int main(int argc, char** argv) {
     {
         const double peer = redis_benchmark(server.port(), events, 1, batch_size,
                                             "XADD bench.peer MAXLEN '~' 1000000 '*' event " + value);
-        beacon::redis_stream_listener_options options;
+        beacon::redis::stream_forwarder_options options;
         options.url = server.url();
         options.stream = "bench.stream";
-        const beacon::redis_stream_listener listener(options);
+        const beacon::redis::stream_forwarder listener(options);
         const double ours = per_second(events, [&] {
             for (const auto& batch : batches) listener.forward(batch);
         });

@@ -1,5 +1,5 @@
 // libFuzzer target: Redis URL parsing (the `url` option of the Redis listener and consumer).
-// Contract: a parsed endpoint with a port in 1..65535, or a beacon::redis_error; nothing else.
+// Contract: a parsed endpoint with a port in 1..65535, or a beacon::config_error; nothing else.
 // Every URL, valid or not, keeps its secret: whatever lies between the scheme (if the URL starts
 // with one) and the last '@' never influences the display form or any error message (both are
 // compared with those of the same URL with that part replaced), and a message stays short.
@@ -15,16 +15,16 @@ namespace {
 
 struct outcome {
     bool parsed = false;
-    beacon::detail::redis_endpoint endpoint;
+    beacon::redis::detail::redis_endpoint endpoint;
     std::string message;
 };
 
 outcome parse(std::string_view url) {
     outcome out;
     try {
-        out.endpoint = beacon::detail::parse_redis_url(url);
+        out.endpoint = beacon::redis::detail::parse_redis_url(url);
         out.parsed = true;
-    } catch (const beacon::redis_error& e) {
+    } catch (const beacon::config_error& e) {
         out.message = e.what();
     }
     return out;

@@ -1,37 +1,34 @@
 #pragma once
 /// \file
-/// The Redis bridge's receiving side: a consumer that reads events from a Redis list or channel
-/// in another process and re-sends them into a local signal.
+/// The Redis bridge's receiving side for lists and channels: a consumer that reads events from a
+/// Redis list or channel in another process and re-sends them into a local signal.
 
-#include <beacon/detail/redis_connection.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
+#include <beacon/failure.hpp>
+#include <beacon/redis/detail/connection.hpp>
+#include <beacon/redis/detail/consumer_loop.hpp>
+#include <beacon/redis/detail/errors.hpp>
 #include <beacon/signal.hpp>
 #include <beacon/wire_format.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <exception>
-#include <functional>
-#include <iostream>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
 
-namespace beacon {
+namespace beacon::redis {
 
-/// Where a redis_consumer reads events from and how it recovers.
-struct redis_consumer_options {
+/// Where a consumer reads events from and how it recovers.
+struct consumer_options {
     std::string url = "redis://127.0.0.1:6379/0";  ///< redis://[[user]:password@]host[:port][/db]
-    std::string listname = "beacon.events";        ///< The list popped from (oldest event first).
+    std::string list = "beacon.events";            ///< The list popped from (oldest event first).
     std::string channel;  ///< When not empty, SUBSCRIBE to this channel instead of popping a list.
-    /// The list holding the event being processed (at-least-once); default "<listname>.processing".
+    /// The list holding the event being processed (at-least-once); default "<list>.processing".
     /// Consumers of one list need distinct ones: a consumer starting moves everything in its
     /// processing list back to the list, as left by a killed predecessor.
     std::string processing_list;
@@ -52,17 +49,6 @@ struct redis_consumer_options {
     std::chrono::milliseconds backoff_max{2000};  ///< Longest wait between reconnection attempts.
 };
 
-/// A message a redis_consumer could not handle cleanly: where it came from and its raw text
-/// (empty for a connection failure).
-struct redis_message {
-    std::string source;   ///< The list or channel name.
-    std::string payload;  ///< The raw message.
-};
-
-/// Told about what went wrong: decode_error (bad message), redis_error (connection lost, before a
-/// reconnection), or an error of kind "receiver_error" (a receiver threw). Must not throw.
-using redis_error_handler = std::function<void(const error&, const redis_message&)>;
-
 /// Reads events from a Redis list (blocking pop) or channel and re-sends each into a local signal,
 /// in its own thread (`start`) or the caller's (`run`), until `stop()`.
 ///
@@ -70,139 +56,43 @@ using redis_error_handler = std::function<void(const error&, const redis_message
 /// sent to every receiver, and only then removed; what a killed consumer left there is re-queued
 /// first when a consumer restarts (so an event may be delivered twice, never lost). From a
 /// channel it is at-most-once: Redis keeps nothing for a subscriber that is away.
-/// A message that is not a valid event goes to the error handler (and the dead-letter list, if
-/// set) and consuming goes on. A lost server is retried with exponential backoff. A consumer
-/// runs once (`run` or `start`); misuse (a second start, a start after stop, a join from its own
-/// thread) throws redis_error.
-class redis_consumer {
+/// A message that is not a valid event is reported (and moved to the dead-letter list, if set)
+/// and consuming goes on. A lost server is retried with exponential backoff. A consumer runs once
+/// (`run` or `start`); misuse (a second start, a start after stop, a join from its own thread)
+/// throws misuse_error.
+///
+/// Failures go to `on_failure` (the process-wide sink when empty) as a beacon::failure of
+/// part::redis whose `where` names the consumer, its list or channel and the message (an excerpt):
+/// a decode_error (a bad message), a redis_error (connection lost, before a reconnection), or a
+/// receiver's own exception (with `receiver` and the event set).
+class consumer : public detail::consumer_loop {
 public:
-    /// A consumer re-sending into `target` (which must outlive it); errors go to `on_error`, or to
-    /// std::cerr when it is empty. Throws redis_error for a bad URL; does not connect yet.
-    explicit redis_consumer(signal& target, redis_consumer_options options = {}, redis_error_handler on_error = {})
-        : target_(target),
+    /// A consumer re-sending into `target` (which must outlive it); failures go to `on_failure`.
+    /// Throws config_error for a bad URL; does not connect yet.
+    explicit consumer(signal& target, consumer_options options = {}, failure_handler on_failure = {})
+        : consumer_loop("redis::consumer", options.channel.empty() ? "list " + options.list : "channel " + options.channel,
+                        std::move(on_failure), {[this] { prepare(); }, [this] { step(); }, [this] { connection_.close(); }},
+                        options.backoff_min, options.backoff_max),
+          target_(target),
           options_(with_defaults(std::move(options))),
-          on_error_(std::move(on_error)),
           connection_(detail::parse_redis_url(options_.url), options_.timeout) {
         // A blocking pop waits up to poll_timeout for an event, then up to timeout for the reply.
         if (options_.channel.empty()) connection_.set_read_timeout(options_.poll_timeout + options_.timeout);
     }
-    redis_consumer(const redis_consumer&) = delete;
-    redis_consumer& operator=(const redis_consumer&) = delete;
+    consumer(const consumer&) = delete;
+    consumer& operator=(const consumer&) = delete;
     /// Stops and joins the thread `start` made. Destroying a consumer from the thread consuming
-    /// (one of its receivers or its error handler), which cannot wait for itself, writes that
-    /// redis_error to std::cerr and calls std::terminate. Throws nothing.
-    ~redis_consumer() noexcept {
-        stop();
-        if (consuming_thread_.load() == std::this_thread::get_id()) {
-            std::cerr << own_thread_error("~redis_consumer()").what() << "\n";
-            std::terminate();
-        }
-        // Not join(): from another thread, joining a joinable thread cannot fail.
-        if (thread_.joinable()) thread_.join();
-    }
-
-    /// Consumes in the calling thread until `stop()`. A consumer runs once: throws redis_error
-    /// when it is already running or was started (`run` or `start`), or when it was stopped.
-    void run() {
-        claim("run()");
-        consume();
-    }
-
-    /// Runs `run()` in a new thread; throws redis_error as `run()` does.
-    void start() {
-        claim("start()");
-        thread_ = std::thread([this] { consume(); });
-    }
-
-    /// Asks `run()` to return after the event in hand (within `poll_timeout`); returns at once,
-    /// and may be called from a receiver, or before `run()` or `start()` (which then throw).
-    void stop() noexcept {
-        {
-            std::lock_guard lock(stop_mutex_);
-            stop_.store(true, std::memory_order_release);
-        }
-        stop_cv_.notify_all();
-    }
-
-    /// Waits for the thread `start` made to finish (call `stop()` first). Throws redis_error when
-    /// called from the thread consuming (a receiver or the error handler), which cannot wait for itself.
-    void join() {
-        if (consuming_thread_.load() == std::this_thread::get_id()) throw own_thread_error("join()");
-        if (thread_.joinable()) thread_.join();
-    }
+    /// (one of its receivers or its failure handler), which cannot wait for itself, reports that
+    /// misuse_error and calls std::terminate. Throws nothing.
+    ~consumer() { halt(); }
 
     /// The options in force (with the default processing list filled in).
-    const redis_consumer_options& options() const noexcept { return options_; }
+    const consumer_options& options() const noexcept { return options_; }
 
 private:
-    static redis_consumer_options with_defaults(redis_consumer_options o) {
-        if (o.processing_list.empty()) o.processing_list = o.listname + ".processing";
+    static consumer_options with_defaults(consumer_options o) {
+        if (o.processing_list.empty()) o.processing_list = o.list + ".processing";
         return o;
-    }
-
-    static redis_error own_thread_error(const char* where) {
-        return redis_error(std::string("redis_consumer::") + where +
-                           ": called from the consumer's own thread (a receiver or the error handler), which "
-                           "cannot wait for itself; call stop() there, and join or destroy the consumer from "
-                           "another thread");
-    }
-
-    // Marks the consumer as running; a second run, or one after stop(), is refused.
-    void claim(const char* where) {
-        if (stopping()) {
-            throw redis_error(std::string("redis_consumer::") + where +
-                              ": the consumer was stopped; a consumer runs once, make a new one");
-        }
-        if (claimed_.exchange(true)) {
-            throw redis_error(std::string("redis_consumer::") + where +
-                              ": the consumer is already running (run() or start() was called); a consumer runs once");
-        }
-    }
-
-    // Consumes until stop(), reconnecting with backoff.
-    void consume() {
-        consuming_thread_.store(std::this_thread::get_id());
-        struct done_consuming {
-            std::atomic<std::thread::id>& id;
-            ~done_consuming() { id.store(std::thread::id()); }
-        } done{consuming_thread_};
-        auto backoff = options_.backoff_min;
-        bool ready = false;
-        while (!stopping()) {
-            try {
-                if (!ready) {
-                    prepare();
-                    ready = true;
-                    backoff = options_.backoff_min;
-                }
-                if (options_.channel.empty()) {
-                    pop_one();
-                } else {
-                    read_one();
-                }
-            } catch (const redis_error& lost) {
-                report(lost, {source(), {}});
-                connection_.close();
-                ready = false;
-                std::unique_lock lock(stop_mutex_);
-                stop_cv_.wait_for(lock, backoff, [this] { return stopping(); });
-                backoff = std::min(backoff * 2, options_.backoff_max);
-            }
-        }
-    }
-
-    bool stopping() const noexcept { return stop_.load(std::memory_order_acquire); }
-
-    const std::string& source() const noexcept {
-        return options_.channel.empty() ? options_.listname : options_.channel;
-    }
-
-    void report(const error& e, const redis_message& message) const {
-        if (on_error_) {
-            on_error_(e, message);
-        } else {
-            std::cerr << "beacon::redis_consumer: " << e.what() << "\n";
-        }
     }
 
     // After (re)connecting: move what a previous run left in the processing list back to the
@@ -210,7 +100,7 @@ private:
     void prepare() {
         connection_.ensure_connected();
         if (options_.channel.empty()) {
-            while (connection_.command({"LMOVE", options_.processing_list, options_.listname, "LEFT", "RIGHT"})->type !=
+            while (connection_.command({"LMOVE", options_.processing_list, options_.list, "LEFT", "RIGHT"})->type !=
                    REDIS_REPLY_NIL) {
             }
         } else {
@@ -219,9 +109,17 @@ private:
         }
     }
 
+    void step() {
+        if (options_.channel.empty()) {
+            pop_one();
+        } else {
+            read_one();
+        }
+    }
+
     void pop_one() {
         const std::string wait = std::to_string(static_cast<double>(options_.poll_timeout.count()) / 1000.0);
-        const auto reply = connection_.command({"BLMOVE", options_.listname, options_.processing_list, "RIGHT", "LEFT", wait});
+        const auto reply = connection_.command({"BLMOVE", options_.list, options_.processing_list, "RIGHT", "LEFT", wait});
         if (reply->type != REDIS_REPLY_STRING) return;  // timed out
         const std::string_view payload(reply->str, reply->len);
         if (deliver(payload) || options_.dead_letter.empty()) {
@@ -238,7 +136,7 @@ private:
     // Waits up to poll_timeout for a message. A subscriber gets nothing from a server that has
     // stopped (SIGSTOP, a hung host) or from a peer that is not a Redis server, and its socket
     // stays open: after poll_timeout of silence it sends a PING, and a server that has answered
-    // nothing within `timeout` of it is lost (redis_error; the caller reconnects).
+    // nothing within `timeout` of it is lost (redis_error; the loop reconnects).
     void read_one() {
         using clock = std::chrono::steady_clock;
         auto wait = options_.poll_timeout;
@@ -273,6 +171,7 @@ private:
 
     // Decodes and re-sends one message; false when it is not a valid event.
     bool deliver(std::string_view payload) {
+        const std::string about = "message \"" + detail::url_excerpt(payload, 64) + "\"";
         event e;
         try {
             if (payload.size() > options_.limits.max_bytes) {  // whatever the format, never parsed
@@ -281,30 +180,24 @@ private:
                                    decode_reason::too_large);
             }
             e = options_.format.decode(payload, options_.limits);
-        } catch (const decode_error& bad) {
-            report(bad, {source(), std::string(payload)});
+        } catch (const decode_error&) {
+            report_exception(std::current_exception(), about);
             return false;
         }
-        for (const auto& failure : target_.send_robust(e)) {
-            report(error("receiver_error", "receiver #" + std::to_string(failure.receiver_id) + " (" +
-                                               failure.receiver_type + "): " + failure.message()),
-                   {source(), std::string(payload)});
-        }
+        dispatch(target_, e, about);
         return true;
     }
 
     signal& target_;
-    redis_consumer_options options_;
-    redis_error_handler on_error_;
+    consumer_options options_;
     detail::redis_connection connection_;
     std::unique_ptr<detail::redis_connection> dead_letters_;
     std::optional<std::chrono::steady_clock::time_point> ping_deadline_;  // of the PING awaiting an answer
-    std::atomic<bool> claimed_{false};
-    std::atomic<std::thread::id> consuming_thread_{};
-    std::atomic<bool> stop_{false};
-    std::mutex stop_mutex_;
-    std::condition_variable stop_cv_;
-    std::thread thread_;
 };
 
+}  // namespace beacon::redis
+
+namespace beacon {
+using redis_consumer_options [[deprecated("use beacon::redis::consumer_options")]] = redis::consumer_options;
+using redis_consumer [[deprecated("use beacon::redis::consumer")]] = redis::consumer;
 }  // namespace beacon

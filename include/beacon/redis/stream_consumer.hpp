@@ -1,35 +1,35 @@
 #pragma once
 /// \file
-/// The consumer side of Redis Streams: a consumer in a consumer group that re-sends each entry
+/// The receiving side of Redis Streams: a consumer in a consumer group that re-sends each entry
 /// into a local signal, acknowledges it after every receiver returned, takes over entries a dead
 /// consumer left pending, and dead-letters an entry delivered too many times.
 
-#include <beacon/redis/consumer.hpp>  // redis_error_handler, redis_message
-#include <beacon/redis/stream_listener.hpp>  // redis_stream_field
+#include <beacon/error.hpp>
+#include <beacon/event.hpp>
+#include <beacon/failure.hpp>
+#include <beacon/redis/detail/connection.hpp>
+#include <beacon/redis/detail/consumer_loop.hpp>
+#include <beacon/redis/detail/errors.hpp>
+#include <beacon/redis/stream_forwarder.hpp>  // stream_field
+#include <beacon/signal.hpp>
 #include <beacon/wire_format.hpp>
 
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <exception>
-#include <iostream>
 #include <map>
-#include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
 #include <vector>
 
-namespace beacon {
+namespace beacon::redis {
 
-/// Which stream and group a redis_stream_consumer reads, and how it recovers.
-struct redis_stream_consumer_options {
+/// Which stream and group a stream_consumer reads, and how it recovers.
+struct stream_consumer_options {
     std::string url = "redis://127.0.0.1:6379/0";  ///< redis://[[user]:password@]host[:port][/db]
     std::string stream = "beacon.stream";          ///< The stream read.
     /// The consumer group: one per service; every group gets every event, the consumers of one
@@ -37,11 +37,13 @@ struct redis_stream_consumer_options {
     std::string group = "beacon";
     /// This consumer's name in the group; default "<host name>-<process id>". A consumer restarted
     /// under its old name first gets the entries it had not acknowledged.
-    std::string consumer;
+    std::string name;
     /// Where a group this consumer creates starts: "0" (everything the stream holds) or "$"
     /// (only entries added from now on).
     std::string start_id = "0";
-    std::size_t batch = 16;  ///< Entries read, then acknowledged, per round trip (XREADGROUP COUNT).
+    /// New entries read per round trip (XREADGROUP COUNT); each is acknowledged (XACK) as soon as
+    /// its receivers returned, so that a crash on one leaves the entries handled before it done.
+    std::size_t batch = 16;
     /// An entry pending with a consumer (of this group) for longer than this is taken over
     /// (XAUTOCLAIM): its consumer is presumed dead. Must exceed the time a batch takes to handle.
     std::chrono::milliseconds claim_idle{30000};
@@ -52,9 +54,12 @@ struct redis_stream_consumer_options {
     /// How entries are read: beacon's envelope format (default), which reads the envelope and
     /// Kinto's flat payload alike; `wire_format::kinto()` for Kinto's alone; or a host's format.
     wire_format format = wire_format::envelope();
-    /// Bounds on each event's text (size before parsing, nesting depth while parsing).
+    /// Bounds on each event's text (size before parsing, nesting depth while parsing); a
+    /// stream_forwarder with the same limits refuses to write what they refuse.
     json_limits limits;
-    std::size_t max_entry_bytes = 1 << 20;  ///< A larger entry (all fields) is dead-lettered undecoded.
+    /// A larger entry (all fields) is dead-lettered undecoded; a stream_forwarder with the same
+    /// setting (the same default) refuses to write one.
+    std::size_t max_entry_bytes = default_max_entry_bytes;
     std::size_t max_fields = 16;            ///< An entry with more field/value pairs is dead-lettered.
     std::chrono::milliseconds poll_timeout{500};  ///< Longest blocking wait, hence longest stop() delay.
     std::chrono::milliseconds timeout{2000};      ///< Longest wait to connect or write.
@@ -65,74 +70,41 @@ struct redis_stream_consumer_options {
 /// Reads events from a Redis stream as one consumer of a consumer group and re-sends each into a
 /// local signal, in its own thread (`start`) or the caller's (`run`), until `stop()`.
 ///
-/// Delivery is at-least-once per group: an entry is acknowledged (XACK, once per batch) only after
-/// every receiver returned (a receiver's exception goes to the error handler, as with lists). An
-/// entry left pending by a consumer that died (or hangs) is taken over by another consumer of the
-/// group after `claim_idle`; a consumer restarted under its old name takes its own back at once.
-/// An entry that is not a valid event, or that would be delivered more than `max_deliveries`
-/// times, is moved to the dead-letter stream (fields `id`, `group`, `reason`, then the entry's
-/// own) and reported. A lost server is retried with exponential backoff; a group that vanished
-/// (e.g. the server restarted without persistence) is created again. A consumer runs once.
-class redis_stream_consumer {
+/// Delivery is at-least-once per group: an entry is acknowledged (XACK) only after every receiver
+/// returned (a receiver's exception is reported, as with lists). An entry left pending by a
+/// consumer that died (or hangs) is taken over by another consumer of the group after
+/// `claim_idle`; a consumer restarted under its old name takes its own back at once. An entry
+/// that is not a valid event (decode_error), or that would be delivered more than
+/// `max_deliveries` times (poison_entry_error), is moved to the dead-letter stream (fields `id`,
+/// `group`, `reason`, then the entry's own) and reported. A lost server is retried with
+/// exponential backoff; a group that vanished (e.g. the server restarted without persistence) is
+/// created again. A consumer runs once; misuse throws misuse_error.
+///
+/// Failures go to `on_failure` (the process-wide sink when empty) as a beacon::failure of
+/// part::redis whose `where` names the consumer, its stream and group, and the entry id.
+class stream_consumer : public detail::consumer_loop {
 public:
-    /// A consumer re-sending into `target` (which must outlive it); errors go to `on_error`, or to
-    /// std::cerr when it is empty. Throws redis_error for a bad URL; does not connect yet.
-    explicit redis_stream_consumer(signal& target, redis_stream_consumer_options options = {},
-                                   redis_error_handler on_error = {})
-        : target_(target),
+    /// A consumer re-sending into `target` (which must outlive it); failures go to `on_failure`.
+    /// Throws config_error for a bad URL; does not connect yet.
+    explicit stream_consumer(signal& target, stream_consumer_options options = {}, failure_handler on_failure = {})
+        : consumer_loop("redis::stream_consumer", "stream " + options.stream + " group " + options.group,
+                        std::move(on_failure), {[this] { prepare(); }, [this] { step(); }, [this] { connection_.close(); }},
+                        options.backoff_min, options.backoff_max),
+          target_(target),
           options_(with_defaults(std::move(options))),
-          on_error_(std::move(on_error)),
           connection_(detail::parse_redis_url(options_.url), options_.timeout),
           batch_text_(std::to_string(options_.batch)) {
         // A blocking read waits up to poll_timeout for entries, then up to timeout for the reply.
         connection_.set_read_timeout(options_.poll_timeout + options_.timeout);
     }
-    redis_stream_consumer(const redis_stream_consumer&) = delete;
-    redis_stream_consumer& operator=(const redis_stream_consumer&) = delete;
+    stream_consumer(const stream_consumer&) = delete;
+    stream_consumer& operator=(const stream_consumer&) = delete;
     /// Stops and joins the thread `start` made; from the consuming thread itself (which cannot
-    /// wait for itself) it writes that redis_error to std::cerr and calls std::terminate.
-    ~redis_stream_consumer() noexcept {
-        stop();
-        if (consuming_thread_.load() == std::this_thread::get_id()) {
-            std::cerr << own_thread_error("~redis_stream_consumer()").what() << "\n";
-            std::terminate();
-        }
-        // Not join(): from another thread, joining a joinable thread cannot fail.
-        if (thread_.joinable()) thread_.join();
-    }
-
-    /// Consumes in the calling thread until `stop()`; throws redis_error when the consumer already
-    /// ran or was started, or was stopped.
-    void run() {
-        claim_run("run()");
-        consume();
-    }
-
-    /// Runs `run()` in a new thread; throws redis_error as `run()` does.
-    void start() {
-        claim_run("start()");
-        thread_ = std::thread([this] { consume(); });
-    }
-
-    /// Asks `run()` to return after the entry in hand (within `poll_timeout`), acknowledging what
-    /// was handled; returns at once and may be called from a receiver.
-    void stop() noexcept {
-        {
-            std::lock_guard lock(stop_mutex_);
-            stop_.store(true, std::memory_order_release);
-        }
-        stop_cv_.notify_all();
-    }
-
-    /// Waits for the thread `start` made to finish (call `stop()` first); throws redis_error when
-    /// called from the consuming thread.
-    void join() {
-        if (consuming_thread_.load() == std::this_thread::get_id()) throw own_thread_error("join()");
-        if (thread_.joinable()) thread_.join();
-    }
+    /// wait for itself) it reports that misuse_error and calls std::terminate.
+    ~stream_consumer() { halt(); }
 
     /// The options in force (with the defaults filled in).
-    const redis_stream_consumer_options& options() const noexcept { return options_; }
+    const stream_consumer_options& options() const noexcept { return options_; }
 
 private:
     // One entry of a reply: its id and its field/value array (null when the entry was deleted).
@@ -141,75 +113,20 @@ private:
         const redisReply* fields = nullptr;
     };
 
-    static redis_stream_consumer_options with_defaults(redis_stream_consumer_options o) {
+    static stream_consumer_options with_defaults(stream_consumer_options o) {
         if (o.dead_letter.empty()) o.dead_letter = o.stream + ".dead";
-        if (o.consumer.empty()) {
+        if (o.name.empty()) {
             char host[256] = {};
             if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
-            o.consumer = std::string(host[0] ? host : "consumer") + "-" + std::to_string(::getpid());
+            o.name = std::string(host[0] ? host : "consumer") + "-" + std::to_string(::getpid());
         }
         if (o.batch == 0) o.batch = 1;
         return o;
     }
 
-    static redis_error own_thread_error(const char* where) {
-        return redis_error(std::string("redis_stream_consumer::") + where +
-                           ": called from the consumer's own thread (a receiver or the error handler), which "
-                           "cannot wait for itself; call stop() there, and join or destroy the consumer from "
-                           "another thread");
-    }
-
-    void claim_run(const char* where) {
-        if (stopping()) {
-            throw redis_error(std::string("redis_stream_consumer::") + where +
-                              ": the consumer was stopped; a consumer runs once, make a new one");
-        }
-        if (claimed_.exchange(true)) {
-            throw redis_error(std::string("redis_stream_consumer::") + where +
-                              ": the consumer is already running (run() or start() was called); a consumer runs once");
-        }
-    }
-
-    bool stopping() const noexcept { return stop_.load(std::memory_order_acquire); }
-
-    // Tells the error handler; the message's source is "<stream> <entry id>" (or the stream
-    // alone), its payload the entry's event text.
-    void report(const error& e, const std::string& id, std::string_view payload) const {
-        const redis_message message{id.empty() ? options_.stream : options_.stream + " " + id, std::string(payload)};
-        if (on_error_) {
-            on_error_(e, message);
-        } else {
-            std::cerr << e.what() << "\n";
-        }
-    }
-
-    // Consumes until stop(), reconnecting with backoff.
-    void consume() {
-        consuming_thread_.store(std::this_thread::get_id());
-        struct done_consuming {
-            std::atomic<std::thread::id>& id;
-            ~done_consuming() { id.store(std::thread::id()); }
-        } done{consuming_thread_};
-        auto backoff = options_.backoff_min;
-        bool ready = false;
-        while (!stopping()) {
-            try {
-                if (!ready) {
-                    prepare();
-                    ready = true;
-                    backoff = options_.backoff_min;
-                }
-                if (std::chrono::steady_clock::now() >= next_claim_) take_over_abandoned();
-                read_new();
-            } catch (const redis_error& e) {
-                ready = false;
-                connection_.close();
-                report(e, {}, {});
-                std::unique_lock lock(stop_mutex_);
-                stop_cv_.wait_for(lock, backoff, [&] { return stopping(); });
-                backoff = std::min(backoff * 2, options_.backoff_max);
-            }
-        }
+    void step() {
+        if (std::chrono::steady_clock::now() >= next_claim_) take_over_abandoned();
+        read_new();
     }
 
     // Creates the group when missing, then handles what this consumer (by name) left pending.
@@ -221,12 +138,13 @@ private:
         }
         next_claim_ = std::chrono::steady_clock::time_point();
         claim_cursor_ = "0-0";
-        // Own history: XREADGROUP from an id returns our pending entries after it (and counts a
-        // delivery for each).
+        // Own history, one entry at a time: XREADGROUP from an id returns our pending entries after
+        // it and counts a delivery for each it returns, so that asking for one charges only the
+        // entry handled next. After a crash on one entry, those read with it are not charged.
         std::string after = "0-0";
         while (!stopping()) {
-            const auto reply = connection_.command({"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT",
-                                                    batch_text_, "STREAMS", options_.stream, after});
+            const auto reply = connection_.command({"XREADGROUP", "GROUP", options_.group, options_.name, "COUNT",
+                                                    "1", "STREAMS", options_.stream, after});
             const auto entries = entries_of_read(reply.get());
             if (entries.empty()) return;
             after = entries.back().id;
@@ -237,36 +155,49 @@ private:
     // New entries, waiting up to poll_timeout; each is on its first delivery.
     void read_new() {
         const std::string block = std::to_string(options_.poll_timeout.count());
-        const auto reply = connection_.command({"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT",
+        const auto reply = connection_.command({"XREADGROUP", "GROUP", options_.group, options_.name, "COUNT",
                                                 batch_text_, "BLOCK", block, "STREAMS", options_.stream, ">"});
         const auto entries = entries_of_read(reply.get());
         if (!entries.empty()) handle(entries, {});
     }
 
     // Takes over entries idle for claim_idle in any consumer of the group, one XAUTOCLAIM step
-    // (resumed from where the last one ended); due again at once while the scan goes on.
+    // (resumed from where the last one ended); due again at once while the scan goes on. The
+    // step takes their ids only (JUSTID counts no delivery); each is then claimed again and
+    // handled one at a time (XCLAIM counts a delivery for it alone), so that a poison entry
+    // charges none of the entries taken over with it.
     void take_over_abandoned() {
-        const auto reply = connection_.command({"XAUTOCLAIM", options_.stream, options_.group, options_.consumer,
+        const auto reply = connection_.command({"XAUTOCLAIM", options_.stream, options_.group, options_.name,
                                                 std::to_string(options_.claim_idle.count()), claim_cursor_, "COUNT",
-                                                batch_text_});
-        // [next cursor, [entries...], [deleted ids...]] (Redis 7)
+                                                batch_text_, "JUSTID"});
+        // [next cursor, [ids...], [deleted ids...]] (Redis 7)
         if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 || !is_string(reply->element[0]) ||
-            reply->element[1]->type != REDIS_REPLY_ARRAY) {
+            reply->element[1]->type != REDIS_REPLY_ARRAY || reply->element[1]->elements > options_.batch) {
             unexpected("XAUTOCLAIM");
         }
         claim_cursor_ = text_of(reply->element[0]);
-        const auto entries = entries_of(reply->element[1], "XAUTOCLAIM");
+        std::vector<std::string> ids;
+        for (std::size_t i = 0; i < reply->element[1]->elements; ++i) {
+            if (!is_string(reply->element[1]->element[i])) unexpected("XAUTOCLAIM");
+            ids.push_back(text_of(reply->element[1]->element[i]));
+        }
         const bool scan_done = claim_cursor_ == "0-0";
         next_claim_ = scan_done ? std::chrono::steady_clock::now() + std::max(options_.claim_idle / 2, std::chrono::milliseconds(1))
                                 : std::chrono::steady_clock::time_point();
-        if (!entries.empty()) handle(entries, delivery_counts(entries));
+        for (const auto& id : ids) {
+            if (stopping()) return;  // the rest stays pending with this consumer
+            const auto claimed = connection_.command({"XCLAIM", options_.stream, options_.group, options_.name, "0", id});
+            if (claimed->type != REDIS_REPLY_ARRAY) unexpected("XCLAIM");
+            const auto entries = entries_of(claimed.get(), "XCLAIM");  // none when it was deleted meanwhile
+            if (!entries.empty()) handle(entries, delivery_counts(entries));
+        }
     }
 
     // How many times each of `entries` (pending with this consumer) has been delivered, this
     // delivery included.
     std::map<std::string, std::size_t> delivery_counts(const std::vector<entry>& entries) {
         const auto reply = connection_.command({"XPENDING", options_.stream, options_.group, entries.front().id,
-                                                entries.back().id, std::to_string(entries.size()), options_.consumer});
+                                                entries.back().id, std::to_string(entries.size()), options_.name});
         std::map<std::string, std::size_t> counts;
         if (reply->type != REDIS_REPLY_ARRAY) unexpected("XPENDING");
         for (std::size_t i = 0; i < reply->elements; ++i) {
@@ -280,14 +211,14 @@ private:
         return counts;
     }
 
-    // Delivers `entries` in order (or dead-letters them), then acknowledges what was delivered in
-    // one XACK. `counts` maps ids to delivery counts; an id missing from it is on its first.
+    // Delivers `entries` in order (or dead-letters them), acknowledging each as soon as its
+    // receivers returned: a crash on one entry leaves only that one (and those not yet handled)
+    // pending. `counts` maps ids to delivery counts; an id missing from it is on its first.
     void handle(const std::vector<entry>& entries, const std::map<std::string, std::size_t>& counts) {
-        std::vector<std::string> done;
         for (const auto& item : entries) {
             if (stopping()) break;  // the rest stays pending with this consumer
-            if (!item.fields) {     // deleted (trimmed) while pending: nothing to deliver
-                done.push_back(item.id);
+            if (!item.fields) {           // deleted (trimmed) while pending: nothing to deliver
+                acknowledge(item.id);
                 continue;
             }
             const checked entry_text = check(*item.fields);
@@ -299,9 +230,9 @@ private:
             const std::size_t deliveries = count == counts.end() ? 1 : count->second;
             if (deliveries > options_.max_deliveries) {
                 dead_letter(item,
-                            error("dead_letter", "delivered " + std::to_string(deliveries) +
-                                                     " times, more than max_deliveries (" +
-                                                     std::to_string(options_.max_deliveries) + ")"),
+                            poison_entry_error("delivered " + std::to_string(deliveries) +
+                                               " times, more than max_deliveries (" +
+                                               std::to_string(options_.max_deliveries) + ")"),
                             true);
                 continue;
             }
@@ -312,18 +243,12 @@ private:
                 dead_letter(item, bad, true);
                 continue;
             }
-            for (const auto& failure : target_.send_robust(e)) {
-                report(error("receiver_error", "receiver #" + std::to_string(failure.receiver_id) + " (" +
-                                                   failure.receiver_type + "): " + failure.message()),
-                       item.id, entry_text.payload);
-            }
-            done.push_back(item.id);
+            dispatch(target_, e, "entry " + item.id);
+            acknowledge(item.id);
         }
-        if (done.empty()) return;
-        detail::redis_command xack{"XACK", options_.stream, options_.group};
-        xack.insert(xack.end(), done.begin(), done.end());
-        connection_.command(xack);
     }
+
+    void acknowledge(const std::string& id) { connection_.command({"XACK", options_.stream, options_.group, id}); }
 
     // An entry's event text, or what is wrong with the entry, and whether it is within bounds
     // (then its fields may be copied to the dead-letter stream).
@@ -352,7 +277,7 @@ private:
                 return out;
             }
             bytes += fields.element[i]->len;
-            if (i % 2 == 0 && text_view(fields.element[i]) == redis_stream_field) {
+            if (i % 2 == 0 && text_view(fields.element[i]) == stream_field) {
                 out.payload = text_view(fields.element[i + 1]);
                 found = true;
             }
@@ -363,26 +288,25 @@ private:
             return out;
         }
         out.bounded = true;
-        if (!found) out.problem = "stream entry without a field \"" + std::string(redis_stream_field) + "\"";
+        if (!found) out.problem = "stream entry without a field \"" + std::string(stream_field) + "\"";
         return out;
     }
 
     // Moves an entry to the dead-letter stream and acknowledges it, atomically (its fields are
     // copied when `copy_fields`), then reports `why`.
-    void dead_letter(const entry& item, const error& why, bool copy_fields) {
+    template <class Why>
+    void dead_letter(const entry& item, const Why& why, bool copy_fields) {
         detail::redis_command xadd{"XADD", options_.dead_letter, "*", "id", item.id, "group", options_.group, "reason", why.what()};
-        std::string_view payload;
         if (copy_fields) {
             for (std::size_t i = 0; i + 1 < item.fields->elements; i += 2) {
                 xadd.push_back(text_view(item.fields->element[i]));
                 xadd.push_back(text_view(item.fields->element[i + 1]));
-                if (text_view(item.fields->element[i]) == redis_stream_field) payload = xadd.back();
             }
         }
         const auto replies = connection_.pipeline(
             {{"MULTI"}, xadd, {"XACK", options_.stream, options_.group, item.id}, {"EXEC"}});
         if (replies.back()->type != REDIS_REPLY_ARRAY) unexpected("EXEC");
-        report(why, item.id, payload);
+        report_exception(std::make_exception_ptr(why), "entry " + item.id);
     }
 
     // The entries of an XREADGROUP reply ([[stream, [[id, fields]...]]], or nil for none).
@@ -422,18 +346,17 @@ private:
     static std::string text_of(const redisReply* r) { return std::string(r->str, r->len); }
 
     signal& target_;
-    redis_stream_consumer_options options_;
-    redis_error_handler on_error_;
+    stream_consumer_options options_;
     detail::redis_connection connection_;
     std::string batch_text_;
     std::string claim_cursor_ = "0-0";
     std::chrono::steady_clock::time_point next_claim_{};
-    std::atomic<bool> claimed_{false};
-    std::atomic<std::thread::id> consuming_thread_{};
-    std::atomic<bool> stop_{false};
-    std::mutex stop_mutex_;
-    std::condition_variable stop_cv_;
-    std::thread thread_;
 };
 
+}  // namespace beacon::redis
+
+namespace beacon {
+using redis_stream_consumer_options [[deprecated("use beacon::redis::stream_consumer_options")]] =
+    redis::stream_consumer_options;
+using redis_stream_consumer [[deprecated("use beacon::redis::stream_consumer")]] = redis::stream_consumer;
 }  // namespace beacon

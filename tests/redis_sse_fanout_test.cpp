@@ -2,7 +2,7 @@
 // redis-server of the test's own) and served by two web servers subscribed to it, with the same
 // SSE ids on both, so that a browser resumes on either; a bad message is reported and skipped.
 #include <beacon/web.hpp>
-#include <beacon/web/redis_fanout.hpp>
+#include <beacon/redis/sse_fanout.hpp>
 
 #include "redis_server.hpp"
 #include "sse_client.hpp"
@@ -64,22 +64,24 @@ TEST_CASE("two web servers serve one hub's events through Redis pub/sub", "[web]
     // The process sending: its hub publishes once, to Redis.
     beacon::hubs hubs;
     auto user_hub = hubs.create_hub("UserHub");
-    user_hub->register_consumer(std::make_shared<web::redis_push_consumer>(redis.url(), channel));
+    user_hub->register_consumer(std::make_shared<beacon::redis::push_forwarder>(redis.url(), channel));
 
     // Two web processes, each subscribed.
     std::mutex m;
     std::vector<std::string> errors;
-    const auto on_error = [&](const beacon::error& bad, const beacon::redis_message&) {
+    std::vector<std::string> wheres;  // each failure's `where`
+    const auto on_failure = [&](const beacon::failure& f) {
         std::lock_guard lock(m);
-        errors.push_back(bad.what());
+        errors.push_back(f.message());
+        wheres.push_back(f.where);
     };
-    beacon::redis_consumer_options sub;
+    beacon::redis::consumer_options sub;
     sub.url = redis.url();
     sub.channel = channel;
     sub.poll_timeout = 50ms;
     web::server a, b;
-    web::redis_fanout fan_a(a.add_stream("/user_notifications", user_stream()), sub, on_error);
-    web::redis_fanout fan_b(b.add_stream("/user_notifications", user_stream()), sub, on_error);
+    beacon::redis::sse_fanout fan_a(a.add_stream("/user_notifications", user_stream()), sub, on_failure);
+    beacon::redis::sse_fanout fan_b(b.add_stream("/user_notifications", user_stream()), sub, on_failure);
     a.start();
     b.start();
     REQUIRE(beacon_test::eventually([&] {
@@ -130,4 +132,5 @@ TEST_CASE("two web servers serve one hub's events through Redis pub/sub", "[web]
     std::lock_guard lock(m);
     CHECK(errors.size() == 2);  // one per server
     for (const auto& e : errors) CHECK_THAT(e, StartsWith("[beacon.decode_error]"));
+    for (const auto& w : wheres) CHECK_THAT(w, StartsWith("redis::consumer of channel beacon.web.UserHub, message \"{not json"));
 }

@@ -1,9 +1,9 @@
 #pragma once
 /// \file
-/// Internals of the Redis bridge: URL parsing and a blocking hiredis connection that throws
-/// beacon::redis_error, never raises SIGPIPE, and reconnects when its socket has gone stale.
+/// Internals of the Redis bridge: URL parsing (a bad URL is a config_error) and a blocking hiredis
+/// connection that throws beacon::redis::redis_error, never raises SIGPIPE, and reconnects when its socket has gone stale.
 
-#include <beacon/error.hpp>
+#include <beacon/redis/detail/errors.hpp>
 
 #include <hiredis/hiredis.h>
 
@@ -20,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-namespace beacon::detail {
+namespace beacon::redis::detail {
 
 /// Where a Redis server is, from a `redis://[[user]:password@]host[:port][/db]` URL.
 struct redis_endpoint {
@@ -71,20 +71,20 @@ inline int parse_url_number(std::string_view text, int min, int max, const std::
     int value = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
-        throw redis_error("url \"" + url + "\": bad " + what + " \"" + url_excerpt(text, 32) +
+        throw config_error("", "/url", "url \"" + url + "\": bad " + what + " \"" + url_excerpt(text, 32) +
                           "\" (expected redis://[[user]:password@]host[:port][/db])");
     }
     return value;
 }
 
-/// Parses a `redis://` URL; throws redis_error naming the URL (masked, see `masked_url`) and the
+/// Parses a `redis://` URL; throws config_error naming the URL (masked, see `masked_url`) and the
 /// part that is wrong.
 inline redis_endpoint parse_redis_url(std::string_view url) {
     redis_endpoint ep;
     constexpr std::string_view scheme = "redis://";
     ep.url = masked_url(url);
     if (url.substr(0, scheme.size()) != scheme) {
-        throw redis_error("url \"" + ep.url + "\": expected the scheme redis:// (redis://[[user]:password@]host[:port][/db])");
+        throw config_error("", "/url", "url \"" + ep.url + "\": expected the scheme redis:// (redis://[[user]:password@]host[:port][/db])");
     }
     std::string_view rest = url.substr(scheme.size());
     if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
@@ -103,7 +103,7 @@ inline redis_endpoint parse_redis_url(std::string_view url) {
         rest = rest.substr(0, colon);
     }
     if (rest.size() > 2 && rest.front() == '[' && rest.back() == ']') rest = rest.substr(1, rest.size() - 2);
-    if (rest.empty()) throw redis_error("url \"" + ep.url + "\": missing host (expected redis://host[:port][/db])");
+    if (rest.empty()) throw config_error("", "/url", "url \"" + ep.url + "\": missing host (expected redis://host[:port][/db])");
     ep.host = std::string(rest);
     return ep;
 }
@@ -317,4 +317,4 @@ private:
     std::unique_ptr<redisContext, context_deleter> context_;
 };
 
-}  // namespace beacon::detail
+}  // namespace beacon::redis::detail

@@ -1,7 +1,7 @@
-// Redis Streams, against a real redis-server that each test starts on a free loopback port:
-// appending (MAXLEN, atomic batches), consumer groups (every group gets every event, the consumers
-// of a group share them), a consumer that never returns, a poison entry, bad entries, worker
-// processes SIGKILLed and restarted, and the server restarted mid-stream.
+// The stream consumer (<beacon/redis/stream_consumer.hpp>), against a real redis-server that each
+// test starts on a free loopback port: consumer groups (every group gets every event, the
+// consumers of a group share them), a consumer that never returns, a poison entry, bad entries,
+// worker processes SIGKILLed and restarted, and the server restarted mid-stream.
 #include <beacon/redis.hpp>
 #include <beacon/registry.hpp>
 #include <beacon/unit_of_work.hpp>
@@ -53,21 +53,21 @@ std::vector<beacon::event> numbered(int from, int to) {
     return out;
 }
 
-beacon::redis_stream_listener listener_for(const std::string& url, std::size_t max_length = 1000000,
+beacon::redis::stream_forwarder listener_for(const std::string& url, std::size_t max_length = 1000000,
                                            std::chrono::milliseconds timeout = 2000ms) {
-    beacon::redis_stream_listener_options options;
+    beacon::redis::stream_forwarder_options options;
     options.url = url;
     options.max_length = max_length;
     options.timeout = timeout;
-    return beacon::redis_stream_listener(options);
+    return beacon::redis::stream_forwarder(options);
 }
 
 // Options for a test: short waits, so that stopping, reconnecting and taking over are quick.
-beacon::redis_stream_consumer_options quick(const std::string& url, const std::string& group, const std::string& name) {
-    beacon::redis_stream_consumer_options options;
+beacon::redis::stream_consumer_options quick(const std::string& url, const std::string& group, const std::string& name) {
+    beacon::redis::stream_consumer_options options;
     options.url = url;
     options.group = group;
-    options.consumer = name;
+    options.name = name;
     options.poll_timeout = 50ms;
     options.timeout = 1000ms;
     options.backoff_min = 10ms;
@@ -84,7 +84,7 @@ struct member {
     std::vector<int> numbers;
     std::vector<std::string> errors;
     std::vector<std::string> sources;
-    std::unique_ptr<beacon::redis_stream_consumer> consumer;  // last: destroyed (and joined) first
+    std::unique_ptr<beacon::redis::stream_consumer> consumer;  // last: destroyed (and joined) first
 
     member() {
         local.connect([this](const beacon::event& e) {
@@ -92,12 +92,12 @@ struct member {
             numbers.push_back(e.data.at("n").get<int>());
         });
     }
-    void start(const beacon::redis_stream_consumer_options& options) {
-        consumer = std::make_unique<beacon::redis_stream_consumer>(
-            local, options, [this](const beacon::error& e, const beacon::redis_message& m) {
+    void start(const beacon::redis::stream_consumer_options& options) {
+        consumer = std::make_unique<beacon::redis::stream_consumer>(
+            local, options, [this](const beacon::failure& f) {
                 std::lock_guard lock(mutex);
-                errors.push_back(e.what());
-                sources.push_back(m.source);
+                errors.push_back(f.describe());
+                sources.push_back(f.where);
             });
         consumer->start();
     }
@@ -196,79 +196,6 @@ TEST_CASE("events appended to a stream come out of a group in order, unchanged",
     CHECK(got.got() == range(0, 10));
     CHECK(pending(server, "svc") == 0);
     CHECK(got.error_count() == 0);
-}
-
-TEST_CASE("a batch is appended in one transaction; an event that cannot be written holds no other back; MAXLEN ~ bounds the stream",
-          "[redis][stream][batch]") {
-    redis_server server;
-    auto bounded = listener_for(server.url(), 100);
-    server.command({"CONFIG", "RESETSTAT"});
-    for (int k = 0; k < 20; ++k) bounded.forward(numbered(k * 50, k * 50 + 50));
-    CHECK_THAT(std::string(server.command({"INFO", "commandstats"})->str),
-               Contains("cmdstat_multi:calls=20,") && Contains("cmdstat_exec:calls=20,") && Contains("cmdstat_xadd:calls=1000,"));
-    const auto length = server.command({"XLEN", "beacon.stream"})->integer;
-    CHECK(length >= 100);
-    CHECK(length < 300);  // approximate trimming drops whole nodes of 100 entries
-
-    auto batch = numbered(2000, 2003);
-    batch[1].data["uri"] = "shadows the payload's uri";
-    CHECK_THROWS_AS(bounded.forward(batch), beacon::encode_error);
-    const auto last = server.command({"XREVRANGE", "beacon.stream", "+", "-", "COUNT", "2"});
-    CHECK(beacon::parse_event(last->element[0]->element[1]->element[1]->str).data.at("n") == 2002);
-    CHECK(beacon::parse_event(last->element[1]->element[1]->element[1]->str).data.at("n") == 2000);
-
-    server.command({"SET", "not.a.stream", "x"});
-    beacon::redis_stream_listener_options options;
-    options.url = server.url();
-    options.stream = "not.a.stream";
-    CHECK_THROWS_WITH(beacon::redis_stream_listener(options).forward(numbered(0, 2)),
-                      Contains("[beacon.redis_error]") && Contains("XADD not.a.stream") && Contains("WRONGTYPE"));
-}
-
-TEST_CASE("the listener type \"redis_stream\" appends each commit's events in one round trip, in Kinto's bytes if asked",
-          "[redis][stream][listener]") {
-    redis_server server;
-    beacon::registry host;
-    std::vector<std::string> failures;
-    beacon::resource_notifier notifier(host, [&](const beacon::after_commit_error& f) { failures.push_back(f.error.message()); });
-    beacon::listener_types types;
-    beacon::add_redis_stream_listener_type(types, &notifier);
-    auto loaded = beacon::load_listeners(
-        host,
-        {{"event_listeners",
-          {{"feed", {{"use", "redis_stream"}, {"url", server.url()}, {"stream", "feed"}, {"max_length", "500"},
-                     {"pool_size", 4}, {"format", "kinto"}, {"resources", "record"}}}}}},
-        types);
-    server.command({"CONFIG", "RESETSTAT"});
-    {
-        beacon::unit_of_work request(notifier);
-        for (int n = 0; n < 3; ++n) {
-            auto e = numbered(n);
-            e.uri = "/buckets/b/collections/c" + std::to_string(n) + "/records/r";  // not merged
-            request.notify(e);
-        }
-        auto bucket = numbered(9);
-        bucket.resource_name = "bucket";
-        request.notify(bucket);  // filtered out
-        request.commit();
-    }
-    {
-        beacon::unit_of_work request(notifier);
-        request.notify(numbered(10));
-    }  // rolled back
-    CHECK(failures.empty());
-    CHECK(server.command({"XLEN", "feed"})->integer == 3);
-    CHECK_THAT(std::string(server.command({"INFO", "commandstats"})->str), Contains("cmdstat_exec:calls=1,"));
-    const auto first = server.command({"XRANGE", "feed", "-", "+", "COUNT", "1"});
-    CHECK_THAT(std::string(first->element[0]->element[1]->element[1]->str),
-               Contains("{\"timestamp\": ") && Contains("\"action\": \"create\""));  // Kinto's bytes
-
-    beacon::listener_types bad;
-    beacon::add_redis_stream_listener_type(bad);
-    CHECK_THROWS_WITH(beacon::load_listeners(host, {{"event_listeners", {{"s", {{"use", "redis_stream"}, {"pool_size", 0}}}}}}, bad),
-                      Contains("[beacon.config_error]") && Contains("pool_size") && Contains("positive number"));
-    CHECK_THROWS_WITH(beacon::load_listeners(host, {{"event_listeners", {{"s", {{"use", "redis_stream"}, {"listname", "x"}}}}}}, bad),
-                      Contains("[beacon.config_error]") && Contains("unknown option of a redis_stream listener"));
 }
 
 TEST_CASE("every group gets every event; the consumers of one group share them, each event once",
@@ -390,7 +317,7 @@ TEST_CASE("bad entries are dead-lettered and reported; a receiver's exception is
     CHECK_THAT(errors[2], Contains("[beacon.decode_error]") && Contains("5005 bytes, more than max_entry_bytes (4096)"));
     CHECK_THAT(errors[3], Contains("[beacon.decode_error]") && Contains("4 fields, more than max_fields (2)"));
     CHECK_THAT(errors[4], Contains("[beacon.decode_error] /payload/action: unknown action \"explode\""));
-    CHECK_THAT(errors[5], Contains("[beacon.receiver_error]") && Contains("disk full"));
+    CHECK_THAT(errors[5], Contains("receiver #") && Contains("failed on the event") && Contains("disk full"));
     CHECK_THAT(got.sources[0], Contains("beacon.stream ") && Contains("-"));
     for (const auto& e : errors) CHECK(e.size() < 400);  // no whole payload quoted
 
@@ -432,7 +359,7 @@ TEST_CASE("a poison entry that kills every consumer is dead-lettered after max_d
             options.batch = 1;
             options.max_deliveries = 2;
             try {
-                beacon::redis_stream_consumer(local, options, [](const beacon::error&, const beacon::redis_message&) {}).run();
+                beacon::redis::stream_consumer(local, options, [](const beacon::failure&) {}).run();
             } catch (...) {
             }
             ::_exit(2);
@@ -519,7 +446,7 @@ TEST_CASE("a server killed and restarted mid-stream loses no acknowledged event"
         try {
             listener.forward(numbered(n, n + 5));
             for (int k = n; k < n + 5; ++k) acknowledged.push_back(k);
-        } catch (const beacon::redis_error& e) {
+        } catch (const beacon::redis::redis_error& e) {
             CHECK_THAT(e.what(), Contains("127.0.0.1:" + std::to_string(server.port())));
             ++refused;
         }
@@ -555,9 +482,9 @@ TEST_CASE("a group lost with a server restarted without persistence is created a
 TEST_CASE("a stream consumer runs once; a bad URL is refused", "[redis][stream]") {
     redis_server server;
     beacon::signal local("core", "resource_changed");
-    CHECK_THROWS_WITH(beacon::redis_stream_consumer(local, quick("http://x", "g", "c")),
-                      Contains("[beacon.redis_error]") && Contains("redis://"));
-    beacon::redis_stream_consumer consumer(local, quick(server.url(), "g", "c"));
+    CHECK_THROWS_WITH(beacon::redis::stream_consumer(local, quick("http://x", "g", "c")),
+                      Contains("[beacon.config_error] /url") && Contains("redis://"));
+    beacon::redis::stream_consumer consumer(local, quick(server.url(), "g", "c"));
     consumer.start();
     CHECK_THROWS_WITH(consumer.start(), Contains("already running"));
     consumer.stop();

@@ -3,8 +3,8 @@
 /// Internals of the Redis bridge: connections to one server shared by many sending threads, whose
 /// concurrent requests are coalesced into pipelines (group commit).
 
-#include <beacon/detail/redis_connection.hpp>
-#include <beacon/error.hpp>
+#include <beacon/redis/detail/connection.hpp>
+#include <beacon/redis/detail/errors.hpp>
 
 #include <chrono>
 #include <condition_variable>
@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-namespace beacon::detail {
+namespace beacon::redis::detail {
 
 /// Up to `size` connections to one server, shared by any number of threads. A thread with a
 /// request takes an idle connection (or makes one, up to `size`) and becomes its leader: it sends
@@ -148,4 +148,4 @@ private:
     std::size_t made_ = 0;
 };
 
-}  // namespace beacon::detail
+}  // namespace beacon::redis::detail

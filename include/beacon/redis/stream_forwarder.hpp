@@ -1,14 +1,16 @@
 #pragma once
 /// \file
-/// The producer side of Redis Streams: a listener that appends each event to a stream with XADD,
-/// bounded with `MAXLEN ~`, a batch in one round trip.
+/// The sending side of Redis Streams: a forwarder that appends each event to a stream with XADD,
+/// bounded with `MAXLEN ~`, a batch in one round trip; and the configured listener type "redis_stream".
 
-#include <beacon/detail/redis_connection.hpp>
-#include <beacon/detail/redis_pool.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 #include <beacon/listener.hpp>
-#include <beacon/redis/listener.hpp>  // the configured listeners' option readers
+#include <beacon/redis/detail/batch.hpp>
+#include <beacon/redis/detail/config.hpp>
+#include <beacon/redis/detail/connection.hpp>
+#include <beacon/redis/detail/errors.hpp>
+#include <beacon/redis/detail/pool.hpp>
 #include <beacon/unit_of_work.hpp>
 #include <beacon/wire_format.hpp>
 
@@ -21,80 +23,67 @@
 #include <utility>
 #include <vector>
 
-namespace beacon {
+namespace beacon::redis {
 
-/// The field of a stream entry that holds the event, written in the listener's wire format.
-inline constexpr std::string_view redis_stream_field = "event";
+/// The field of a stream entry that holds the event, written in the forwarder's wire format.
+inline constexpr std::string_view stream_field = "event";
 
-/// Where and how a redis_stream_listener appends events.
-struct redis_stream_listener_options {
+/// The default bound on a stream entry's size (all fields), shared by stream_forwarder_options
+/// and stream_consumer_options: what the consumer would dead-letter, the forwarder refuses.
+inline constexpr std::size_t default_max_entry_bytes = std::size_t{1} << 20;
+
+/// Where and how a stream_forwarder appends events.
+struct stream_forwarder_options {
     std::string url = "redis://127.0.0.1:6379/0";  ///< redis://[[user]:password@]host[:port][/db]
     std::string stream = "beacon.stream";          ///< The stream events are XADDed to.
     /// Each XADD trims the stream to about this many entries (`MAXLEN ~`, whole macro nodes, so a
     /// little more may stay); 0 leaves it unbounded. Entries still pending in a group may be trimmed.
     std::size_t max_length = 1000000;
     std::chrono::milliseconds timeout{2000};  ///< Longest wait to connect, write or read a reply.
-    /// The most connections the listener uses at once (at least 1). Concurrent forwards from many
+    /// The most connections the forwarder uses at once (at least 1). Concurrent forwards from many
     /// threads are coalesced into pipelines on these connections (one round trip for many).
     std::size_t pool_size = 1;
     /// How events are written: beacon's envelope (default), Kinto's bytes, or a host's format.
     wire_format format = wire_format::envelope();
+    /// An event whose text is longer than `limits.max_bytes` (or nests deeper than
+    /// `limits.max_depth`) is an encode_error at send time: the consumers' setting of the same
+    /// name (and default) would refuse it. Give both sides the same limits.
+    json_limits limits;
+    /// An entry (field `event` and the text) larger than this is an encode_error at send time;
+    /// stream_consumer_options::max_entry_bytes (same default) would dead-letter it.
+    std::size_t max_entry_bytes = default_max_entry_bytes;
 };
 
 /// Appends each event it receives to a Redis stream, as one entry whose field `event` holds the
-/// event written in the listener's wire format (beacon's envelope by default). Connect it to a signal like any receiver, or hand it to
-/// `resource_notifier::on_after_commit` to append each commit's batch in one round trip. Copies
-/// share up to `pool_size` connections, made on first use and remade when the server has
-/// restarted; thread-safe: forwards from many threads at once share pipelines. A forward that
-/// returns has been acknowledged by Redis; one that cannot be throws redis_error.
-class redis_stream_listener {
+/// event written in the forwarder's wire format (beacon's envelope by default). Connect it to a
+/// signal like any receiver, or hand it to `resource_notifier::on_after_commit` to append each
+/// commit's batch in one round trip. Copies share up to `pool_size` connections, made on first use
+/// and remade when the server has restarted; thread-safe: forwards from many threads at once
+/// share pipelines. A forward that returns has been acknowledged by Redis; one that cannot be
+/// throws redis_error.
+class stream_forwarder : public detail::forwarding_calls<stream_forwarder> {
 public:
-    /// A listener with `options`; throws redis_error for a bad URL (it does not connect yet).
-    explicit redis_stream_listener(redis_stream_listener_options options = {})
-        : state_(std::make_shared<state>(std::move(options))) {}
-
-    /// Forwards `e` (so that `signal::connect(listener)` works).
-    void operator()(const event& e) const { forward(e); }
-    /// Forwards `batch` in one round trip (so that `resource_notifier::on_after_commit(listener)`
-    /// appends once per commit).
-    void operator()(const std::vector<event>& batch) const { forward(batch); }
+    /// A forwarder with `options`; throws config_error for a bad URL (it does not connect yet).
+    explicit stream_forwarder(stream_forwarder_options options = {}) : state_(std::make_shared<state>(std::move(options))) {}
 
     /// Appends `e` and waits for Redis to acknowledge it (one round trip). A timestamp of 0 is
     /// sent as now (by the built-in formats). Throws encode_error (naming the event and the field)
     /// when `e` cannot be written, and then sends nothing.
-    void forward(const event& e) const {
-        const std::string text = state_->options.format.encode(e);
-        state_->pool.pipeline({xadd(text)});
-    }
+    void forward(const event& e) const { state_->pool.pipeline({xadd(detail::encode_one(state_->options.format, e, limit()))}); }
 
     /// Appends every event of `batch` that can be written, in order, in one round trip and
     /// atomically (MULTI/EXEC): either all of those entries are added or none. An event that
-    /// cannot be written does not hold the others back (as with redis_listener): they are
-    /// appended, then the encode_error of the first event left out is thrown.
+    /// cannot be written does not hold the others back (as with forwarder): they are appended,
+    /// then the encode_error of the first event left out is thrown.
     void forward(const std::vector<event>& batch) const {
-        std::string texts;  // every encoding, one after the other
-        std::vector<std::size_t> ends;
-        std::optional<encode_error> first_bad;
-        for (const auto& e : batch) {
-            const std::size_t start = texts.size();
-            try {
-                state_->options.format.encode(e, texts);
-                ends.push_back(texts.size());
-            } catch (const encode_error& failure) {
-                texts.resize(start);
-                if (!first_bad) first_bad = failure;
-            }
-        }
-        if (ends.size() == 1) {
-            state_->pool.pipeline({xadd(texts)});
-        } else if (!ends.empty()) {
+        const auto encoded = detail::encode_batch(state_->options.format, batch, limit());
+        if (encoded.size() == 1) {
+            state_->pool.pipeline({xadd(encoded[0])});
+        } else if (encoded.size() > 1) {
             std::vector<detail::redis_command> commands;
-            commands.reserve(ends.size() + 2);
+            commands.reserve(encoded.size() + 2);
             commands.push_back({"MULTI"});
-            const std::string_view all(texts);
-            for (std::size_t i = 0, start = 0; i < ends.size(); start = ends[i++]) {
-                commands.push_back(xadd(all.substr(start, ends[i] - start)));
-            }
+            for (std::size_t i = 0; i < encoded.size(); ++i) commands.push_back(xadd(encoded[i]));
             commands.push_back({"EXEC"});
             const auto replies = state_->pool.pipeline(commands);
             // An error inside the transaction (e.g. the key holds another type) is in EXEC's reply.
@@ -107,27 +96,34 @@ public:
                 }
             }
         }
-        if (first_bad) throw *first_bad;
+        if (encoded.first_bad) throw *encoded.first_bad;
     }
 
-    /// The options the listener was made with.
-    const redis_stream_listener_options& options() const noexcept { return state_->options; }
+    /// The options the forwarder was made with.
+    const stream_forwarder_options& options() const noexcept { return state_->options; }
 
 private:
     // XADD <stream> [MAXLEN ~ <n>] * event <text>; the views point into `state_` and `text`.
     detail::redis_command xadd(std::string_view text) const {
-        if (state_->max_length.empty()) return {"XADD", state_->options.stream, "*", redis_stream_field, text};
-        return {"XADD", state_->options.stream, "MAXLEN", "~", state_->max_length, "*", redis_stream_field, text};
+        if (state_->max_length.empty()) return {"XADD", state_->options.stream, "*", stream_field, text};
+        return {"XADD", state_->options.stream, "MAXLEN", "~", state_->max_length, "*", stream_field, text};
+    }
+
+    // The tighter of the two bounds on an event's text.
+    detail::size_limit limit() const noexcept {
+        const auto& o = state_->options;
+        if (o.limits.max_bytes + stream_field.size() < o.max_entry_bytes) return {o.limits.max_bytes, "limits.max_bytes", 0};
+        return {o.max_entry_bytes, "max_entry_bytes", stream_field.size()};
     }
 
     std::string where() const { return state_->pool.endpoint().url; }
 
     struct state {
-        explicit state(redis_stream_listener_options o)
+        explicit state(stream_forwarder_options o)
             : options(std::move(o)),
               max_length(options.max_length ? std::to_string(options.max_length) : std::string()),
               pool(detail::parse_redis_url(options.url), options.timeout, options.pool_size) {}
-        redis_stream_listener_options options;
+        stream_forwarder_options options;
         std::string max_length;  // as text, empty when unbounded
         detail::redis_pool pool;
     };
@@ -141,14 +137,13 @@ private:
 /// every event the loader passes it is appended at once; with `notifier` (which must outlive the
 /// loaded listeners) the events of a unit of work are appended after its commit, what the alias's
 /// filter passes in one round trip per commit, exactly as the type "redis" does (see
-/// add_redis_listener_type). Bad options throw config_error.
-inline void add_redis_stream_listener_type(listener_types& types, resource_notifier* notifier = nullptr,
-                                           std::vector<wire_format> formats = {}) {
+/// add_listener_types). Bad options throw config_error.
+inline void add_stream_listener_type(listener_types& types, resource_notifier* notifier = nullptr,
+                                     std::vector<wire_format> formats = {}) {
     types.add("redis_stream", [notifier, formats = std::move(formats)](const listener_context& c) -> listener {
-        redis_stream_listener_options options;
+        stream_forwarder_options options;
         for (const auto& [key, value] : c.options.items()) {
-            // The loader's own settings (the filter, and async delivery).
-            if (key == "use" || key == "actions" || key == "resources" || key == "async" || key.rfind("async.", 0) == 0) continue;
+            if (detail::loader_setting(key)) continue;
             if (key == "url" || key == "stream") {
                 (key == "url" ? options.url : options.stream) = detail::config_string(c, key, value);
             } else if (key == "max_length") {
@@ -161,14 +156,25 @@ inline void add_redis_stream_listener_type(listener_types& types, resource_notif
                 c.fail(key, "unknown option of a redis_stream listener (expected url, stream, max_length, pool_size or format)");
             }
         }
-        std::optional<redis_stream_listener> forwarder;
+        std::optional<stream_forwarder> forwarder;
         try {
             forwarder.emplace(options);
-        } catch (const redis_error& bad) {
+        } catch (const config_error& bad) {
             c.fail("url", bad.what());
         }
         return detail::forward_after_commit(c, *forwarder, notifier);
     });
 }
 
+}  // namespace beacon::redis
+
+namespace beacon {
+using redis_stream_listener_options [[deprecated("use beacon::redis::stream_forwarder_options")]] =
+    redis::stream_forwarder_options;
+using redis_stream_listener [[deprecated("use beacon::redis::stream_forwarder")]] = redis::stream_forwarder;
+/// Deprecated: use beacon::redis::add_stream_listener_type.
+[[deprecated("use beacon::redis::add_stream_listener_type")]] inline void add_redis_stream_listener_type(
+    listener_types& types, resource_notifier* notifier = nullptr, std::vector<wire_format> formats = {}) {
+    redis::add_stream_listener_type(types, notifier, std::move(formats));
+}
 }  // namespace beacon

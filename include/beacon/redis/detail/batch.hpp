@@ -1,0 +1,93 @@
+#pragma once
+/// \file
+/// Internals of the Redis bridge: encoding events for the forwarders, one at a time or a batch
+/// into one buffer, each text within the size the consumers accept.
+
+#include <beacon/error.hpp>
+#include <beacon/event.hpp>
+#include <beacon/wire_format.hpp>
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace beacon::redis::detail {
+
+/// The most bytes a forwarder writes for one event, and the name of the setting that says so.
+struct size_limit {
+    std::size_t max_bytes = static_cast<std::size_t>(-1);  ///< Longest text (plus `overhead`) accepted.
+    const char* name = "";                                 ///< The option, e.g. "limits.max_bytes".
+    std::size_t overhead = 0;  ///< Bytes written with each text (a stream entry's field name).
+};
+
+/// Appends `e` in `format` to `out`; throws encode_error (leaving `out` as it was) when it cannot
+/// be written, or when its text is longer than `limit` (which the consumers would refuse).
+inline void encode_within(const wire_format& format, const event& e, std::string& out, const size_limit& limit) {
+    const std::size_t start = out.size();
+    try {
+        format.encode(e, out);
+    } catch (...) {
+        out.resize(start);
+        throw;
+    }
+    if (const std::size_t bytes = out.size() - start + limit.overhead; bytes > limit.max_bytes) {
+        out.resize(start);
+        throw encode_error("", "event " + beacon::detail::describe_event(e) + " is " + std::to_string(bytes) +
+                                   " bytes in the wire format \"" + format.name() + "\", more than " + limit.name +
+                                   " (" + std::to_string(limit.max_bytes) + "), which the consumers refuse");
+    }
+}
+
+/// The text of `e` in `format`; throws encode_error as encode_within.
+inline std::string encode_one(const wire_format& format, const event& e, const size_limit& limit) {
+    std::string text;
+    encode_within(format, e, text, limit);
+    return text;
+}
+
+/// The texts of a batch's events that can be written, one after the other in one buffer, and
+/// the encode_error of the first event left out.
+struct encoded_batch {
+    std::string texts;                    ///< Every text, concatenated.
+    std::vector<std::size_t> ends;        ///< Where each text ends in `texts`.
+    std::optional<encode_error> first_bad;  ///< The first event that could not be written.
+
+    /// How many texts there are.
+    std::size_t size() const noexcept { return ends.size(); }
+    /// The `i`th text (valid while the batch lives).
+    std::string_view operator[](std::size_t i) const noexcept {
+        const std::size_t start = i == 0 ? 0 : ends[i - 1];
+        return std::string_view(texts).substr(start, ends[i] - start);
+    }
+};
+
+/// Encodes every event of `batch` that can be written, in order; one that cannot does not hold
+/// the others back.
+inline encoded_batch encode_batch(const wire_format& format, const std::vector<event>& batch, const size_limit& limit) {
+    encoded_batch out;
+    out.ends.reserve(batch.size());
+    for (const auto& e : batch) {
+        try {
+            encode_within(format, e, out.texts, limit);
+            out.ends.push_back(out.texts.size());
+        } catch (const encode_error& failure) {
+            if (!out.first_bad) out.first_bad = failure;
+        }
+    }
+    return out;
+}
+
+/// The calls a forwarder takes as a receiver: one event, or a batch in one round trip.
+template <class Forwarder>
+class forwarding_calls {
+public:
+    /// Forwards `e` (so that `signal::connect(forwarder)` works).
+    void operator()(const event& e) const { static_cast<const Forwarder&>(*this).forward(e); }
+    /// Forwards `batch` in one round trip (so that `resource_notifier::on_after_commit(forwarder)`
+    /// writes once per commit).
+    void operator()(const std::vector<event>& batch) const { static_cast<const Forwarder&>(*this).forward(batch); }
+};
+
+}  // namespace beacon::redis::detail

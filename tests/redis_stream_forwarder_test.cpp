@@ -1,0 +1,137 @@
+// The stream forwarder (<beacon/redis/stream_forwarder.hpp>), against a real redis-server that each
+// test starts on a free loopback port: appending (MAXLEN, atomic batches) and the configured
+// listener type "redis_stream".
+#include <beacon/redis.hpp>
+#include <beacon/registry.hpp>
+#include <beacon/unit_of_work.hpp>
+
+#include "redis_server.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+using Catch::Matchers::Contains;
+using namespace std::chrono_literals;
+using beacon_test::eventually;
+using beacon_test::redis_server;
+
+namespace {
+
+beacon::event numbered(int n) {
+    beacon::event e("producer", {{"n", n}});
+    e.action = beacon::action::create;
+    e.resource_name = "record";
+    e.uri = "/buckets/b/collections/c/records/r" + std::to_string(n);
+    e.stamp();
+    return e;
+}
+
+std::vector<beacon::event> numbered(int from, int to) {
+    std::vector<beacon::event> out;
+    for (int n = from; n < to; ++n) out.push_back(numbered(n));
+    return out;
+}
+
+beacon::redis::stream_forwarder listener_for(const std::string& url, std::size_t max_length = 1000000,
+                                           std::chrono::milliseconds timeout = 2000ms) {
+    beacon::redis::stream_forwarder_options options;
+    options.url = url;
+    options.max_length = max_length;
+    options.timeout = timeout;
+    return beacon::redis::stream_forwarder(options);
+}
+
+}  // namespace
+
+TEST_CASE("a batch is appended in one transaction; an event that cannot be written holds no other back; MAXLEN ~ bounds the stream",
+          "[redis][stream][batch]") {
+    redis_server server;
+    auto bounded = listener_for(server.url(), 100);
+    server.command({"CONFIG", "RESETSTAT"});
+    for (int k = 0; k < 20; ++k) bounded.forward(numbered(k * 50, k * 50 + 50));
+    CHECK_THAT(std::string(server.command({"INFO", "commandstats"})->str),
+               Contains("cmdstat_multi:calls=20,") && Contains("cmdstat_exec:calls=20,") && Contains("cmdstat_xadd:calls=1000,"));
+    const auto length = server.command({"XLEN", "beacon.stream"})->integer;
+    CHECK(length >= 100);
+    CHECK(length < 300);  // approximate trimming drops whole nodes of 100 entries
+
+    auto batch = numbered(2000, 2003);
+    batch[1].data["uri"] = "shadows the payload's uri";
+    CHECK_THROWS_AS(bounded.forward(batch), beacon::encode_error);
+    const auto last = server.command({"XREVRANGE", "beacon.stream", "+", "-", "COUNT", "2"});
+    CHECK(beacon::parse_event(last->element[0]->element[1]->element[1]->str).data.at("n") == 2002);
+    CHECK(beacon::parse_event(last->element[1]->element[1]->element[1]->str).data.at("n") == 2000);
+
+    server.command({"SET", "not.a.stream", "x"});
+    beacon::redis::stream_forwarder_options options;
+    options.url = server.url();
+    options.stream = "not.a.stream";
+    CHECK_THROWS_WITH(beacon::redis::stream_forwarder(options).forward(numbered(0, 2)),
+                      Contains("[beacon.redis_error]") && Contains("XADD not.a.stream") && Contains("WRONGTYPE"));
+}
+
+TEST_CASE("the listener type \"redis_stream\" appends each commit's events in one round trip, in Kinto's bytes if asked",
+          "[redis][stream][listener]") {
+    redis_server server;
+    beacon::registry host;
+    std::vector<std::string> failures;
+    beacon::resource_notifier notifier(host, [&](const beacon::after_commit_error& f) { failures.push_back(f.error.message()); });
+    beacon::listener_types types;
+    beacon::redis::add_stream_listener_type(types, &notifier);
+    auto loaded = beacon::load_listeners(
+        host,
+        {{"event_listeners",
+          {{"feed", {{"use", "redis_stream"}, {"url", server.url()}, {"stream", "feed"}, {"max_length", "500"},
+                     {"pool_size", 4}, {"format", "kinto"}, {"resources", "record"}}}}}},
+        types);
+    server.command({"CONFIG", "RESETSTAT"});
+    {
+        beacon::unit_of_work request(notifier);
+        for (int n = 0; n < 3; ++n) {
+            auto e = numbered(n);
+            e.uri = "/buckets/b/collections/c" + std::to_string(n) + "/records/r";  // not merged
+            request.notify(e);
+        }
+        auto bucket = numbered(9);
+        bucket.resource_name = "bucket";
+        request.notify(bucket);  // filtered out
+        request.commit();
+    }
+    {
+        beacon::unit_of_work request(notifier);
+        request.notify(numbered(10));
+    }  // rolled back
+    CHECK(failures.empty());
+    CHECK(server.command({"XLEN", "feed"})->integer == 3);
+    CHECK_THAT(std::string(server.command({"INFO", "commandstats"})->str), Contains("cmdstat_exec:calls=1,"));
+    const auto first = server.command({"XRANGE", "feed", "-", "+", "COUNT", "1"});
+    CHECK_THAT(std::string(first->element[0]->element[1]->element[1]->str),
+               Contains("{\"timestamp\": ") && Contains("\"action\": \"create\""));  // Kinto's bytes
+
+    beacon::listener_types bad;
+    beacon::redis::add_stream_listener_type(bad);
+    CHECK_THROWS_WITH(beacon::load_listeners(host, {{"event_listeners", {{"s", {{"use", "redis_stream"}, {"pool_size", 0}}}}}}, bad),
+                      Contains("[beacon.config_error]") && Contains("pool_size") && Contains("positive number"));
+    CHECK_THROWS_WITH(beacon::load_listeners(host, {{"event_listeners", {{"s", {{"use", "redis_stream"}, {"listname", "x"}}}}}}, bad),
+                      Contains("[beacon.config_error]") && Contains("unknown option of a redis_stream listener"));
+}

@@ -1,0 +1,60 @@
+// The wire formats of the core (<beacon/wire_format.hpp>): beacon's envelope, Kinto's flat payload
+// and a host's own format, encoded and decoded without any transport (no hiredis needed).
+#include <beacon/wire_format.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+using Catch::Matchers::Contains;
+
+namespace {
+
+// A record change as Kinto's request would produce it (route ids in `data`).
+beacon::event record_event(beacon::action a, const std::string& id, const std::string& user) {
+    beacon::event e("kinto", {{"bucket_id", "blog"}, {"collection_id", "articles"}, {"record_id", id}});
+    e.action = a;
+    e.resource_name = "record";
+    e.uri = "/buckets/blog/collections/articles/records/" + id;
+    e.user_id = user;
+    e.timestamp = 1453896392123;
+    e.impacted_records.push_back({std::nullopt, nlohmann::json{{"id", id}}});
+    return e;
+}
+
+}  // namespace
+
+TEST_CASE("the envelope format tells beacon's envelope from Kinto's flat payload by shape; Kinto's format alone refuses the envelope",
+          "[wire_format]") {
+    const auto envelope = beacon::wire_format::envelope();
+    const auto kinto = beacon::wire_format::kinto();
+    const auto e = record_event(beacon::action::create, "a1", "basicauth:alice");
+    CHECK(envelope.decode(envelope.encode(e)) == e);
+    auto flat = e;
+    flat.sender.clear();
+    flat.impacted_records.clear();
+    CHECK(envelope.decode(kinto.encode(e)) == flat);
+    CHECK(kinto.decode(kinto.encode(e)) == flat);
+    // A data key named "payload" stays a data key: Kinto's payload is told by its own fields.
+    auto odd = flat;
+    odd.data["payload"] = {{"x", 1}};
+    CHECK(envelope.decode(kinto.encode(odd)) == odd);
+    CHECK_THROWS_WITH(kinto.decode(envelope.encode(e)), Contains("[beacon.decode_error] /: beacon's envelope, not Kinto's flat payload"));
+    CHECK_THROWS_WITH(envelope.decode(R"({"foo": 1})"), Contains("missing required key \"action\" (Kinto's payload) or \"payload\""));
+    CHECK_THROWS_WITH(envelope.decode(R"({"action": "explode", "uri": "/x"})"), Contains("/action: unknown action \"explode\""));
+}
+
+TEST_CASE("a host's format that throws something else reaches callers as an encode_error or decode_error naming it",
+          "[wire_format]") {
+    const beacon::wire_format broken(
+        "broken", [](const beacon::event&, std::string&) { throw std::runtime_error("no encoder"); },
+        [](std::string_view, const beacon::json_limits&) -> beacon::event { throw std::runtime_error("no decoder"); });
+    CHECK(broken.name() == "broken");
+    CHECK_THROWS_AS(broken.encode(record_event(beacon::action::create, "a1", "u")), beacon::encode_error);
+    CHECK_THROWS_WITH(broken.encode(record_event(beacon::action::create, "a1", "u")),
+                      Contains("wire format \"broken\" failed: no encoder") && Contains("records/a1"));
+    CHECK_THROWS_AS(broken.decode("{}"), beacon::decode_error);
+    CHECK_THROWS_WITH(broken.decode("{}"), Contains("[beacon.decode_error] /: wire format \"broken\" failed: no decoder"));
+}
