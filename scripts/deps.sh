@@ -18,7 +18,7 @@ beacon_packages_test=(
   libbenchmark-dev python3-blinker                 # benchmarks and their Python peer
   python3-flask python3-gevent                     # web push benchmark's Python peer (Flask-Notifications' way)
 )
-beacon_packages_check=(doxygen clang-tidy cppcheck)
+beacon_packages_check=(doxygen clang-tidy cppcheck python3)
 
 beacon_install_deps() {
   local groups=("$@") wanted=() missing=() g p
