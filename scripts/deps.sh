@@ -1,20 +1,33 @@
-# Sourced by the other scripts: installs the Debian packages beacon's builds and tests need.
-# As root it runs apt-get; otherwise it uses sudo when it can, or says exactly what to install.
+# Sourced by the other scripts: installs the Debian packages a command needs, by group, so that the
+# demo installs only what the demo needs. As root it runs apt-get; otherwise it uses sudo when it
+# can, or says exactly what to install.
+#   beacon_install_deps [group...]   (no group: every group, what CI needs)
+# Groups:
+#   demo      a compiler, CMake, Boost, nlohmann/json, Catch2: the core, the demo and the examples
+#             that need nothing else (scripts/demo, scripts/example)
+#   redis     the Redis bridge, its examples and tests (a redis-server, hiredis, Python's redis)
+#   web       the web example and tests (curl -N; headless chromium drives the example's page)
+#   test      sanitizer builds and fuzzers (clang), valgrind, the benchmarks and their peers
+#   check     the static checks (scripts/check): doxygen, clang-tidy, cppcheck
 
-beacon_packages=(
-  cmake make g++ pkgconf                          # build
-  libboost-dev nlohmann-json3-dev catch2          # the library and its tests
-  clang libclang-rt-14-dev                        # sanitizer builds and fuzzers
-  redis-server libhiredis-dev python3 python3-redis  # the Redis bridge and its tests (interop with Python workers)
-  libbenchmark-dev python3-blinker                # benchmarks and their Python peer
-  curl chromium chromium-driver python3-selenium  # web push: curl -N and the headless-browser test
-  python3-flask python3-gevent python3-redis      # web push benchmark's Python peer (Flask-Notifications' way)
-  doxygen clang-tidy cppcheck                     # static checks: API reference, linters (scripts/check)
+beacon_packages_demo=(cmake make g++ pkgconf libboost-dev nlohmann-json3-dev catch2)
+beacon_packages_redis=(redis-server libhiredis-dev python3 python3-redis)
+beacon_packages_web=(curl chromium chromium-driver python3-selenium)
+beacon_packages_test=(
+  clang libclang-rt-14-dev valgrind                # sanitizer builds, fuzzers, memcheck
+  libbenchmark-dev python3-blinker                 # benchmarks and their Python peer
+  python3-flask python3-gevent                     # web push benchmark's Python peer (Flask-Notifications' way)
 )
+beacon_packages_check=(doxygen clang-tidy cppcheck python3)
 
 beacon_install_deps() {
-  local missing=() p
-  for p in "${beacon_packages[@]}"; do
+  local groups=("$@") wanted=() missing=() g p
+  [ ${#groups[@]} -eq 0 ] && groups=(demo redis web test check)
+  for g in "${groups[@]}"; do
+    local -n list="beacon_packages_$g"
+    wanted+=("${list[@]}")
+  done
+  for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0

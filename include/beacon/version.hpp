@@ -8,7 +8,7 @@
 /// The major version: raised by changes that break programs using beacon.
 #define BEACON_VERSION_MAJOR 0
 /// The minor version: raised by features added compatibly.
-#define BEACON_VERSION_MINOR 1
+#define BEACON_VERSION_MINOR 2
 /// The patch version: raised by fixes.
 #define BEACON_VERSION_PATCH 0
 /// The version as one number, MAJOR * 10000 + MINOR * 100 + PATCH, for `#if` tests.

@@ -47,6 +47,15 @@ run(${CMAKE_COMMAND} --build ${WORK_DIR}/user)
 run(${WORK_DIR}/user/wrapper_user)
 
 if(MODE STREQUAL "find_package")
+  # A component beacon does not have fails at configure time, naming it.
+  file(WRITE ${WORK_DIR}/unknown/CMakeLists.txt
+       "cmake_minimum_required(VERSION 3.16)\nproject(unknown LANGUAGES CXX)\nfind_package(beacon CONFIG REQUIRED COMPONENTS webb)\n")
+  execute_process(COMMAND ${CMAKE_COMMAND} -S ${WORK_DIR}/unknown -B ${WORK_DIR}/unknown/build -G ${GENERATOR}
+                  -DCMAKE_PREFIX_PATH=${prefix} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(rc EQUAL 0 OR NOT out MATCHES "beacon has no component \"webb\" \\(its components: redis, web\\)")
+    message(FATAL_ERROR "find_package(beacon COMPONENTS webb) did not fail naming the component:\n${out}")
+  endif()
+
   # The pkg-config file must lead to the installed headers wherever the prefix is, and must not
   # choose the language standard: the consumer compiled with -std=c++20 through it stays C++20.
   find_program(PKG_CONFIG pkg-config REQUIRED)
