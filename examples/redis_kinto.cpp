@@ -13,8 +13,8 @@ namespace {
 
 int publish(const std::string& url) {
     beacon::registry host;
-    beacon::resource_notifier notifier(host, [](const beacon::after_commit_error& f) {
-        std::cerr << "kinto host: " << f.error.message() << "\n";
+    beacon::resource_notifier notifier(host, [](const beacon::failure& f) {
+        std::cerr << "kinto host: " << f.message() << "\n";
     });
     beacon::listener_types types;
     beacon::redis::add_listener_types(types, &notifier);  // also registers Kinto's and Cliquet's module names

@@ -24,8 +24,8 @@ beacon::event article(beacon::action action, const std::string& id, const std::s
 int main(int argc, char** argv) {
     beacon::registry host;
     int failures = 0;
-    beacon::resource_notifier notifier(host, [&](const beacon::after_commit_error& failure) {
-        std::cerr << "producer: not published: " << failure.error.message() << "\n";
+    beacon::resource_notifier notifier(host, [&](const beacon::failure& failure) {
+        std::cerr << "producer: not published: " << failure.message() << "\n";
         ++failures;
     });
 

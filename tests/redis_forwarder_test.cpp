@@ -191,7 +191,7 @@ TEST_CASE("in a unit of work, events are published after commit in one round tri
     redis_server server;
     beacon::registry host;
     std::vector<std::string> failures;
-    beacon::resource_notifier notifier(host, [&](const beacon::after_commit_error& f) { failures.push_back(f.error.message()); });
+    beacon::resource_notifier notifier(host, [&](const beacon::failure& f) { failures.push_back(f.message()); });
     notifier.on_after_commit(listener_for(server.url()));
     std::vector<long long> queued_before_commit;
     auto probe = host.core().signal("resource_changed").connect([&](const beacon::event&) {

@@ -185,7 +185,7 @@ TEST_CASE("invalid UTF-8 is an encode_error naming the event and the field; the 
     SECTION("the after-commit observer") {
         beacon::registry host;
         std::vector<std::string> failures;
-        beacon::resource_notifier notifier(host, [&](const beacon::after_commit_error& f) { failures.push_back(f.error.message()); });
+        beacon::resource_notifier notifier(host, [&](const beacon::failure& f) { failures.push_back(f.message()); });
         notifier.on_after_commit(listener);
         beacon::unit_of_work request(notifier);
         request.notify(titled(1, "c1", "ok"));

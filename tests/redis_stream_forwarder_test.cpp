@@ -95,7 +95,7 @@ TEST_CASE("the listener type \"redis_stream\" appends each commit's events in on
     redis_server server;
     beacon::registry host;
     std::vector<std::string> failures;
-    beacon::resource_notifier notifier(host, [&](const beacon::after_commit_error& f) { failures.push_back(f.error.message()); });
+    beacon::resource_notifier notifier(host, [&](const beacon::failure& f) { failures.push_back(f.message()); });
     beacon::listener_types types;
     beacon::redis::add_stream_listener_type(types, &notifier);
     auto loaded = beacon::load_listeners(

@@ -116,7 +116,7 @@ struct notifier_host {
     redis_server server;
     beacon::registry host;
     std::vector<std::string> failures;
-    beacon::resource_notifier notifier{host, [this](const beacon::after_commit_error& f) { failures.push_back(f.error.message()); }};
+    beacon::resource_notifier notifier{host, [this](const beacon::failure& f) { failures.push_back(f.message()); }};
     beacon::listener_types types;
 
     notifier_host() { beacon::redis::add_listener_types(types, &notifier); }

@@ -43,7 +43,7 @@ struct failure {
     /// The exception's `what()`, or "unknown exception" when it is not a std::exception.
     std::string message() const { return detail::exception_message(exception); }
 
-    /// One line: "beacon.<part>: <where>: <receiver> failed on the event from "<sender>" at <uri>: <message>".
+    /// One line: `beacon.<part>: <where>: <receiver> failed on the event from "<sender>" at <uri>: <message>`.
     std::string describe() const {
         std::string line = "beacon.";
         line += to_string(part);

@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
               << "| workload | events/s | ratio to the redis-benchmark row above |\n|---|---|---|\n"
               << row("redis-benchmark -t lpush -c 1 -P 1 -d " + std::to_string(size), peer_single, peer_single) << "\n"
               << row("beacon forward(event), one by one", one_by_one, peer_single) << "\n"
-              << row("beacon signal::send to a connected redis_listener", through_signal, peer_single) << "\n"
+              << row("beacon signal::send to a connected redis::forwarder", through_signal, peer_single) << "\n"
               << row("redis-benchmark -t lpush -c 1 -P " + std::to_string(batch_size), peer_pipelined, peer_pipelined) << "\n"
               << row("beacon forward(batch of " + std::to_string(batch_size) + "), one LPUSH", pipelined, peer_pipelined)
               << "\n"

@@ -128,7 +128,7 @@ int main(int argc, char** argv) {
             for (const auto& batch : batches) listener.forward(batch);
         });
         table.push_back(row("redis-benchmark -t lpush -c 1 -P 100 -d " + std::to_string(size), peer, peer));
-        table.push_back(row("beacon redis_listener.forward(batch of 100), one LPUSH", ours, peer));
+        table.push_back(row("beacon redis::forwarder.forward(batch of 100), one LPUSH", ours, peer));
     }
     // 50 producer threads, each committing units of work of one event; one listener shared.
     {
@@ -171,7 +171,7 @@ int main(int argc, char** argv) {
             for (const auto& batch : batches) listener.forward(batch);
         });
         table.push_back(row("redis-benchmark -P 100 XADD bench.peer MAXLEN ~ 1000000 * event <" + std::to_string(size) + " bytes>", peer, peer));
-        table.push_back(row("beacon redis_stream_listener.forward(batch of 100), MULTI/XADD x100/EXEC", ours, peer));
+        table.push_back(row("beacon redis::stream_forwarder.forward(batch of 100), MULTI/XADD x100/EXEC", ours, peer));
     }
     // A consumer group taking the events out of that stream, with 1, 2 and 4 consumers.
     {

@@ -1,13 +1,13 @@
 // P8, web push: events fanned out to C loopback SSE clients (default 1,000), side by side in one
 // run: beacon's sse_stream (events published in-process, and through Redis pub/sub with
-// redis_fanout), a Python peer written the Flask-Notifications way (Flask + gevent + redis-py:
+// redis::sse_fanout), a Python peer written the Flask-Notifications way (Flask + gevent + redis-py:
 // one pub/sub subscription per request, a generator yielding SSE), and the physical limit, a bare
 // loop write()ing the same bytes to the same number of loopback sockets. Per side: events per
 // second per client (a burst of E events, until every client has every event), p50/p99 latency
 // from send to receipt (events sent one every 2 ms), and memory per idle connection (RSS growth).
 // Usage: web_bench [events] [clients] [peer_events]. Prints a Markdown table; asserts nothing.
 #include <beacon/web.hpp>
-#include <beacon/web/redis_fanout.hpp>
+#include <beacon/redis/sse_fanout.hpp>
 
 #include "../redis_server.hpp"
 
@@ -217,19 +217,19 @@ int main(int argc, char** argv) {
         so.max_connections = static_cast<std::size_t>(n) + 16;
         so.max_connections_per_address = so.max_connections;  // every client is on 127.0.0.1
         web::server s(so);
-        beacon::redis_consumer_options sub;
+        beacon::redis::consumer_options sub;
         sub.url = redis.url();
         sub.channel = "bench.beacon";
-        web::redis_fanout fan(s.add_stream("/events", o), sub);
+        beacon::redis::sse_fanout fan(s.add_stream("/events", o), sub);
         s.start();
         clients c(s.port(), n, sse_request);
         while (fan.stream()->stats().connections < static_cast<std::size_t>(n)) std::this_thread::sleep_for(1ms);
         while (redis.command({"PUBSUB", "NUMSUB", "bench.beacon"})->element[1]->integer < 1) std::this_thread::sleep_for(1ms);
-        beacon::redis_listener_options lo;
+        beacon::redis::forwarder_options lo;
         lo.url = redis.url();
         lo.channel = "bench.beacon";
-        beacon::redis_listener publisher(lo);
-        results.push_back(run("beacon via Redis pub/sub (redis_fanout)", c, events, paced,
+        beacon::redis::forwarder publisher(lo);
+        results.push_back(run("beacon via Redis pub/sub (redis::sse_fanout)", c, events, paced,
                               [&](const std::string& p) { publisher.forward(event_of(p)); }));
     }
     {  // the bare loop: accept n sockets, write the same bytes to each, one write() per event per socket

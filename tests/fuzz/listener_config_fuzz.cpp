@@ -15,7 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     beacon::registry reg;
     beacon::listener_types types;
     types.add("counter", [](const beacon::listener_context&) { return [](const beacon::event&) {}; });
-    beacon::add_redis_listener_type(types);  // builds listeners without connecting until a send
+    beacon::redis::add_listener_types(types);  // builds listeners without connecting until a send
 
     auto& changed = reg.core().signal("resource_changed");
     auto& read = reg.core().signal("resource_read");

@@ -9,7 +9,7 @@
 #include <beacon/failure.hpp>
 #include <beacon/redis/detail/connection.hpp>
 #include <beacon/redis/detail/consumer_loop.hpp>
-#include <beacon/redis/detail/errors.hpp>
+#include <beacon/redis/error.hpp>
 #include <beacon/redis/stream_forwarder.hpp>  // stream_field
 #include <beacon/signal.hpp>
 #include <beacon/wire_format.hpp>

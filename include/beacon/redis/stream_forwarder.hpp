@@ -9,7 +9,7 @@
 #include <beacon/redis/detail/batch.hpp>
 #include <beacon/redis/detail/config.hpp>
 #include <beacon/redis/detail/connection.hpp>
-#include <beacon/redis/detail/errors.hpp>
+#include <beacon/redis/error.hpp>
 #include <beacon/redis/detail/pool.hpp>
 #include <beacon/unit_of_work.hpp>
 #include <beacon/wire_format.hpp>

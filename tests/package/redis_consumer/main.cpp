@@ -3,11 +3,11 @@
 #include <beacon/redis.hpp>
 
 int main() {
-    beacon::redis_listener_options options;
+    beacon::redis::forwarder_options options;
     options.url = "redis://127.0.0.1:1/0";
     try {
-        beacon::redis_listener(options).forward(beacon::event("alice"));
-    } catch (const beacon::redis_error&) {
+        beacon::redis::forwarder(options).forward(beacon::event("alice"));
+    } catch (const beacon::redis::redis_error&) {
         return 0;
     }
     return 1;

@@ -3,7 +3,7 @@
 /// Internals of the Redis bridge: URL parsing (a bad URL is a config_error) and a blocking hiredis
 /// connection that throws beacon::redis::redis_error, never raises SIGPIPE, and reconnects when its socket has gone stale.
 
-#include <beacon/redis/detail/errors.hpp>
+#include <beacon/redis/error.hpp>
 
 #include <hiredis/hiredis.h>
 

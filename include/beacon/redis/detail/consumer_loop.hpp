@@ -7,7 +7,7 @@
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 #include <beacon/failure.hpp>
-#include <beacon/redis/detail/errors.hpp>
+#include <beacon/redis/error.hpp>
 #include <beacon/signal.hpp>
 
 #include <algorithm>

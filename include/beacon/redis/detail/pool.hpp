@@ -4,7 +4,7 @@
 /// concurrent requests are coalesced into pipelines (group commit).
 
 #include <beacon/redis/detail/connection.hpp>
-#include <beacon/redis/detail/errors.hpp>
+#include <beacon/redis/error.hpp>
 
 #include <chrono>
 #include <condition_variable>

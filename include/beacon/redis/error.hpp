@@ -1,7 +1,7 @@
 #pragma once
 /// \file
-/// Internals of the Redis bridge: its exceptions (public names in beacon::redis, reached through
-/// any <beacon/redis/...> header).
+/// The Redis bridge's exceptions: redis_error (a transport_error) and poison_entry_error (a
+/// decode_error). Its internals include this header too: it is the part's vocabulary.
 
 #include <beacon/error.hpp>
 
