@@ -442,10 +442,17 @@ private:
 
     template <class Result, class Make>
     Result deliver(std::string_view sender, Make&& make) {
-        outcome<Result> out;
-        if (muted()) return out.finish(0);
+        if (muted()) return outcome<Result>{}.finish(0);
         const auto to = targets_for(sender);
-        if (!to) return out.finish(0);
+        if (!to) return outcome<Result>{}.finish(0);
+        return build_and_dispatch<Result>(sender, make, to);
+    }
+
+    // The rest of a lazy send, once someone listens. Kept out of line: inlined, its frame (the
+    // event, the outcome) slows down the send nobody listens to (P2) by a fifth.
+    template <class Result, class Make>
+    [[gnu::noinline]] Result build_and_dispatch(std::string_view sender, Make& make, const targets& to) {
+        outcome<Result> out;
         event e = std::invoke(make);
         if (e.sender != sender) e.sender.assign(sender.data(), sender.size());
         e.stamp();
