@@ -76,6 +76,7 @@ public:
           target_(target),
           options_(with_defaults(std::move(options))),
           connection_(detail::parse_redis_url(options_.url), options_.timeout) {
+        options_.timeout = connection_.io_timeout();  // the URL's socket_timeout, if it has one
         // A blocking pop waits up to poll_timeout for an event, then up to timeout for the reply.
         if (options_.channel.empty()) connection_.set_read_timeout(options_.poll_timeout + options_.timeout);
     }

@@ -94,6 +94,7 @@ public:
           options_(with_defaults(std::move(options))),
           connection_(detail::parse_redis_url(options_.url), options_.timeout),
           batch_text_(std::to_string(options_.batch)) {
+        options_.timeout = connection_.io_timeout();  // the URL's socket_timeout, if it has one
         // A blocking read waits up to poll_timeout for entries, then up to timeout for the reply.
         connection_.set_read_timeout(options_.poll_timeout + options_.timeout);
     }
