@@ -217,6 +217,10 @@ TEST_CASE("every refused redis URL names the URL (masked) and what is wrong", "[
     expect("redis://h?socket_connect_timeout=1e3", "bad value \"1e3\" for URL option socket_connect_timeout");
     expect("redis://h?socket_timeout=86400.001", "for URL option socket_timeout");
     expect("redis://h?socket_timeout=nan", "for URL option socket_timeout");
+    // Found by the URL fuzzer: a long number of seconds overflowed while being read.
+    expect("redis://h?socket_timeout=66666666666666666666666", "for URL option socket_timeout");
+    expect("redis://h?socket_timeout=000000000000000000001.5x", "for URL option socket_timeout");
+    CHECK(parse_redis_url("redis://h?socket_timeout=0000000000000000000001.5000000001").socket_timeout == 1501ms);
     expect("rediss://:S3CRET@h:6380", "rediss:// (TLS) is not supported: this build's hiredis (Debian's 0.14.1) has no TLS");
     expect("rediss://h", "stunnel");
     expect("http://h", "unknown scheme (expected redis://[[user]:password@]host[:port][/db][?option=value&...] or unix://");

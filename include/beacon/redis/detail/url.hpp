@@ -178,11 +178,11 @@ inline std::chrono::milliseconds parse_url_seconds(std::string_view text, const 
     const std::string_view fraction = dot == std::string_view::npos ? std::string_view() : text.substr(dot + 1);
     const auto digits = [](std::string_view s) { return s.find_first_not_of("0123456789") == std::string_view::npos; };
     long long ms = 0;
-    bool ok = digits(whole) && digits(fraction) && (!whole.empty() || !fraction.empty());
+    const auto first = whole.find_first_not_of('0');
+    const std::string_view significant = first == std::string_view::npos ? std::string_view() : whole.substr(first);
+    // At most 5 significant digits before the point: no overflow below.
+    bool ok = digits(whole) && digits(fraction) && (!whole.empty() || !fraction.empty()) && significant.size() <= 5;
     if (ok) {
-        const auto first = whole.find_first_not_of('0');
-        const std::string_view significant = first == std::string_view::npos ? std::string_view() : whole.substr(first);
-        ok = significant.size() <= 5;
         for (char c : significant) ms = ms * 10 + (c - '0');
         ms *= 1000;
         for (std::size_t i = 0; i < 3; ++i) ms += (i < fraction.size() ? fraction[i] - '0' : 0) * (i == 0 ? 100 : i == 1 ? 10 : 1);
