@@ -269,6 +269,13 @@ TEST_CASE("a password that needs escaping reaches a real server through its esca
                           !Contains("p%40ss"));
     CHECK_THROWS_WITH(listener_for("redis://" + at.substr(1) + "?password=wr0ngpw").forward(numbered(3)),
                       Contains("[beacon.redis_error] redis://127.0.0.1:") && Contains("password=***") && !Contains("wr0ngpw"));
+
+    // A user name alone authenticates as that user (AUTH user ""), as redis-py does: here a nopass ACL user.
+    server.command({"ACL", "SETUSER", "alice", "on", "nopass", "~*", "+@all"});
+    auto as_alice = listener_for("redis://alice@127.0.0.1:" + std::to_string(server.port()) + "/2");
+    as_alice.forward(numbered(4));
+    CHECK(db2.command({"LLEN", "beacon.events"})->integer == 3);
+    CHECK_THAT(std::string(db2.command({"CLIENT", "LIST"})->str), Contains("user=alice"));
 }
 
 TEST_CASE("a unix:// URL reaches a redis-server on a unix socket", "[redis][url]") {
