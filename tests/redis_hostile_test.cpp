@@ -87,8 +87,9 @@ TEST_CASE("no URL, valid or not, shows its password in a redis_error or config_e
         CHECK_THROWS_WITH(beacon::redis::consumer(sink, options), !Contains("S3CRETPW"));
     }
     CHECK(url_error("redis//alice:S3CRETPW@host/redis://x") ==
-          "[beacon.config_error] /url: url \"***@host/redis://x\": expected the scheme redis:// "
-          "(redis://[[user]:password@]host[:port][/db])");
+          "[beacon.config_error] /url: url \"***@host/redis://x\": unknown scheme (expected "
+          "redis://[[user]:password@]host[:port][/db][?option=value&...] or "
+          "unix://[[user]:password@]/path/to/socket[?option=value&...])");
 }
 
 TEST_CASE("a Redis error quotes at most a short excerpt of a bad URL", "[redis][url][behaviour11]") {

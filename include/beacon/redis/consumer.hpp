@@ -25,7 +25,7 @@ namespace beacon::redis {
 
 /// Where a consumer reads events from and how it recovers.
 struct consumer_options {
-    std::string url = "redis://127.0.0.1:6379/0";  ///< redis://[[user]:password@]host[:port][/db]
+    std::string url = "redis://127.0.0.1:6379/0";  ///< redis://host[:port][/db][?options] or unix:///path; redis-py's syntax
     std::string list = "beacon.events";            ///< The list popped from (oldest event first).
     std::string channel;  ///< When not empty, SUBSCRIBE to this channel instead of popping a list.
     /// The list holding the event being processed (at-least-once); default "<list>.processing".
@@ -43,7 +43,8 @@ struct consumer_options {
     json_limits limits;
     std::chrono::milliseconds poll_timeout{500};  ///< Longest blocking wait, hence longest stop() delay.
     /// Longest wait to connect or write; on a channel, also for the answer to the PING sent after
-    /// poll_timeout of silence (a silent server is reported and reconnected to within both).
+    /// poll_timeout of silence (a silent server is reported and reconnected to within both). A
+    /// URL's socket_timeout replaces it (`consumer::options()` tells the one in force).
     std::chrono::milliseconds timeout{2000};
     std::chrono::milliseconds backoff_min{50};    ///< First wait before reconnecting.
     std::chrono::milliseconds backoff_max{2000};  ///< Longest wait between reconnection attempts.
@@ -76,6 +77,7 @@ public:
           target_(target),
           options_(with_defaults(std::move(options))),
           connection_(detail::parse_redis_url(options_.url), options_.timeout) {
+        options_.timeout = connection_.io_timeout();  // the URL's socket_timeout, if it has one
         // A blocking pop waits up to poll_timeout for an event, then up to timeout for the reply.
         if (options_.channel.empty()) connection_.set_read_timeout(options_.poll_timeout + options_.timeout);
     }

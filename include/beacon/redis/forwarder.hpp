@@ -26,10 +26,10 @@ namespace beacon::redis {
 
 /// Where and how a forwarder writes events.
 struct forwarder_options {
-    std::string url = "redis://127.0.0.1:6379/0";  ///< redis://[[user]:password@]host[:port][/db]
+    std::string url = "redis://127.0.0.1:6379/0";  ///< redis://host[:port][/db][?options] or unix:///path; redis-py's syntax
     std::string list = "beacon.events";            ///< The list events are LPUSHed to (Kinto's `listname`).
     std::string channel;  ///< When not empty, events are PUBLISHed on this channel instead.
-    std::chrono::milliseconds timeout{2000};  ///< Longest wait to connect, write or read a reply.
+    std::chrono::milliseconds timeout{2000};  ///< Longest wait to connect, write or read a reply; a URL's socket_timeout wins.
     /// How events are written: beacon's envelope (default), Kinto's bytes, or a host's format.
     wire_format format = wire_format::envelope();
     /// Kinto's setting: the most connections the forwarder uses at once (at least 1). Concurrent

@@ -25,7 +25,7 @@ namespace beacon::redis {
 /// it under the same SSE id and a browser can resume on any of them.
 class push_forwarder : public beacon::consumer {
 public:
-    /// Publishes on `channel` of the server at `url` (redis://[[user]:password@]host[:port][/db]);
+    /// Publishes on `channel` of the server at `url` (a Redis URL, as forwarder_options::url);
     /// throws config_error for a bad URL (it connects on first use).
     push_forwarder(std::string url, std::string channel) : forwarder_(options(std::move(url), std::move(channel))) {}
 

@@ -30,7 +30,7 @@ namespace beacon::redis {
 
 /// Which stream and group a stream_consumer reads, and how it recovers.
 struct stream_consumer_options {
-    std::string url = "redis://127.0.0.1:6379/0";  ///< redis://[[user]:password@]host[:port][/db]
+    std::string url = "redis://127.0.0.1:6379/0";  ///< redis://host[:port][/db][?options] or unix:///path; redis-py's syntax
     std::string stream = "beacon.stream";          ///< The stream read.
     /// The consumer group: one per service; every group gets every event, the consumers of one
     /// group share its events. Created (with the stream, if missing) when it does not exist.
@@ -62,7 +62,7 @@ struct stream_consumer_options {
     std::size_t max_entry_bytes = default_max_entry_bytes;
     std::size_t max_fields = 16;            ///< An entry with more field/value pairs is dead-lettered.
     std::chrono::milliseconds poll_timeout{500};  ///< Longest blocking wait, hence longest stop() delay.
-    std::chrono::milliseconds timeout{2000};      ///< Longest wait to connect or write.
+    std::chrono::milliseconds timeout{2000};      ///< Longest wait to connect or write; a URL's socket_timeout wins.
     std::chrono::milliseconds backoff_min{50};    ///< First wait before reconnecting.
     std::chrono::milliseconds backoff_max{2000};  ///< Longest wait between reconnection attempts.
 };
@@ -94,6 +94,7 @@ public:
           options_(with_defaults(std::move(options))),
           connection_(detail::parse_redis_url(options_.url), options_.timeout),
           batch_text_(std::to_string(options_.batch)) {
+        options_.timeout = connection_.io_timeout();  // the URL's socket_timeout, if it has one
         // A blocking read waits up to poll_timeout for entries, then up to timeout for the reply.
         connection_.set_read_timeout(options_.poll_timeout + options_.timeout);
     }

@@ -34,12 +34,12 @@ inline constexpr std::size_t default_max_entry_bytes = std::size_t{1} << 20;
 
 /// Where and how a stream_forwarder appends events.
 struct stream_forwarder_options {
-    std::string url = "redis://127.0.0.1:6379/0";  ///< redis://[[user]:password@]host[:port][/db]
+    std::string url = "redis://127.0.0.1:6379/0";  ///< redis://host[:port][/db][?options] or unix:///path; redis-py's syntax
     std::string stream = "beacon.stream";          ///< The stream events are XADDed to.
     /// Each XADD trims the stream to about this many entries (`MAXLEN ~`, whole macro nodes, so a
     /// little more may stay); 0 leaves it unbounded. Entries still pending in a group may be trimmed.
     std::size_t max_length = 1000000;
-    std::chrono::milliseconds timeout{2000};  ///< Longest wait to connect, write or read a reply.
+    std::chrono::milliseconds timeout{2000};  ///< Longest wait to connect, write or read a reply; a URL's socket_timeout wins.
     /// The most connections the forwarder uses at once (at least 1). Concurrent forwards from many
     /// threads are coalesced into pipelines on these connections (one round trip for many).
     std::size_t pool_size = 1;

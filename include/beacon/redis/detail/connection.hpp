@@ -1,8 +1,9 @@
 #pragma once
 /// \file
-/// Internals of the Redis bridge: URL parsing (a bad URL is a config_error) and a blocking hiredis
-/// connection that throws beacon::redis::redis_error, never raises SIGPIPE, and reconnects when its socket has gone stale.
+/// Internals of the Redis bridge: a blocking hiredis connection to a parsed URL's endpoint (TCP or
+/// unix socket) that throws beacon::redis::redis_error, never raises SIGPIPE, and reconnects when its socket has gone stale.
 
+#include <beacon/redis/detail/url.hpp>
 #include <beacon/redis/error.hpp>
 
 #include <hiredis/hiredis.h>
@@ -13,7 +14,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -21,92 +21,6 @@
 #include <vector>
 
 namespace beacon::redis::detail {
-
-/// Where a Redis server is, from a `redis://[[user]:password@]host[:port][/db]` URL.
-struct redis_endpoint {
-    std::string url;   ///< The URL without its credentials, for messages.
-    std::string host;  ///< Host name or address.
-    int port = 6379;   ///< TCP port.
-    int db = 0;        ///< Database selected after connecting.
-    std::string user;      ///< ACL user name (Redis 6+), empty for the default user.
-    std::string password;  ///< Password, empty for none.
-};
-
-// At most `max` bytes of `text` for a message, with bytes outside printable ASCII as \xNN and a
-// cut marked with "..." and the full length.
-inline std::string url_excerpt(std::string_view text, std::size_t max = 128) {
-    std::string out;
-    for (std::size_t i = 0; i < text.size() && i < max; ++i) {
-        const auto c = static_cast<unsigned char>(text[i]);
-        if (c >= 0x20 && c < 0x7f && c != '\\') {
-            out += static_cast<char>(c);
-        } else {
-            constexpr char hex[] = "0123456789abcdef";
-            out += {'\\', 'x', hex[c >> 4], hex[c & 15]};
-        }
-    }
-    if (text.size() > max) out += "... (" + std::to_string(text.size()) + " bytes)";
-    return out;
-}
-
-// The display form of a URL, for messages: everything before its last '@' (the credentials, and
-// whatever else a malformed URL holds there) becomes "***", keeping only a scheme
-// ("<letters, digits, + - .>://") that starts the URL; then cut to a short excerpt.
-inline std::string masked_url(std::string_view url) {
-    const auto at = url.rfind('@');
-    if (at == std::string_view::npos) return url_excerpt(url);
-    std::string_view scheme;
-    if (const auto end = url.find("://"); end != std::string_view::npos && end < at && end > 0) {
-        const auto candidate = url.substr(0, end);
-        const bool valid = std::all_of(candidate.begin(), candidate.end(), [](char c) {
-            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' ||
-                   c == '-' || c == '.';
-        });
-        if (valid) scheme = url.substr(0, end + 3);
-    }
-    return url_excerpt(std::string(scheme) + "***" + std::string(url.substr(at)));
-}
-
-inline int parse_url_number(std::string_view text, int min, int max, const std::string& url, const char* what) {
-    int value = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
-        throw config_error("", "/url", "url \"" + url + "\": bad " + what + " \"" + url_excerpt(text, 32) +
-                          "\" (expected redis://[[user]:password@]host[:port][/db])");
-    }
-    return value;
-}
-
-/// Parses a `redis://` URL; throws config_error naming the URL (masked, see `masked_url`) and the
-/// part that is wrong.
-inline redis_endpoint parse_redis_url(std::string_view url) {
-    redis_endpoint ep;
-    constexpr std::string_view scheme = "redis://";
-    ep.url = masked_url(url);
-    if (url.substr(0, scheme.size()) != scheme) {
-        throw config_error("", "/url", "url \"" + ep.url + "\": expected the scheme redis:// (redis://[[user]:password@]host[:port][/db])");
-    }
-    std::string_view rest = url.substr(scheme.size());
-    if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
-        const std::string_view credentials = rest.substr(0, at);
-        const auto colon = credentials.find(':');
-        ep.user = std::string(credentials.substr(0, colon));
-        if (colon != std::string_view::npos) ep.password = std::string(credentials.substr(colon + 1));
-        rest = rest.substr(at + 1);
-    }
-    if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
-        if (slash + 1 < rest.size()) ep.db = parse_url_number(rest.substr(slash + 1), 0, 1 << 30, ep.url, "database number");
-        rest = rest.substr(0, slash);
-    }
-    if (const auto colon = rest.rfind(':'); colon != std::string_view::npos && rest.find(']', colon) == std::string_view::npos) {
-        ep.port = parse_url_number(rest.substr(colon + 1), 1, 65535, ep.url, "port");
-        rest = rest.substr(0, colon);
-    }
-    if (rest.size() > 2 && rest.front() == '[' && rest.back() == ']') rest = rest.substr(1, rest.size() - 2);
-    if (rest.empty()) throw config_error("", "/url", "url \"" + ep.url + "\": missing host (expected redis://host[:port][/db])");
-    ep.host = std::string(rest);
-    return ep;
-}
 
 // Blocks SIGPIPE in this thread while hiredis writes (it uses write(), not send(MSG_NOSIGNAL)), and
 // swallows a SIGPIPE that a write to a dead server raised meanwhile, so that the write fails with
@@ -170,12 +84,18 @@ inline std::string describe(const redis_command& command) {
 class redis_connection {
 public:
     /// A connection to `endpoint`, made on first use; `io_timeout` bounds connecting, reading
-    /// and writing.
+    /// and writing, unless the URL's `socket_timeout` or `socket_connect_timeout` say otherwise.
     redis_connection(redis_endpoint endpoint, std::chrono::milliseconds io_timeout)
-        : endpoint_(std::move(endpoint)), io_timeout_(io_timeout), read_timeout_(io_timeout) {}
+        : endpoint_(std::move(endpoint)),
+          io_timeout_(endpoint_.socket_timeout.value_or(io_timeout)),
+          connect_timeout_(endpoint_.connect_timeout.value_or(io_timeout_)),
+          read_timeout_(io_timeout_) {}
 
     /// The server's endpoint.
     const redis_endpoint& endpoint() const noexcept { return endpoint_; }
+
+    /// The I/O timeout in force: the URL's `socket_timeout`, or the one given.
+    std::chrono::milliseconds io_timeout() const noexcept { return io_timeout_; }
 
     /// Connects unless connected to a live socket; a socket the server closed meanwhile (e.g. it
     /// restarted) is replaced. Throws redis_error when the server cannot be reached.
@@ -183,14 +103,17 @@ public:
         if (context_ && !stale()) return;
         close();
         std::unique_ptr<redisContext, context_deleter> c(
-            redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port, to_timeval(io_timeout_)));
+            endpoint_.socket_path.empty()
+                ? redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port, to_timeval(connect_timeout_))
+                : redisConnectUnixWithTimeout(endpoint_.socket_path.c_str(), to_timeval(connect_timeout_)));
         if (!c) fail("connect", "out of memory");
         if (c->err) fail("connect", c->errstr);
         if (redisSetTimeout(c.get(), to_timeval(io_timeout_)) != REDIS_OK) fail("connect", c->errstr);
         context_ = std::move(c);
         // A connection whose AUTH or SELECT failed is dropped, never left on the wrong database.
         try {
-            if (!endpoint_.password.empty()) {
+            // As redis-py: a user name alone authenticates too (AUTH user "", for a nopass user).
+            if (!endpoint_.password.empty() || !endpoint_.user.empty()) {
                 if (endpoint_.user.empty()) {
                     command({"AUTH", endpoint_.password});
                 } else {
@@ -313,6 +236,7 @@ private:
 
     redis_endpoint endpoint_;
     std::chrono::milliseconds io_timeout_;
+    std::chrono::milliseconds connect_timeout_;
     std::chrono::milliseconds read_timeout_;
     std::unique_ptr<redisContext, context_deleter> context_;
 };
