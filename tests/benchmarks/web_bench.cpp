@@ -271,7 +271,7 @@ int main(int argc, char** argv) {
         clients c(static_cast<unsigned short>(port), n, sse_request);
         while (redis.command({"PUBSUB", "NUMSUB", "bench.peer"})->element[1]->integer < n) std::this_thread::sleep_for(5ms);
         c.read_all(0, nullptr);
-        beacon::detail::redis_connection publisher(beacon::detail::parse_redis_url(redis.url()), 2000ms);
+        beacon::redis::detail::redis_connection publisher(beacon::redis::detail::parse_redis_url(redis.url()), 2000ms);
         results.push_back(run("Python peer: Flask + gevent + redis pub/sub", c, peer_events, std::max(1, peer_events / 4),
                               [&](const std::string& p) { publisher.command({"PUBLISH", "bench.peer", p}); }));
         ::kill(pid, SIGTERM);
