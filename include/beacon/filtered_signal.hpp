@@ -72,12 +72,16 @@ struct filtered_entry {
 using entry_list = std::vector<std::shared_ptr<const filtered_entry>>;
 
 class filter_index {
+    static void control_slot() noexcept {}
+
 public:
     /// Connects `receiver` through `test`, files it under the keys of `test.scope()` and
     /// returns its control connection and its id.
     template <class F>
     std::pair<boost::signals2::connection, std::uint64_t> add(filter test, F&& receiver, const std::shared_ptr<void>& owner) {
-        boost::signals2::signal<void()>::slot_type slot([] {});
+        // A function pointer, not an empty lambda: g++ 12 -O2 takes Boost.Function's copy of an
+        // empty functor's bytes for a read of uninitialized memory (-Werror=uninitialized).
+        boost::signals2::signal<void()>::slot_type slot(&control_slot);
         if (owner) slot.track_foreign(std::weak_ptr<void>(owner));
         std::unique_lock lock(mutex_);
         auto entry = std::make_shared<filtered_entry>(
