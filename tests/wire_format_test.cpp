@@ -61,8 +61,9 @@ TEST_CASE("a host's format that throws something else reaches callers as an enco
 
 TEST_CASE("a Kinto payload is read within max_depth at the wire shape's levels, so that what decodes can be written back",
           "[wire_format]") {
-    // Found by wire_decode_fuzz: the flat text nests a data value one level less than the wire
-    // shape (level 2, not 3), so a payload at the limit decoded but neither format could write it.
+    // Found by wire_decode_fuzz's contract, on a seed at the limit: the flat text nests a data
+    // value one level less than the wire shape (level 2, not 3), so a payload at the limit
+    // decoded but neither format could write it.
     const auto flat = [](std::size_t depth) {
         return R"({"timestamp": 1453896392123, "action": "create", "deep": )" + std::string(depth, '[') + std::string(depth, ']') + "}";
     };
