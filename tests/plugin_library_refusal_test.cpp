@@ -8,16 +8,36 @@
 #include <catch2/catch.hpp>
 
 #include <dlfcn.h>
+#include <elf.h>
 
+#include <atomic>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <new>
 #include <string>
 #include <vector>
 
 using Catch::Matchers::Contains;
 using Catch::Matchers::Message;
+
+// The largest single allocation made through operator new while `watching` (for the test of a
+// file whose header claims a huge section header table).
+namespace {
+std::atomic<bool> watching{false};
+std::atomic<std::size_t> largest{0};
+}  // namespace
+
+void* operator new(std::size_t n) {
+    if (watching.load(std::memory_order_relaxed) && n > largest.load(std::memory_order_relaxed)) largest = n;
+    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -156,4 +176,71 @@ TEST_CASE_METHOD(fixture, "ten rejected libraries leave nothing mapped", "[plugi
         if (name.rfind("broken_", 0) == 0) CHECK_FALSE(initialized(name));
     }
     CHECK(host.names().empty());
+}
+
+TEST_CASE_METHOD(fixture, "a handshake whose section's offset wraps around past 2^64 is refused, not read from the file's start",
+                 "[plugin_library][errors]") {
+    // The handshake symbol and its section are moved (in the file's tables only) so that its place
+    // in the section exceeds its real file offset, and the section's offset is that real offset
+    // minus its place, wrapped around: 2^64 - 4096. The sum wrapped back onto the real bytes,
+    // the file passed, and the mapped handshake was then read at the symbol's bogus address.
+    std::string elf = read_file(library("counter"));
+    REQUIRE(elf.size() > sizeof(Elf64_Ehdr));
+    Elf64_Ehdr header{};
+    std::memcpy(&header, elf.data(), sizeof header);
+    REQUIRE(header.e_ident[EI_CLASS] == ELFCLASS64);
+    std::vector<Elf64_Shdr> sections(header.e_shnum);
+    std::memcpy(sections.data(), elf.data() + header.e_shoff, sections.size() * sizeof(Elf64_Shdr));
+    std::size_t symbol_at = 0;  // the handshake symbol's offset in the file
+    Elf64_Sym symbol{};
+    for (const auto& s : sections) {
+        if (s.sh_type != SHT_DYNSYM) continue;
+        const Elf64_Shdr& names = sections[s.sh_link];
+        for (std::size_t i = 0; i < s.sh_size / sizeof(Elf64_Sym); ++i) {
+            Elf64_Sym sym{};
+            std::memcpy(&sym, elf.data() + s.sh_offset + i * sizeof sym, sizeof sym);
+            if (std::string(elf.data() + names.sh_offset + sym.st_name) == "beacon_plugin_handshake") {
+                symbol_at = s.sh_offset + i * sizeof sym;
+                symbol = sym;
+            }
+        }
+    }
+    REQUIRE(symbol_at != 0);
+    Elf64_Shdr& section = sections[symbol.st_shndx];
+    const std::uint64_t real_offset = section.sh_offset + (symbol.st_value - section.sh_addr);
+    const std::uint64_t place = real_offset + 4096;  // the handshake's place in the moved section
+    symbol.st_value += std::uint64_t{1} << 40;
+    section.sh_addr = symbol.st_value - place;
+    section.sh_size = place + sizeof(beacon::plugin_handshake);
+    section.sh_offset = real_offset - place;  // 2^64 - 4096
+    std::memcpy(elf.data() + symbol_at, &symbol, sizeof symbol);
+    std::memcpy(elf.data() + header.e_shoff, sections.data(), sections.size() * sizeof(Elf64_Shdr));
+    const auto file = write_file("libwrapped_offset.so", elf);
+    CHECK_THROWS_MATCHES(loader.load_file(file), beacon::plugin_error,
+                         Message(prefix(file) + "is not an ELF shared library: its beacon_plugin_handshake lies "
+                                                "outside the file"));
+    CHECK_FALSE(mapped(file));
+}
+
+TEST_CASE_METHOD(fixture, "a short file claiming 65535 section headers is refused without allocating their table",
+                 "[plugin_library][errors]") {
+    // Found by plugin_file_fuzz (its slow executions): a 64-byte ELF header claiming 65535
+    // section headers of 64 bytes made the check allocate and zero 4 MiB before reading them.
+    Elf64_Ehdr header{};
+    std::memcpy(header.e_ident, ELFMAG, SELFMAG);
+    header.e_ident[EI_CLASS] = ELFCLASS64;
+    header.e_ident[EI_DATA] = ELFDATA2LSB;
+    header.e_ident[EI_VERSION] = EV_CURRENT;
+    header.e_type = ET_DYN;
+    header.e_machine = beacon::detail::host_elf_machine();
+    header.e_ehsize = sizeof header;
+    header.e_shentsize = sizeof(Elf64_Shdr);
+    header.e_shnum = 65535;
+    const auto file = write_file("libhuge_table.so", std::string(reinterpret_cast<const char*>(&header), sizeof header));
+    largest = 0;
+    watching = true;
+    CHECK_THROWS_MATCHES(loader.load_file(file), beacon::plugin_error,
+                         Message(prefix(file) + "is not an ELF shared library: its section headers lie outside the file"));
+    watching = false;
+    CHECK(largest.load() < 256 * 1024);
 }

@@ -58,3 +58,29 @@ TEST_CASE("a host's format that throws something else reaches callers as an enco
     CHECK_THROWS_AS(broken.decode("{}"), beacon::decode_error);
     CHECK_THROWS_WITH(broken.decode("{}"), Contains("[beacon.decode_error] /: wire format \"broken\" failed: no decoder"));
 }
+
+TEST_CASE("a Kinto payload is read within max_depth at the wire shape's levels, so that what decodes can be written back",
+          "[wire_format]") {
+    // Found by wire_decode_fuzz's contract, on a seed at the limit: the flat text nests a data
+    // value one level less than the wire shape (level 2, not 3), so a payload at the limit
+    // decoded but neither format could write it.
+    const auto flat = [](std::size_t depth) {
+        return R"({"timestamp": 1453896392123, "action": "create", "deep": )" + std::string(depth, '[') + std::string(depth, ']') + "}";
+    };
+    const auto fits = beacon::decode_any(flat(126));  // the deepest array at level 3 + 125 = 128
+    CHECK(beacon::decode_any(beacon::wire_format::envelope().encode(fits)) == fits);
+    CHECK(beacon::decode_kinto(beacon::wire_format::kinto().encode(fits)) == fits);
+    for (const auto& decode : {beacon::decode_any, beacon::decode_kinto}) {
+        CHECK_THROWS_WITH(decode(flat(127), beacon::json_limits{}),
+                          Contains("nests deeper than 128 levels (json_limits::max_depth) in the wire shape"));
+        try {
+            decode(flat(127), beacon::json_limits{});
+        } catch (const beacon::decode_error& e) {
+            CHECK(e.reason() == beacon::decode_reason::too_deep);
+        }
+    }
+    beacon::json_limits shallow;
+    shallow.max_depth = 4;
+    CHECK_NOTHROW(beacon::decode_kinto(flat(2), shallow));
+    CHECK_THROWS_WITH(beacon::decode_kinto(flat(3), shallow), Contains("/deep/0/0: nests deeper than 4 levels"));
+}

@@ -5,6 +5,7 @@
 /// and loads the plugin on a plugin_host.
 /// Link `${CMAKE_DL_LIBS}` (beacon::beacon does).
 
+#include <beacon/detail/names.hpp>
 #include <beacon/detail/plugin_elf.hpp>
 #include <beacon/error.hpp>
 #include <beacon/failure.hpp>
@@ -119,6 +120,48 @@ inline std::string dl_error() {
     return message ? message : "unknown dlopen error";
 }
 
+// A short excerpt of outside text (a file name, a loader message) for an error message.
+inline std::string plugin_excerpt(std::string_view text) {
+    constexpr std::size_t most = 200;
+    return text.size() <= most ? std::string(text) : std::string(text.substr(0, most)) + "...";
+}
+
+[[noreturn]] inline void refuse_plugin_file(const std::filesystem::path& file, const std::string& cause) {
+    throw plugin_error("plugin library \"" + plugin_excerpt(file.string()) + "\" " + cause);
+}
+
+// Refuses `file` unless its handshake `theirs` matches the host's.
+inline void check_plugin_handshake(const std::filesystem::path& file, const plugin_handshake& theirs) {
+    if (theirs.layout != plugin_handshake::current_layout) {
+        refuse_plugin_file(file, "is an incompatible build: handshake layout " + std::to_string(theirs.layout) +
+                                     ", this host reads " + std::to_string(plugin_handshake::current_layout));
+    }
+    if (auto why = plugin_handshake::this_build().incompatibility(theirs); !why.empty()) {
+        refuse_plugin_file(file, "is an incompatible build: " + why);
+    }
+}
+
+// What plugin_loader::load_file checks before dlopen (a regular file, its ELF contents, its
+// handshake's bytes against the host's): the handshake the file stores, or a plugin_error.
+inline plugin_handshake check_plugin_library(const std::filesystem::path& file) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(file, ec)) refuse_plugin_file(file, "does not exist (no such file)");
+    const auto checked = check_plugin_file(file, sizeof(plugin_handshake));
+    if (!checked.problem.empty()) refuse_plugin_file(file, checked.problem);
+    plugin_handshake stored{};
+    std::memcpy(&stored, checked.handshake.data(), sizeof stored);
+    check_plugin_handshake(file, stored);
+    return stored;
+}
+
+// Refuses a plugin name that plugin_loader::load cannot look up (name_error, plugin_error).
+inline void check_plugin_name(std::string_view name) {
+    check_name("plugin", name);
+    if (name.find('/') != std::string_view::npos) {
+        throw plugin_error("plugin name \"" + plugin_excerpt(name) + "\" has a '/': name a plugin, or use load_file");
+    }
+}
+
 }  // namespace detail
 
 /// Opens plugin libraries and loads their plugins on a plugin_host. A library's file is read first
@@ -174,14 +217,8 @@ public:
     /// plugin_host::load throws. A library refused before its entry point made a plugin is not
     /// left mapped (see the class's comment).
     std::string load_file(const std::filesystem::path& file) {
-        std::error_code ec;
-        if (!std::filesystem::is_regular_file(file, ec)) fail(file, "does not exist (no such file)");
         // Checked in the file first: a library refused here is never mapped and runs nothing.
-        const auto checked = detail::check_plugin_file(file, sizeof(plugin_handshake));
-        if (!checked.problem.empty()) fail(file, checked.problem);
-        plugin_handshake stored{};
-        std::memcpy(&stored, checked.handshake.data(), sizeof stored);
-        check_handshake(file, stored);
+        detail::check_plugin_library(file);
 
         // Opened without RTLD_NODELETE, so that closing a library refused from here on unmaps it.
         void* handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
@@ -225,10 +262,7 @@ public:
     /// Loads the plugin called `name` from the first of `lib<name>.so` and `<name>.so` found in the
     /// search path. Throws plugin_error naming what was tried when none exists.
     std::string load(std::string_view name) {
-        detail::check_name("plugin", name);
-        if (name.find('/') != std::string_view::npos) {
-            throw plugin_error("plugin name \"" + excerpt(name) + "\" has a '/': name a plugin, or use load_file");
-        }
+        detail::check_plugin_name(name);
         std::string tried;
         for (const auto& dir : search_path_) {
             for (const std::string& candidate : {"lib" + std::string(name) + ".so", std::string(name) + ".so"}) {
@@ -273,25 +307,12 @@ public:
     }
 
 private:
-    // A short excerpt of outside text (a file name, a loader message) for an error message.
-    static std::string excerpt(std::string_view text) {
-        constexpr std::size_t most = 200;
-        return text.size() <= most ? std::string(text) : std::string(text.substr(0, most)) + "...";
-    }
-
-    // Refuses `file` unless its handshake `theirs` matches the host's.
+    static std::string excerpt(std::string_view text) { return detail::plugin_excerpt(text); }
     static void check_handshake(const std::filesystem::path& file, const plugin_handshake& theirs) {
-        if (theirs.layout != plugin_handshake::current_layout) {
-            fail(file, "is an incompatible build: handshake layout " + std::to_string(theirs.layout) +
-                           ", this host reads " + std::to_string(plugin_handshake::current_layout));
-        }
-        if (auto why = plugin_handshake::this_build().incompatibility(theirs); !why.empty()) {
-            fail(file, "is an incompatible build: " + why);
-        }
+        detail::check_plugin_handshake(file, theirs);
     }
-
     [[noreturn]] static void fail(const std::filesystem::path& file, const std::string& cause) {
-        throw plugin_error("plugin library \"" + excerpt(file.string()) + "\" " + cause);
+        detail::refuse_plugin_file(file, cause);
     }
 
     plugin_host* host_;

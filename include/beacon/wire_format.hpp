@@ -194,10 +194,19 @@ namespace detail {
 
 // Reads Kinto's flat payload out of `j`, moving its values: the five fields to the event's, every
 // other key into `data`. Kinto always writes "action", which tells its payload from other JSON.
-inline event read_flat(nlohmann::json& j) {
+// Its values are counted at the levels of the wire shape, as the encoders count them (the payload
+// at level 2, a data value at level 3): the text nests them one level less, so a payload that
+// parsed within `max_depth` may still be too deep for any format to write back.
+inline event read_flat(nlohmann::json& j, std::size_t max_depth) {
     if (j.is_object() && !j.contains("action")) {
         throw decode_error("", j.contains("payload") ? "beacon's envelope, not Kinto's flat payload (decode it with the envelope format)"
                                                      : "missing required key \"action\" (Kinto's payload) or \"payload\" (beacon's envelope)");
+    }
+    if (const auto at = too_deep(j, max_depth, 1)) {
+        throw decode_error(pointer(*at), "nests deeper than " + std::to_string(max_depth) +
+                                             " levels (json_limits::max_depth) in the wire shape, where Kinto's "
+                                             "payload sits one level below the event",
+                           decode_reason::too_deep);
     }
     event e;
     read_payload(j, nlohmann::json::json_pointer(), e);
@@ -210,22 +219,24 @@ inline event read_flat(nlohmann::json& j) {
 /// <route ids>...}`) within `limits`: the five fields go to the event's fields (a null `user_id`
 /// or `action` to none), every other key (the route ids: `bucket_id`, `collection_id`,
 /// `record_id`...) into `data`; the sender is empty and there are no impacted records. Throws
-/// decode_error naming the JSON pointer of the bad value (also for beacon's envelope).
+/// decode_error naming the JSON pointer of the bad value (also for beacon's envelope); nesting is
+/// counted at the wire shape's levels, a data value at level 3 as the encoders count it, so that
+/// an event this reads can be written back (decode_reason::too_deep one level sooner than the text).
 inline event decode_kinto(std::string_view text, const json_limits& limits = {}) {
     nlohmann::json j = detail::parse_json(text, limits);
-    return detail::read_flat(j);
+    return detail::read_flat(j, limits.max_depth);
 }
 
 /// Reads either shape, told apart by its keys: beacon's envelope (an object with a "payload" and
 /// none of the payload's own fields beside it) or Kinto's flat payload (which has them: "action",
 /// "timestamp"...). Kinto's payload always has "action", and beacon's envelope never has a payload
 /// field at its top level, so the two cannot be confused. Throws decode_error naming the JSON
-/// pointer of the bad value.
+/// pointer of the bad value; Kinto's payload's nesting is counted as decode_kinto counts it.
 inline event decode_any(std::string_view text, const json_limits& limits = {}) {
     nlohmann::json j = detail::parse_json(text, limits);
     bool flat = !j.is_object() || !j.contains("payload");
     for (auto field : detail::payload_fields) flat = flat || j.contains(field);
-    return flat ? detail::read_flat(j) : detail::read_event(j);
+    return flat ? detail::read_flat(j, limits.max_depth) : detail::read_event(j);
 }
 
 /// A wire format: a name, how to encode an event into bytes and how to decode bytes into an event.

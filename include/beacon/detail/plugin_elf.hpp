@@ -3,7 +3,8 @@
 // shared object of this process's class, byte order and machine, whose dynamic symbol table
 // defines beacon_plugin_handshake (an initialized object of at least the handshake's size, whose
 // bytes are read from the file) and beacon_plugin_create (a function). The file is outside input:
-// every offset, size and count is checked against the file's size before it is read.
+// every offset, size and count is checked against the file's size before it is read. The check
+// reads through a reader (bounded_file, or bounded_bytes over bytes already in memory).
 
 #include <elf.h>
 
@@ -51,6 +52,23 @@ private:
     std::uint64_t size_ = 0;
 };
 
+/// Reads bounded pieces of bytes in memory, as bounded_file reads a file's.
+class bounded_bytes {
+public:
+    explicit bounded_bytes(std::string_view bytes) noexcept : bytes_(bytes) {}
+    /// The bytes' size.
+    std::uint64_t size() const noexcept { return bytes_.size(); }
+    /// Copies `n` bytes at `offset` into `out`; false when they do not all lie in the bytes.
+    bool read(std::uint64_t offset, std::uint64_t n, void* out) const noexcept {
+        if (offset > bytes_.size() || n > bytes_.size() - offset) return false;
+        if (n != 0) std::memcpy(out, bytes_.data() + offset, static_cast<std::size_t>(n));
+        return true;
+    }
+
+private:
+    std::string_view bytes_;
+};
+
 /// The ELF machine this process runs on (0 when this header does not know it: not checked).
 constexpr std::uint16_t host_elf_machine() noexcept {
 #if defined(__x86_64__)
@@ -72,10 +90,11 @@ constexpr std::uint16_t host_elf_machine() noexcept {
 #endif
 }
 
-/// Checks `file` as a plugin library for a handshake of `handshake_size` bytes (see the file's
-/// comment); reads at most the ELF header, the section headers, the dynamic symbol and string
-/// tables and the handshake's bytes.
-inline plugin_file_check check_plugin_file(const std::filesystem::path& file, std::size_t handshake_size) {
+/// Checks what `in` (a bounded_file or bounded_bytes) reads as a plugin library for a handshake
+/// of `handshake_size` bytes (see the file's comment); reads at most the ELF header, the section
+/// headers, the dynamic symbol and string tables and the handshake's bytes.
+template <class Reader>
+plugin_file_check check_plugin_image(Reader& in, std::size_t handshake_size) {
     constexpr bool is64 = sizeof(void*) == 8;
     using ehdr = std::conditional_t<is64, Elf64_Ehdr, Elf32_Ehdr>;
     using shdr = std::conditional_t<is64, Elf64_Shdr, Elf32_Shdr>;
@@ -84,8 +103,6 @@ inline plugin_file_check check_plugin_file(const std::filesystem::path& file, st
         return plugin_file_check{"is not an ELF shared library: " + why, {}};
     };
 
-    bounded_file in(file);
-    if (!in.open()) return {"cannot be read", {}};
     ehdr header{};
     if (!in.read(0, sizeof header, &header) || std::memcmp(header.e_ident, ELFMAG, SELFMAG) != 0) {
         return not_elf("no ELF header");
@@ -106,10 +123,13 @@ inline plugin_file_check check_plugin_file(const std::filesystem::path& file, st
                        std::to_string(host_elf_machine()));
     }
     if (header.e_shentsize != sizeof(shdr) || header.e_shnum == 0) return not_elf("it has no section headers");
-    std::vector<shdr> sections(header.e_shnum);
-    if (!in.read(header.e_shoff, std::uint64_t{sizeof(shdr)} * header.e_shnum, sections.data())) {
+    // Checked against the file's size before the table is allocated (up to 65535 headers, 4 MiB).
+    const std::uint64_t table_size = std::uint64_t{sizeof(shdr)} * header.e_shnum;
+    if (header.e_shoff > in.size() || table_size > in.size() - header.e_shoff) {
         return not_elf("its section headers lie outside the file");
     }
+    std::vector<shdr> sections(header.e_shnum);
+    if (!in.read(header.e_shoff, table_size, sections.data())) return not_elf("its section headers lie outside the file");
 
     // The dynamic symbol table and its string table.
     const shdr* dynsym = nullptr;
@@ -165,10 +185,13 @@ inline plugin_file_check check_plugin_file(const std::filesystem::path& file, st
         handshake_size > holder.sh_size - (handshake->st_value - holder.sh_addr)) {
         return {"has a beacon_plugin_handshake outside initialized data (export one with BEACON_PLUGIN)", {}};
     }
+    // Where the file stores it: the section's offset plus the symbol's place in the section, a sum
+    // that must not wrap around (a section "at" 2^64 - 1 would then read the file's first bytes).
+    const std::uint64_t within = handshake->st_value - holder.sh_addr;
     plugin_file_check result;
     result.handshake.resize(handshake_size);
-    if (!in.read(std::uint64_t{holder.sh_offset} + (handshake->st_value - holder.sh_addr), handshake_size,
-                 result.handshake.data())) {
+    if (holder.sh_offset > in.size() || within > in.size() - holder.sh_offset ||
+        !in.read(holder.sh_offset + within, handshake_size, result.handshake.data())) {
         return not_elf("its beacon_plugin_handshake lies outside the file");
     }
 
@@ -178,6 +201,19 @@ inline plugin_file_check check_plugin_file(const std::filesystem::path& file, st
         return {"has a beacon_plugin_create that is not a function (export it with BEACON_PLUGIN)", {}};
     }
     return result;
+}
+
+/// Checks the file `file` as a plugin library (see check_plugin_image).
+inline plugin_file_check check_plugin_file(const std::filesystem::path& file, std::size_t handshake_size) {
+    bounded_file in(file);
+    if (!in.open()) return {"cannot be read", {}};
+    return check_plugin_image(in, handshake_size);
+}
+
+/// Checks a plugin library's bytes, already in memory (see check_plugin_image).
+inline plugin_file_check check_plugin_bytes(std::string_view bytes, std::size_t handshake_size) {
+    bounded_bytes in(bytes);
+    return check_plugin_image(in, handshake_size);
 }
 
 }  // namespace beacon::detail

@@ -9,6 +9,7 @@
 #include <beacon/failure.hpp>
 #include <beacon/redis/detail/connection.hpp>
 #include <beacon/redis/detail/consumer_loop.hpp>
+#include <beacon/redis/detail/replies.hpp>
 #include <beacon/redis/error.hpp>
 #include <beacon/redis/stream_forwarder.hpp>  // stream_field
 #include <beacon/signal.hpp>
@@ -108,11 +109,7 @@ public:
     const stream_consumer_options& options() const noexcept { return options_; }
 
 private:
-    // One entry of a reply: its id and its field/value array (null when the entry was deleted).
-    struct entry {
-        std::string id;
-        const redisReply* fields = nullptr;
-    };
+    using entry = detail::stream_entry;
 
     static stream_consumer_options with_defaults(stream_consumer_options o) {
         if (o.dead_letter.empty()) o.dead_letter = o.stream + ".dead";
@@ -171,25 +168,17 @@ private:
         const auto reply = connection_.command({"XAUTOCLAIM", options_.stream, options_.group, options_.name,
                                                 std::to_string(options_.claim_idle.count()), claim_cursor_, "COUNT",
                                                 batch_text_, "JUSTID"});
-        // [next cursor, [ids...], [deleted ids...]] (Redis 7)
-        if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 || !is_string(reply->element[0]) ||
-            reply->element[1]->type != REDIS_REPLY_ARRAY || reply->element[1]->elements > options_.batch) {
-            unexpected("XAUTOCLAIM");
-        }
-        claim_cursor_ = text_of(reply->element[0]);
-        std::vector<std::string> ids;
-        for (std::size_t i = 0; i < reply->element[1]->elements; ++i) {
-            if (!is_string(reply->element[1]->element[i])) unexpected("XAUTOCLAIM");
-            ids.push_back(text_of(reply->element[1]->element[i]));
-        }
+        auto step = detail::autoclaim_of(reply.get(), options_.batch, source());
+        claim_cursor_ = std::move(step.cursor);
+        const auto& ids = step.ids;
         const bool scan_done = claim_cursor_ == "0-0";
         next_claim_ = scan_done ? std::chrono::steady_clock::now() + std::max(options_.claim_idle / 2, std::chrono::milliseconds(1))
                                 : std::chrono::steady_clock::time_point();
         for (const auto& id : ids) {
             if (stopping()) return;  // the rest stays pending with this consumer
             const auto claimed = connection_.command({"XCLAIM", options_.stream, options_.group, options_.name, "0", id});
-            if (claimed->type != REDIS_REPLY_ARRAY) unexpected("XCLAIM");
-            const auto entries = entries_of(claimed.get(), "XCLAIM");  // none when it was deleted meanwhile
+            // None when it was deleted meanwhile.
+            const auto entries = detail::entries_of(claimed.get(), options_.batch, "XCLAIM", source());
             if (!entries.empty()) handle(entries, delivery_counts(entries));
         }
     }
@@ -199,17 +188,7 @@ private:
     std::map<std::string, std::size_t> delivery_counts(const std::vector<entry>& entries) {
         const auto reply = connection_.command({"XPENDING", options_.stream, options_.group, entries.front().id,
                                                 entries.back().id, std::to_string(entries.size()), options_.name});
-        std::map<std::string, std::size_t> counts;
-        if (reply->type != REDIS_REPLY_ARRAY) unexpected("XPENDING");
-        for (std::size_t i = 0; i < reply->elements; ++i) {
-            const redisReply* row = reply->element[i];
-            if (row->type != REDIS_REPLY_ARRAY || row->elements != 4 || !is_string(row->element[0]) ||
-                row->element[3]->type != REDIS_REPLY_INTEGER || row->element[3]->integer < 0) {
-                unexpected("XPENDING");
-            }
-            counts[text_of(row->element[0])] = static_cast<std::size_t>(row->element[3]->integer);
-        }
-        return counts;
+        return detail::delivery_counts_of(reply.get(), source());
     }
 
     // Delivers `entries` in order (or dead-letters them), acknowledging each as soon as its
@@ -222,7 +201,7 @@ private:
                 acknowledge(item.id);
                 continue;
             }
-            const checked entry_text = check(*item.fields);
+            const auto entry_text = detail::check_entry(*item.fields, stream_field, options_.max_fields, options_.max_entry_bytes);
             if (!entry_text.problem.empty()) {
                 dead_letter(item, decode_error("", entry_text.problem), entry_text.bounded);
                 continue;
@@ -251,48 +230,6 @@ private:
 
     void acknowledge(const std::string& id) { connection_.command({"XACK", options_.stream, options_.group, id}); }
 
-    // An entry's event text, or what is wrong with the entry, and whether it is within bounds
-    // (then its fields may be copied to the dead-letter stream).
-    struct checked {
-        std::string_view payload;
-        std::string problem;
-        bool bounded = false;
-    };
-
-    checked check(const redisReply& fields) const {
-        checked out;
-        if (fields.type != REDIS_REPLY_ARRAY || fields.elements % 2 != 0) {
-            out.problem = "malformed stream entry";
-            return out;
-        }
-        if (fields.elements / 2 > options_.max_fields) {
-            out.problem = "stream entry of " + std::to_string(fields.elements / 2) +
-                          " fields, more than max_fields (" + std::to_string(options_.max_fields) + ")";
-            return out;
-        }
-        std::size_t bytes = 0;
-        bool found = false;
-        for (std::size_t i = 0; i < fields.elements; ++i) {
-            if (!is_string(fields.element[i])) {
-                out.problem = "malformed stream entry";
-                return out;
-            }
-            bytes += fields.element[i]->len;
-            if (i % 2 == 0 && text_view(fields.element[i]) == stream_field) {
-                out.payload = text_view(fields.element[i + 1]);
-                found = true;
-            }
-        }
-        if (bytes > options_.max_entry_bytes) {
-            out.problem = "stream entry of " + std::to_string(bytes) + " bytes, more than max_entry_bytes (" +
-                          std::to_string(options_.max_entry_bytes) + ")";
-            return out;
-        }
-        out.bounded = true;
-        if (!found) out.problem = "stream entry without a field \"" + std::string(stream_field) + "\"";
-        return out;
-    }
-
     // Moves an entry to the dead-letter stream and acknowledges it, atomically (its fields are
     // copied when `copy_fields`), then reports `why`.
     template <class Why>
@@ -306,45 +243,18 @@ private:
         }
         const auto replies = connection_.pipeline(
             {{"MULTI"}, xadd, {"XACK", options_.stream, options_.group, item.id}, {"EXEC"}});
-        if (replies.back()->type != REDIS_REPLY_ARRAY) unexpected("EXEC");
+        if (replies.back()->type != REDIS_REPLY_ARRAY) detail::unexpected_reply(source(), "EXEC");
         report_exception(std::make_exception_ptr(why), "entry " + item.id);
     }
 
-    // The entries of an XREADGROUP reply ([[stream, [[id, fields]...]]], or nil for none).
     std::vector<entry> entries_of_read(const redisReply* reply) const {
-        if (reply->type == REDIS_REPLY_NIL) return {};
-        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 1 || reply->element[0]->type != REDIS_REPLY_ARRAY ||
-            reply->element[0]->elements != 2 || reply->element[0]->element[1]->type != REDIS_REPLY_ARRAY) {
-            unexpected("XREADGROUP");
-        }
-        return entries_of(reply->element[0]->element[1], "XREADGROUP");
+        return detail::entries_of_read(reply, options_.batch, source());
     }
 
-    std::vector<entry> entries_of(const redisReply* list, const char* command) const {
-        if (list->elements > options_.batch) unexpected(command);  // more than COUNT asked for
-        std::vector<entry> out;
-        out.reserve(list->elements);
-        for (std::size_t i = 0; i < list->elements; ++i) {
-            const redisReply* item = list->element[i];
-            if (item->type != REDIS_REPLY_ARRAY || item->elements != 2 || !is_string(item->element[0]) ||
-                (item->element[1]->type != REDIS_REPLY_ARRAY && item->element[1]->type != REDIS_REPLY_NIL)) {
-                unexpected(command);
-            }
-            out.push_back({text_of(item->element[0]),
-                           item->element[1]->type == REDIS_REPLY_NIL ? nullptr : item->element[1]});
-        }
-        return out;
-    }
+    // Names this consumer's server and stream in a redis_error about a reply.
+    detail::reply_source source() const noexcept { return {connection_.endpoint().url, options_.stream}; }
 
-    [[noreturn]] void unexpected(const char* command) const {
-        throw redis_error(connection_.endpoint().url + ": " + command + " " + options_.stream + ": unexpected reply shape");
-    }
-
-    static bool is_string(const redisReply* r) noexcept {
-        return r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS;
-    }
-    static std::string_view text_view(const redisReply* r) noexcept { return {r->str, r->len}; }
-    static std::string text_of(const redisReply* r) { return std::string(r->str, r->len); }
+    static std::string_view text_view(const redisReply* r) noexcept { return detail::text_view(r); }
 
     signal& target_;
     stream_consumer_options options_;
