@@ -3,6 +3,7 @@
 /// Web push, HTTP vocabulary: the request and response types, describing a request in a
 /// message, and the plain-text and error responses the server and the streams answer with.
 
+#include <beacon/detail/percent.hpp>
 #include <beacon/web/http_error.hpp>
 #include <beacon/web/detail/text.hpp>
 
@@ -39,26 +40,7 @@ inline std::string describe(const request& req) {
 /// `text` of a query string decoded as a form field: `+` is a space, `%XX` the byte XX; a `%`
 /// not followed by two hex digits stays as it is.
 inline std::string form_decode(std::string_view text) {
-    const auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-    };
-    std::string out;
-    out.reserve(text.size());
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        if (c == '+') {
-            out += ' ';
-        } else if (c == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
-            out += static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
-            i += 2;
-        } else {
-            out += c;
-        }
-    }
-    return out;
+    return *beacon::detail::percent_decode(text, true, true);  // lenient: never nullopt
 }
 
 /// The decoded value of the first `name=value` of the request target's query string (names

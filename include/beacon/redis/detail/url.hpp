@@ -3,6 +3,7 @@
 /// Internals of the Redis bridge: Redis URLs read as redis-py reads them (redis:// and unix://,
 /// percent-escapes, query options), their display form without secrets; a bad URL is a config_error.
 
+#include <beacon/detail/percent.hpp>
 #include <beacon/redis/error.hpp>
 
 #include <algorithm>
@@ -122,40 +123,9 @@ inline std::string masked_url(std::string_view url) {
     throw config_error("", "/url", "url \"" + display + "\": " + what);
 }
 
-// `text` with its %XX escapes decoded, and '+' as a space when `plus_is_space` (in a query, as
-// redis-py's parse_qs reads it); nullopt for a bad escape ('%' not followed by two hex digits),
-// unless `lenient` (as Python's unquote: a bad escape stays as it is).
-inline std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space, bool lenient = false) {
-    const auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-    };
-    std::string out;
-    out.reserve(text.size());
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '%') {
-            const int hi = i + 2 < text.size() ? hex(text[i + 1]) : -1;
-            const int lo = i + 2 < text.size() ? hex(text[i + 2]) : -1;
-            if (hi >= 0 && lo >= 0) {
-                out += static_cast<char>(hi * 16 + lo);
-                i += 2;
-            } else if (lenient) {
-                out += '%';
-            } else {
-                return std::nullopt;
-            }
-        } else {
-            out += plus_is_space && text[i] == '+' ? ' ' : text[i];
-        }
-    }
-    return out;
-}
-
 // `text` decoded; a bad escape fails naming `part`.
 inline std::string url_decode(std::string_view text, bool plus_is_space, const std::string& display, const std::string& part) {
-    auto decoded = percent_decode(text, plus_is_space);
+    auto decoded = beacon::detail::percent_decode(text, plus_is_space, false);
     if (!decoded) url_fail(display, "bad percent-escape in the " + part + " (expected % and two hex digits, e.g. %40 for @)");
     return std::move(*decoded);
 }
@@ -237,7 +207,7 @@ inline std::optional<int> parse_url_query(std::string_view query, redis_endpoint
             if (eq == std::string_view::npos || eq + 1 == item.size()) url_fail(ep.url, "URL option " + option + " has no value");
             // As redis-py (parse_qs, then unquote): decoded twice, the second time leniently.
             const std::string value =
-                *percent_decode(url_decode(item.substr(eq + 1), true, ep.url, "value of URL option " + option), false, true);
+                *beacon::detail::percent_decode(url_decode(item.substr(eq + 1), true, ep.url, "value of URL option " + option), false, true);
             if (name == "db") {
                 db = parse_url_number(value, 0, 1 << 30, ep.url, "value for URL option db");
             } else if (name == "socket_timeout") {
