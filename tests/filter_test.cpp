@@ -2,6 +2,8 @@
 // filtered_signal_test.cpp).
 #include <beacon/filter.hpp>
 
+#include "test_events.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -10,26 +12,8 @@
 #include <string>
 #include <vector>
 
-namespace {
-
-beacon::event change(beacon::action a, std::string resource, std::string user = "alice") {
-    beacon::event e("storage");
-    e.action = a;
-    e.resource_name = std::move(resource);
-    e.user_id = std::move(user);
-    e.timestamp = 1000;
-    return e;
-}
-
-/// A filter that counts how often it is evaluated and returns `result`.
-beacon::filter counting(int& evaluations, bool result) {
-    return beacon::where([&evaluations, result](const beacon::event&) {
-        ++evaluations;
-        return result;
-    });
-}
-
-}  // namespace
+using test_events::change;
+using test_events::counting;
 
 TEST_CASE("built-in filters test one field each", "[filter][builtins]") {
     using beacon::action;

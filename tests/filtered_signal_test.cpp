@@ -3,6 +3,8 @@
 #include <beacon/filter.hpp>
 #include <beacon/filtered_signal.hpp>
 
+#include "test_events.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -13,24 +15,11 @@
 #include <thread>
 #include <vector>
 
+using test_events::change;
+using test_events::counting;
+
 namespace {
 
-beacon::event change(beacon::action a, std::string resource, std::string user = "alice") {
-    beacon::event e("storage");
-    e.action = a;
-    e.resource_name = std::move(resource);
-    e.user_id = std::move(user);
-    e.timestamp = 1000;
-    return e;
-}
-
-/// A filter that counts how often it is evaluated and returns `result`.
-beacon::filter counting(int& evaluations, bool result) {
-    return beacon::where([&evaluations, result](const beacon::event&) {
-        ++evaluations;
-        return result;
-    });
-}
 
 struct fixture {
     beacon::signal sig{"core", "resource_changed"};

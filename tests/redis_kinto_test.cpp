@@ -5,11 +5,14 @@
 
 #include "redis_test_support.hpp"
 
+#include "test_events.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <string>
 #include <vector>
 
+using test_events::record_event;
 using Catch::Matchers::Contains;
 using namespace std::chrono_literals;
 using beacon_test::eventually;
@@ -33,18 +36,6 @@ nlohmann::json kinto_settings(const std::string& module, const std::string& url)
             {"event_listeners.redis.pool_size", "5"},
             {"event_listeners.redis.actions", "create update delete"},
             {"event_listeners.redis.resources", "bucket collection record"}};
-}
-
-// A record change as Kinto's request would produce it (route ids in `data`).
-beacon::event record_event(beacon::action a, const std::string& id, const std::string& user) {
-    beacon::event e("kinto", {{"bucket_id", "blog"}, {"collection_id", "articles"}, {"record_id", id}});
-    e.action = a;
-    e.resource_name = "record";
-    e.uri = "/buckets/blog/collections/articles/records/" + id;
-    e.user_id = user;
-    e.timestamp = 1453896392123;
-    e.impacted_records.push_back({std::nullopt, nlohmann::json{{"id", id}}});
-    return e;
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <beacon/unit_of_work.hpp>
 
 #include "redis_server.hpp"
+#include "redis_stream_test_support.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -35,32 +36,11 @@ using Catch::Matchers::Contains;
 using namespace std::chrono_literals;
 using beacon_test::eventually;
 using beacon_test::redis_server;
+using stream_test::listener_for;
+using stream_test::numbered;
 
 namespace {
 
-beacon::event numbered(int n) {
-    beacon::event e("producer", {{"n", n}});
-    e.action = beacon::action::create;
-    e.resource_name = "record";
-    e.uri = "/buckets/b/collections/c/records/r" + std::to_string(n);
-    e.stamp();
-    return e;
-}
-
-std::vector<beacon::event> numbered(int from, int to) {
-    std::vector<beacon::event> out;
-    for (int n = from; n < to; ++n) out.push_back(numbered(n));
-    return out;
-}
-
-beacon::redis::stream_forwarder listener_for(const std::string& url, std::size_t max_length = 1000000,
-                                           std::chrono::milliseconds timeout = 2000ms) {
-    beacon::redis::stream_forwarder_options options;
-    options.url = url;
-    options.max_length = max_length;
-    options.timeout = timeout;
-    return beacon::redis::stream_forwarder(options);
-}
 
 // Options for a test: short waits, so that stopping, reconnecting and taking over are quick.
 beacon::redis::stream_consumer_options quick(const std::string& url, const std::string& group, const std::string& name) {

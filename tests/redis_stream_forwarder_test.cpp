@@ -6,6 +6,7 @@
 #include <beacon/unit_of_work.hpp>
 
 #include "redis_server.hpp"
+#include "redis_stream_test_support.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -34,34 +35,8 @@ using Catch::Matchers::Contains;
 using namespace std::chrono_literals;
 using beacon_test::eventually;
 using beacon_test::redis_server;
-
-namespace {
-
-beacon::event numbered(int n) {
-    beacon::event e("producer", {{"n", n}});
-    e.action = beacon::action::create;
-    e.resource_name = "record";
-    e.uri = "/buckets/b/collections/c/records/r" + std::to_string(n);
-    e.stamp();
-    return e;
-}
-
-std::vector<beacon::event> numbered(int from, int to) {
-    std::vector<beacon::event> out;
-    for (int n = from; n < to; ++n) out.push_back(numbered(n));
-    return out;
-}
-
-beacon::redis::stream_forwarder listener_for(const std::string& url, std::size_t max_length = 1000000,
-                                           std::chrono::milliseconds timeout = 2000ms) {
-    beacon::redis::stream_forwarder_options options;
-    options.url = url;
-    options.max_length = max_length;
-    options.timeout = timeout;
-    return beacon::redis::stream_forwarder(options);
-}
-
-}  // namespace
+using stream_test::listener_for;
+using stream_test::numbered;
 
 TEST_CASE("a batch is appended in one transaction; an event that cannot be written holds no other back; MAXLEN ~ bounds the stream",
           "[redis][stream][batch]") {

@@ -1,6 +1,8 @@
 #pragma once
 // Test support for web push: a blocking HTTP/SSE client on a real loopback socket, with every
 // wait bounded by a deadline (against hanging, never as a timing check).
+#include <beacon/web/http.hpp>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -18,6 +20,15 @@
 #include <vector>
 
 namespace beacon_test {
+
+// The user is the bearer token (a test's stand-in for a host's session lookup).
+inline std::optional<std::string> bearer(const beacon::web::request& req) {
+    const auto it = req.find(beacon::web::http::field::authorization);
+    if (it == req.end()) return std::nullopt;
+    const std::string_view value(it->value().data(), it->value().size());
+    if (value.substr(0, 7) != "Bearer ") return std::nullopt;
+    return std::string(value.substr(7));
+}
 
 // Polls `done` until it holds or `limit` passes (a deadline against hanging, not a timing check).
 template <class Pred>

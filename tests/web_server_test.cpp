@@ -22,20 +22,12 @@
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 using beacon_test::wait_until;
+using beacon_test::bearer;
 using beacon_test::http_client;
 namespace web = beacon::web;
 using namespace std::chrono_literals;
 
 namespace {
-
-// The user is the bearer token (a test's stand-in for a host's session lookup).
-std::optional<std::string> bearer(const web::request& req) {
-    const auto it = req.find(web::http::field::authorization);
-    if (it == req.end()) return std::nullopt;
-    const std::string_view value(it->value().data(), it->value().size());
-    if (value.substr(0, 7) != "Bearer ") return std::nullopt;
-    return std::string(value.substr(7));
-}
 
 web::sse_options user_options() {
     web::sse_options o;

@@ -2,29 +2,16 @@
 // and a host's own format, encoded and decoded without any transport (no hiredis needed).
 #include <beacon/wire_format.hpp>
 
+#include "test_events.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <optional>
 #include <stdexcept>
 #include <string>
 
+using test_events::record_event;
 using Catch::Matchers::Contains;
-
-namespace {
-
-// A record change as Kinto's request would produce it (route ids in `data`).
-beacon::event record_event(beacon::action a, const std::string& id, const std::string& user) {
-    beacon::event e("kinto", {{"bucket_id", "blog"}, {"collection_id", "articles"}, {"record_id", id}});
-    e.action = a;
-    e.resource_name = "record";
-    e.uri = "/buckets/blog/collections/articles/records/" + id;
-    e.user_id = user;
-    e.timestamp = 1453896392123;
-    e.impacted_records.push_back({std::nullopt, nlohmann::json{{"id", id}}});
-    return e;
-}
-
-}  // namespace
 
 TEST_CASE("the envelope format tells beacon's envelope from Kinto's flat payload by shape; Kinto's format alone refuses the envelope",
           "[wire_format]") {
