@@ -200,6 +200,8 @@ private:
 }  // namespace beacon::redis
 
 namespace beacon {
+/// Deprecated: use beacon::redis::consumer_options.
 using redis_consumer_options [[deprecated("use beacon::redis::consumer_options")]] = redis::consumer_options;
+/// Deprecated: use beacon::redis::consumer.
 using redis_consumer [[deprecated("use beacon::redis::consumer")]] = redis::consumer;
 }  // namespace beacon

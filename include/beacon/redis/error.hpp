@@ -7,6 +7,7 @@
 
 #include <string>
 
+/// The Redis bridge (optional part, CMake target beacon::redis): forwarders, consumers, their errors.
 namespace beacon::redis {
 
 /// A Redis server that cannot be reached, refuses a command or answers in an unexpected shape;

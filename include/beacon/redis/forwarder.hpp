@@ -173,8 +173,11 @@ inline void add_listener_types(listener_types& types, resource_notifier* notifie
 }  // namespace beacon::redis
 
 namespace beacon {
+/// Deprecated: use beacon::redis::forwarder_options.
 using redis_listener_options [[deprecated("use beacon::redis::forwarder_options")]] = redis::forwarder_options;
+/// Deprecated: use beacon::redis::forwarder.
 using redis_listener [[deprecated("use beacon::redis::forwarder")]] = redis::forwarder;
+/// Deprecated: use beacon::redis::redis_error.
 using redis_error [[deprecated("use beacon::redis::redis_error")]] = redis::redis_error;
 /// Deprecated: use beacon::redis::add_listener_types.
 [[deprecated("use beacon::redis::add_listener_types")]] inline void add_redis_listener_type(

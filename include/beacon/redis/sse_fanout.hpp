@@ -87,6 +87,8 @@ private:
 }  // namespace beacon::redis
 
 namespace beacon::web {
+/// Deprecated: use beacon::redis::push_forwarder.
 using redis_push_consumer [[deprecated("use beacon::redis::push_forwarder")]] = redis::push_forwarder;
+/// Deprecated: use beacon::redis::sse_fanout.
 using redis_fanout [[deprecated("use beacon::redis::sse_fanout")]] = redis::sse_fanout;
 }  // namespace beacon::web

@@ -267,7 +267,9 @@ private:
 }  // namespace beacon::redis
 
 namespace beacon {
+/// Deprecated: use beacon::redis::stream_consumer_options.
 using redis_stream_consumer_options [[deprecated("use beacon::redis::stream_consumer_options")]] =
     redis::stream_consumer_options;
+/// Deprecated: use beacon::redis::stream_consumer.
 using redis_stream_consumer [[deprecated("use beacon::redis::stream_consumer")]] = redis::stream_consumer;
 }  // namespace beacon

@@ -169,8 +169,10 @@ inline void add_stream_listener_type(listener_types& types, resource_notifier* n
 }  // namespace beacon::redis
 
 namespace beacon {
+/// Deprecated: use beacon::redis::stream_forwarder_options.
 using redis_stream_listener_options [[deprecated("use beacon::redis::stream_forwarder_options")]] =
     redis::stream_forwarder_options;
+/// Deprecated: use beacon::redis::stream_forwarder.
 using redis_stream_listener [[deprecated("use beacon::redis::stream_forwarder")]] = redis::stream_forwarder;
 /// Deprecated: use beacon::redis::add_stream_listener_type.
 [[deprecated("use beacon::redis::add_stream_listener_type")]] inline void add_redis_stream_listener_type(

@@ -155,7 +155,8 @@ inline std::chrono::milliseconds parse_url_seconds(std::string_view text, const 
     if (ok) {
         for (char c : significant) ms = ms * 10 + (c - '0');
         ms *= 1000;
-        for (std::size_t i = 0; i < 3; ++i) ms += (i < fraction.size() ? fraction[i] - '0' : 0) * (i == 0 ? 100 : i == 1 ? 10 : 1);
+        long long scale = 100;  // the first three digits after the point are milliseconds
+        for (std::size_t i = 0; i < 3; ++i, scale /= 10) ms += (i < fraction.size() ? fraction[i] - '0' : 0) * scale;
         if (fraction.size() > 3 && fraction.substr(3).find_first_not_of('0') != std::string_view::npos) ++ms;
         ok = ok && ms >= 1 && ms <= 86400000;
     }
