@@ -24,19 +24,6 @@ using Catch::Matchers::Contains;
 using namespace std::chrono_literals;
 using namespace async_test;
 
-namespace {
-
-/// A receiver (a named type, so that failures name it) failing on every third event.
-struct failing_receiver {
-    std::atomic<int>* ok;
-    void operator()(const beacon::event& e) const {
-        if (e.data["n"].get<int>() % 3 == 0) throw std::runtime_error("smtp down");
-        ++*ok;
-    }
-};
-
-}  // namespace
-
 TEST_CASE("a throwing receiver: on_failure gets the event and the receiver, delivery goes on", "[async][failure]") {
     std::mutex mutex;
     std::vector<std::string> reports;

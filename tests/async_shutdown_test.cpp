@@ -94,19 +94,6 @@ TEST_CASE("an adapter destroyed by its own receiver, on its worker, neither cras
     CHECK(entry.stats().delivered + entry.stats().dropped == 2);
 }
 
-namespace {
-
-/// A receiver (a named type, so that failures name it) failing on every third event.
-struct failing_receiver {
-    std::atomic<int>* ok;
-    void operator()(const beacon::event& e) const {
-        if (e.data["n"].get<int>() % 3 == 0) throw std::runtime_error("smtp down");
-        ++*ok;
-    }
-};
-
-}  // namespace
-
 TEST_CASE("a receiver that never returns does not hang the destructor: its worker is detached, reported and counted",
           "[async][shutdown]") {
     gate release;  // opened once the destructor is done, so that the stuck delivery can end

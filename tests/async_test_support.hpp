@@ -4,6 +4,7 @@
 #include <beacon/async.hpp>
 #include <beacon/event.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -11,6 +12,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -90,5 +92,14 @@ inline beacon::async_options options(std::size_t workers, std::size_t queue, bea
     o.name = "test";
     return o;
 }
+
+/// A receiver (a named type, so that failures name it) failing on every third event.
+struct failing_receiver {
+    std::atomic<int>* ok;
+    void operator()(const beacon::event& e) const {
+        if (e.data["n"].get<int>() % 3 == 0) throw std::runtime_error("smtp down");
+        ++*ok;
+    }
+};
 
 }  // namespace async_test

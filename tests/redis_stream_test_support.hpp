@@ -2,6 +2,8 @@
 // Helpers shared by the Redis Streams tests: numbered events and a stream forwarder.
 #include <beacon/redis.hpp>
 
+#include "redis_test_support.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <string>
@@ -11,14 +13,7 @@ namespace stream_test {
 
 using namespace std::chrono_literals;
 
-inline beacon::event numbered(int n) {
-    beacon::event e("producer", {{"n", n}});
-    e.action = beacon::action::create;
-    e.resource_name = "record";
-    e.uri = "/buckets/b/collections/c/records/r" + std::to_string(n);
-    e.stamp();
-    return e;
-}
+using beacon_test::numbered;  // one numbered event, as the list tests make them
 
 inline std::vector<beacon::event> numbered(int from, int to) {
     std::vector<beacon::event> out;

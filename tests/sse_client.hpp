@@ -2,6 +2,9 @@
 // Test support for web push: a blocking HTTP/SSE client on a real loopback socket, with every
 // wait bounded by a deadline (against hanging, never as a timing check).
 #include <beacon/web/http.hpp>
+#include <beacon/web/server.hpp>
+
+#include <catch2/catch.hpp>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -12,6 +15,7 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -146,5 +150,19 @@ private:
     std::string buffer_;
     bool eof_ = false;
 };
+
+// The `Authorization` header line that `bearer` reads as `user`.
+inline std::string auth(const std::string& user) { return "Authorization: Bearer " + user + "\r\n"; }
+
+// A client of `path` authorized as `user`, whose response head has been read (a 200).
+inline std::unique_ptr<http_client> subscribe(boost::asio::io_context& io, beacon::web::server& s, const std::string& user,
+                                              const std::string& extra = "", const std::string& path = "/events") {
+    auto c = std::make_unique<http_client>(io, s.port());
+    c->get(path, auth(user) + extra);
+    const auto head = c->head();
+    REQUIRE(head);
+    REQUIRE_THAT(*head, Catch::Matchers::StartsWith("HTTP/1.1 200 OK"));
+    return c;
+}
 
 }  // namespace beacon_test

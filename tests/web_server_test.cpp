@@ -22,8 +22,10 @@
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 using beacon_test::wait_until;
+using beacon_test::auth;
 using beacon_test::bearer;
 using beacon_test::http_client;
+using beacon_test::subscribe;
 namespace web = beacon::web;
 using namespace std::chrono_literals;
 
@@ -35,18 +37,6 @@ web::sse_options user_options() {
     return o;
 }
 
-std::string auth(const std::string& user) { return "Authorization: Bearer " + user + "\r\n"; }
-
-// A client of `path` authorized as `user`, whose response head has been read.
-std::unique_ptr<http_client> subscribe(boost::asio::io_context& io, web::server& s, const std::string& user,
-                                       const std::string& extra = "", const std::string& path = "/events") {
-    auto c = std::make_unique<http_client>(io, s.port());
-    c->get(path, auth(user) + extra);
-    const auto head = c->head();
-    REQUIRE(head);
-    REQUIRE_THAT(*head, StartsWith("HTTP/1.1 200 OK"));
-    return c;
-}
 
 }  // namespace
 TEST_CASE("malformed and oversized requests get a clear 4xx and the server keeps serving", "[web][server]") {

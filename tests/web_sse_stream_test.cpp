@@ -24,8 +24,10 @@
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 using beacon_test::wait_until;
+using beacon_test::auth;
 using beacon_test::bearer;
 using beacon_test::http_client;
+using beacon_test::subscribe;
 namespace web = beacon::web;
 using namespace std::chrono_literals;
 
@@ -52,18 +54,6 @@ beacon::event note(const std::string& title, std::vector<std::string> recipients
     return beacon::event("system", {{"event_type", "user"}, {"title", title}, {"recipients", std::move(recipients)}});
 }
 
-std::string auth(const std::string& user) { return "Authorization: Bearer " + user + "\r\n"; }
-
-// A client of `path` authorized as `user`, whose response head has been read.
-std::unique_ptr<http_client> subscribe(boost::asio::io_context& io, web::server& s, const std::string& user,
-                                       const std::string& extra = "", const std::string& path = "/events") {
-    auto c = std::make_unique<http_client>(io, s.port());
-    c->get(path, auth(user) + extra);
-    const auto head = c->head();
-    REQUIRE(head);
-    REQUIRE_THAT(*head, StartsWith("HTTP/1.1 200 OK"));
-    return c;
-}
 
 std::string title_of(const beacon_test::sse_frame& f) {
     return nlohmann::json::parse(f.data).at("payload").at("title").get<std::string>();
