@@ -296,6 +296,7 @@ private:
 
     // Calls the receiver; what it throws is reported as a failure. Returns whether it returned.
     bool deliver(const event& e) noexcept {
+        const detail::frame_guard handling(&e.trace, &e.id);  // as in the sending thread (see signal)
         try {
             deliver_(e);
             return true;

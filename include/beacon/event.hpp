@@ -5,6 +5,8 @@
 
 #include <beacon/detail/json_guard.hpp>
 #include <beacon/error.hpp>
+#include <beacon/event_id.hpp>
+#include <beacon/trace.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -51,8 +53,14 @@ struct impacted_record {
     friend bool operator!=(const impacted_record& a, const impacted_record& b) { return !(a == b); }
 };
 
-/// The payload of every signal: who sent it, what happened to which resource, and the details.
+/// The payload of every signal: who sent it, what happened to which resource, and the details;
+/// and its identity (id, source, type: with them every event is a CloudEvent) and trace context.
 struct event {
+    ::beacon::event_id id;                         ///< Unique across machines, sorts by time; nil: stamped at send.
+    std::string source;                            ///< A URI reference naming the producer; "": the registry's, at send.
+    std::string type;                              ///< What kind of event; "": the signal's "<namespace>.<name>", at send.
+    trace_context trace;                           ///< W3C trace context; empty: the cause's or the tracer's, at send.
+    ::beacon::event_id cause;                      ///< The id of the event whose receiver sent this one; nil: none.
     std::string sender;                            ///< Who sends: an action name, a user, an id.
     std::optional<::beacon::action> action;        ///< What happened, when it is a resource change.
     std::string resource_name;                     ///< "bucket", "record", "article", ...
@@ -75,9 +83,30 @@ struct event {
     /// Adds or replaces `data[key]` on a temporary and returns it, for chaining.
     event&& set(std::string_view key, nlohmann::json value) && { return std::move(set(key, std::move(value))); }
 
-    /// Sets `timestamp` to now when it is 0.
-    void stamp() noexcept {
-        if (timestamp == 0) timestamp = now_ms();
+    /// Stamps a new event: a nil `id` becomes a new version 7 id and a 0 `timestamp` its time; then,
+    /// when the event has none, the trace context and cause of the event whose receiver runs in this
+    /// thread (or the innermost trace_scope's context, or the trace_provider's). An event whose id is
+    /// set (a redelivered or forwarded one) keeps its trace and cause. The signal that sends it also
+    /// fills `type` and `source` (see signal::stamp).
+    void stamp() {
+        if (!id.is_nil()) {
+            if (timestamp == 0) timestamp = now_ms();
+            return;
+        }
+        const auto now = std::chrono::system_clock::now().time_since_epoch();
+        id = ::beacon::event_id::make(now);
+        if (timestamp == 0) timestamp = std::chrono::duration_cast<std::chrono::milliseconds>(now).count();
+        if (cause.is_nil()) {
+            if (const auto* handling = current_cause()) cause = *handling;
+        }
+        if (!trace.valid()) {
+            if (const auto* context = current_trace()) {
+                trace = *context;
+            } else if (const auto provider = detail::trace_provider_slot().load(std::memory_order_acquire)) {
+                trace_context from_tracer;
+                if (provider(from_tracer) && from_tracer.valid()) trace = std::move(from_tracer);
+            }
+        }
     }
 
     /// Milliseconds since the Unix epoch, from the system clock.
@@ -88,7 +117,8 @@ struct event {
 
     /// Field-wise equality.
     friend bool operator==(const event& a, const event& b) {
-        return a.sender == b.sender && a.action == b.action && a.resource_name == b.resource_name &&
+        return a.id == b.id && a.source == b.source && a.type == b.type && a.trace == b.trace &&
+               a.cause == b.cause && a.sender == b.sender && a.action == b.action && a.resource_name == b.resource_name &&
                a.uri == b.uri && a.user_id == b.user_id && a.timestamp == b.timestamp &&
                a.data == b.data && a.impacted_records == b.impacted_records;
     }
@@ -184,6 +214,55 @@ inline void read_payload(nlohmann::json& j, const nlohmann::json::json_pointer& 
     }
 }
 
+inline ::beacon::event_id read_id(const nlohmann::json& j, const nlohmann::json::json_pointer& at) {
+    if (!j.is_string()) wrong_type(at, "an event id (a UUID string)", j);
+    const auto& text = j.get_ref<const std::string&>();
+    const auto parsed = ::beacon::event_id::parse(text);
+    if (!parsed || parsed->is_nil()) {
+        throw decode_error(pointer(at), "expected a UUID other than nil (8-4-4-4-12 hexadecimal digits), got \"" +
+                                            excerpt(text) + "\"");
+    }
+    return *parsed;
+}
+
+// The identity keys beacon's envelope and the CloudEvents format share; `trace_parent` and
+// `trace_state` collect the two trace headers, read together once the object is read.
+struct identity_reader {
+    std::optional<std::string> trace_parent;
+    std::optional<std::string> trace_state;
+
+    // Reads `key` into `e` when it is one of the identity keys; false for any other key.
+    bool read(const std::string& key, nlohmann::json& value, const nlohmann::json::json_pointer& at, event& e) {
+        if (key == "id") {
+            e.id = read_id(value, at);
+        } else if (key == "source") {
+            e.source = read_string(value, at);
+        } else if (key == "type") {
+            e.type = read_string(value, at);
+        } else if (key == "cause") {
+            e.cause = read_id(value, at);
+        } else if (key == "traceparent") {
+            if (!value.is_string()) wrong_type(at, "a string", value);
+            trace_parent = std::move(value.get_ref<std::string&>());
+        } else if (key == "tracestate") {
+            if (!value.is_string()) wrong_type(at, "a string", value);
+            trace_state = std::move(value.get_ref<std::string&>());
+        } else {
+            return false;
+        }
+        return true;
+    }
+
+    void finish(const nlohmann::json::json_pointer& root, event& e) const {
+        if (trace_parent) {
+            e.trace = trace_context::parse(*trace_parent, trace_state ? *trace_state : std::string_view(),
+                                           pointer(root / "traceparent"));
+        } else if (trace_state) {
+            throw decode_error(pointer(root / "tracestate"), "a tracestate without a traceparent");
+        }
+    }
+};
+
 // Reads an event out of `j`, moving its values; `j` is left valid but unspecified.
 inline event read_event(nlohmann::json& j) {
     using pointer_type = nlohmann::json::json_pointer;
@@ -191,7 +270,9 @@ inline event read_event(nlohmann::json& j) {
     if (!j.is_object()) wrong_type(root, "an event object", j);
     event out;
     bool has_payload = false;
+    identity_reader identity;
     for (auto& [key, value] : j.items()) {
+        if (identity.read(key, value, root / key, out)) continue;
         if (key == "sender") {
             out.sender = read_string(value, root / key);
         } else if (key == "payload") {
@@ -205,10 +286,12 @@ inline event read_event(nlohmann::json& j) {
             }
         } else {
             throw decode_error(pointer(root / key),
-                               "unknown key (expected \"sender\", \"payload\" or \"impacted_records\")");
+                               "unknown key (expected \"sender\", \"payload\", \"impacted_records\", \"id\", "
+                               "\"source\", \"type\", \"cause\", \"traceparent\" or \"tracestate\")");
         }
     }
     if (!has_payload) throw decode_error("", "missing required key \"payload\"");
+    identity.finish(root, out);
     return out;
 }
 
@@ -243,7 +326,8 @@ inline void check_depth(const event& e, std::size_t max_depth = json_limits{}.ma
 inline void from_json(const nlohmann::json& j, action& a) { a = detail::read_action(j, nlohmann::json::json_pointer()); }
 
 /// Writes `e` in beacon's envelope: {"sender", "payload": {timestamp, action, uri, user_id,
-/// resource_name, and the data's keys}, "impacted_records": [{"old", "new"}]}.
+/// resource_name, and the data's keys}, "impacted_records": [{"old", "new"}]}, and the identity
+/// keys that are set: "id", "source", "type", "cause", "traceparent", "tracestate".
 /// Throws encode_error when `data` is not an object or has a key that a payload field owns, or
 /// when the event nests deeper than json_limits' default max_depth (see check_depth).
 inline void to_json(nlohmann::json& j, const event& e) {
@@ -272,10 +356,18 @@ inline void to_json(nlohmann::json& j, const event& e) {
         records.push_back(std::move(r));
     }
     j = nlohmann::json{{"sender", e.sender}, {"payload", std::move(payload)}, {"impacted_records", std::move(records)}};
+    if (!e.id.is_nil()) j["id"] = e.id.to_string();
+    if (!e.source.empty()) j["source"] = e.source;
+    if (!e.type.empty()) j["type"] = e.type;
+    if (!e.cause.is_nil()) j["cause"] = e.cause.to_string();
+    if (e.trace.valid()) {
+        j["traceparent"] = e.trace.traceparent();
+        if (!e.trace.state.empty()) j["tracestate"] = e.trace.state;
+    }
 }
 
-/// Reads an event from beacon's envelope; "payload" is required, "sender" and
-/// "impacted_records" are optional. Throws decode_error naming the JSON pointer of the bad value,
+/// Reads an event from beacon's envelope; "payload" is required, "sender", "impacted_records" and
+/// the identity keys are optional (an id or cause must be a UUID other than nil, a traceparent W3C's). Throws decode_error naming the JSON pointer of the bad value,
 /// also when `j` nests deeper than json_limits' default max_depth (checked first, iteratively,
 /// since copying the values out of `j` recurses once per level).
 inline void from_json(const nlohmann::json& j, event& e) {

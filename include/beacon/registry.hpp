@@ -20,8 +20,9 @@ namespace beacon {
 /// A set of signals, each a singleton per name; can be sealed against new names.
 class signal_namespace {
 public:
-    /// An empty namespace called `name`.
-    explicit signal_namespace(std::string name) : name_(std::move(name)) {}
+    /// An empty namespace called `name`, whose signals stamp `origin`'s source (none: the process's).
+    explicit signal_namespace(std::string name, std::shared_ptr<detail::event_origin> origin = nullptr)
+        : name_(std::move(name)), origin_(origin ? std::move(origin) : detail::process_origin()) {}
     signal_namespace(const signal_namespace&) = delete;
     signal_namespace& operator=(const signal_namespace&) = delete;
 
@@ -40,7 +41,7 @@ public:
         }
         auto it = signals_.find(name);
         if (it == signals_.end()) {
-            it = signals_.emplace(std::string(name), std::make_unique<::beacon::signal>(name_, std::string(name))).first;
+            it = signals_.emplace(std::string(name), std::make_unique<::beacon::signal>(name_, std::string(name), origin_)).first;
         }
         return *it->second;
     }
@@ -77,6 +78,7 @@ public:
 
 private:
     std::string name_;
+    std::shared_ptr<detail::event_origin> origin_;
     std::atomic<bool> sealed_{false};
     mutable std::shared_mutex mutex_;
     std::map<std::string, std::unique_ptr<::beacon::signal>, std::less<>> signals_;
@@ -87,8 +89,8 @@ private:
 class registry {
 public:
     registry() {
-        namespaces_.emplace("core", std::make_unique<signal_namespace>("core"));
-        namespaces_.emplace("ext", std::make_unique<signal_namespace>("ext"));
+        namespaces_.emplace("core", std::make_unique<signal_namespace>("core", origin_));
+        namespaces_.emplace("ext", std::make_unique<signal_namespace>("ext", origin_));
         core_ = namespaces_.find("core")->second.get();
         ext_ = namespaces_.find("ext")->second.get();
     }
@@ -110,10 +112,18 @@ public:
         std::unique_lock lock(mutex_);
         auto it = namespaces_.find(name);
         if (it == namespaces_.end()) {
-            it = namespaces_.emplace(std::string(name), std::make_unique<signal_namespace>(std::string(name))).first;
+            it = namespaces_.emplace(std::string(name), std::make_unique<signal_namespace>(std::string(name), origin_)).first;
         }
         return *it->second;
     }
+
+    /// Sets the source every event sent through this registry's signals carries unless it names
+    /// its own: a URI reference naming the producing host or service ("https://shop.example/api",
+    /// "urn:shop:orders"). Set it once, before sending; by default "urn:beacon:<host name>".
+    /// Throws config_error for an empty value, one over 1,024 bytes, or one holding spaces or control characters.
+    void set_source(std::string_view source) { origin_->set_source(source); }
+    /// The source this registry's events carry.
+    const std::string& source() const noexcept { return origin_->source(); }
 
     /// The names of the namespaces, sorted.
     std::vector<std::string> namespace_names() const {
@@ -124,6 +134,7 @@ public:
     }
 
 private:
+    std::shared_ptr<detail::event_origin> origin_ = std::make_shared<detail::event_origin>();
     mutable std::shared_mutex mutex_;
     std::map<std::string, std::unique_ptr<signal_namespace>, std::less<>> namespaces_;
     signal_namespace* core_;

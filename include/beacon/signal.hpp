@@ -3,6 +3,7 @@
 /// A named signal: receivers for any sender or for one sender, synchronous keyed dispatch.
 
 #include <beacon/connection.hpp>
+#include <beacon/detail/origin.hpp>
 #include <beacon/detail/slot.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
@@ -84,10 +85,13 @@ private:
 /// skipped; one connected during a send is first called by the next send.
 class signal {
 public:
-    /// A signal called `name` in the namespace called `namespace_name`.
-    signal(std::string namespace_name, std::string name)
+    /// A signal called `name` in the namespace called `namespace_name`, whose events' type is
+    /// "<namespace_name>.<name>" and whose source is the registry's (`origin`; none: the process's).
+    signal(std::string namespace_name, std::string name, std::shared_ptr<detail::event_origin> origin = nullptr)
         : namespace_name_(std::move(namespace_name)),
           name_(std::move(name)),
+          type_(namespace_name_ + "." + name_),
+          origin_(origin ? std::move(origin) : detail::process_origin()),
           meta_(std::make_shared<detail::signal_meta>(namespace_name_ + "/" + name_)) {}
     signal(const signal&) = delete;
     signal& operator=(const signal&) = delete;
@@ -96,6 +100,22 @@ public:
     const std::string& name() const noexcept { return name_; }
     /// The name of the namespace holding the signal.
     const std::string& namespace_name() const noexcept { return namespace_name_; }
+    /// The type its events carry unless they name their own: "<namespace>.<name>".
+    const std::string& type() const noexcept { return type_; }
+
+    /// Stamps `e` as a send from this signal does: event::stamp (id, timestamp, trace, cause),
+    /// then the signal's type and the registry's source where the event has none. A host stamps an
+    /// event itself to know its id before sending it (e.g. to store it first).
+    void stamp(event& e) const {
+        e.stamp();
+        if (e.type.empty()) e.type = type_;
+        if (e.source.empty()) e.source = origin_->source();
+    }
+
+    /// Whether sending `e` stamps it (on a copy, when `e` is const): its id, timestamp, type or source is unset.
+    static bool needs_stamp(const event& e) noexcept {
+        return e.id.is_nil() || e.timestamp == 0 || e.type.empty() || e.source.empty();
+    }
 
     /// Connects `receiver` (callable with `const event&`) for every sender.
     template <class F>
@@ -411,8 +431,8 @@ private:
         if (muted()) return out.finish(0);
         const auto to = targets_for(e.sender);
         if (!to) return out.finish(0);
-        return out.finish(e.timestamp != 0 ? dispatch(e, to, out.errors(), nullptr, out.results())
-                                           : dispatch_stamped_copy(e, to, out.errors(), out.results()));
+        return out.finish(!needs_stamp(e) ? dispatch(e, to, out.errors(), nullptr, out.results())
+                                          : dispatch_stamped_copy(e, to, out.errors(), out.results()));
     }
 
     template <class Result>
@@ -421,7 +441,7 @@ private:
         if (muted()) return out.finish(0);
         const auto to = targets_for(e.sender);
         if (!to) return out.finish(0);
-        e.stamp();
+        stamp(e);
         return out.finish(dispatch(e, to, out.errors(), nullptr, out.results()));
     }
 
@@ -431,10 +451,10 @@ private:
         if (!e || muted()) return out.finish(0);
         const auto to = targets_for(e->sender);
         if (!to) return out.finish(0);
-        if (e->timestamp == 0) {
+        if (needs_stamp(*e)) {
             check_depth(*e);
             auto stamped = std::make_shared<event>(*e);
-            stamped->stamp();
+            stamp(*stamped);
             e = std::move(stamped);
         }
         return out.finish(dispatch(*e, to, out.errors(), &e, out.results()));
@@ -455,7 +475,7 @@ private:
         outcome<Result> out;
         event e = std::invoke(make);
         if (e.sender != sender) e.sender.assign(sender.data(), sender.size());
-        e.stamp();
+        stamp(e);
         return out.finish(dispatch(e, to, out.errors(), nullptr, out.results()));
     }
 
@@ -467,13 +487,14 @@ private:
                                                         std::vector<receiver_result>* results) {
         check_depth(e);
         event stamped = e;
-        stamped.stamp();
+        stamp(stamped);
         return dispatch(stamped, to, errors, nullptr, results);
     }
 
     std::size_t dispatch(const event& e, const targets& to, std::vector<receiver_error>* errors,
                          const std::shared_ptr<const event>* shared, std::vector<receiver_result>* results) {
         std::size_t calls = 0;
+        const detail::frame_guard handling(&e.trace, &e.id);  // events the receivers send name `e` their cause
         const detail::delivery d{e, to.last_id, errors, &calls, shared, results};
         if (to.any) any_signal_(d);
         if (to.bound) to.bound->signal(d);
@@ -482,6 +503,8 @@ private:
 
     std::string namespace_name_;
     std::string name_;
+    std::string type_;
+    std::shared_ptr<detail::event_origin> origin_;
     std::atomic<std::uint64_t> next_id_{0};
     std::atomic<int> mute_depth_{0};
     // The counts outlive the Boost signals below, whose slots decrement them when destroyed.

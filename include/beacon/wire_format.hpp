@@ -75,12 +75,24 @@ inline void check_encodable(const event& e) {
     }
 }
 
+// Writes `"key":"<id>",` when `id` is set (the envelope's keys before "impacted_records").
+inline void write_id(std::string& out, std::string_view key, const event_id& id) {
+    if (id.is_nil()) return;
+    out += key;
+    out += '"';
+    const std::size_t at = out.size();
+    out.resize(at + 36);
+    id.write(out.data() + at);
+    out += "\",";
+}
+
 inline std::int64_t wire_timestamp(const event& e) noexcept { return e.timestamp != 0 ? e.timestamp : event::now_ms(); }
 
 }  // namespace detail
 
 /// Appends `e` in beacon's envelope to `out`: the bytes of `nlohmann::json(e).dump()`
-/// (`{"impacted_records":[{"new","old"}],"payload":{<fields and data keys, sorted>},"sender"}`),
+/// (`{"cause","id","impacted_records":[{"new","old"}],"payload":{<fields and data keys, sorted>},
+/// "sender","source","traceparent","tracestate","type"}`, the identity keys only when set),
 /// written directly, with a timestamp of 0 written as now. Throws encode_error naming the event and
 /// the field for invalid UTF-8, a `data` that is not an object or owns a payload field's name, or
 /// nesting deeper than json_limits' default max_depth (found while writing, without recursing
@@ -88,7 +100,10 @@ inline std::int64_t wire_timestamp(const event& e) noexcept { return e.timestamp
 inline void encode_envelope(const event& e, std::string& out) {
     detail::check_encodable(e);
     detail::json_writer w(out, detail::json_style::compact, json_limits{}.max_depth);
-    out += "{\"impacted_records\":[";
+    out += '{';
+    detail::write_id(out, "\"cause\":", e.cause);
+    detail::write_id(out, "\"id\":", e.id);
+    out += "\"impacted_records\":[";
     for (std::size_t i = 0; i < e.impacted_records.size(); ++i) {
         const auto& record = e.impacted_records[i];
         auto at = [i](const char* which) { return "/impacted_records/" + std::to_string(i) + which; };
@@ -147,6 +162,21 @@ inline void encode_envelope(const event& e, std::string& out) {
     }
     out += "},\"sender\":";
     detail::write_string(w, e, [] { return std::string("/sender"); }, e.sender);
+    if (!e.source.empty()) {
+        out += ",\"source\":";
+        detail::write_string(w, e, [] { return std::string("/source"); }, e.source);
+    }
+    if (e.trace.valid()) {
+        out += ",\"traceparent\":\"" + e.trace.traceparent() + '"';
+        if (!e.trace.state.empty()) {
+            out += ",\"tracestate\":";
+            detail::write_string(w, e, [] { return std::string("/tracestate"); }, e.trace.state);
+        }
+    }
+    if (!e.type.empty()) {
+        out += ",\"type\":";
+        detail::write_string(w, e, [] { return std::string("/type"); }, e.type);
+    }
     out += '}';
 }
 

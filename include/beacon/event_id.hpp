@@ -1,0 +1,180 @@
+#pragma once
+/// \file
+/// An event's identity: a UUID (RFC 9562), version 7 when beacon makes it, so that ids sort by time.
+
+#include <boost/uuid/random_generator.hpp>
+#include <boost/uuid/uuid.hpp>
+
+#include <pthread.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+
+namespace beacon {
+
+/// An event's id: a UUID of 16 bytes, nil until the event is stamped. beacon makes version 7
+/// UUIDs (RFC 9562 section 5.7, with the sub-millisecond fraction of section 6.2 method 3): 48 bits
+/// of Unix milliseconds, 12 bits of the millisecond's fraction, 62 random bits; so ids sort by the
+/// time they were made, and two made anywhere are the same with a probability of about 2^-62 per
+/// pair made in the same 244 ns. A host may set any UUID of its own.
+class event_id {
+public:
+    /// The nil id (all zero): not stamped yet.
+    constexpr event_id() noexcept = default;
+    /// The id holding `value`.
+    explicit event_id(const boost::uuids::uuid& value) noexcept : value_(value) {}
+
+    /// A new version 7 id for the time `since_epoch` (nanoseconds since the Unix epoch), its random
+    /// bits from this thread's generator (Boost.Uuid's, seeded from the operating system's entropy
+    /// over its whole state, and again in a child after fork()).
+    static event_id make(std::chrono::nanoseconds since_epoch) noexcept;
+    /// A new version 7 id for now (the system clock).
+    static event_id make() noexcept { return make(std::chrono::system_clock::now().time_since_epoch()); }
+
+    /// The id written as `text`: 36 characters, 8-4-4-4-12 hexadecimal digits of either case
+    /// (RFC 9562's form); anything else (braces, no hyphens, other lengths) is nothing.
+    static std::optional<event_id> parse(std::string_view text) noexcept;
+
+    /// Whether the id is nil (the event is not stamped).
+    bool is_nil() const noexcept { return value_.is_nil(); }
+    /// The UUID's version (7 for the ids beacon makes, 4 for random ones, 0 for nil).
+    int version() const noexcept { return value_.data[6] >> 4; }
+    /// For a version 7 id, the Unix milliseconds it was made at; 0 for other versions.
+    std::int64_t unix_ms() const noexcept {
+        if (version() != 7) return 0;
+        std::int64_t ms = 0;
+        for (std::size_t i = 0; i < 6; ++i) ms = (ms << 8) | value_.data[i];
+        return ms;
+    }
+    /// The 16 bytes, as Boost.Uuid holds them.
+    const boost::uuids::uuid& uuid() const noexcept { return value_; }
+
+    /// Writes the 36 characters of the lower-case 8-4-4-4-12 form at `out`.
+    void write(char* out) const noexcept {
+        constexpr char digits[] = "0123456789abcdef";
+        for (std::size_t i = 0; i < 16; ++i) {
+            if (i == 4 || i == 6 || i == 8 || i == 10) *out++ = '-';
+            *out++ = digits[value_.data[i] >> 4];
+            *out++ = digits[value_.data[i] & 0xf];
+        }
+    }
+    /// The lower-case 8-4-4-4-12 form ("0190b5e4-7f0c-7a31-8c2e-5f1d2a9b3c4d"); "" for nil.
+    std::string to_string() const {
+        if (is_nil()) return {};
+        std::string out(36, '\0');
+        write(out.data());
+        return out;
+    }
+
+    /// Equality of the 16 bytes.
+    friend bool operator==(const event_id& a, const event_id& b) noexcept { return a.value_ == b.value_; }
+    /// Inequality of the 16 bytes.
+    friend bool operator!=(const event_id& a, const event_id& b) noexcept { return !(a == b); }
+    /// Byte order, which is time order for version 7 ids.
+    friend bool operator<(const event_id& a, const event_id& b) noexcept { return a.value_ < b.value_; }
+
+private:
+    boost::uuids::uuid value_{};
+};
+
+namespace detail {
+
+// Counts fork()s, so that a child reseeds its threads' generators instead of repeating the ids
+// its parent goes on making.
+inline std::atomic<std::uint64_t>& fork_generation() noexcept {
+    static std::atomic<std::uint64_t> generation{0};
+    return generation;
+}
+
+inline void count_fork() noexcept { fork_generation().fetch_add(1, std::memory_order_relaxed); }
+
+struct id_generator {
+    using engine = boost::uuids::basic_random_generator<std::mt19937_64>;
+
+    std::optional<engine> random;  // seeded by Boost.Uuid from the operating system's entropy
+    std::uint64_t generation = 0;
+
+    boost::uuids::uuid next() {
+        static const bool at_fork_registered = (pthread_atfork(nullptr, nullptr, count_fork), true);
+        (void)at_fork_registered;
+        const std::uint64_t now = fork_generation().load(std::memory_order_relaxed);
+        if (!random || generation != now) {
+            random.emplace();
+            generation = now;
+        }
+        return (*random)();
+    }
+};
+
+}  // namespace detail
+
+inline event_id event_id::make(std::chrono::nanoseconds since_epoch) noexcept {
+    thread_local detail::id_generator generator;
+    boost::uuids::uuid u{};
+    try {
+        u = generator.next();
+    } catch (...) {
+        // The operating system gave no entropy to seed with (boost::uuids::entropy_error): the
+        // clock's bits and a per-process counter still make the id unique within this process.
+        static std::atomic<std::uint64_t> counter{0};
+        const std::uint64_t n = counter.fetch_add(1, std::memory_order_relaxed) ^
+                                static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+        for (std::size_t i = 0; i < 8; ++i) u.data[8 + i] = static_cast<std::uint8_t>(n >> (8 * i));
+    }
+    const auto ns = static_cast<std::uint64_t>(since_epoch.count() < 0 ? 0 : since_epoch.count());
+    const std::uint64_t ms = ns / 1000000;
+    const auto fraction = static_cast<std::uint16_t>(((ns % 1000000) << 12) / 1000000);  // 12 bits
+    for (std::size_t i = 0; i < 6; ++i) u.data[i] = static_cast<std::uint8_t>(ms >> (8 * (5 - i)));
+    u.data[6] = static_cast<std::uint8_t>(0x70 | (fraction >> 8));
+    u.data[7] = static_cast<std::uint8_t>(fraction & 0xff);
+    u.data[8] = static_cast<std::uint8_t>(0x80 | (u.data[8] & 0x3f));  // the RFC 9562 variant
+    return event_id(u);
+}
+
+inline std::optional<event_id> event_id::parse(std::string_view text) noexcept {
+    if (text.size() != 36) return std::nullopt;
+    auto nibble = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    };
+    boost::uuids::uuid u{};
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < 16; ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            if (text[at++] != '-') return std::nullopt;
+        }
+        const int high = nibble(text[at]);
+        const int low = nibble(text[at + 1]);
+        if (high < 0 || low < 0) return std::nullopt;
+        u.data[i] = static_cast<std::uint8_t>((high << 4) | low);
+        at += 2;
+    }
+    return event_id(u);
+}
+
+}  // namespace beacon
+
+/// Hashes an event_id (its 16 bytes), for unordered containers.
+template <>
+struct std::hash<beacon::event_id> {
+    /// The hash of the id's bytes.
+    std::size_t operator()(const beacon::event_id& id) const noexcept {
+        std::uint64_t a = 0;
+        std::uint64_t b = 0;
+        for (std::size_t i = 0; i < 8; ++i) {
+            a = (a << 8) | id.uuid().data[i];
+            b = (b << 8) | id.uuid().data[8 + i];
+        }
+        return static_cast<std::size_t>(a ^ (b * 0x9e3779b97f4a7c15ULL));
+    }
+};
