@@ -62,7 +62,9 @@ TEST_CASE("a send given a shared_ptr lets async receivers share the event instea
     auto c = sig.connect(async.receiver());
     int sync_calls = 0;
     auto d = sig.connect([&](const beacon::event&) { ++sync_calls; });
-    const auto shared = std::make_shared<const beacon::event>(numbered("s", 1));
+    auto first = numbered("s", 1);
+    sig.stamp(first);  // stamped (id, type, source): sent as it is
+    const auto shared = std::make_shared<const beacon::event>(std::move(first));
     CHECK(sig.send(shared) == 2);
     CHECK(sig.send(*shared) == 2);                                  // by reference: copied
     CHECK(sig.send(std::make_shared<const beacon::event>(beacon::event("s"))) == 2);  // unstamped: a stamped copy
@@ -381,6 +383,9 @@ TEST_CASE("an event too deep to copy safely is an encode_error at the send, and 
     for (int i = 0; i < 1000; ++i) deep = nlohmann::json::array({std::move(deep)});
     beacon::event e("s", {{"deep", std::move(deep)}});
     e.timestamp = 1;
+    e.id = beacon::event_id::make();  // stamped: the shared send below need not copy it
+    e.type = "core.changed";
+    e.source = "urn:test";
     std::atomic<int> calls{0};
     beacon::async_receiver async([&](const beacon::event&) { ++calls; });
     beacon::registry reg;

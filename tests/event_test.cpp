@@ -1,5 +1,6 @@
 // Events: fields, stamping, the Kinto wire shape, and precise errors for malformed JSON.
 #include <beacon/event.hpp>
+#include <beacon/trace.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -284,4 +285,48 @@ TEST_CASE("an event nesting too deep to copy or write is an encode_error", "[eve
     shallow.set("d", nested(127, false));
     CHECK_THROWS_AS(beacon::check_depth(shallow), beacon::encode_error);
     CHECK_NOTHROW(beacon::check_depth(shallow, 129));
+}
+
+TEST_CASE("beacon's envelope carries an event's identity and trace context", "[event][identity]") {
+    beacon::event e = sample();
+    e.id = *beacon::event_id::parse("0190b5e4-7f0c-7a31-8c2e-5f1d2a9b3c4d");
+    e.cause = *beacon::event_id::parse("0190b5e4-7f0b-7000-8000-000000000001");
+    e.source = "urn:shop:orders";
+    e.type = "core.resource_changed";
+    e.trace = beacon::trace_context::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "k=v");
+    const json j = e;
+    CHECK(j["id"] == "0190b5e4-7f0c-7a31-8c2e-5f1d2a9b3c4d");
+    CHECK(j["cause"] == "0190b5e4-7f0b-7000-8000-000000000001");
+    CHECK(j["source"] == "urn:shop:orders");
+    CHECK(j["type"] == "core.resource_changed");
+    CHECK(j["traceparent"] == "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    CHECK(j["tracestate"] == "k=v");
+    CHECK(beacon::parse_event(j.dump()) == e);
+    CHECK(j.get<beacon::event>() == e);
+    // Unset, they are left out.
+    const json plain = sample();
+    for (const char* key : {"id", "cause", "source", "type", "traceparent", "tracestate"}) CHECK_FALSE(plain.contains(key));
+}
+
+TEST_CASE("stamping gives a new event an id and its time, once", "[event][identity]") {
+    beacon::event e("s");
+    e.stamp();
+    CHECK(e.id.version() == 7);
+    CHECK(e.timestamp == e.id.unix_ms());
+    const auto id = e.id;
+    e.timestamp = 0;
+    e.stamp();  // an id already: only the timestamp
+    CHECK(e.id == id);
+    CHECK(e.timestamp != 0);
+}
+
+TEST_CASE("a bad id, cause or trace header in the envelope is a decode_error naming it", "[event][identity][limits]") {
+    require_decode_error(R"({"payload": {}, "id": "r1"})", "/id", "expected a UUID");
+    require_decode_error(R"({"payload": {}, "id": 7})", "/id", "got number");
+    require_decode_error(R"({"payload": {}, "id": "00000000-0000-0000-0000-000000000000"})", "/id", "other than nil");
+    require_decode_error(R"({"payload": {}, "cause": "0190b5e4-7f0c-7a31-8c2e"})", "/cause", "expected a UUID");
+    require_decode_error(R"({"payload": {}, "source": 1})", "/source", "expected a string");
+    require_decode_error(R"({"payload": {}, "traceparent": "00-abc"})", "/traceparent", "too short");
+    require_decode_error(R"({"payload": {}, "tracestate": "k=v"})", "/tracestate", "without a traceparent");
+    require_decode_error(R"({"payload": {}, "traceparent": 5})", "/traceparent", "expected a string");
 }

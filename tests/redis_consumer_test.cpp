@@ -46,6 +46,7 @@ TEST_CASE("events forwarded to a list come out of a consumer in order, unchanged
     beacon::event first = numbered(1);
     first.user_id = "basicauth:alice";
     first.impacted_records.push_back({std::nullopt, nlohmann::json{{"id", "r1"}, {"title", "hello"}}});
+    host.core().signal("resource_changed").stamp(first);  // its id known before the send
     host.core().signal("resource_changed").send(first);
     host.core().signal("resource_changed").send(numbered(2));
     listener.forward(std::vector<beacon::event>{numbered(3), numbered(4), numbered(5)});
@@ -57,7 +58,8 @@ TEST_CASE("events forwarded to a list come out of a consumer in order, unchanged
     got.stop();
 
     CHECK(got.numbers() == std::vector<int>{1, 2, 3, 4, 5});
-    CHECK(got.events.front() == first);
+    CHECK(got.events.front() == first);  // the same event: id, type, source and all
+    CHECK(got.events.front().type == "core.resource_changed");
     CHECK(got.errors.empty());
     CHECK(server.llen("beacon.events") == 0);
     CHECK(server.llen("beacon.events.processing") == 0);
@@ -335,4 +337,41 @@ TEST_CASE("destroying a consumer from its own receiver terminates with a misuse_
     ::waitpid(child, &status, 0);
     CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT));
     CHECK_THAT(said, Contains("[beacon.misuse_error] redis::consumer::~consumer(): called from the consumer's own thread"));
+}
+
+TEST_CASE("an event a worker's receiver sends carries the trace of the event it handles, and names it",
+          "[redis][list][trace][behaviour14]") {
+    redis_server server;
+    beacon::registry host;
+    auto listener = listener_for(server.url());
+    host.core().signal("resource_changed").connect(listener);
+    beacon::event sent = numbered(1);
+    {
+        beacon::trace_scope request(
+            beacon::trace_context::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "k=v"));
+        host.core().signal("resource_changed").send(sent);
+    }
+
+    // The worker's receiver sends an event of its own on another signal.
+    worker_side got;
+    beacon::signal followed{"core", "indexed"};
+    std::mutex m;
+    std::vector<beacon::event> follow_ups;
+    auto c1 = followed.connect([&](const beacon::event& e) {
+        std::lock_guard lock(m);
+        follow_ups.push_back(e);
+    });
+    auto c2 = got.local.connect([&](const beacon::event&) { followed.send(beacon::event("indexer")); });
+    got.start(quick(server.url()));
+    REQUIRE(eventually([&] { return got.event_count() == 1; }));
+    got.stop();
+
+    std::lock_guard lock(m);
+    REQUIRE(follow_ups.size() == 1);
+    const beacon::event& handled = got.events.front();
+    CHECK_FALSE(handled.id.is_nil());
+    CHECK(handled.trace.traceparent() == "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    CHECK(follow_ups[0].trace == handled.trace);
+    CHECK(follow_ups[0].cause == handled.id);
+    CHECK(follow_ups[0].type == "core.indexed");
 }

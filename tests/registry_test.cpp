@@ -107,3 +107,26 @@ TEST_CASE("get-or-create is thread-safe", "[registry][behaviour8]") {
     }
     CHECK(reg.ns("ns0").size() + reg.ns("ns1").size() + reg.ns("ns2").size() == names);
 }
+
+TEST_CASE("a registry's source is stamped on its events; a bad source is refused", "[registry][identity]") {
+    beacon::registry reg;
+    CHECK_THAT(reg.source(), Catch::Matchers::StartsWith("urn:beacon:"));
+    reg.set_source("https://shop.example/api");
+    std::vector<beacon::event> got;
+    auto c = reg.ns("billing").signal("paid").connect([&](const beacon::event& e) { got.push_back(e); });
+    reg.ns("billing").signal("paid").send(beacon::event("cashier"));
+    REQUIRE(got.size() == 1);
+    CHECK(got[0].source == "https://shop.example/api");
+    CHECK(got[0].type == "billing.paid");
+    beacon::event own("cashier");
+    own.source = "urn:elsewhere";
+    own.type = "com.example.paid";
+    reg.ns("billing").signal("paid").send(own);
+    REQUIRE(got.size() == 2);
+    CHECK(got[1].source == "urn:elsewhere");
+    CHECK(got[1].type == "com.example.paid");
+    CHECK_THROWS_AS(reg.set_source(""), beacon::config_error);
+    CHECK_THROWS_WITH(reg.set_source("urn:a b"), Catch::Matchers::Contains("spaces or control characters"));
+    CHECK_THROWS_AS(reg.set_source(std::string(2000, 'a')), beacon::config_error);
+    CHECK(reg.source() == "https://shop.example/api");
+}

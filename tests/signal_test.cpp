@@ -456,6 +456,9 @@ TEST_CASE_METHOD(fixture, "sending an event too deep to copy is an encode_error,
     CHECK(log.empty());
     // A stamped event is not copied: it reaches its receivers as it is.
     e.timestamp = 1;
+    e.id = beacon::event_id::make();
+    e.type = "core.changed";
+    e.source = "urn:test";
     CHECK(sig.send(unstamped) == 1);
     CHECK(log == std::vector<std::string>{"any:host"});
 }

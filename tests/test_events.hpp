@@ -19,6 +19,16 @@ inline beacon::event change(beacon::action a, std::string resource, std::string 
     return e;
 }
 
+// `e` without its identity (id, source, type, trace, cause), to compare what two sends carried.
+inline beacon::event without_identity(beacon::event e) {
+    e.id = {};
+    e.source.clear();
+    e.type.clear();
+    e.trace = {};
+    e.cause = {};
+    return e;
+}
+
 /// A filter that counts how often it is evaluated and returns `result`.
 inline beacon::filter counting(int& evaluations, bool result) {
     return beacon::where([&evaluations, result](const beacon::event&) {

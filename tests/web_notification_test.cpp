@@ -38,7 +38,8 @@ TEST_CASE("a notification travels as an event and back", "[web][notification]") 
     CHECK(e.data["recipients"] == nlohmann::json({"tom", "tim"}));
     CHECK(e.data["expiration_datetime"] == 1'800'000'000'000);
     CHECK(std::regex_match(e.data["event_id"].get<std::string>(),
-                           std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")));
+                           std::regex("[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")));
+    CHECK(e.data["event_id"] == e.id.to_string());  // Flask-Notifications' event_id is the event's id
 
     const auto back = web::notification::from_event(e);
     CHECK(back.event_id == e.data["event_id"]);
@@ -49,12 +50,17 @@ TEST_CASE("a notification travels as an event and back", "[web][notification]") 
     // It survives beacon's wire shape (what Redis carries).
     CHECK(web::notification::from_event(nlohmann::json(e).get<beacon::event>()).title == n.title);
 
-    // Ids are unique; a given one is kept.
+    // Ids are unique; a given one is kept, and becomes the event's id when it is a UUID.
     std::set<std::string> ids;
-    for (int i = 0; i < 1000; ++i) ids.insert(web::make_event_id());
+    n.event_id.clear();
+    for (int i = 0; i < 1000; ++i) ids.insert(n.to_event().data["event_id"].get<std::string>());
     CHECK(ids.size() == 1000);
     n.event_id = "fixed";
-    CHECK(n.to_event().data["event_id"] == "fixed");
+    const auto fixed = n.to_event();
+    CHECK(fixed.data["event_id"] == "fixed");
+    CHECK_FALSE(fixed.id.is_nil());
+    n.event_id = "0190b5e4-7f0c-4a31-8c2e-5f1d2a9b3c4d";
+    CHECK(n.to_event().id.to_string() == n.event_id);
 
     beacon::event bad("x", {{"recipients", "tom"}});
     CHECK_THROWS_WITH(web::notification::from_event(bad), Catch::Matchers::Contains("/data/recipients"));

@@ -2,6 +2,7 @@
 // delivery, Last-Event-ID resume, overflow, vanishing clients, heartbeats, CORS, 1,000 clients,
 // a stream mounted in a host's own Beast server, and curl -N (the server's own limits are in
 // web_server_test and web_server_limits_test).
+#include <beacon/registry.hpp>
 #include <beacon/web.hpp>
 
 #include "sse_client.hpp"
@@ -95,8 +96,19 @@ TEST_CASE("an event stream sends id, event and data lines to an authorized clien
     CHECK(title_of(*second) == "second");
     CHECK(title_of(*third) == "third");
     CHECK(second->id != third->id);
+
+    // A stamped event's SSE id is its event id, whatever its data says (the same id in every web
+    // process a fan-out feeds).
+    auto stamped = note("fourth", {"alice"});
+    stamped.data["event_id"] = "n-4";
+    beacon::registry reg;
+    reg.core().signal("notes").stamp(stamped);
+    CHECK(stream->publish(stamped) == stamped.id.to_string());
+    const auto fourth = c.next_event();
+    REQUIRE(fourth);
+    CHECK(fourth->id == stamped.id.to_string());
     CHECK(stream->stats().accepted == 1);
-    CHECK(stream->stats().published == 3);
+    CHECK(stream->stats().published == 4);
 }
 
 TEST_CASE("a request the authorizer refuses gets 401 and no stream", "[web][sse]") {

@@ -3,6 +3,7 @@
 /// Event hubs (Flask-Notifications): a named hub holds one filter and consumers; sending an event
 /// to the hubs delivers it to the consumers of every hub whose filter passes it.
 
+#include <beacon/detail/origin.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 #include <beacon/filter.hpp>
@@ -196,10 +197,13 @@ public:
         return out;
     }
 
-    /// Sends `e` (stamped now if its timestamp is 0) to every hub, in name order; returns how
-    /// many hubs' filters passed it.
+    /// Sends `e` to every hub, in name order; returns how many hubs' filters passed it. `e` is
+    /// stamped as a signal stamps it (event::stamp), its type "hubs" and its source the process's
+    /// ("urn:beacon:<host name>") where it names none.
     std::size_t send(event e) const {
         e.stamp();
+        if (e.type.empty()) e.type = "hubs";
+        if (e.source.empty()) e.source = detail::process_origin()->source();
         std::vector<std::shared_ptr<const hub>> targets;
         {
             std::shared_lock lock(mutex_);

@@ -110,9 +110,10 @@ private:
     }
 
     // The after-commit phase: every receiver and observer is called, exceptions are reported.
-    void deliver_after_commit(const std::vector<event>& events) {
-        for (const auto& e : events) {
+    void deliver_after_commit(std::vector<event>& events) {
+        for (auto& e : events) {
             signal& s = *e.action == action::read ? *after_resource_read_ : *after_resource_changed_;
+            s.stamp(e);  // the observers see the events the receivers saw, ids and all
             for (auto& thrown : s.send_robust(e)) {
                 report({part::unit_of_work, s.namespace_name() + "." + s.name(),
                         receiver_name(thrown.receiver_id, thrown.receiver_type), &e, std::move(thrown.exception)},
@@ -202,7 +203,7 @@ public:
         notify(std::move(e), std::move(parent));
     }
 
-    /// Notes `e` (stamped now if its timestamp is 0) under `parent`: merged into an earlier event
+    /// Notes `e` (its timestamp set to now if 0) under `parent`: merged into an earlier event
     /// with the same resource name, parent and action, whose payload is kept and whose impacted
     /// records get `e`'s appended. While before_commit() sends, `e` goes to the next round.
     void notify(event e, std::string parent) {
@@ -215,7 +216,7 @@ public:
             throw unit_of_work_error("unit_of_work::notify(): the event from \"" + e.sender + "\" at uri \"" + e.uri +
                                      "\" has no action (a resource event is a create, update, delete or read)");
         }
-        e.stamp();
+        if (e.timestamp == 0) e.timestamp = event::now_ms();  // ids are stamped per phase, at each send
         pending_.add(std::move(parent), std::move(e));
     }
 

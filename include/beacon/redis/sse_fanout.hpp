@@ -20,9 +20,9 @@
 namespace beacon::redis {
 
 /// A forwarder serving as a hub consumer: publishes each event on a Redis channel (PUBLISH,
-/// acknowledged before `consume` returns; a failure throws redis_error to the hub's sender). An
-/// event without a string `event_id` is given one first, so that every subscribed process streams
-/// it under the same SSE id and a browser can resume on any of them.
+/// acknowledged before `consume` returns; a failure throws redis_error to the hub's sender). The
+/// event's id travels with it (an unstamped event is stamped first), so that every subscribed
+/// process streams it under the same SSE id and a browser can resume on any of them.
 class push_forwarder : public beacon::consumer {
 public:
     /// Publishes on `channel` of the server at `url` (a Redis URL, as forwarder_options::url);
@@ -31,10 +31,9 @@ public:
 
     /// Publishes `e`.
     void consume(const event& e) override {
-        const auto id = e.data.find("event_id");
-        if (id != e.data.end() && id->is_string()) return forwarder_.forward(e);
+        if (!e.id.is_nil()) return forwarder_.forward(e);
         event stamped = e;
-        stamped.data["event_id"] = web::make_event_id();
+        stamped.stamp();
         forwarder_.forward(stamped);
     }
 

@@ -14,9 +14,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <cstdio>
 #include <optional>
-#include <random>
 #include <set>
 #include <string>
 #include <utility>
@@ -24,24 +22,16 @@
 
 namespace beacon::web {
 
-/// A random version-4 UUID, as text (Flask-Notifications' default event id).
-inline std::string make_event_id() {
-    thread_local std::mt19937_64 random{std::random_device{}() ^ static_cast<std::uint64_t>(event::now_ms())};
-    std::uint64_t hi = random(), lo = random();
-    hi = (hi & ~std::uint64_t{0xf000}) | 0x4000;                          // version 4
-    lo = (lo & ~(std::uint64_t{0xc} << 60)) | (std::uint64_t{0x8} << 60);  // RFC 4122 variant
-    char text[37];
-    std::snprintf(text, sizeof text, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
-                  static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
-                  static_cast<unsigned>(lo >> 48), static_cast<unsigned long long>(lo & 0xffffffffffffULL));
-    return text;
-}
+/// Deprecated: a new event id as text; use `event_id::make().to_string()` (a notification's
+/// event_id is its event's id).
+[[deprecated("a notification's event_id is its event's id: use beacon::event_id::make().to_string()")]]
+inline std::string make_event_id() { return event_id::make().to_string(); }
 
 /// Flask-Notifications' Event. `to_event` puts `sender` and `timestamp` in the event's own
 /// fields and the rest in `data` under the same names (`expiration_datetime` in milliseconds
 /// since epoch, or null).
 struct notification {
-    std::string event_id;                 ///< Unique id; empty: `to_event` makes one (a UUID).
+    std::string event_id;                 ///< Unique id; empty: the event's id (a UUIDv7), made by `to_event`.
     std::string event_type;               ///< "user", "system", ...
     std::string title;                    ///< A short text.
     std::string body;                     ///< The message.
@@ -51,16 +41,19 @@ struct notification {
     std::int64_t timestamp = 0;           ///< Milliseconds since epoch; 0: stamped when sent.
     std::optional<std::int64_t> expiration;  ///< Milliseconds since epoch after which it has expired.
 
-    /// The event carrying this notification.
+    /// The event carrying this notification, stamped (event::stamp): its id is `event_id` when
+    /// that is a UUID, else a new one; `data["event_id"]` is `event_id`, or the event's id when empty.
     event to_event() const {
-        event e(sender, {{"event_id", event_id.empty() ? make_event_id() : event_id},
-                         {"event_type", event_type},
+        event e(sender, {{"event_type", event_type},
                          {"title", title},
                          {"body", body},
                          {"recipients", recipients},
                          {"tags", tags},
                          {"expiration_datetime", expiration ? nlohmann::json(*expiration) : nlohmann::json()}});
         e.timestamp = timestamp;
+        e.stamp();
+        if (const auto given = ::beacon::event_id::parse(event_id); given && !given->is_nil()) e.id = *given;
+        e.data["event_id"] = event_id.empty() ? e.id.to_string() : event_id;
         return e;
     }
 
@@ -87,6 +80,7 @@ struct notification {
             }
         };
         text("event_id", n.event_id);
+        if (n.event_id.empty() && !e.id.is_nil()) n.event_id = e.id.to_string();
         text("event_type", n.event_type);
         text("title", n.title);
         text("body", n.body);

@@ -53,7 +53,7 @@ struct sse_options {
     authorizer authorize;  ///< Who a connection is for; empty: everyone, as the anonymous user "".
     audience for_user;     ///< Which events a user receives; empty: every event.
     encoder encode;        ///< The `data:` text; empty: the event's JSON in beacon's wire shape.
-    std::string id_key = "event_id";      ///< A string in `data[id_key]` is the SSE id; else one is made.
+    std::string id_key = "event_id";      ///< For an event with a nil id: a string in `data[id_key]` is the SSE id; else one is made.
     std::string type_key = "event_type";  ///< A string in `data[type_key]` is the `event:` field.
     std::size_t replay_capacity = 1024;   ///< Events kept for `Last-Event-ID` resume.
     std::size_t queue = 256;              ///< Frames waiting per connection; one more closes it.
@@ -217,7 +217,10 @@ private:
 
     static bool single_line(std::string_view s) noexcept { return s.find_first_of("\r\n", 0, 3) == std::string_view::npos; }
 
+    // The event's id (the same in every web process a fan-out feeds, so Last-Event-ID resumes on
+    // any of them); only an event sent unstamped falls back to data[id_key] or a sequence.
     std::string id_of(const event& e) {
+        if (!e.id.is_nil()) return e.id.to_string();
         if (!options_.id_key.empty()) {
             const auto it = e.data.find(options_.id_key);
             if (it != e.data.end() && it->is_string()) {
