@@ -68,7 +68,7 @@ TEST_CASE("ids made one after another sort by time", "[event_id]") {
     CHECK(early < late);
 }
 
-TEST_CASE("ids made on many threads are all distinct", "[event_id]") {
+TEST_CASE("ids made on many threads are all distinct", "[event_id][behaviour14]") {
     constexpr int threads = 4;
     constexpr int per_thread = 50000;
     std::vector<std::vector<event_id>> made(threads);

@@ -134,6 +134,10 @@ def main():
         row("P4", f"CKAN-like send, event built with {variant} ({counter(name, 'allocs_per_iter'):.0f} allocations), "
             f"10 receivers (speed-up over Python blinker {blinker['blinker']})",
             t[name], blinker["ns_per_send"], blinker["ns_per_send"] / t[name], 10, at_most=False)
+    row("P11", "stamp a new event with an id and trace context: ns more than the timestamp alone (peer)",
+        t["P11/beacon/stamp"], t["P11/before/stamp"], t["P11/beacon/stamp"] - t["P11/before/stamp"], 30)
+    row("P11", "the same plus the signal's type and the registry's source (two strings): ns more",
+        t["P11/beacon/signal_stamp"], t["P11/before/stamp"], t["P11/beacon/signal_stamp"] - t["P11/before/stamp"], None)
     row("P5", "compile a file that connects and sends (vs Boost.Signals2 + nlohmann/json directly), CPU s",
         compile_s["beacon"], compile_s["raw"], compile_s["beacon"] / compile_s["raw"], 1.25, unit="s")
     p6 = {name: counter(name, "bytes_per_connection") for name in

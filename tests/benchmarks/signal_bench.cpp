@@ -48,7 +48,7 @@ struct filtered_sink {
 
 beacon::event prebuilt(std::string sender) {
     beacon::event e(std::move(sender), {{"id", 42}});
-    e.stamp();
+    beacon::signal("core", "p1").stamp(e);  // id, timestamp, type, source: sent as it is
     return e;
 }
 
@@ -111,6 +111,41 @@ void p1_boost_copy_stamp(benchmark::State& state) {
     }
 }
 BENCHMARK(p1_boost_copy_stamp)->Name("P1/boost/copy_stamp");
+
+// P11: stamping a new event. Before events had an identity, the stamp set the timestamp alone
+// (the peer); event::stamp now also makes a UUIDv7 id and looks up the trace context of the event
+// being handled; a signal's stamp then copies its type and the registry's source into the event.
+// Each iteration builds a fresh event, as a send does.
+
+void p11_timestamp_only(benchmark::State& state) {
+    for (auto _ : state) {
+        beacon::event e("s");
+        if (e.timestamp == 0) e.timestamp = beacon::event::now_ms();
+        benchmark::DoNotOptimize(e);
+    }
+}
+BENCHMARK(p11_timestamp_only)->Name("P11/before/stamp");
+
+void p11_event_stamp(benchmark::State& state) {
+    for (auto _ : state) {
+        beacon::event e("s");
+        e.stamp();
+        benchmark::DoNotOptimize(e);
+    }
+}
+BENCHMARK(p11_event_stamp)->Name("P11/beacon/stamp");
+
+void p11_signal_stamp(benchmark::State& state) {
+    beacon::registry reg;
+    reg.set_source("https://shop.example/api");
+    auto& sig = reg.core().signal("resource_changed");
+    for (auto _ : state) {
+        beacon::event e("s");
+        sig.stamp(e);
+        benchmark::DoNotOptimize(e);
+    }
+}
+BENCHMARK(p11_signal_stamp)->Name("P11/beacon/signal_stamp");
 
 // P2: a send nobody listens to. The argument is how many receivers are bound to other senders;
 // the sends cycle through 64 unbound senders, so that the cost is averaged over their hashes.
