@@ -33,8 +33,8 @@ public:
     explicit event_id(const boost::uuids::uuid& value) noexcept : value_(value) {}
 
     /// A new version 7 id for the time `since_epoch` (nanoseconds since the Unix epoch), its random
-    /// bits from this thread's generator (Boost.Uuid's, seeded from the operating system's entropy
-    /// over its whole state, and again in a child after fork()).
+    /// bits from this thread's std::mt19937_64, seeded with 256 bits of the operating system's
+    /// entropy (read through Boost.Uuid) and seeded again in a child after fork().
     static event_id make(std::chrono::nanoseconds since_epoch) noexcept;
     /// A new version 7 id for now (the system clock).
     static event_id make() noexcept { return make(std::chrono::system_clock::now().time_since_epoch()); }
@@ -96,21 +96,37 @@ inline std::atomic<std::uint64_t>& fork_generation() noexcept {
 
 inline void count_fork() noexcept { fork_generation().fetch_add(1, std::memory_order_relaxed); }
 
+// A per-thread std::mt19937_64 seeded with 256 bits from the operating system's entropy (read by
+// Boost.Uuid's random_generator, getrandom() on Linux), seeded again in a child after fork().
 struct id_generator {
-    using engine = boost::uuids::basic_random_generator<std::mt19937_64>;
-
-    std::optional<engine> random;  // seeded by Boost.Uuid from the operating system's entropy
+    std::mt19937_64 engine;
     std::uint64_t generation = 0;
+    bool seeded = false;
 
-    boost::uuids::uuid next() {
+    void seed() {
+        boost::uuids::random_generator entropy;  // throws boost::uuids::entropy_error without entropy
+        const boost::uuids::uuid a = entropy();
+        const boost::uuids::uuid b = entropy();
+        std::array<std::uint32_t, 8> words{};
+        for (std::size_t i = 0; i < 16; ++i) {
+            words[i / 4] = (words[i / 4] << 8) | a.data[i];
+            words[4 + i / 4] = (words[4 + i / 4] << 8) | b.data[i];
+        }
+        std::seed_seq sequence(words.begin(), words.end());
+        engine.seed(sequence);
+    }
+
+    // 64 random bits.
+    std::uint64_t next() {
         static const bool at_fork_registered = (pthread_atfork(nullptr, nullptr, count_fork), true);
         (void)at_fork_registered;
         const std::uint64_t now = fork_generation().load(std::memory_order_relaxed);
-        if (!random || generation != now) {
-            random.emplace();
+        if (!seeded || generation != now) {
+            seed();
+            seeded = true;
             generation = now;
         }
-        return (*random)();
+        return engine();
     }
 };
 
@@ -118,24 +134,27 @@ struct id_generator {
 
 inline event_id event_id::make(std::chrono::nanoseconds since_epoch) noexcept {
     thread_local detail::id_generator generator;
-    boost::uuids::uuid u{};
+    std::uint64_t random = 0;
     try {
-        u = generator.next();
+        random = generator.next();
     } catch (...) {
         // The operating system gave no entropy to seed with (boost::uuids::entropy_error): the
         // clock's bits and a per-process counter still make the id unique within this process.
         static std::atomic<std::uint64_t> counter{0};
-        const std::uint64_t n = counter.fetch_add(1, std::memory_order_relaxed) ^
-                                static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-        for (std::size_t i = 0; i < 8; ++i) u.data[8 + i] = static_cast<std::uint8_t>(n >> (8 * i));
+        random = counter.fetch_add(1, std::memory_order_relaxed) ^
+                        static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
     }
     const auto ns = static_cast<std::uint64_t>(since_epoch.count() < 0 ? 0 : since_epoch.count());
     const std::uint64_t ms = ns / 1000000;
-    const auto fraction = static_cast<std::uint16_t>(((ns % 1000000) << 12) / 1000000);  // 12 bits
-    for (std::size_t i = 0; i < 6; ++i) u.data[i] = static_cast<std::uint8_t>(ms >> (8 * (5 - i)));
-    u.data[6] = static_cast<std::uint8_t>(0x70 | (fraction >> 8));
-    u.data[7] = static_cast<std::uint8_t>(fraction & 0xff);
-    u.data[8] = static_cast<std::uint8_t>(0x80 | (u.data[8] & 0x3f));  // the RFC 9562 variant
+    const std::uint64_t fraction = ((ns % 1000000) << 12) / 1000000;  // 12 bits
+    // unix_ts_ms (48) | ver 7 (4) | rand_a: the fraction (12); var 0b10 (2) | rand_b (62)
+    const std::uint64_t high = (ms << 16) | 0x7000 | fraction;
+    const std::uint64_t low = (random & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+    boost::uuids::uuid u{};
+    for (std::size_t i = 0; i < 8; ++i) {
+        u.data[i] = static_cast<std::uint8_t>(high >> (8 * (7 - i)));
+        u.data[8 + i] = static_cast<std::uint8_t>(low >> (8 * (7 - i)));
+    }
     return event_id(u);
 }
 
