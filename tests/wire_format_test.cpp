@@ -1,5 +1,6 @@
 // The wire formats of the core (<beacon/wire_format.hpp>): beacon's envelope, Kinto's flat payload
 // and a host's own format, encoded and decoded without any transport (no hiredis needed).
+#include <beacon/signal.hpp>
 #include <beacon/wire_format.hpp>
 
 #include "test_events.hpp"
@@ -70,4 +71,21 @@ TEST_CASE("a Kinto payload is read within max_depth at the wire shape's levels, 
     shallow.max_depth = 4;
     CHECK_NOTHROW(beacon::decode_kinto(flat(2), shallow));
     CHECK_THROWS_WITH(beacon::decode_kinto(flat(3), shallow), Contains("/deep/0/0: nests deeper than 4 levels"));
+}
+
+TEST_CASE("the envelope writes an event's identity as nlohmann would, and Kinto's bytes leave it out",
+          "[wire_format][identity]") {
+    auto e = record_event(beacon::action::update, "a1", "basicauth:alice");
+    beacon::signal("core", "resource_changed").stamp(e);
+    e.cause = beacon::event_id::make();
+    e.trace = beacon::trace_context::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "k=v");
+    const auto envelope = beacon::wire_format::envelope();
+    const auto bytes = envelope.encode(e);
+    CHECK(bytes == nlohmann::json(e).dump());
+    CHECK_THAT(bytes, Contains("\"id\":\"" + e.id.to_string() + "\""));
+    CHECK(envelope.decode(bytes) == e);
+    const auto kinto = beacon::wire_format::kinto().encode(e);
+    for (const char* key : {"\"id\"", "\"source\"", "\"type\"", "\"cause\"", "traceparent", "tracestate"}) {
+        CHECK_THAT(kinto, !Contains(key));
+    }
 }

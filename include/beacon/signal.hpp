@@ -155,19 +155,19 @@ public:
 
     // Three entry points take the same five forms (an event by reference, by value or shared, a
     // sender with data, a sender with a builder) and share one implementation, `deliver`: they
-    // differ only in what they return. Every form stamps an event whose timestamp is 0 (a const
+    // differ only in what they return. Every form stamps an unstamped event (see needs_stamp; a const
     // or shared event on a copy) and builds nothing when the signal is muted or nobody listens.
 
     /// Sends `e` to the receivers for any sender and those for `e.sender`; returns how many were
     /// called. A receiver's exception propagates and the remaining receivers are not called.
-    /// An event whose timestamp is 0 is stamped (on a copy, since `e` is const); an event too deep
+    /// An unstamped event (see needs_stamp) is stamped (on a copy, since `e` is const); an event too deep
     /// to copy safely (see check_depth) then throws encode_error before any receiver is called.
     std::size_t send(const event& e) { return deliver<std::size_t>(e); }
-    /// Sends `e`, stamping it in place when its timestamp is 0.
+    /// Sends `e`, stamping it in place when it is unstamped (see needs_stamp).
     std::size_t send(event&& e) { return deliver<std::size_t>(std::move(e)); }
     /// Sends `*e` as `send(const event&)` does (nothing when `e` is null), and lets receivers that
     /// keep events (async_receiver) share `e` instead of copying the event: it must not change
-    /// after the send. An event whose timestamp is 0 is stamped on a copy (see send(const event&)).
+    /// after the send. An unstamped event is stamped on a copy (see send(const event&)).
     std::size_t send(std::shared_ptr<const event> e) { return deliver<std::size_t>(std::move(e)); }
     /// CKAN's `send(sender, **kwargs)`: builds the event only when someone listens for `sender`.
     std::size_t send(std::string_view sender, nlohmann::json data = nlohmann::json::object()) {
@@ -190,7 +190,7 @@ public:
 
     /// Sends `e` to every receiver even when some throw; returns what each thrower threw.
     std::vector<receiver_error> send_robust(const event& e) { return deliver<std::vector<receiver_error>>(e); }
-    /// `send_robust` of `e`, stamped in place when its timestamp is 0.
+    /// `send_robust` of `e`, stamped in place when unstamped.
     std::vector<receiver_error> send_robust(event&& e) { return deliver<std::vector<receiver_error>>(std::move(e)); }
     /// `send_robust` of `*e`, shared with the receivers that keep events (see send(shared_ptr)).
     std::vector<receiver_error> send_robust(std::shared_ptr<const event> e) {
@@ -209,7 +209,7 @@ public:
     /// Sends `e` as `send` does and returns, for every receiver called, its id and what it
     /// returned (null for a receiver returning nothing), in call order: blinker's `send`.
     std::vector<receiver_result> send_collect(const event& e) { return deliver<std::vector<receiver_result>>(e); }
-    /// `send_collect` of `e`, stamped in place when its timestamp is 0.
+    /// `send_collect` of `e`, stamped in place when unstamped.
     std::vector<receiver_result> send_collect(event&& e) { return deliver<std::vector<receiver_result>>(std::move(e)); }
     /// `send_collect` of `*e`, shared with the receivers that keep events (see send(shared_ptr)).
     std::vector<receiver_result> send_collect(std::shared_ptr<const event> e) {
