@@ -46,6 +46,7 @@ TEST_CASE("events forwarded to a list come out of a consumer in order, unchanged
     beacon::event first = numbered(1);
     first.user_id = "basicauth:alice";
     first.impacted_records.push_back({std::nullopt, nlohmann::json{{"id", "r1"}, {"title", "hello"}}});
+    host.core().signal("resource_changed").stamp(first);  // its type and source, as the send stamps them
     host.core().signal("resource_changed").send(first);
     host.core().signal("resource_changed").send(numbered(2));
     listener.forward(std::vector<beacon::event>{numbered(3), numbered(4), numbered(5)});
