@@ -24,6 +24,8 @@ struct dedup_options {
     /// the message's acknowledgement (after every receiver returned), and look it up (EXISTS)
     /// before delivering: then a restarted consumer, and every consumer using the same prefix,
     /// sees it too. Lists and streams only (a channel's subscribers each get every message).
+    /// The mark travels with the acknowledgement: a consumer killed after its receivers returned
+    /// and before both reached the server delivers that one event again, record or not.
     bool in_redis = false;
     /// The keys' prefix; default "<list>.seen:" for a list consumer, "<stream>.<group>.seen:" for
     /// a stream consumer (the consumers of one group share it; another group gets every event).
