@@ -134,3 +134,33 @@ TEST_CASE("two web servers serve one hub's events through Redis pub/sub", "[web]
     for (const auto& e : errors) CHECK_THAT(e, StartsWith("[beacon.decode_error]"));
     for (const auto& w : wheres) CHECK_THAT(w, StartsWith("redis::consumer of channel beacon.web.UserHub, message \"{not json"));
 }
+
+TEST_CASE("an event published twice is served once", "[web][redis][dedup]") {
+    beacon_test::redis_server redis;
+    const std::string channel = "beacon.web.UserHub";
+    beacon::redis::push_forwarder publish(redis.url(), channel);
+    beacon::redis::consumer_options sub;
+    sub.url = redis.url();
+    sub.channel = channel;
+    sub.poll_timeout = 50ms;
+    web::server a;
+    beacon::redis::sse_fanout fan(a.add_stream("/user_notifications", user_stream()), sub);
+    a.start();
+    REQUIRE(beacon_test::eventually([&] { return redis.command({"PUBSUB", "NUMSUB", channel})->element[1]->integer == 1; }));
+    boost::asio::io_context io;
+    auto alice = subscribe(io, a, "alice");
+    REQUIRE(beacon_test::eventually([&] { return fan.stream()->stats().connections == 1; }));
+
+    beacon::event twice = note("twice", {"alice"});
+    twice.stamp();  // one id, published twice (a retried publish)
+    publish.consume(twice);
+    publish.consume(twice);
+    publish.consume(note("next", {"alice"}));
+    const auto first = alice->next_event();
+    const auto second = alice->next_event();
+    REQUIRE(first);
+    REQUIRE(second);
+    CHECK(title(*first) == "twice");
+    CHECK(title(*second) == "next");
+    CHECK(fan.duplicates_dropped() == 1);
+}

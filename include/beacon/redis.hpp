@@ -9,6 +9,7 @@
 /// redis::sse_fanout) is in <beacon/redis/sse_fanout.hpp>, which needs beacon::web as well.
 
 #include <beacon/redis/consumer.hpp>
+#include <beacon/redis/dedup.hpp>
 #include <beacon/redis/error.hpp>
 #include <beacon/redis/forwarder.hpp>
 #include <beacon/redis/stream_consumer.hpp>

@@ -1,5 +1,7 @@
 // Events per second forwarded by beacon::redis::forwarder to a local Redis, one by one and
-// pipelined, next to redis-benchmark's LPUSH on the same server in the same run. Starts its own
+// pipelined, next to redis-benchmark's LPUSH on the same server in the same run; then events per
+// second a list consumer delivers with duplicate detection off, with its in-memory window (the
+// default), and with the Redis record too (dedup_options). Starts its own
 // redis-server on a free loopback port. Usage: redis_bench [events] (default 100000).
 // Prints a Markdown table; no figure is asserted anywhere.
 #include <beacon/redis.hpp>
@@ -7,6 +9,7 @@
 
 #include "../redis_server.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iomanip>
@@ -47,6 +50,30 @@ double redis_benchmark_lpush(int port, int requests, std::size_t value_size, std
     const auto at = out.find("\"LPUSH\",\"");
     if (at == std::string::npos) throw std::runtime_error("unexpected redis-benchmark output: " + out);
     return std::stod(out.substr(at + 9));
+}
+
+// Events per second a list consumer of `url` delivers, `events` of them waiting in its list, with
+// duplicate detection as `dedup` says.
+double consumed_per_second(const std::string& url, const std::vector<std::vector<beacon::event>>& batches, int events,
+                           const beacon::redis::dedup_options& dedup) {
+    beacon::redis::forwarder_options to;
+    to.url = url;
+    beacon::redis::forwarder fill(to);
+    for (const auto& batch : batches) fill.forward(batch);
+    beacon::redis::consumer_options options;
+    options.url = url;
+    options.dedup = dedup;
+    options.dedup.prefix = "bench." + std::to_string(dedup.window) + (dedup.in_redis ? ".redis:" : ":");
+    beacon::signal local("core", "resource_changed");
+    beacon::redis::consumer consumer(local, options);
+    int got = 0;
+    local.connect([&](const beacon::event&) {
+        if (++got == events) consumer.stop();
+    });
+    const auto start = std::chrono::steady_clock::now();
+    consumer.run();
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+    return events / took.count();
 }
 
 template <class F>
@@ -112,5 +139,26 @@ int main(int argc, char** argv) {
               << row("beacon's JSON encoding alone (to_json + dump, no Redis)", encode_only, peer_pipelined) << "\n"
               << row("redis-benchmark -t lpush -c 50 -P 1 (its default: 50 clients)", peer_default, peer_default) << "\n"
               << "\n(" << encoded_bytes << " bytes encoded)\n";
+
+    // The consumer's side: each event popped (BLMOVE), delivered, removed (LREM): two round trips;
+    // the Redis record adds a lookup (EXISTS, a third) and a SET in the removal's round trip.
+    const int consumed = std::min(events, 20000);
+    const std::vector<std::vector<beacon::event>> first(batches.begin(),
+                                                         batches.begin() + static_cast<std::ptrdiff_t>(
+                                                             (static_cast<std::size_t>(consumed) + batch_size - 1) / batch_size));
+    beacon::redis::dedup_options off;
+    off.window = 0;
+    const beacon::redis::dedup_options in_memory;
+    beacon::redis::dedup_options recorded;
+    recorded.in_redis = true;
+    const double rate_off = consumed_per_second(server.url(), first, consumed, off);
+    const double rate_memory = consumed_per_second(server.url(), first, consumed, in_memory);
+    const double rate_recorded = consumed_per_second(server.url(), first, consumed, recorded);
+    std::cout << "\n" << consumed << " events consumed from a list by one redis::consumer\n\n"
+              << "| duplicate detection | events/s | ratio to off |\n|---|---|---|\n"
+              << row("off (dedup.window = 0)", rate_off, rate_off) << "\n"
+              << row("in-memory window of " + std::to_string(in_memory.window) + " ids (the default)", rate_memory, rate_off)
+              << "\n"
+              << row("in-memory window and the Redis record (dedup.in_redis)", rate_recorded, rate_off) << "\n";
     return 0;
 }

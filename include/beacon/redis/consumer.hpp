@@ -6,14 +6,17 @@
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 #include <beacon/failure.hpp>
+#include <beacon/redis/dedup.hpp>
 #include <beacon/redis/detail/connection.hpp>
 #include <beacon/redis/detail/consumer_loop.hpp>
+#include <beacon/redis/detail/dedup.hpp>
 #include <beacon/redis/error.hpp>
 #include <beacon/signal.hpp>
 #include <beacon/wire_format.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -48,6 +51,9 @@ struct consumer_options {
     std::chrono::milliseconds timeout{2000};
     std::chrono::milliseconds backoff_min{50};    ///< First wait before reconnecting.
     std::chrono::milliseconds backoff_max{2000};  ///< Longest wait between reconnection attempts.
+    /// Duplicates dropped by id: the in-memory window of the last ids delivered is on (4096 ids);
+    /// the Redis record (`dedup.in_redis`, a list only) is off. The default prefix is "<list>.seen:".
+    dedup_options dedup;
 };
 
 /// Reads events from a Redis list (blocking pop) or channel and re-sends each into a local signal,
@@ -57,6 +63,9 @@ struct consumer_options {
 /// sent to every receiver, and only then removed; what a killed consumer left there is re-queued
 /// first when a consumer restarts (so an event may be delivered twice, never lost). From a
 /// channel it is at-most-once: Redis keeps nothing for a subscriber that is away.
+/// An event whose id was already delivered is dropped as `options.dedup` says (within the last
+/// 4096 ids by default; across consumers and restarts with its Redis record), counted by
+/// `duplicates_dropped()`, and removed all the same.
 /// A message that is not a valid event is reported (and moved to the dead-letter list, if set)
 /// and consuming goes on. A lost server is retried with exponential backoff. A consumer runs once
 /// (`run` or `start`); misuse (a second start, a start after stop, a join from its own thread)
@@ -76,7 +85,8 @@ public:
                         options.backoff_min, options.backoff_max),
           target_(target),
           options_(with_defaults(std::move(options))),
-          connection_(detail::parse_redis_url(options_.url), options_.timeout) {
+          connection_(detail::parse_redis_url(options_.url), options_.timeout),
+          dedup_(options_.dedup.window, options_.dedup.in_redis, options_.dedup.prefix, options_.dedup.ttl) {
         options_.timeout = connection_.io_timeout();  // the URL's socket_timeout, if it has one
         // A blocking pop waits up to poll_timeout for an event, then up to timeout for the reply.
         if (options_.channel.empty()) connection_.set_read_timeout(options_.poll_timeout + options_.timeout);
@@ -88,12 +98,20 @@ public:
     /// misuse_error and calls std::terminate. Throws nothing.
     ~consumer() { halt(); }
 
-    /// The options in force (with the default processing list filled in).
+    /// The options in force (with the default processing list and dedup prefix filled in).
     const consumer_options& options() const noexcept { return options_; }
+
+    /// How many events were dropped as duplicates (their id already delivered) so far.
+    std::uint64_t duplicates_dropped() const noexcept { return dedup_.dropped(); }
 
 private:
     static consumer_options with_defaults(consumer_options o) {
         if (o.processing_list.empty()) o.processing_list = o.list + ".processing";
+        if (o.dedup.prefix.empty()) o.dedup.prefix = o.list + ".seen:";
+        if (o.dedup.in_redis && !o.channel.empty()) {
+            throw config_error("", "/dedup/in_redis",
+                               "a channel's subscribers each get every message: no Redis record of ids is shared on one");
+        }
         return o;
     }
 
@@ -124,8 +142,14 @@ private:
         const auto reply = connection_.command({"BLMOVE", options_.list, options_.processing_list, "RIGHT", "LEFT", wait});
         if (reply->type != REDIS_REPLY_STRING) return;  // timed out
         const std::string_view payload(reply->str, reply->len);
-        if (deliver(payload) || options_.dead_letter.empty()) {
-            connection_.command({"LREM", options_.processing_list, "1", payload});
+        event e;
+        const auto result = deliver(payload, e);
+        const detail::redis_command remove{"LREM", options_.processing_list, "1", payload};
+        if (result == delivered) {
+            // The id recorded (with the Redis record) before the message is removed.
+            dedup_.acknowledge(connection_, e, remove, [&](const redis_error& refused) { report(refused, payload); });
+        } else if (result == duplicate || options_.dead_letter.empty()) {
+            connection_.command(remove);
         } else {
             // Exactly this payload, wherever it is in the processing list, atomically.
             connection_.pipeline({{"MULTI"},
@@ -165,16 +189,25 @@ private:
             return;  // the subscription's confirmation, or a PING's answer
         }
         const std::string_view payload(reply->element[2]->str, reply->element[2]->len);
-        if (!deliver(payload) && !options_.dead_letter.empty()) {
+        event e;
+        const auto result = deliver(payload, e);
+        if (result == delivered) dedup_.remember(e);
+        if (result == undecodable && !options_.dead_letter.empty()) {
             if (!dead_letters_) dead_letters_ = std::make_unique<detail::redis_connection>(connection_.endpoint(), options_.timeout);
             dead_letters_->command({"LPUSH", options_.dead_letter, payload});
         }
     }
 
-    // Decodes and re-sends one message; false when it is not a valid event.
-    bool deliver(std::string_view payload) {
-        const std::string about = "message \"" + detail::url_excerpt(payload, 64) + "\"";
-        event e;
+    enum outcome { delivered, duplicate, undecodable };
+
+    static std::string about(std::string_view payload) { return "message \"" + detail::url_excerpt(payload, 64) + "\""; }
+
+    void report(const redis_error& refused, std::string_view payload) const {
+        report_exception(std::make_exception_ptr(refused), about(payload));
+    }
+
+    // Decodes one message into `e` and re-sends it, unless it is not a valid event or a duplicate.
+    outcome deliver(std::string_view payload, event& e) {
         try {
             if (payload.size() > options_.limits.max_bytes) {  // whatever the format, never parsed
                 throw decode_error("", "message of " + std::to_string(payload.size()) + " bytes exceeds the limit of " +
@@ -183,16 +216,18 @@ private:
             }
             e = options_.format.decode(payload, options_.limits);
         } catch (const decode_error&) {
-            report_exception(std::current_exception(), about);
-            return false;
+            report_exception(std::current_exception(), about(payload));
+            return undecodable;
         }
-        dispatch(target_, e, about);
-        return true;
+        if (dedup_.seen(connection_, e, [&](const redis_error& refused) { report(refused, payload); })) return duplicate;
+        dispatch(target_, e, about(payload));
+        return delivered;
     }
 
     signal& target_;
     consumer_options options_;
     detail::redis_connection connection_;
+    detail::dedup dedup_;
     std::unique_ptr<detail::redis_connection> dead_letters_;
     std::optional<std::chrono::steady_clock::time_point> ping_deadline_;  // of the PING awaiting an answer
 };

@@ -13,6 +13,7 @@
 #include <beacon/web/notification.hpp>
 #include <beacon/web/sse_stream.hpp>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -51,7 +52,8 @@ private:
 /// Subscribes to a Redis channel in a thread of its own and publishes every event received on
 /// `stream`: run one per web process. Delivery is Redis pub/sub's, at most once: a process that
 /// is away (or reconnecting) misses what is published meanwhile; its clients then resume from
-/// what its replay buffer holds. A message that is not an event is reported to `on_failure` (the
+/// what its replay buffer holds. An event whose id it has already served (published twice, e.g.
+/// a retried publish) is dropped, as its consumer's in-memory window says (`options.dedup.window`). A message that is not an event is reported to `on_failure` (the
 /// process-wide sink when empty) and skipped. Destroying it stops subscribing (within the
 /// consumer's poll timeout) and joins its thread.
 class sse_fanout {
@@ -70,6 +72,9 @@ public:
 
     /// The stream served.
     const std::shared_ptr<web::sse_stream>& stream() const noexcept { return stream_; }
+
+    /// How many events were dropped as duplicates (their id already served) so far.
+    std::uint64_t duplicates_dropped() const noexcept { return consumer_.duplicates_dropped(); }
 
 private:
     static consumer_options checked(consumer_options o) {

@@ -7,8 +7,10 @@
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 #include <beacon/failure.hpp>
+#include <beacon/redis/dedup.hpp>
 #include <beacon/redis/detail/connection.hpp>
 #include <beacon/redis/detail/consumer_loop.hpp>
+#include <beacon/redis/detail/dedup.hpp>
 #include <beacon/redis/detail/replies.hpp>
 #include <beacon/redis/error.hpp>
 #include <beacon/redis/stream_forwarder.hpp>  // stream_field
@@ -20,6 +22,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <map>
 #include <string>
@@ -66,6 +69,10 @@ struct stream_consumer_options {
     std::chrono::milliseconds timeout{2000};      ///< Longest wait to connect or write; a URL's socket_timeout wins.
     std::chrono::milliseconds backoff_min{50};    ///< First wait before reconnecting.
     std::chrono::milliseconds backoff_max{2000};  ///< Longest wait between reconnection attempts.
+    /// Duplicates dropped by id: the in-memory window of the last ids delivered is on (4096 ids);
+    /// the Redis record (`dedup.in_redis`), shared by the group's consumers, is off. The default
+    /// prefix is "<stream>.<group>.seen:".
+    dedup_options dedup;
 };
 
 /// Reads events from a Redis stream as one consumer of a consumer group and re-sends each into a
@@ -79,7 +86,9 @@ struct stream_consumer_options {
 /// `max_deliveries` times (poison_entry_error), is moved to the dead-letter stream (fields `id`,
 /// `group`, `reason`, then the entry's own) and reported. A lost server is retried with
 /// exponential backoff; a group that vanished (e.g. the server restarted without persistence) is
-/// created again. A consumer runs once; misuse throws misuse_error.
+/// created again. An entry whose event's id was already delivered is dropped as `options.dedup`
+/// says, counted by `duplicates_dropped()`, and acknowledged. A consumer runs once; misuse throws
+/// misuse_error.
 ///
 /// Failures go to `on_failure` (the process-wide sink when empty) as a beacon::failure of
 /// part::redis whose `where` names the consumer, its stream and group, and the entry id.
@@ -94,7 +103,8 @@ public:
           target_(target),
           options_(with_defaults(std::move(options))),
           connection_(detail::parse_redis_url(options_.url), options_.timeout),
-          batch_text_(std::to_string(options_.batch)) {
+          batch_text_(std::to_string(options_.batch)),
+          dedup_(options_.dedup.window, options_.dedup.in_redis, options_.dedup.prefix, options_.dedup.ttl) {
         options_.timeout = connection_.io_timeout();  // the URL's socket_timeout, if it has one
         // A blocking read waits up to poll_timeout for entries, then up to timeout for the reply.
         connection_.set_read_timeout(options_.poll_timeout + options_.timeout);
@@ -108,6 +118,9 @@ public:
     /// The options in force (with the defaults filled in).
     const stream_consumer_options& options() const noexcept { return options_; }
 
+    /// How many entries were dropped as duplicates (their event's id already delivered) so far.
+    std::uint64_t duplicates_dropped() const noexcept { return dedup_.dropped(); }
+
 private:
     using entry = detail::stream_entry;
 
@@ -119,6 +132,7 @@ private:
             o.name = std::string(host[0] ? host : "consumer") + "-" + std::to_string(::getpid());
         }
         if (o.batch == 0) o.batch = 1;
+        if (o.dedup.prefix.empty()) o.dedup.prefix = o.stream + "." + o.group + ".seen:";
         return o;
     }
 
@@ -223,8 +237,15 @@ private:
                 dead_letter(item, bad, true);
                 continue;
             }
-            dispatch(target_, e, "entry " + item.id);
-            acknowledge(item.id);
+            const std::string about = "entry " + item.id;
+            const auto refused = [&](const redis_error& refusal) { report_exception(std::make_exception_ptr(refusal), about); };
+            if (dedup_.seen(connection_, e, refused)) {  // delivered already: acknowledged, not delivered
+                acknowledge(item.id);
+                continue;
+            }
+            dispatch(target_, e, about);
+            // The id recorded (with the Redis record) before the entry is acknowledged.
+            dedup_.acknowledge(connection_, e, {"XACK", options_.stream, options_.group, item.id}, refused);
         }
     }
 
@@ -262,6 +283,7 @@ private:
     std::string batch_text_;
     std::string claim_cursor_ = "0-0";
     std::chrono::steady_clock::time_point next_claim_{};
+    detail::dedup dedup_;
 };
 
 }  // namespace beacon::redis
