@@ -22,7 +22,8 @@ class signal_namespace {
 public:
     /// An empty namespace called `name`, whose signals stamp `origin`'s source (none: the process's).
     explicit signal_namespace(std::string name, std::shared_ptr<detail::event_origin> origin = nullptr)
-        : name_(std::move(name)), origin_(origin ? std::move(origin) : detail::process_origin()) {}
+        : name_(std::move(name)),
+          origin_(origin ? std::move(origin) : std::shared_ptr<detail::event_origin>(detail::process_origin())) {}
     signal_namespace(const signal_namespace&) = delete;
     signal_namespace& operator=(const signal_namespace&) = delete;
 

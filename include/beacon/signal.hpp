@@ -91,7 +91,7 @@ public:
         : namespace_name_(std::move(namespace_name)),
           name_(std::move(name)),
           type_(namespace_name_ + "." + name_),
-          origin_(origin ? std::move(origin) : detail::process_origin()),
+          origin_(origin ? std::move(origin) : std::shared_ptr<detail::event_origin>(detail::process_origin())),
           meta_(std::make_shared<detail::signal_meta>(namespace_name_ + "/" + name_)) {}
     signal(const signal&) = delete;
     signal& operator=(const signal&) = delete;
