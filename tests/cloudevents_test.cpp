@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <string>
 
 using Catch::Matchers::Contains;
@@ -114,6 +115,9 @@ TEST_CASE("an event without an id, source or type, or with a time RFC 3339 canno
     e = full_event();
     e.data["bad"] = "\xff";
     CHECK_THROWS_WITH(encode(e), Contains("/data/bad: invalid UTF-8"));
+    e = full_event();
+    e.data["nan"] = std::nan("");
+    CHECK_THAT(encode(e), Contains(R"("nan":null)"));  // as the envelope writes it
     e = full_event();
     nlohmann::json deep = 1;
     for (int i = 0; i < 125; ++i) deep = nlohmann::json::array({deep});  // 125 levels from level 4: 128
