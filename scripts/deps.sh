@@ -7,7 +7,8 @@
 #             that need nothing else (scripts/demo, scripts/example)
 #   redis     the Redis bridge, its examples and tests (a redis-server, hiredis, Python's redis)
 #   web       the web example and tests (curl -N; headless chromium drives the example's page)
-#   test      sanitizer builds and fuzzers (clang), valgrind, the benchmarks and their peers
+#   test      sanitizer builds and fuzzers (clang), valgrind, the benchmarks and their peers, node and
+#             the npm packages of the interop tests (tests/interop/package.json, into its node_modules)
 #   check     the static checks (scripts/check): doxygen, clang-tidy, cppcheck
 
 beacon_packages_demo=(cmake make g++ pkgconf libboost-dev nlohmann-json3-dev catch2)
@@ -17,6 +18,7 @@ beacon_packages_test=(
   clang libclang-rt-14-dev valgrind                # sanitizer builds, fuzzers, memcheck
   libbenchmark-dev python3-blinker                 # benchmarks and their Python peer
   python3-flask python3-gevent                     # web push benchmark's Python peer (Flask-Notifications' way)
+  nodejs                                           # the CloudEvents JS SDK's side of interop_cloudevents_js (node 20+)
 )
 beacon_packages_check=(doxygen clang-tidy cppcheck python3)
 
@@ -30,7 +32,28 @@ beacon_install_deps() {
   for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
-  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ ${#missing[@]} -gt 0 ]; then
+    beacon_install_packages "${missing[@]}" || return 1
+  fi
+  case " ${groups[*]} " in *" test "*) beacon_install_node_packages ;; esac
+}
+
+# The interop tests' npm packages (tests/interop/package-lock.json), into tests/interop/node_modules
+# (not committed): npm ci, only when the lock file changed since the last install.
+beacon_install_node_packages() {
+  local dir
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/interop"
+  if [ -f "$dir/node_modules/.package-lock.json" ] && [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
+    return 0
+  fi
+  # Node.js's own packages (the machines' node 20) bring npm; Debian's nodejs package does not.
+  command -v npm >/dev/null || beacon_install_packages npm || return 1
+  echo "beacon: installing the interop tests' npm packages (npm ci in tests/interop)"
+  npm ci --prefix "$dir" --no-audit --no-fund
+}
+
+beacon_install_packages() {
+  local missing=("$@")
   echo "beacon: installing Debian packages: ${missing[*]}"
   local sudo=""
   if [ "$(id -u)" -ne 0 ]; then

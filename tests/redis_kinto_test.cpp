@@ -199,7 +199,7 @@ TEST_CASE("a host's own wire format, with encode and decode, from options and fr
     CHECK_THAT(got.errors.front(), Contains("[beacon.decode_error] /: wire format \"flask\" failed: "));
 
     CHECK_THROWS_WITH(beacon::load_listeners(host.host, {{"event_listeners", {{"q", {{"use", "redis"}, {"format", "xml"}}}}}}, types),
-                      Contains("/event_listeners/q/format") && Contains("unknown wire format \"xml\" (known: envelope, kinto, flask)"));
+                      Contains("/event_listeners/q/format") && Contains("unknown wire format \"xml\" (known: envelope, kinto, cloudevents, flask)"));
     CHECK_THROWS_WITH(beacon::load_listeners(host.host, {{"event_listeners", {{"q", {{"use", "redis"}, {"pool_size", "0"}}}}}}, types),
                       Contains("/event_listeners/q/pool_size") && Contains("expected a positive number of connections, got \"0\""));
 }

@@ -2,7 +2,9 @@
 // unchanged), side by side in one run: today's encoding until the wire formats (nlohmann::json(e)
 // then dump(): a document built, then serialized), beacon's envelope written directly (the same
 // bytes, checked before timing), and Kinto's format. The event is redis_bench's 297-byte record
-// creation. Benchmark names are "encode/<side>".
+// creation. Benchmark names are "encode/<side>". CloudEvents JSON is measured beside the envelope
+// on the same event stamped (an id, a source, a type: what a CloudEvent requires), encoding and
+// decoding ("encode/stamped_*", "decode/stamped_*").
 
 #include "alloc_count.hpp"
 
@@ -62,6 +64,41 @@ void encode_with(benchmark::State& state, const beacon::wire_format& format) {
 }
 BENCHMARK_CAPTURE(encode_with, envelope, beacon::wire_format::envelope())->Name("encode/beacon_envelope");
 BENCHMARK_CAPTURE(encode_with, kinto, beacon::wire_format::kinto())->Name("encode/beacon_kinto");
+
+// The sample as a signal sends it: stamped with an id, a source and a type.
+beacon::event stamped() {
+    auto e = sample();
+    e.id = *beacon::event_id::parse("0190b5e4-7f0c-7a31-8c2e-5f1d2a9b3c4d");
+    e.source = "/blog-api";
+    e.type = "core.resource_changed";
+    return e;
+}
+
+void encode_stamped(benchmark::State& state, const beacon::wire_format& format) {
+    const auto e = stamped();
+    std::string out;
+    const auto before = beacon_bench::thread_allocs();
+    for (auto _ : state) {
+        out.clear();
+        format.encode(e, out);
+        benchmark::DoNotOptimize(out.data());
+    }
+    report(state, before, out.size());
+}
+BENCHMARK_CAPTURE(encode_stamped, envelope, beacon::wire_format::envelope())->Name("encode/stamped_envelope");
+BENCHMARK_CAPTURE(encode_stamped, cloudevents, beacon::wire_format::cloudevents())->Name("encode/stamped_cloudevents");
+
+void decode_stamped(benchmark::State& state, const beacon::wire_format& format) {
+    const std::string text = format.encode(stamped());
+    const auto before = beacon_bench::thread_allocs();
+    for (auto _ : state) {
+        auto e = format.decode(text);
+        benchmark::DoNotOptimize(&e);
+    }
+    report(state, before, text.size());
+}
+BENCHMARK_CAPTURE(decode_stamped, envelope, beacon::wire_format::envelope())->Name("decode/stamped_envelope");
+BENCHMARK_CAPTURE(decode_stamped, cloudevents, beacon::wire_format::cloudevents())->Name("decode/stamped_cloudevents");
 
 // A fresh string per event, as a listener forwarding one event does.
 void encode_fresh(benchmark::State& state) {

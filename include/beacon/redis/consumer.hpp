@@ -38,7 +38,7 @@ struct consumer_options {
     std::string dead_letter;  ///< When not empty, the list undecodable messages are moved to.
     /// How messages are read: beacon's envelope format (default), which reads the envelope and
     /// Kinto's flat payload alike, told apart by shape; `wire_format::kinto()` for Kinto's alone;
-    /// or a host's format.
+    /// `wire_format::cloudevents()` for CloudEvents JSON; or a host's format.
     wire_format format = wire_format::envelope();
     /// Bounds on each message: one longer than `limits.max_bytes` (default 16 MiB) is a
     /// decode_error before any parsing, one nesting deeper than `limits.max_depth` (default 128)

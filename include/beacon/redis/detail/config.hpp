@@ -48,15 +48,16 @@ inline std::string config_string(const listener_context& c, const std::string& k
     return value.get<std::string>();
 }
 
-/// A configured wire format by name: "envelope", "kinto", or one of the host's `formats`.
+/// A configured wire format by name: "envelope", "kinto", "cloudevents", or one of the host's `formats`.
 inline wire_format config_format(const listener_context& c, const std::string& key, const nlohmann::json& value,
                                  const std::vector<wire_format>& formats) {
     const std::string name = config_string(c, key, value);
     if (name == "envelope") return wire_format::envelope();
     if (name == "kinto") return wire_format::kinto();
+    if (name == "cloudevents") return wire_format::cloudevents();
     const auto it = std::find_if(formats.begin(), formats.end(), [&](const wire_format& f) { return f.name() == name; });
     if (it == formats.end()) {
-        std::string known = "envelope, kinto";
+        std::string known = "envelope, kinto, cloudevents";
         for (const auto& f : formats) known += ", " + f.name();
         c.fail(key, "unknown wire format \"" + beacon::detail::excerpt(name, 64) + "\" (known: " + known + ")");
     }
