@@ -183,6 +183,7 @@ inline std::optional<event_id> event_id::parse(std::string_view text) noexcept {
 
 }  // namespace beacon
 
+/// \cond STD_SPECIALIZATIONS (doxygen finds no scope for a specialization of std::hash)
 /// Hashes an event_id (its 16 bytes), for unordered containers.
 template <>
 struct std::hash<beacon::event_id> {
@@ -197,3 +198,4 @@ struct std::hash<beacon::event_id> {
         return static_cast<std::size_t>(a ^ (b * 0x9e3779b97f4a7c15ULL));
     }
 };
+/// \endcond
