@@ -292,12 +292,12 @@ inline event decode_cloudevent(std::string_view text, const json_limits& limits 
     nlohmann::json j = detail::parse_json(text, limits);
     const pointer_type root;
     if (!j.is_object()) detail::wrong_type(root, "a CloudEvent (a JSON object)", j);
-    const auto version = j.find("specversion");
-    if (version == j.end() || version->is_null()) throw decode_error("/specversion", "missing required attribute");
-    if (!version->is_string() || version->get_ref<const std::string&>() != "1.0") {
+    const auto spec = j.find("specversion");
+    if (spec == j.end() || spec->is_null()) throw decode_error("/specversion", "missing required attribute");
+    if (!spec->is_string() || spec->get_ref<const std::string&>() != "1.0") {
         throw decode_error("/specversion", "expected \"1.0\" (CloudEvents 1.0), got " +
-                                               (version->is_string() ? "\"" + detail::excerpt(version->get_ref<const std::string&>()) + "\""
-                                                                     : std::string(version->type_name())));
+                                               (spec->is_string() ? "\"" + detail::excerpt(spec->get_ref<const std::string&>()) + "\""
+                                                                  : std::string(spec->type_name())));
     }
     event e;
     detail::identity_reader identity;
