@@ -2,15 +2,18 @@
 // starts on a free loopback port: the list consumer's in-memory window (its bound, nil ids, off),
 // the Redis record (seen by another consumer, a restarted one; its TTL; refused by the server;
 // the server killed while marking), the stream consumer's (an entry appended twice, a pending
-// entry taken over after its id was recorded), and a list consumer SIGKILLed 20 times over
-// 10,000 events, without and with the Redis record.
+// entry taken over after its id was recorded), the SQLite inbox taken by the list and stream
+// consumers (a locked database, a redelivery), and a list consumer SIGKILLed 20 times over
+// 10,000 events: without dedup, with the Redis record, with the inbox.
 #include <beacon/redis.hpp>
+#include <beacon/sqlite.hpp>
 
 #include "redis_stream_test_support.hpp"
 #include "redis_test_support.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <sqlite3.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -208,6 +211,41 @@ TEST_CASE("a server killed while the consumer marks an id loses no event", "[red
 
 namespace {
 
+enum class guard { none, redis_record, inbox };
+
+using database = std::unique_ptr<sqlite3, int (*)(sqlite3*)>;
+
+// A connection to the SQLite database at `path`, in WAL mode with synchronous=NORMAL (a commit
+// survives the process killed; the host's choice, as any SQLite user makes it).
+database open_database(const std::string& path) {
+    sqlite3* db = nullptr;
+    const int rc = sqlite3_open(path.c_str(), &db);
+    database owned(db, sqlite3_close);
+    if (rc != SQLITE_OK ||
+        sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; "
+                         "CREATE TABLE IF NOT EXISTS effects (n INTEGER)",
+                     nullptr, nullptr, nullptr) != SQLITE_OK) {
+        throw std::runtime_error(path + ": " + sqlite3_errmsg(db));
+    }
+    return owned;
+}
+
+// Runs `sql` on `db`, throwing on error (a receiver's effect).
+void execute(sqlite3* db, const std::string& sql) {
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) throw std::runtime_error(sqlite3_errmsg(db));
+}
+
+// The effects table's numbers, one per effect applied.
+std::vector<int> effects_in(const std::string& path) {
+    auto db = open_database(path);
+    sqlite3_stmt* statement = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db.get(), "SELECT n FROM effects", -1, &statement, nullptr) == SQLITE_OK);
+    std::vector<int> out;
+    while (sqlite3_step(statement) == SQLITE_ROW) out.push_back(sqlite3_column_int(statement, 0));
+    sqlite3_finalize(statement);
+    return out;
+}
+
 struct kill_figures {
     int duplicates = 0;  // deliveries beyond the first, over all ids
     int replayed = 0;    // of which, of the ids the producer sent twice
@@ -225,8 +263,10 @@ std::vector<int> read_log(const std::string& path) {
 // A list consumer in a child process, logging each event as the last act of its receiver,
 // SIGKILLed `kills` times at random moments over `total` events and restarted each time; then one
 // more runs to the end. Halfway, the producer sends the first `replay` events again (the same
-// ids: a relay replaying after a crash of its own). Counts the deliveries per event.
-kill_figures kill_consumers(bool dedup, int total, int kills, int replay) {
+// ids: a relay replaying after a crash of its own). Counts the deliveries per event: the log's
+// lines, or with the inbox the rows its receiver inserted into a SQLite table (the effect,
+// committed with the inbox's record; the log then only tells the progress).
+kill_figures kill_consumers(guard mode, int total, int kills, int replay) {
     redis_server server;
     std::vector<beacon::event> sent;
     for (int n = 0; n < total; ++n) sent.push_back(numbered(n));
@@ -237,9 +277,10 @@ kill_figures kill_consumers(bool dedup, int total, int kills, int replay) {
     char path[] = "/tmp/beacon-dedup-log-XXXXXX";
     const int fd = ::mkstemp(path);
     REQUIRE(fd >= 0);
+    const std::string database_path = std::string(path) + ".db";
     auto options = quick(server.url());
-    options.dedup.window = dedup ? beacon::id_window::default_capacity : 0;
-    options.dedup.in_redis = dedup;
+    options.dedup.window = mode == guard::none ? 0 : beacon::id_window::default_capacity;
+    options.dedup.in_redis = mode == guard::redis_record;
 
     const auto spawn = [&] {
         const pid_t child = ::fork();
@@ -247,9 +288,16 @@ kill_figures kill_consumers(bool dedup, int total, int kills, int replay) {
         if (child == 0) {
             try {
                 beacon::signal local("core", "resource_changed");
+                database db(nullptr, sqlite3_close);
+                if (mode == guard::inbox) {
+                    db = open_database(database_path);
+                    options.inbox = std::make_shared<beacon::sqlite::inbox>(db.get());
+                }
                 local.connect([&](const beacon::event& e) {
-                    const std::string line = std::to_string(e.data.at("n").get<int>()) + "\n";
-                    if (::write(fd, line.data(), line.size()) < 0) ::_exit(3);  // the receiver's effect
+                    const std::string n = std::to_string(e.data.at("n").get<int>());
+                    if (db) execute(db.get(), "INSERT INTO effects (n) VALUES (" + n + ")");  // the effect
+                    const std::string line = n + "\n";
+                    if (::write(fd, line.data(), line.size()) < 0) ::_exit(3);  // the effect, or the progress
                 });
                 beacon::redis::consumer(local, options).run();
             } catch (...) {
@@ -258,7 +306,7 @@ kill_figures kill_consumers(bool dedup, int total, int kills, int replay) {
         }
         return child;
     };
-    std::mt19937 random(dedup ? 7 : 11);
+    std::mt19937 random(mode == guard::none ? 11 : mode == guard::redis_record ? 7 : 5);
     std::uniform_int_distribution<int> pause_us(0, 3000);
     for (int k = 1; k <= kills; ++k) {
         const pid_t child = spawn();
@@ -278,8 +326,9 @@ kill_figures kill_consumers(bool dedup, int total, int kills, int replay) {
     ::close(fd);
 
     std::map<int, int> deliveries;
-    for (int n : read_log(path)) ++deliveries[n];
+    for (int n : mode == guard::inbox ? effects_in(database_path) : read_log(path)) ++deliveries[n];
     std::remove(path);
+    for (const char* suffix : {"", "-wal", "-shm"}) std::remove((database_path + suffix).c_str());
     kill_figures figures;
     for (int n = 0; n < total; ++n) {
         const auto it = deliveries.find(n);
@@ -297,25 +346,31 @@ kill_figures kill_consumers(bool dedup, int total, int kills, int replay) {
 
 // Each SIGKILL can duplicate the one event in hand, with or without the record: its receivers
 // returned (logged) but the kill came before its removal reached the server; the record's mark
-// travels with that removal, so it is missing too (the window the transactional inbox closes).
-// What the record drops are the events delivered again after they were removed: here, the
-// producer's replay, across the restarts.
-TEST_CASE("a list consumer SIGKILLed 20 times over 10,000 events loses nothing; the Redis record drops a replay",
-          "[redis][dedup][list][restart][kill]") {
+// travels with that removal, so it is missing too. What the record drops are the events delivered
+// again after they were removed: here, the producer's replay, across the restarts. The inbox
+// closes the gap: its record commits with the receiver's effect, so a kill leaves both or neither.
+TEST_CASE("a list consumer SIGKILLed 20 times over 10,000 events loses nothing; with the inbox, no effect twice",
+          "[redis][dedup][inbox][list][restart][kill]") {
     constexpr int kills = 20, replay = 500;
-    const auto without = kill_consumers(false, 10000, kills, replay);
-    const auto with = kill_consumers(true, 10000, kills, replay);
+    const auto without = kill_consumers(guard::none, 10000, kills, replay);
+    const auto with = kill_consumers(guard::redis_record, 10000, kills, replay);
+    const auto inbox = kill_consumers(guard::inbox, 10000, kills, replay);
+    const auto line = [](const char* what, const kill_figures& f) {
+        std::cout << "  " << what << ": " << f.duplicates << " duplicates (" << f.replayed << " of replayed ids, "
+                  << f.duplicates - f.replayed << " others), " << f.lost << " lost\n";
+    };
     std::cout << "consumer-kill test (" << kills << " SIGKILLs over 10000 events, " << replay
-              << " replayed by the producer):\n  without dedup: " << without.duplicates << " duplicates ("
-              << without.replayed << " of replayed ids, " << without.duplicates - without.replayed << " others), "
-              << without.lost << " lost\n  with the Redis record: " << with.duplicates << " duplicates ("
-              << with.replayed << " of replayed ids, " << with.duplicates - with.replayed << " others), " << with.lost
-              << " lost\n";
+              << " replayed by the producer):\n";
+    line("without dedup", without);
+    line("with the Redis record", with);
+    line("with the SQLite inbox (effects counted in its database)", inbox);
     CHECK(without.lost == 0);
     CHECK(with.lost == 0);
+    CHECK(inbox.lost == 0);
     CHECK(without.replayed >= replay);
     CHECK(without.duplicates <= replay + kills);
     CHECK(with.duplicates <= kills);  // at most the event in hand at each kill
+    CHECK(inbox.duplicates == 0);
 }
 
 namespace {
@@ -382,4 +437,72 @@ TEST_CASE("the consumers of a stream group drop an event appended twice; a taken
     CHECK(numbers == std::vector<int>{2, 3});  // 1 taken over and dropped, 3 once
     CHECK(a.consumer->duplicates_dropped() + b.consumer->duplicates_dropped() == 2);
     CHECK(a.consumer->options().dedup.prefix == "beacon.stream.g.seen:");
+}
+
+TEST_CASE("a list consumer's inbox that cannot commit is reported, and the event delivered once it can",
+          "[redis][dedup][inbox][list][failure]") {
+    redis_server server;
+    char path[] = "/tmp/beacon-inbox-XXXXXX";
+    const int fd = ::mkstemp(path);
+    REQUIRE(fd >= 0);
+    ::close(fd);
+    auto db = open_database(path);
+    beacon::sqlite::inbox_options inbox_options;
+    inbox_options.busy_timeout = 50ms;
+    auto options = quick(server.url());
+    options.inbox = std::make_shared<beacon::sqlite::inbox>(db.get(), inbox_options);
+    auto holder = open_database(path);
+    execute(holder.get(), "BEGIN IMMEDIATE");  // another connection holds the write lock
+    worker_side got;
+    got.local.connect([&](const beacon::event& e) {
+        execute(db.get(), "INSERT INTO effects (n) VALUES (" + std::to_string(e.data.at("n").get<int>()) + ")");
+    });
+    const auto one = numbered(1);
+    push(server, one);
+    got.start(options);
+    REQUIRE(eventually([&] { return got.error_count() >= 2; }));  // retried with backoff, reported each time
+    CHECK_THAT(got.first_error(), Contains("[beacon.sqlite_error]") && Contains("database is locked"));
+    CHECK(got.event_count() == 0);
+    CHECK(server.llen("beacon.events") + server.llen("beacon.events.processing") == 1);  // kept in Redis
+
+    execute(holder.get(), "ROLLBACK");
+    REQUIRE(eventually([&] { return got.event_count() == 1 && server.llen("beacon.events.processing") == 0; }));
+    push(server, one);  // delivered again later: the inbox has it
+    REQUIRE(eventually([&] { return got.consumer->duplicates_dropped() == 1 && server.llen("beacon.events") == 0; }));
+    got.stop();
+    CHECK(effects_in(path) == std::vector<int>{1});
+    for (const char* suffix : {"", "-wal", "-shm"}) std::remove((std::string(path) + suffix).c_str());
+}
+
+TEST_CASE("a stream consumer with an inbox delivers an entry appended twice once", "[redis][dedup][inbox][stream]") {
+    redis_server server;
+    auto forwarder = stream_test::listener_for(server.url());
+    char path[] = "/tmp/beacon-inbox-XXXXXX";
+    const int fd = ::mkstemp(path);
+    REQUIRE(fd >= 0);
+    ::close(fd);
+    auto db = open_database(path);
+    const auto one = numbered(1), two = numbered(2);
+    forwarder.forward(std::vector<beacon::event>{one, two, one});
+
+    auto options = stream_quick(server.url(), "a");
+    options.dedup.in_redis = false;
+    options.dedup.window = 0;  // the inbox alone
+    options.inbox = std::make_shared<beacon::sqlite::inbox>(db.get());
+    beacon::signal local("core", "resource_changed");
+    local.connect([&](const beacon::event& e) {
+        execute(db.get(), "INSERT INTO effects (n) VALUES (" + std::to_string(e.data.at("n").get<int>()) + ")");
+    });
+    beacon::redis::stream_consumer consumer(local, options, [](const beacon::failure&) {});
+    consumer.start();
+    REQUIRE(eventually([&] {
+        return consumer.duplicates_dropped() == 1 &&
+               server.command({"XPENDING", "beacon.stream", "g"})->element[0]->integer == 0;
+    }));
+    consumer.stop();
+    consumer.join();
+    auto effects = effects_in(path);
+    std::sort(effects.begin(), effects.end());
+    CHECK(effects == std::vector<int>{1, 2});
+    for (const char* suffix : {"", "-wal", "-shm"}) std::remove((std::string(path) + suffix).c_str());
 }

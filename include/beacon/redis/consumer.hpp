@@ -6,6 +6,7 @@
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 #include <beacon/failure.hpp>
+#include <beacon/inbox.hpp>
 #include <beacon/redis/dedup.hpp>
 #include <beacon/redis/detail/connection.hpp>
 #include <beacon/redis/detail/consumer_loop.hpp>
@@ -54,6 +55,12 @@ struct consumer_options {
     /// Duplicates dropped by id: the in-memory window of the last ids delivered is on (4096 ids);
     /// the Redis record (`dedup.in_redis`, a list only) is off. The default prefix is "<list>.seen:".
     dedup_options dedup;
+    /// When set, each event is delivered through this inbox (beacon::sqlite::inbox, or a host's
+    /// own), which records its id in the same transaction as the receivers' effects: an event
+    /// processed already is dropped (counted by `duplicates_dropped()`) and removed, whatever
+    /// moment a previous consumer was killed at. An inbox that cannot commit (a transport_error)
+    /// is reported like a lost server: the message stays and is delivered again after the backoff.
+    std::shared_ptr<beacon::inbox> inbox;
 };
 
 /// Reads events from a Redis list (blocking pop) or channel and re-sends each into a local signal,
@@ -220,7 +227,7 @@ private:
             return undecodable;
         }
         if (dedup_.seen(connection_, e, [&](const redis_error& refused) { report(refused, payload); })) return duplicate;
-        dispatch(target_, e, about(payload));
+        if (!dedup_.deliver(options_.inbox.get(), e, [&] { dispatch(target_, e, about(payload)); })) return duplicate;
         return delivered;
     }
 

@@ -7,6 +7,7 @@
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 #include <beacon/failure.hpp>
+#include <beacon/inbox.hpp>
 #include <beacon/redis/dedup.hpp>
 #include <beacon/redis/detail/connection.hpp>
 #include <beacon/redis/detail/consumer_loop.hpp>
@@ -25,6 +26,7 @@
 #include <cstdint>
 #include <exception>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -73,6 +75,12 @@ struct stream_consumer_options {
     /// the Redis record (`dedup.in_redis`), shared by the group's consumers, is off. The default
     /// prefix is "<stream>.<group>.seen:".
     dedup_options dedup;
+    /// When set, each event is delivered through this inbox (beacon::sqlite::inbox, or a host's
+    /// own), which records its id in the same transaction as the receivers' effects: an entry whose
+    /// event was processed already is acknowledged without delivering it (counted by
+    /// `duplicates_dropped()`). An inbox that cannot commit (a transport_error) is reported like a
+    /// lost server: the entry stays pending with this consumer and is delivered again after the backoff.
+    std::shared_ptr<beacon::inbox> inbox;
 };
 
 /// Reads events from a Redis stream as one consumer of a consumer group and re-sends each into a
@@ -243,7 +251,10 @@ private:
                 acknowledge(item.id);
                 continue;
             }
-            dispatch(target_, e, about);
+            if (!dedup_.deliver(options_.inbox.get(), e, [&] { dispatch(target_, e, about); })) {
+                acknowledge(item.id);  // processed already, as the inbox says
+                continue;
+            }
             // The id recorded (with the Redis record) before the entry is acknowledged.
             dedup_.acknowledge(connection_, e, {"XACK", options_.stream, options_.group, item.id}, refused);
         }

@@ -24,8 +24,8 @@
 namespace beacon::redis::detail {
 
 /// The base of both Redis consumers: runs a consumer's steps until `stop()`, in the caller's
-/// thread (`run`) or one of its own (`start`), once. A redis_error out of a step is reported, the
-/// connection closed, and the consumer prepared again after a backoff growing from `backoff_min`
+/// thread (`run`) or one of its own (`start`), once. A transport_error out of a step (a redis_error,
+/// or the consumer's inbox failing to commit) is reported, the connection closed, and the consumer prepared again after a backoff growing from `backoff_min`
 /// to `backoff_max`. A consumer's destructor calls `halt()` first, so that the thread is joined
 /// before the consumer's members go.
 class consumer_loop {
@@ -164,7 +164,7 @@ private:
                     backoff = backoff_min_;
                 }
                 steps_.step();
-            } catch (const redis_error&) {
+            } catch (const transport_error&) {  // the server, or the inbox's store
                 report_exception(std::current_exception());
                 steps_.close();
                 ready = false;

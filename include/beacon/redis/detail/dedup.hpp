@@ -6,6 +6,7 @@
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 #include <beacon/id_window.hpp>
+#include <beacon/inbox.hpp>
 #include <beacon/redis/detail/connection.hpp>
 #include <beacon/redis/error.hpp>
 
@@ -18,8 +19,8 @@
 
 namespace beacon::redis::detail {
 
-/// One consumer's duplicate detection: `seen` before delivering, `acknowledge` (or `remember`)
-/// after the receivers returned.
+/// One consumer's duplicate detection: `seen` before delivering, `deliver` (through the inbox, if
+/// any), then `acknowledge` (or `remember`) after the receivers returned.
 class dedup {
 public:
     /// Detection with a window of the last `window` ids, and when `in_redis` a record of each id
@@ -80,6 +81,22 @@ public:
             throw redis_error(connection.endpoint().url + ": " + describe(ack) + ": " +
                               std::string(replies[1]->str, replies[1]->len));
         }
+    }
+
+    /// Delivers `e` by running `effects` (its receivers): through `box` when the consumer has an
+    /// inbox, which runs them and records the id in one transaction, else directly. Returns false,
+    /// counting a duplicate dropped, when the inbox had processed the id already (nothing ran).
+    /// The inbox's own errors (a transport_error when it cannot commit) propagate.
+    template <class Effects>
+    bool deliver(beacon::inbox* box, const event& e, Effects&& effects) {
+        if (box == nullptr) {
+            effects();
+            return true;
+        }
+        if (box->process(e, std::forward<Effects>(effects))) return true;
+        window_.insert(e.id);
+        count();
+        return false;
     }
 
     /// How many duplicates were dropped.

@@ -1,0 +1,9 @@
+#pragma once
+/// \file
+/// Events kept in the host's SQLite database (optional, CMake target `beacon::sqlite`, needs
+/// libsqlite3), namespace beacon::sqlite: sqlite::inbox records the events a consumer processed
+/// in the same transaction as its receivers' effects. A database that fails throws
+/// sqlite::sqlite_error (a transport_error), bad options a config_error.
+
+#include <beacon/sqlite/error.hpp>
+#include <beacon/sqlite/inbox.hpp>
