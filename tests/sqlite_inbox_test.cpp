@@ -83,24 +83,26 @@ TEST_CASE("an inbox runs an event's effects once and records its id with them; n
     database_file file;
     auto db = open(file.path);
     exec(db.get(), "CREATE TABLE effects (n INTEGER)");
-    beacon::sqlite::inbox inbox(db.get());
     const auto one = numbered(1), two = numbered(2);
-    CHECK(inbox.process(one, insert_effect(db.get(), 1)));
-    CHECK_FALSE(inbox.process(one, insert_effect(db.get(), 1)));  // delivered again: nothing runs
-    CHECK(inbox.process(two, insert_effect(db.get(), 2)));
-    CHECK(scalar(db.get(), "SELECT count(*) FROM effects") == 2);
-    CHECK(scalar(db.get(), "SELECT count(*) FROM beacon_inbox") == 2);
-    CHECK(inbox.contains(one.id));
+    {
+        beacon::sqlite::inbox inbox(db.get());
+        CHECK(inbox.process(one, insert_effect(db.get(), 1)));
+        CHECK_FALSE(inbox.process(one, insert_effect(db.get(), 1)));  // delivered again: nothing runs
+        CHECK(inbox.process(two, insert_effect(db.get(), 2)));
+        CHECK(scalar(db.get(), "SELECT count(*) FROM effects") == 2);
+        CHECK(scalar(db.get(), "SELECT count(*) FROM beacon_inbox") == 2);
+        CHECK(inbox.contains(one.id));
 
-    beacon::event anonymous = numbered(3);
-    anonymous.id = beacon::event_id();
-    CHECK(inbox.process(anonymous, insert_effect(db.get(), 3)));
-    CHECK(inbox.process(anonymous, insert_effect(db.get(), 3)));  // no id: nothing to tell it by
-    CHECK(scalar(db.get(), "SELECT count(*) FROM effects WHERE n = 3") == 2);
-    CHECK(scalar(db.get(), "SELECT count(*) FROM beacon_inbox") == 2);
+        beacon::event anonymous = numbered(3);
+        anonymous.id = beacon::event_id();
+        CHECK(inbox.process(anonymous, insert_effect(db.get(), 3)));
+        CHECK(inbox.process(anonymous, insert_effect(db.get(), 3)));  // no id: nothing to tell it by
+        CHECK(scalar(db.get(), "SELECT count(*) FROM effects WHERE n = 3") == 2);
+        CHECK(scalar(db.get(), "SELECT count(*) FROM beacon_inbox") == 2);
+    }  // the inbox goes before its connection
 
     // The record outlives the connection: a consumer restarted on the same file drops the event.
-    db.reset();
+    REQUIRE(sqlite3_close(db.release()) == SQLITE_OK);
     auto again = open(file.path);
     beacon::sqlite::inbox restarted(again.get());
     CHECK_FALSE(restarted.process(two, insert_effect(again.get(), 2)));

@@ -17,6 +17,7 @@ namespace beacon {
 /// all of them: the record and the effects commit together or not at all.
 class inbox {
 public:
+    /// Destroys the inbox (not the store it writes to).
     virtual ~inbox() = default;
 
     /// In one transaction: runs `effects` (the event's delivery to its receivers) and records
@@ -27,8 +28,11 @@ public:
     virtual bool process(const event& e, const std::function<void()>& effects) = 0;
 
 protected:
+    /// For implementations.
     inbox() = default;
+    /// For implementations.
     inbox(const inbox&) = default;
+    /// For implementations.
     inbox& operator=(const inbox&) = default;
 };
 
