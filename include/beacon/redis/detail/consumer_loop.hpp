@@ -24,9 +24,9 @@
 namespace beacon::redis::detail {
 
 /// The base of both Redis consumers: runs a consumer's steps until `stop()`, in the caller's
-/// thread (`run`) or one of its own (`start`), once. A transport_error out of a step (a redis_error,
-/// or the consumer's inbox failing to commit) is reported, the connection closed, and the consumer prepared again after a backoff growing from `backoff_min`
-/// to `backoff_max`. A consumer's destructor calls `halt()` first, so that the thread is joined
+/// thread (`run`) or one of its own (`start`), once. A transport_error out of a step (a
+/// redis_error, or the consumer's inbox failing to commit) is reported, the connection closed, and
+/// the consumer prepared again after a backoff growing from `backoff_min` to `backoff_max`. A consumer's destructor calls `halt()` first, so that the thread is joined
 /// before the consumer's members go.
 class consumer_loop {
 public:

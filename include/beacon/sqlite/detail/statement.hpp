@@ -52,16 +52,13 @@ public:
     /// Binds `value` to the 1-based parameter `index`.
     void bind(int index, std::int64_t value) { check(sqlite3_bind_int64(stmt_, index, value)); }
 
-    /// Runs one step: true when a row came (read it with `column`), false when done; throws sqlite_error.
+    /// Runs one step: true when a row came, false when done; throws sqlite_error.
     bool step() {
         const int rc = sqlite3_step(stmt_);
         if (rc == SQLITE_ROW) return true;
         if (rc == SQLITE_DONE) return false;
         throw error_of(db_, sql_);
     }
-
-    /// Column `index` (0-based) of the current row, as an integer.
-    std::int64_t column(int index) const { return sqlite3_column_int64(stmt_, index); }
 
     /// Makes the statement ready to run again, its parameters unbound.
     void reset() noexcept {
