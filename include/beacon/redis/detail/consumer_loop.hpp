@@ -26,8 +26,9 @@ namespace beacon::redis::detail {
 /// The base of both Redis consumers: runs a consumer's steps until `stop()`, in the caller's
 /// thread (`run`) or one of its own (`start`), once. A transport_error out of a step (a
 /// redis_error, or the consumer's inbox failing to commit) is reported, the connection closed, and
-/// the consumer prepared again after a backoff growing from `backoff_min` to `backoff_max`. A consumer's destructor calls `halt()` first, so that the thread is joined
-/// before the consumer's members go.
+/// the consumer prepared again after a backoff growing from `backoff_min` to `backoff_max`. A
+/// consumer's destructor calls `halt()` first, so that the thread is joined before the consumer's
+/// members go.
 class consumer_loop {
 public:
     consumer_loop(const consumer_loop&) = delete;
