@@ -35,6 +35,7 @@ TEST_CASE("every part has a name", "[failure]") {
     CHECK(beacon::to_string(beacon::part::unit_of_work) == "unit_of_work");
     CHECK(beacon::to_string(beacon::part::redis) == "redis");
     CHECK(beacon::to_string(beacon::part::web) == "web");
+    CHECK(beacon::to_string(beacon::part::sqlite) == "sqlite");
 }
 
 TEST_CASE("a failure describes itself in one line: part, where, receiver, event, message", "[failure]") {

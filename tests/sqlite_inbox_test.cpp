@@ -4,10 +4,11 @@
 // file process each id once, and bad options and misuse are refused by name.
 #include <beacon/sqlite.hpp>
 
+#include "sqlite_test_support.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <sqlite3.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -21,49 +22,12 @@
 using Catch::Matchers::Contains;
 using namespace std::chrono_literals;
 
+using sqlite_test::database_file;
+using sqlite_test::exec;
+using sqlite_test::open;
+using sqlite_test::scalar;
+
 namespace {
-
-// A database file of its own, removed at the end.
-struct database_file {
-    std::string path;
-    database_file() {
-        char name[] = "/tmp/beacon-inbox-XXXXXX";
-        const int fd = ::mkstemp(name);
-        REQUIRE(fd >= 0);
-        ::close(fd);
-        path = name;
-    }
-    ~database_file() {
-        for (const char* suffix : {"", "-journal", "-wal", "-shm"}) std::remove((path + suffix).c_str());
-    }
-};
-
-using connection = std::unique_ptr<sqlite3, int (*)(sqlite3*)>;
-
-connection open(const std::string& path, int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) {
-    sqlite3* db = nullptr;
-    const int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
-    connection owned(db, sqlite3_close);
-    REQUIRE(rc == SQLITE_OK);
-    return owned;
-}
-
-void exec(sqlite3* db, const std::string& sql) {
-    char* message = nullptr;
-    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
-    INFO(sql << ": " << (message ? message : ""));
-    sqlite3_free(message);
-    REQUIRE(rc == SQLITE_OK);
-}
-
-long long scalar(sqlite3* db, const std::string& sql) {
-    sqlite3_stmt* statement = nullptr;
-    REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr) == SQLITE_OK);
-    REQUIRE(sqlite3_step(statement) == SQLITE_ROW);
-    const auto value = sqlite3_column_int64(statement, 0);
-    sqlite3_finalize(statement);
-    return value;
-}
 
 beacon::event numbered(int n) {
     beacon::event e("store", {{"n", n}});

@@ -22,12 +22,13 @@
 namespace beacon {
 
 /// Which part of beacon reported a failure.
-enum class part { signal, async, unit_of_work, listener, hub, plugin, redis, web };
+enum class part { signal, async, unit_of_work, listener, hub, plugin, redis, web, sqlite };
 
-/// The part's name: "signal", "async", "unit_of_work", "listener", "hub", "plugin", "redis" or "web".
+/// The part's name: "signal", "async", "unit_of_work", "listener", "hub", "plugin", "redis", "web"
+/// or "sqlite".
 constexpr std::string_view to_string(part p) noexcept {
-    constexpr std::array<std::string_view, 8> names{"signal", "async", "unit_of_work", "listener",
-                                                    "hub",    "plugin", "redis",      "web"};
+    constexpr std::array<std::string_view, 9> names{"signal", "async", "unit_of_work", "listener", "hub",
+                                                    "plugin", "redis", "web",          "sqlite"};
     return names[static_cast<std::size_t>(p)];
 }
 

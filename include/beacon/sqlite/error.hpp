@@ -7,7 +7,7 @@
 
 #include <string>
 
-/// Events kept in the host's SQLite database (optional part, CMake target beacon::sqlite): the inbox.
+/// Events kept in the host's SQLite database (optional part, CMake target beacon::sqlite): the outbox, its relay, the inbox.
 namespace beacon::sqlite {
 
 /// A SQLite database that cannot be read or written (locked past the busy timeout, a full disk,

@@ -79,7 +79,7 @@ public:
             }
             effects();
             if (!id.empty()) {
-                run(record_, [&] {
+                record_.once([&] {
                     record_.bind(1, id);
                     record_.bind(2, now);
                 });
@@ -109,17 +109,7 @@ public:
 
 private:
     static sqlite3* checked(sqlite3* db, const inbox_options& options) {
-        if (db == nullptr) throw config_error("", "/db", "sqlite::inbox needs an open database connection, not null");
-        const auto& t = options.table;
-        const auto plain = [](char c) {
-            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (c >= '0' && c <= '9');
-        };
-        bool ok = !t.empty() && t.size() <= 63 && !(t[0] >= '0' && t[0] <= '9');
-        for (char c : t) ok = ok && plain(c);
-        if (!ok) {
-            throw config_error("", "/table",
-                               "\"" + t.substr(0, 64) + "\" is not a plain SQL table name (letters, digits, '_', at most 63)");
-        }
+        detail::checked_table(db, options.table);
         if (options.horizon.count() <= 0) throw config_error("", "/horizon", "the inbox's horizon must be positive");
         return db;
     }
@@ -138,23 +128,12 @@ private:
             .count();
     }
 
-    // Runs `statement` to its end after `bind`, resetting it whatever happens.
-    template <class Bind>
-    static bool run(detail::statement& statement, Bind&& bind) {
-        struct resetting {
-            detail::statement& s;
-            ~resetting() { s.reset(); }
-        } guard{statement};
-        bind();
-        return statement.step();
-    }
-
     bool processed(const std::string& id) {
-        return run(lookup_, [&] { lookup_.bind(1, id); });
+        return lookup_.once([&] { lookup_.bind(1, id); });
     }
 
     void remove_older_than(std::int64_t cutoff) {
-        run(expire_, [&] { expire_.bind(1, cutoff); });
+        expire_.once([&] { expire_.bind(1, cutoff); });
     }
 
     sqlite3* db_;

@@ -3,10 +3,12 @@
 /// Internals of the SQLite part: a prepared statement that finalizes itself, and errors that name
 /// the database, the statement and SQLite's message.
 
+#include <beacon/error.hpp>
 #include <beacon/sqlite/error.hpp>
 
 #include <sqlite3.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -24,6 +26,27 @@ inline std::string database_name(sqlite3* db) {
 inline sqlite_error error_of(sqlite3* db, std::string_view what) {
     return sqlite_error(database_name(db) + ": " + std::string(what) + ": " + sqlite3_errmsg(db) + " (" +
                         sqlite3_errstr(sqlite3_extended_errcode(db)) + ")");
+}
+
+/// Throws config_error naming `/table` unless `table` is a plain SQL name (letters, digits, '_',
+/// at most 63, not starting with a digit): it is spliced into statements.
+inline void check_table_name(const std::string& table) {
+    const auto plain = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (c >= '0' && c <= '9');
+    };
+    bool ok = !table.empty() && table.size() <= 63 && !(table[0] >= '0' && table[0] <= '9');
+    for (char c : table) ok = ok && plain(c);
+    if (!ok) {
+        throw config_error("", "/table",
+                           "\"" + table.substr(0, 64) + "\" is not a plain SQL table name (letters, digits, '_', at most 63)");
+    }
+}
+
+/// `db`, when it is not null (else config_error naming `/db`) and `table` is a plain SQL name.
+inline sqlite3* checked_table(sqlite3* db, const std::string& table) {
+    if (db == nullptr) throw config_error("", "/db", "an open database connection is needed, not null");
+    check_table_name(table);
+    return db;
 }
 
 /// Runs `sql` (statements without results) on `db`; throws sqlite_error.
@@ -58,6 +81,27 @@ public:
         if (rc == SQLITE_ROW) return true;
         if (rc == SQLITE_DONE) return false;
         throw error_of(db_, sql_);
+    }
+
+    /// Column `index` (0-based) of the current row, as an integer.
+    std::int64_t integer(int index) const { return sqlite3_column_int64(stmt_, index); }
+
+    /// Column `index` (0-based) of the current row, as text (valid until the next step or reset).
+    std::string_view text(int index) const {
+        const auto* bytes = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, index));
+        return bytes ? std::string_view(bytes, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, index)))
+                     : std::string_view();
+    }
+
+    /// Binds with `bind()`, runs one step, and resets whatever happens: whether a row came.
+    template <class Bind>
+    bool once(Bind&& bind) {
+        struct resetting {
+            statement& s;
+            ~resetting() { s.reset(); }
+        } guard{*this};
+        bind();
+        return step();
     }
 
     /// Makes the statement ready to run again, its parameters unbound.

@@ -1,0 +1,291 @@
+#pragma once
+/// \file
+/// The outbox's relay: publishes the rows of a SQLite outbox (<beacon/sqlite/outbox.hpp>) in
+/// commit order to any publisher (a Redis forwarder, a listener), deletes what was published,
+/// retries with capped exponential backoff and jitter, and sets aside rows it cannot read.
+
+#include <beacon/error.hpp>
+#include <beacon/event.hpp>
+#include <beacon/failure.hpp>
+#include <beacon/sqlite/detail/outbox_table.hpp>
+#include <beacon/sqlite/detail/statement.hpp>
+#include <beacon/sqlite/error.hpp>
+#include <beacon/wire_format.hpp>
+
+#include <sqlite3.h>
+#include <sys/file.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace beacon::sqlite {
+
+/// How a relay reads its outbox and waits.
+struct relay_options {
+    std::string table = "beacon_outbox";  ///< The outbox's table (outbox_options::table).
+    std::size_t batch = 100;              ///< The most rows published in one call of the publisher.
+    std::chrono::milliseconds poll_interval{100};  ///< The wait when the outbox is empty (or another relay has it).
+    std::chrono::milliseconds backoff_min{50};     ///< First wait after the publisher failed.
+    /// Longest wait between attempts: the wait doubles from backoff_min up to this, each drawn at
+    /// random between half and all of it (jitter: relays of many hosts do not retry in step).
+    std::chrono::milliseconds backoff_max{5000};
+    /// Bounds on each row read back (the file is outside input too): a row longer or deeper is set aside.
+    json_limits limits;
+    std::chrono::milliseconds busy_timeout{5000};  ///< How long a statement waits for the host's write lock.
+};
+
+/// What a relay did so far.
+struct relay_stats {
+    std::uint64_t published = 0;  ///< Events the publisher accepted (and whose rows were deleted).
+    std::uint64_t failures = 0;   ///< Calls of the publisher that threw (each retried).
+    std::uint64_t set_aside = 0;  ///< Rows moved to "<table>_dead": unreadable, or refused by the format.
+};
+
+/// Publishes a SQLite outbox, in its own thread (`start`) or the caller's (`run_once`), through
+/// its own connection to the database file. Rows are published oldest first (commit order), in
+/// batches, and deleted once the publisher returned: a relay killed between the two publishes
+/// those rows again when it restarts (at-least-once; the events keep their ids, so the
+/// consumers' dedup or inbox drops them). Nothing committed is skipped.
+///
+/// One relay at a time publishes a given outbox: it holds an exclusive lock (flock) on
+/// "<database>.<table>.relay" while it runs; another relay, in this process or another, waits
+/// (and takes over when the first stops or dies: the system releases the lock of a dead process).
+///
+/// A publisher that throws is reported (`on_failure`, a beacon::failure of part::sqlite) and
+/// retried with the backoff. One that throws encode_error (an event its format cannot write) is
+/// called again with each event alone, so that the rows that cannot be published are set aside
+/// and the others go. A row that does not decode is set aside (moved to "<table>_dead" with the
+/// reason) and reported; it never blocks the rows behind it.
+class relay {
+public:
+    /// Publishes a batch of events, in order; throws when it could not (the batch is retried).
+    using publisher = std::function<void(const std::vector<event>&)>;
+
+    /// A relay of the outbox `options.table` in the SQLite file `database`, to `publish`; failures
+    /// go to `on_failure` (the process-wide sink when empty). Throws config_error for an empty
+    /// publisher or a bad table name, sqlite_error when the file cannot be opened.
+    relay(const std::string& database, publisher publish, relay_options options = {}, failure_handler on_failure = {})
+        : database_(database),
+          publish_(std::move(publish)),
+          options_(std::move(options)),
+          on_failure_(std::move(on_failure)),
+          db_(open(database, options_)),
+          select_(db_.get(), "SELECT seq, payload FROM " + options_.table + " ORDER BY seq LIMIT ?1"),
+          remove_(db_.get(), "DELETE FROM " + options_.table + " WHERE seq <= ?1"),
+          set_aside_(db_.get(), "INSERT INTO " + options_.table + "_dead (seq, id, created_at, payload, reason) "
+                                "SELECT seq, id, created_at, payload, ?2 FROM " + options_.table + " WHERE seq = ?1"),
+          remove_one_(db_.get(), "DELETE FROM " + options_.table + " WHERE seq = ?1"),
+          random_(std::random_device{}()) {
+        if (!publish_) throw config_error("", "/publish", "the relay needs a publisher");
+        if (options_.batch == 0) options_.batch = 1;
+    }
+    relay(const relay&) = delete;
+    relay& operator=(const relay&) = delete;
+    /// Stops and joins the thread `start` made, then releases the lock.
+    ~relay() {
+        stop();
+        if (thread_.joinable()) thread_.join();
+        if (lock_ >= 0) ::close(lock_);
+    }
+
+    /// Publishes in a new thread until `stop()`.
+    void start() {
+        if (thread_.joinable()) throw misuse_error("sqlite::relay::start: the relay is already running");
+        thread_ = std::thread([this] { run(); });
+    }
+
+    /// Asks the thread to return after the batch in hand; returns at once.
+    void stop() noexcept {
+        {
+            const std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_all();
+    }
+
+    /// In the caller's thread: takes the outbox's lock if free, and publishes one batch. Returns
+    /// how many rows it took off the outbox (published or set aside): 0 when the outbox is empty
+    /// or another relay holds it. A publisher that fails throws its exception (nothing deleted).
+    std::size_t run_once() {
+        if (!locked()) return 0;
+        return publish_batch();
+    }
+
+    /// What the relay did so far.
+    relay_stats stats() const noexcept {
+        return {published_.load(std::memory_order_relaxed), failures_.load(std::memory_order_relaxed),
+                set_aside_count_.load(std::memory_order_relaxed)};
+    }
+
+private:
+    using connection = std::unique_ptr<sqlite3, int (*)(sqlite3*)>;
+
+    static connection open(const std::string& database, const relay_options& options) {
+        detail::check_table_name(options.table);
+        sqlite3* raw = nullptr;
+        const int rc = sqlite3_open_v2(database.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+        connection db(raw, sqlite3_close);
+        if (rc != SQLITE_OK) throw detail::error_of(db.get(), "open");
+        if (options.busy_timeout.count() > 0) sqlite3_busy_timeout(db.get(), static_cast<int>(options.busy_timeout.count()));
+        detail::create_outbox_tables(db.get(), options.table);
+        return db;
+    }
+
+    // Whether this relay holds the outbox's lock (taking it when free).
+    bool locked() {
+        if (lock_ < 0) {
+            const std::string path = database_ + "." + options_.table + ".relay";
+            lock_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+            if (lock_ < 0) throw sqlite_error(path + ": cannot open the relay's lock file");
+        }
+        if (!holding_) holding_ = ::flock(lock_, LOCK_EX | LOCK_NB) == 0;
+        return holding_;
+    }
+
+    void run() {
+        auto backoff = options_.backoff_min;
+        while (!stopped()) {
+            std::size_t taken = 0;
+            try {
+                taken = run_once();
+                backoff = options_.backoff_min;
+            } catch (...) {
+                failures_.fetch_add(1, std::memory_order_relaxed);
+                report(std::current_exception(), "publishing");
+                std::uniform_int_distribution<std::int64_t> jitter(backoff.count() / 2, backoff.count());
+                wait(std::chrono::milliseconds(jitter(random_)));
+                backoff = std::min(backoff * 2, options_.backoff_max);
+                continue;
+            }
+            if (taken < options_.batch) wait(options_.poll_interval);
+        }
+    }
+
+    // One batch: decodes the oldest rows (setting aside those that do not decode), publishes the
+    // rest and deletes them.
+    std::size_t publish_batch() {
+        std::vector<event> events;
+        std::vector<std::int64_t> seqs;
+        std::vector<std::pair<std::int64_t, std::string>> unreadable;
+        {
+            struct resetting {
+                detail::statement& s;
+                ~resetting() { s.reset(); }
+            } guard{select_};
+            select_.bind(1, static_cast<std::int64_t>(options_.batch));
+            while (select_.step()) {
+                const auto seq = select_.integer(0);
+                try {
+                    events.push_back(wire_format::envelope().decode(select_.text(1), options_.limits));
+                    seqs.push_back(seq);
+                } catch (const decode_error& bad) {
+                    unreadable.emplace_back(seq, bad.what());
+                }
+            }
+        }
+        for (const auto& [seq, reason] : unreadable) set_aside(seq, reason);
+        if (events.empty()) return unreadable.size();
+        try {
+            publish_(events);
+        } catch (const encode_error&) {
+            return unreadable.size() + publish_one_by_one(events, seqs);
+        }
+        remove_.once([&] { remove_.bind(1, seqs.back()); });
+        published_.fetch_add(events.size(), std::memory_order_relaxed);
+        return unreadable.size() + events.size();
+    }
+
+    // After an encode_error from a batch: each event alone, setting aside those its format
+    // refuses; another failure throws (the rest is retried).
+    std::size_t publish_one_by_one(const std::vector<event>& events, const std::vector<std::int64_t>& seqs) {
+        for (std::size_t i = 0; i < events.size(); ++i) {
+            try {
+                publish_({events[i]});
+            } catch (const encode_error& refused) {
+                set_aside(seqs[i], refused.what());
+                continue;
+            }
+            remove_one_.once([&] { remove_one_.bind(1, seqs[i]); });
+            published_.fetch_add(1, std::memory_order_relaxed);
+        }
+        return events.size();
+    }
+
+    // Moves row `seq` to "<table>_dead" with `reason`, in one transaction, and reports it.
+    void set_aside(std::int64_t seq, const std::string& reason) {
+        detail::execute(db_.get(), "BEGIN IMMEDIATE");
+        try {
+            set_aside_.once([&] {
+                set_aside_.bind(1, seq);
+                set_aside_.bind(2, reason);
+            });
+            remove_one_.once([&] { remove_one_.bind(1, seq); });
+            detail::execute(db_.get(), "COMMIT");
+        } catch (...) {
+            sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+            throw;
+        }
+        set_aside_count_.fetch_add(1, std::memory_order_relaxed);
+        report(std::make_exception_ptr(decode_error("", "row " + std::to_string(seq) + " set aside in " +
+                                                            options_.table + "_dead: " + reason)),
+               "row " + std::to_string(seq));
+    }
+
+    void report(std::exception_ptr exception, const std::string& about) const noexcept {
+        try {
+            failure f;
+            f.part = part::sqlite;
+            f.where = "sqlite::relay of " + database_ + " table " + options_.table + ", " + about;
+            f.exception = std::move(exception);
+            beacon::report(f, on_failure_);
+        } catch (...) {  // NOLINT(bugprone-empty-catch): out of memory while reporting: dropped
+        }
+    }
+
+    bool stopped() {
+        const std::lock_guard lock(mutex_);
+        return stopping_;
+    }
+
+    void wait(std::chrono::milliseconds how_long) {
+        std::unique_lock lock(mutex_);
+        wake_.wait_for(lock, how_long, [this] { return stopping_; });
+    }
+
+    std::string database_;
+    publisher publish_;
+    relay_options options_;
+    failure_handler on_failure_;
+    connection db_;
+    detail::statement select_;
+    detail::statement remove_;
+    detail::statement set_aside_;
+    detail::statement remove_one_;
+    std::mt19937_64 random_;
+    int lock_ = -1;
+    bool holding_ = false;
+    std::atomic<std::uint64_t> published_{0};
+    std::atomic<std::uint64_t> failures_{0};
+    std::atomic<std::uint64_t> set_aside_count_{0};
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;
+    std::thread thread_;  // last: joined before the members it uses go
+};
+
+}  // namespace beacon::sqlite
