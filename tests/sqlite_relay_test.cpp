@@ -1,11 +1,13 @@
 // The outbox's relay (<beacon/sqlite/relay.hpp>) on real database files: commit order in batches,
 // a publisher down then up (retried with growing waits, nothing lost), a hand-corrupted row and an
 // event the format refuses (set aside, never blocking the rows behind), two relays on one outbox
-// (no event published twice), and against a real redis-server: a relay process SIGKILLed 10 times
-// and Redis restarted while it publishes 2,000 committed events, then a consumer with the inbox:
-// every event arrives, and no effect is applied twice.
+// (no event published twice), and against a real redis-server: a host committing 10,000 units of
+// work through the outbox and relaying them, and a worker consuming with the inbox, both SIGKILLed
+// at random and Redis restarted twice: every committed event's effect is applied exactly once.
+#include <beacon/beacon.hpp>
 #include <beacon/redis.hpp>
 #include <beacon/sqlite.hpp>
+#include <beacon/unit_of_work.hpp>
 
 #include "redis_test_support.hpp"
 #include "sqlite_test_support.hpp"
@@ -208,90 +210,144 @@ TEST_CASE("bad relay options are refused by name", "[sqlite][relay][config]") {
     CHECK_THROWS_WITH(beacon::sqlite::relay(file.path, nullptr), Contains("/publish"));
 }
 
-TEST_CASE("a relay SIGKILLed 10 times while Redis restarts loses nothing; with the inbox no effect is applied twice",
-          "[sqlite][relay][inbox][redis][kill][threads]") {
-    constexpr int total = 2000, kills = 10;
-    database_file file, worker_file;
-    beacon_test::redis_server server(/*durable=*/true);
-    commit_events(file.path, 0, total, 5);
+namespace {
 
-    beacon::sqlite::relay_options options;
-    options.batch = 10;
-    options.poll_interval = 5ms;
-    options.backoff_min = 5ms;
-    options.backoff_max = 50ms;
-    const auto spawn = [&] {
-        const pid_t child = ::fork();
-        REQUIRE(child >= 0);
-        if (child == 0) {
-            try {
-                auto forwarder = beacon_test::listener_for(server.url());
-                beacon::sqlite::relay relay(file.path, [&](const std::vector<beacon::event>& b) { forwarder.forward(b); },
-                                            options, [](const beacon::failure&) {});
-                relay.start();
-                for (;;) ::pause();
-            } catch (...) {
-            }
-            ::_exit(2);
+// A child process running `body`, which never returns normally (the parent kills it).
+template <class Body>
+pid_t spawn(Body body) {
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        try {
+            body();
+        } catch (...) {
         }
-        return child;
-    };
-    const auto pending = [&] {
-        auto db = open(file.path);
-        return scalar(db.get(), "SELECT count(*) FROM beacon_outbox");
-    };
-    std::mt19937 random(3);
-    std::uniform_int_distribution<int> pause_us(0, 5000);
-    for (int k = 1; k <= kills; ++k) {
-        const pid_t child = spawn();
-        const long long until = total - static_cast<long long>(total) * k / (kills + 1);
-        REQUIRE(eventually([&] { return pending() <= until; }, 60s));
-        std::this_thread::sleep_for(std::chrono::microseconds(pause_us(random)));
-        ::kill(child, SIGKILL);
-        ::waitpid(child, nullptr, 0);
-        if (k == 3 || k == 7) {  // Redis goes down and comes back (its append-only file keeps what it had)
-            server.stop(SIGKILL);
-            const pid_t orphan = spawn();  // a relay publishing to a dead server: retries
-            std::this_thread::sleep_for(100ms);
-            server.start();
-            REQUIRE(eventually([&] { return pending() <= until - 50 || pending() == 0; }, 60s));
-            ::kill(orphan, SIGKILL);
-            ::waitpid(orphan, nullptr, 0);
-        }
+        ::_exit(2);
     }
-    const pid_t last = spawn();
-    REQUIRE(eventually([&] { return pending() == 0; }, 60s));
-    ::kill(last, SIGKILL);
-    ::waitpid(last, nullptr, 0);
+    return child;
+}
 
-    // Redis holds every event at least once; a relay killed between publishing and deleting sent
-    // some twice (the same ids).
-    const long long in_redis = server.llen("beacon.events");
-    CHECK(in_redis >= total);
+void kill_and_wait(pid_t child) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+}
 
-    // A worker with the inbox: each event's effect once.
+// A connection in WAL mode with synchronous=NORMAL: a commit survives the process killed.
+sqlite_test::connection open_wal(const std::string& path) {
+    auto db = open(path);
+    exec(db.get(), "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL");
+    return db;
+}
+
+}  // namespace
+
+// The host commits units of work (a record and its event, through the outbox, in one transaction)
+// and runs the relay to Redis in the same process; a worker consumes with the inbox. Both are
+// SIGKILLed at random moments and restarted (the host from its last committed record), and Redis
+// is killed and restarted twice. Committed records and applied effects must match one to one.
+TEST_CASE("host and worker SIGKILLed over 10,000 units of work, Redis restarted twice: nothing lost, nothing twice",
+          "[sqlite][relay][outbox][inbox][redis][kill][threads]") {
+    constexpr int total = 10000, worker_kills = 20, host_kills = 10;
+    database_file host_file, worker_file;
+    beacon_test::redis_server server(/*durable=*/true);
+    {
+        auto db = open_wal(host_file.path);
+        exec(db.get(), "CREATE TABLE records (n INTEGER PRIMARY KEY)");
+        auto worker = open_wal(worker_file.path);
+        exec(worker.get(), "CREATE TABLE effects (n INTEGER)");
+    }
+    const auto host = [&] {
+        auto db = open_wal(host_file.path);
+        beacon::sqlite::outbox outbox(db.get());
+        beacon::registry reg;
+        beacon::resource_notifier notifier(reg);
+        reg.core().signal("resource_changed").connect(outbox.receiver());
+        auto forwarder = beacon_test::listener_for(server.url());
+        beacon::sqlite::relay_options options;
+        options.poll_interval = 5ms;
+        options.backoff_min = 5ms;
+        options.backoff_max = 100ms;
+        beacon::sqlite::relay relay(host_file.path, [&](const std::vector<beacon::event>& b) { forwarder.forward(b); },
+                                    options, [](const beacon::failure&) {});
+        relay.start();
+        for (int n = static_cast<int>(scalar(db.get(), "SELECT coalesce(max(n) + 1, 0) FROM records")); n < total; ++n) {
+            exec(db.get(), "BEGIN");
+            beacon::unit_of_work uow(notifier);
+            exec(db.get(), "INSERT INTO records VALUES (" + std::to_string(n) + ")");
+            notifier.notify(numbered(n));
+            uow.commit([&] { exec(db.get(), "COMMIT"); });
+        }
+        for (;;) ::pause();
+    };
+    const auto worker = [&] {
+        auto db = open_wal(worker_file.path);
+        auto options = beacon_test::quick(server.url());
+        options.inbox = std::make_shared<beacon::sqlite::inbox>(db.get());
+        beacon::signal local("core", "resource_changed");
+        local.connect([&](const beacon::event& e) {
+            exec(db.get(), "INSERT INTO effects VALUES (" + std::to_string(e.data.at("n").get<int>()) + ")");
+        });
+        beacon::redis::consumer(local, options, [](const beacon::failure&) {}).run();
+    };
+    const auto count = [](const std::string& path, const std::string& table) {
+        auto db = open(path);
+        return scalar(db.get(), "SELECT count(*) FROM " + table);
+    };
+
+    // One timeline: the host is killed each time its committed records pass a tenth of the total
+    // (and restarted from its last record), the worker each time its effects pass a twentieth; at
+    // the worker's 7th and 14th kills Redis is killed too, and restarted.
+    std::mt19937 random(17);
+    std::uniform_int_distribution<int> pause_us(0, 2000);
+    pid_t host_pid = spawn(host), worker_pid = spawn(worker);
+    int host_restarts = 0, worker_restarts = 0, redis_restarts = 0;
+    std::vector<long long> host_killed_at;
+    const auto deadline = std::chrono::steady_clock::now() + 120s;
+    while (host_restarts < host_kills || worker_restarts < worker_kills) {
+        REQUIRE(std::chrono::steady_clock::now() < deadline);
+        const auto records = count(host_file.path, "records");
+        if (host_restarts < host_kills && records >= static_cast<long long>(total) * (host_restarts + 1) / (host_kills + 1)) {
+            std::this_thread::sleep_for(std::chrono::microseconds(pause_us(random)));
+            kill_and_wait(host_pid);
+            host_killed_at.push_back(count(host_file.path, "records"));
+            ++host_restarts;
+            host_pid = spawn(host);
+        }
+        if (worker_restarts < worker_kills &&
+            count(worker_file.path, "effects") >= static_cast<long long>(total) * (worker_restarts + 1) / (worker_kills + 1)) {
+            std::this_thread::sleep_for(std::chrono::microseconds(pause_us(random)));
+            kill_and_wait(worker_pid);
+            ++worker_restarts;
+            if (worker_restarts == 7 || worker_restarts == 14) {
+                server.stop(SIGKILL);
+                std::this_thread::sleep_for(200ms);
+                server.start();
+                ++redis_restarts;
+            }
+            worker_pid = spawn(worker);
+        }
+        std::this_thread::sleep_for(1ms);
+    }
+    REQUIRE(eventually([&] {
+        return count(host_file.path, "records") == total && count(host_file.path, "beacon_outbox") == 0 &&
+               server.llen("beacon.events") == 0 && server.llen("beacon.events.processing") == 0 &&
+               count(worker_file.path, "effects") >= total;
+    }, 120s));
+    kill_and_wait(host_pid);
+    kill_and_wait(worker_pid);
+
     auto db = open(worker_file.path);
-    exec(db.get(), "CREATE TABLE effects (n INTEGER)");
-    beacon::redis::consumer_options consumer_options = beacon_test::quick(server.url());
-    consumer_options.dedup.window = 0;  // the inbox alone
-    consumer_options.inbox = std::make_shared<beacon::sqlite::inbox>(db.get());
-    beacon::signal local("core", "resource_changed");
-    local.connect([&](const beacon::event& e) {
-        exec(db.get(), "INSERT INTO effects (n) VALUES (" + std::to_string(e.data.at("n").get<int>()) + ")");
-    });
-    beacon::redis::consumer consumer(local, consumer_options, [](const beacon::failure&) {});
-    consumer.start();
-    REQUIRE(eventually([&] { return server.llen("beacon.events") == 0 && server.llen("beacon.events.processing") == 0; },
-                       60s));
-    consumer.stop();
-    consumer.join();
     const auto applied = scalar(db.get(), "SELECT count(*) FROM effects");
     const auto distinct = scalar(db.get(), "SELECT count(DISTINCT n) FROM effects");
-    std::cout << "relay-kill test (" << kills << " SIGKILLs of the relay, Redis killed and restarted twice, " << total
-              << " committed events):\n  in Redis: " << in_redis << " messages (" << in_redis - total
-              << " published twice), missing: " << total - distinct << "\n  worker with the inbox: " << applied
-              << " effects, " << distinct << " distinct, " << consumer.duplicates_dropped() << " duplicates dropped\n";
+    const auto committed = count(host_file.path, "records");
+    std::cout << "outbox and inbox kill test (" << total << " units of work; host SIGKILLed " << host_restarts
+              << " times, at";
+    for (auto at : host_killed_at) std::cout << " " << at;
+    std::cout << " records committed; worker " << worker_restarts << " times; Redis " << redis_restarts
+              << " times):\n  committed "
+              << committed << ", effects applied " << applied << " (" << distinct << " distinct): missing "
+              << committed - distinct << ", applied twice " << applied - distinct << "\n";
+    CHECK(committed == total);
     CHECK(distinct == total);
     CHECK(applied == total);
-    CHECK(consumer.duplicates_dropped() == static_cast<std::uint64_t>(in_redis - total));
 }
