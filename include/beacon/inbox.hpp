@@ -27,8 +27,11 @@ public:
     virtual bool process(const event& e, const std::function<void()>& effects) = 0;
 
 protected:
+    /// For implementations only.
     inbox() = default;
+    /// For implementations only (copied with their state).
     inbox(const inbox&) = default;
+    /// For implementations only (assigned with their state).
     inbox& operator=(const inbox&) = default;
 };
 
