@@ -6,14 +6,15 @@
 #   demo      a compiler, CMake, Boost, nlohmann/json, Catch2: the core, the demo and the examples
 #             that need nothing else (scripts/demo, scripts/example)
 #   redis     the Redis bridge, its examples and tests (a redis-server, hiredis, Python's redis), and
-#             the SQLite inbox its consumers take (libsqlite3, the sqlite3 shell the tests use)
+#             the inboxes its consumers take: SQLite (libsqlite3, the sqlite3 shell the tests use) and
+#             PostgreSQL (libpq; the server, whose initdb and postgres the tests run a cluster with)
 #   web       the web example and tests (curl -N; headless chromium drives the example's page)
 #   test      sanitizer builds and fuzzers (clang), valgrind, the benchmarks and their peers, node and
 #             the npm packages of the interop tests (tests/interop/package.json, into its node_modules)
 #   check     the static checks (scripts/check): doxygen, clang-tidy, cppcheck
 
 beacon_packages_demo=(cmake make g++ pkgconf libboost-dev nlohmann-json3-dev catch2)
-beacon_packages_redis=(redis-server libhiredis-dev python3 python3-redis libsqlite3-dev sqlite3)
+beacon_packages_redis=(redis-server libhiredis-dev python3 python3-redis libsqlite3-dev sqlite3 libpq-dev postgresql)
 beacon_packages_web=(curl chromium chromium-driver python3-selenium)
 beacon_packages_test=(
   clang libclang-rt-14-dev valgrind                # sanitizer builds, fuzzers, memcheck

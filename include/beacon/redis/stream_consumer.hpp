@@ -75,7 +75,7 @@ struct stream_consumer_options {
     /// the Redis record (`dedup.in_redis`), shared by the group's consumers, is off. The default
     /// prefix is "<stream>.<group>.seen:".
     dedup_options dedup;
-    /// When set, each event is delivered through this inbox (beacon::sqlite::inbox, or a host's
+    /// When set, each event is delivered through this inbox (beacon::sqlite::inbox, beacon::postgres::inbox, or a host's
     /// own), which records its id in the same transaction as the receivers' effects: an entry whose
     /// event was processed already is acknowledged without delivering it (counted by
     /// `duplicates_dropped()`). An inbox that cannot commit (a transport_error) is reported like a
