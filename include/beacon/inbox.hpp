@@ -11,10 +11,11 @@
 namespace beacon {
 
 /// A store of the ids of the events processed, written in one transaction with what the event's
-/// receivers did: beacon::sqlite::inbox (SQLite), beacon::postgres::inbox (PostgreSQL), or a host's own over its database. A consumer
-/// given one (the `inbox` option of the Redis consumers) delivers each event through `process`.
-/// Where the window and the Redis record of `dedup_options` drop most duplicates, an inbox drops
-/// all of them: the record and the effects commit together or not at all.
+/// receivers did: beacon::sqlite::inbox (SQLite), beacon::postgres::inbox (PostgreSQL), or a host's
+/// own over its database. A consumer given one (the `inbox` option of the Redis consumers) delivers
+/// each event through `process`. Where the window and the Redis record of `dedup_options` drop most
+/// duplicates, an inbox drops all of them: the record and the effects commit together or not at
+/// all.
 class inbox {
 public:
     /// Destroys the inbox (not the store it writes to).

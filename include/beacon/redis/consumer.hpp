@@ -55,11 +55,12 @@ struct consumer_options {
     /// Duplicates dropped by id: the in-memory window of the last ids delivered is on (4096 ids);
     /// the Redis record (`dedup.in_redis`, a list only) is off. The default prefix is "<list>.seen:".
     dedup_options dedup;
-    /// When set, each event is delivered through this inbox (beacon::sqlite::inbox, beacon::postgres::inbox, or a host's
-    /// own), which records its id in the same transaction as the receivers' effects: an event
-    /// processed already is dropped (counted by `duplicates_dropped()`) and removed, whatever
-    /// moment a previous consumer was killed at. An inbox that cannot commit (a transport_error)
-    /// is reported like a lost server: the message stays and is delivered again after the backoff.
+    /// When set, each event is delivered through this inbox (beacon::sqlite::inbox,
+    /// beacon::postgres::inbox, or a host's own), which records its id in the same transaction as
+    /// the receivers' effects: an event processed already is dropped (counted by
+    /// `duplicates_dropped()`) and removed, whatever moment a previous consumer was killed at. An
+    /// inbox that cannot commit (a transport_error) is reported like a lost server: the message
+    /// stays and is delivered again after the backoff.
     std::shared_ptr<beacon::inbox> inbox;
 };
 

@@ -75,11 +75,12 @@ struct stream_consumer_options {
     /// the Redis record (`dedup.in_redis`), shared by the group's consumers, is off. The default
     /// prefix is "<stream>.<group>.seen:".
     dedup_options dedup;
-    /// When set, each event is delivered through this inbox (beacon::sqlite::inbox, beacon::postgres::inbox, or a host's
-    /// own), which records its id in the same transaction as the receivers' effects: an entry whose
-    /// event was processed already is acknowledged without delivering it (counted by
-    /// `duplicates_dropped()`). An inbox that cannot commit (a transport_error) is reported like a
-    /// lost server: the entry stays pending with this consumer and is delivered again after the backoff.
+    /// When set, each event is delivered through this inbox (beacon::sqlite::inbox,
+    /// beacon::postgres::inbox, or a host's own), which records its id in the same transaction as
+    /// the receivers' effects: an entry whose event was processed already is acknowledged without
+    /// delivering it (counted by `duplicates_dropped()`). An inbox that cannot commit (a
+    /// transport_error) is reported like a lost server: the entry stays pending with this consumer
+    /// and is delivered again after the backoff.
     std::shared_ptr<beacon::inbox> inbox;
 };
 
