@@ -4,6 +4,7 @@
 /// recorded in the same transaction as what its receivers wrote, so that a redelivered event has
 /// no effect twice.
 
+#include <beacon/detail/sql_name.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 #include <beacon/inbox.hpp>
@@ -133,16 +134,7 @@ public:
 private:
     static PGconn* checked(PGconn* conn, const inbox_options& options) {
         if (conn == nullptr) throw config_error("", "/conn", "postgres::inbox needs a connection (PGconn*), not null");
-        const auto& t = options.table;
-        const auto plain = [](char c) {
-            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (c >= '0' && c <= '9');
-        };
-        bool ok = !t.empty() && t.size() <= 63 && !(t[0] >= '0' && t[0] <= '9');
-        for (char c : t) ok = ok && plain(c);
-        if (!ok) {
-            throw config_error("", "/table",
-                               "\"" + t.substr(0, 64) + "\" is not a plain SQL table name (letters, digits, '_', at most 63)");
-        }
+        beacon::detail::check_sql_name(options.table);
         if (options.horizon.count() <= 0) throw config_error("", "/horizon", "the inbox's horizon must be positive");
         return conn;
     }

@@ -4,6 +4,7 @@
 /// commit order to any publisher (a Redis forwarder, a listener), deletes what was published,
 /// retries with capped exponential backoff and jitter, and sets aside rows it cannot read.
 
+#include <beacon/detail/sql_name.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 #include <beacon/failure.hpp>
@@ -136,7 +137,7 @@ private:
     using connection = std::unique_ptr<sqlite3, int (*)(sqlite3*)>;
 
     static connection open(const std::string& database, const relay_options& options) {
-        detail::check_table_name(options.table);
+        beacon::detail::check_sql_name(options.table);
         sqlite3* raw = nullptr;
         const int rc = sqlite3_open_v2(database.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
         connection db(raw, sqlite3_close);

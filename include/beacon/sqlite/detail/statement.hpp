@@ -3,6 +3,7 @@
 /// Internals of the SQLite part: a prepared statement that finalizes itself, and errors that name
 /// the database, the statement and SQLite's message.
 
+#include <beacon/detail/sql_name.hpp>
 #include <beacon/error.hpp>
 #include <beacon/sqlite/error.hpp>
 
@@ -28,24 +29,10 @@ inline sqlite_error error_of(sqlite3* db, std::string_view what) {
                         sqlite3_errstr(sqlite3_extended_errcode(db)) + ")");
 }
 
-/// Throws config_error naming `/table` unless `table` is a plain SQL name (letters, digits, '_',
-/// at most 63, not starting with a digit): it is spliced into statements.
-inline void check_table_name(const std::string& table) {
-    const auto plain = [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (c >= '0' && c <= '9');
-    };
-    bool ok = !table.empty() && table.size() <= 63 && !(table[0] >= '0' && table[0] <= '9');
-    for (char c : table) ok = ok && plain(c);
-    if (!ok) {
-        throw config_error("", "/table",
-                           "\"" + table.substr(0, 64) + "\" is not a plain SQL table name (letters, digits, '_', at most 63)");
-    }
-}
-
 /// `db`, when it is not null (else config_error naming `/db`) and `table` is a plain SQL name.
 inline sqlite3* checked_table(sqlite3* db, const std::string& table) {
     if (db == nullptr) throw config_error("", "/db", "an open database connection is needed, not null");
-    check_table_name(table);
+    beacon::detail::check_sql_name(table);
     return db;
 }
 
