@@ -7,11 +7,9 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <libpq-fe.h>
-#include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/shm.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,27 +26,14 @@
 #include <thread>
 #include <vector>
 
+#include "free_port.hpp"
+
 namespace beacon_test {
 
 using namespace std::chrono_literals;
 
 // A connection closed on destruction.
 using pg_connection = std::unique_ptr<PGconn, void (*)(PGconn*)>;
-
-// A free TCP port on the loopback interface.
-inline int free_pg_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        throw std::runtime_error("no free loopback port");
-    }
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
 
 // The directory of PostgreSQL's server programs: $BEACON_PG_BINDIR, `pg_config --bindir` (Debian's
 // libpq-dev names the client's version, whose server may be absent), the newest
@@ -90,7 +75,7 @@ inline std::string postgres_bindir() {
 // socket in the cluster's directory (trust), every TCP client with a password (scram-sha-256).
 class postgres_server {
 public:
-    postgres_server() : bindir_(postgres_bindir()), port_(free_pg_port()) {
+    postgres_server() : bindir_(postgres_bindir()), port_(free_port()) {
         char dir[] = "/tmp/beacon-pg-XXXXXX";
         if (!::mkdtemp(dir)) throw std::runtime_error("mkdtemp failed");
         dir_ = dir;

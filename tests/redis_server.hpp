@@ -4,6 +4,8 @@
 // Redis benchmark.
 #include <beacon/redis/detail/connection.hpp>
 
+#include "free_port.hpp"
+
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -25,20 +27,6 @@ extern char** environ;
 namespace beacon_test {
 
 using namespace std::chrono_literals;
-
-inline int free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        throw std::runtime_error("no free loopback port");
-    }
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
 
 // Polls `done` until it holds or `limit` passes (a deadline against hanging, not a timing check).
 template <class Pred>
