@@ -22,13 +22,13 @@
 namespace beacon {
 
 /// Which part of beacon reported a failure.
-enum class part { signal, async, unit_of_work, listener, hub, plugin, redis, web, sqlite };
+enum class part { signal, async, unit_of_work, listener, hub, plugin, redis, web, sqlite, postgres };
 
 /// The part's name: "signal", "async", "unit_of_work", "listener", "hub", "plugin", "redis", "web"
-/// or "sqlite".
+/// "sqlite" or "postgres".
 constexpr std::string_view to_string(part p) noexcept {
-    constexpr std::array<std::string_view, 9> names{"signal", "async", "unit_of_work", "listener", "hub",
-                                                    "plugin", "redis", "web",          "sqlite"};
+    constexpr std::array<std::string_view, 10> names{"signal", "async", "unit_of_work", "listener", "hub",
+                                                     "plugin", "redis", "web",          "sqlite",   "postgres"};
     return names[static_cast<std::size_t>(p)];
 }
 

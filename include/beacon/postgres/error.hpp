@@ -7,7 +7,7 @@
 
 #include <string>
 
-/// Events kept in the host's PostgreSQL database (optional part, CMake target beacon::postgres): the inbox.
+/// Events kept in the host's PostgreSQL database (optional part, CMake target beacon::postgres): the outbox, its relay and the inbox.
 namespace beacon::postgres {
 
 /// A PostgreSQL server that cannot be reached, refuses a statement or cannot commit (a lost

@@ -80,7 +80,8 @@ inline postgres_error error_of(PGconn* conn, std::string_view what, const PGresu
     if (message.empty()) message = "no result from libpq";
     if (message.size() > 500) message = message.substr(0, 500) + "...";
     if (PQstatus(conn) != CONNECTION_OK) {
-        message += " (the connection is lost: the host resets it with PQreset, the inbox never reconnects)";
+        message += " (the connection is lost: PQreset reconnects it; the outbox and the inbox leave that to the host, the "
+                   "relay does it itself)";
     }
     return postgres_error(server_name(conn) + ": " + std::string(what) + ": " + redact(conn, std::move(message)));
 }

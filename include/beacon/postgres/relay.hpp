@@ -1,0 +1,309 @@
+#pragma once
+/// \file
+/// The outbox's relay for PostgreSQL: publishes the rows of a PostgreSQL outbox
+/// (<beacon/postgres/outbox.hpp>) to any publisher (a Redis forwarder, a listener) through a
+/// connection of its own, in batches locked with `FOR UPDATE SKIP LOCKED` (several relays share
+/// one outbox, none publishes a row another has in hand), deletes what was published, retries with
+/// capped exponential backoff and jitter, reconnects, and sets aside rows it cannot publish.
+
+#include <beacon/detail/sql_name.hpp>
+#include <beacon/error.hpp>
+#include <beacon/event.hpp>
+#include <beacon/failure.hpp>
+#include <beacon/postgres/detail/connection.hpp>
+#include <beacon/postgres/detail/outbox_table.hpp>
+#include <beacon/postgres/error.hpp>
+#include <beacon/wire_format.hpp>
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace beacon::postgres {
+
+/// How a relay reads its outbox and waits.
+struct relay_options {
+    std::string table = "beacon_outbox";  ///< The outbox's table (outbox_options::table).
+    std::size_t batch = 100;              ///< The most rows published in one call of the publisher.
+    std::chrono::milliseconds poll_interval{100};  ///< The wait when the outbox has no row free.
+    std::chrono::milliseconds backoff_min{50};     ///< First wait after a failure.
+    /// Longest wait between attempts: the wait doubles from backoff_min up to this, each drawn at
+    /// random between half and all of it (jitter: relays of many hosts do not retry in step).
+    std::chrono::milliseconds backoff_max{5000};
+    /// Bounds on each row read back (the table is outside input too): a row longer or deeper is set aside.
+    json_limits limits;
+};
+
+/// What a relay did so far.
+struct relay_stats {
+    std::uint64_t published = 0;  ///< Events the publisher accepted (and whose rows were deleted).
+    std::uint64_t failures = 0;   ///< Batches that failed (a publisher that threw, a lost connection), each retried.
+    std::uint64_t set_aside = 0;  ///< Rows moved to "<table>_dead": unreadable, or refused by the format.
+};
+
+/// Publishes a PostgreSQL outbox, in its own thread (`start`) or the caller's (`run_once`), through
+/// its own connection (made from a conninfo, reset with PQreset when lost). Each batch is one
+/// transaction: `SELECT ... ORDER BY seq LIMIT batch FOR UPDATE SKIP LOCKED`, the publisher, then
+/// `DELETE` of the rows published and `COMMIT`. The rows are locked while they are published:
+/// other relays on the same outbox skip them and take the next ones, so no event is published by
+/// two relays (each batch in seq order; batches of several relays may interleave: run one relay
+/// for one order). A relay killed mid-batch leaves its rows unlocked and undeleted: they are
+/// published again later (at-least-once; the events keep their ids, so the consumers' dedup or
+/// inbox drops them). The relay keeps no cursor: it reads the oldest rows still there each time,
+/// so a row whose transaction commits after later seqs were published is published then, never
+/// skipped.
+///
+/// A failure (a publisher that throws, a lost connection) rolls the batch back, is reported
+/// (`on_failure`, a beacon::failure of part::postgres) and retried with the backoff; a lost
+/// connection is reset first. A publisher that throws encode_error (an event its format cannot
+/// write) is called again with each event alone, and the rows it refuses are set aside. A row that
+/// does not decode is set aside (moved to "<table>_dead" with the reason, in the batch's
+/// transaction) and reported; it never blocks the rows behind it.
+class relay {
+public:
+    /// Publishes a batch of events, in order; throws when it could not (the batch is retried).
+    using publisher = std::function<void(const std::vector<event>&)>;
+
+    /// A relay of the outbox `options.table` in the database `conninfo` names (libpq's connection
+    /// string or URI; it is never quoted in a message, nor its password), to `publish`; failures
+    /// go to `on_failure` (the process-wide sink when empty). Connects and creates the tables when
+    /// missing. Throws config_error for an empty publisher or a bad table name, postgres_error when
+    /// the server cannot be reached or the tables cannot be created.
+    relay(const std::string& conninfo, publisher publish, relay_options options = {}, failure_handler on_failure = {})
+        : publish_(std::move(publish)),
+          options_(checked(std::move(options))),
+          on_failure_(std::move(on_failure)),
+          conn_(connect(conninfo, publish_)),
+          server_(detail::server_name(conn_.get())),
+          select_("SELECT seq, payload FROM " + options_.table + " ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED"),
+          remove_("DELETE FROM " + options_.table + " WHERE seq = ANY($1::bigint[])"),
+          set_aside_("WITH moved AS (DELETE FROM " + options_.table + " WHERE seq = $1 RETURNING *) INSERT INTO " +
+                     options_.table + "_dead (seq, id, created_at, payload, reason) SELECT seq, id, created_at, "
+                     "payload, $2 FROM moved"),
+          random_(std::random_device{}()) {
+        detail::create_outbox_tables(conn_.get(), options_.table);
+    }
+    relay(const relay&) = delete;
+    relay& operator=(const relay&) = delete;
+    /// Stops and joins the thread `start` made, then closes the connection.
+    ~relay() {
+        stop();
+        if (thread_.joinable()) thread_.join();
+    }
+
+    /// Publishes in a new thread until `stop()`. Not together with `run_once` (one connection).
+    void start() {
+        if (thread_.joinable()) throw misuse_error("postgres::relay::start: the relay is already running");
+        thread_ = std::thread([this] { run(); });
+    }
+
+    /// Asks the thread to return after the batch in hand; returns at once.
+    void stop() noexcept {
+        {
+            const std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_all();
+    }
+
+    /// In the caller's thread: publishes one batch. Returns how many rows it took off the outbox
+    /// (published or set aside): 0 when no row is free (none, or all locked by other relays). A
+    /// failure throws (its exception: the publisher's, or a postgres_error), with nothing deleted;
+    /// a lost connection is reset at the next call.
+    std::size_t run_once() {
+        reconnect();
+        std::vector<std::pair<std::int64_t, std::string>> set_aside;
+        const std::size_t taken = publish_batch(set_aside);
+        for (const auto& [seq, reason] : set_aside) {
+            set_aside_count_.fetch_add(1, std::memory_order_relaxed);
+            report(std::make_exception_ptr(decode_error("", "row " + std::to_string(seq) + " set aside in " +
+                                                                options_.table + "_dead: " + reason)),
+                   "row " + std::to_string(seq));
+        }
+        return taken;
+    }
+
+    /// What the relay did so far.
+    relay_stats stats() const noexcept {
+        return {published_.load(std::memory_order_relaxed), failures_.load(std::memory_order_relaxed),
+                set_aside_count_.load(std::memory_order_relaxed)};
+    }
+
+private:
+    using connection = std::unique_ptr<PGconn, void (*)(PGconn*)>;
+
+    static relay_options checked(relay_options options) {
+        beacon::detail::check_sql_name(options.table);
+        if (options.batch == 0) options.batch = 1;
+        return options;
+    }
+
+    static connection connect(const std::string& conninfo, const publisher& publish) {
+        if (!publish) throw config_error("", "/publish", "the relay needs a publisher");
+        connection conn(PQconnectdb(conninfo.c_str()), PQfinish);
+        if (!conn) throw postgres_error("postgres::relay: libpq could not allocate a connection");
+        if (PQstatus(conn.get()) != CONNECTION_OK) throw detail::error_of(conn.get(), "connect");
+        return conn;
+    }
+
+    // Resets a connection found lost; throws postgres_error when the server is still out of reach.
+    void reconnect() {
+        if (PQstatus(conn_.get()) == CONNECTION_OK) return;
+        PQreset(conn_.get());
+        if (PQstatus(conn_.get()) != CONNECTION_OK) throw detail::error_of(conn_.get(), "reconnect (PQreset)");
+    }
+
+    void run() {
+        auto backoff = options_.backoff_min;
+        while (!stopped()) {
+            std::size_t taken = 0;
+            try {
+                taken = run_once();
+                backoff = options_.backoff_min;
+            } catch (...) {
+                failures_.fetch_add(1, std::memory_order_relaxed);
+                report(std::current_exception(), "publishing");
+                std::uniform_int_distribution<std::int64_t> jitter(backoff.count() / 2, backoff.count());
+                wait(std::chrono::milliseconds(jitter(random_)));
+                backoff = std::min(backoff * 2, options_.backoff_max);
+                continue;
+            }
+            if (taken < options_.batch) wait(options_.poll_interval);
+        }
+    }
+
+    // One batch, one transaction: locks the oldest free rows, sets aside those that do not decode,
+    // publishes the rest and deletes them; `set_aside` gets the rows set aside (reported once
+    // committed). Rolls back and throws on any failure.
+    std::size_t publish_batch(std::vector<std::pair<std::int64_t, std::string>>& set_aside) {
+        PGconn* conn = conn_.get();
+        detail::execute(conn, "BEGIN");
+        try {
+            std::vector<event> events;
+            std::vector<std::int64_t> seqs;
+            std::size_t rows = 0;
+            {
+                const auto r = detail::execute(conn, select_, {std::to_string(options_.batch)});
+                rows = static_cast<std::size_t>(PQntuples(r.get()));
+                for (int i = 0; i < PQntuples(r.get()); ++i) {
+                    const std::int64_t seq = std::stoll(PQgetvalue(r.get(), i, 0));
+                    try {
+                        events.push_back(wire_format::envelope().decode(
+                            std::string(PQgetvalue(r.get(), i, 1), static_cast<std::size_t>(PQgetlength(r.get(), i, 1))),
+                            options_.limits));
+                        seqs.push_back(seq);
+                    } catch (const decode_error& bad) {
+                        set_aside.emplace_back(seq, bad.what());
+                    }
+                }
+            }
+            for (const auto& [seq, reason] : set_aside) move_aside(seq, reason);
+            std::vector<std::int64_t> published = seqs;
+            if (!events.empty()) {
+                try {
+                    publish_(events);
+                } catch (const encode_error&) {
+                    published = publish_one_by_one(events, seqs, set_aside);
+                }
+                if (!published.empty()) detail::execute(conn, remove_, {array_of(published)});
+            }
+            detail::execute(conn, "COMMIT");
+            published_.fetch_add(published.size(), std::memory_order_relaxed);
+            return rows;
+        } catch (...) {
+            set_aside.clear();
+            if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE) {
+                detail::own(PQexec(conn, "ROLLBACK"));
+            }
+            throw;
+        }
+    }
+
+    // After an encode_error from a batch: each event alone, setting aside those its format
+    // refuses; returns the seqs published. Another failure throws (the batch rolls back: the
+    // events already published alone go again, at-least-once).
+    std::vector<std::int64_t> publish_one_by_one(const std::vector<event>& events, const std::vector<std::int64_t>& seqs,
+                                                 std::vector<std::pair<std::int64_t, std::string>>& set_aside) {
+        std::vector<std::int64_t> published;
+        for (std::size_t i = 0; i < events.size(); ++i) {
+            try {
+                publish_({events[i]});
+            } catch (const encode_error& refused) {
+                move_aside(seqs[i], refused.what());
+                set_aside.emplace_back(seqs[i], refused.what());
+                continue;
+            }
+            published.push_back(seqs[i]);
+        }
+        return published;
+    }
+
+    // Moves row `seq` to "<table>_dead" with `reason`, in the batch's transaction.
+    void move_aside(std::int64_t seq, const std::string& reason) {
+        detail::execute(conn_.get(), set_aside_, {std::to_string(seq), reason});
+    }
+
+    // A PostgreSQL array literal of `seqs`: {1,2,3}.
+    static std::string array_of(const std::vector<std::int64_t>& seqs) {
+        std::string text = "{";
+        for (std::size_t i = 0; i < seqs.size(); ++i) {
+            if (i > 0) text += ',';
+            text += std::to_string(seqs[i]);
+        }
+        return text + "}";
+    }
+
+    void report(std::exception_ptr exception, const std::string& about) const noexcept {
+        try {
+            failure f;
+            f.part = part::postgres;
+            f.where = "postgres::relay of " + server_ + " table " + options_.table + ", " + about;
+            f.exception = std::move(exception);
+            beacon::report(f, on_failure_);
+        } catch (...) {  // NOLINT(bugprone-empty-catch): out of memory while reporting: dropped
+        }
+    }
+
+    bool stopped() {
+        const std::lock_guard lock(mutex_);
+        return stopping_;
+    }
+
+    void wait(std::chrono::milliseconds how_long) {
+        std::unique_lock lock(mutex_);
+        wake_.wait_for(lock, how_long, [this] { return stopping_; });
+    }
+
+    publisher publish_;
+    relay_options options_;
+    failure_handler on_failure_;
+    connection conn_;
+    std::string server_;  // host:port/database, never the password
+    std::string select_;
+    std::string remove_;
+    std::string set_aside_;
+    std::mt19937_64 random_;
+    std::atomic<std::uint64_t> published_{0};
+    std::atomic<std::uint64_t> failures_{0};
+    std::atomic<std::uint64_t> set_aside_count_{0};
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;
+    std::thread thread_;  // last: joined before the members it uses go
+};
+
+}  // namespace beacon::postgres
