@@ -175,7 +175,7 @@ TEST_CASE("postgres: bad outbox options are refused by name, a closed connection
     CHECK(scalar(conn.get(), "SELECT count(*) FROM pg_tables WHERE tablename IN ('host_outbox', 'host_outbox_dead')") == 2);
 
     // A server nobody listens on: the connection is not open; the message names it, not the password.
-    const int port = beacon_test::free_pg_port();
+    const int port = beacon_test::free_port();
     auto nowhere = postgres_server::connect("host=127.0.0.1 port=" + std::to_string(port) +
                                             " dbname=gone user=host password=" + password + " connect_timeout=2");
     try {

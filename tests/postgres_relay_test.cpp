@@ -320,7 +320,7 @@ TEST_CASE("postgres: bad relay options are refused by name; an unreachable serve
     CHECK_THROWS_WITH(beacon::postgres::relay(conninfo, [](const std::vector<beacon::event>&) {}, options),
                       Contains("[beacon.config_error] /table"));
     CHECK_THROWS_WITH(beacon::postgres::relay(conninfo, nullptr), Contains("/publish"));
-    const int port = beacon_test::free_pg_port();
+    const int port = beacon_test::free_port();
     try {
         beacon::postgres::relay refused("host=127.0.0.1 port=" + std::to_string(port) + " dbname=gone user=host password=" +
                                             password + " connect_timeout=2",
