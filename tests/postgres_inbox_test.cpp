@@ -92,7 +92,7 @@ std::function<void()> insert_effect(PGconn* conn, int n) {
 }  // namespace
 
 TEST_CASE("a postgres inbox runs an event's effects once and records its id with them; nil ids are not recorded",
-          "[postgres][inbox]") {
+          "[postgres][inbox][behaviour16]") {
     database db;
     auto conn = db.connect();
     exec(conn.get(), "CREATE TABLE effects (n integer)");
@@ -131,7 +131,7 @@ TEST_CASE("a postgres inbox runs an event's effects once and records its id with
 }
 
 TEST_CASE("postgres: effects that throw roll back with the record: the event is processed as new next time",
-          "[postgres][inbox][failure]") {
+          "[postgres][inbox][failure][behaviour16]") {
     database db;
     auto conn = db.connect();
     exec(conn.get(), "CREATE TABLE effects (n integer)");
@@ -151,7 +151,7 @@ TEST_CASE("postgres: effects that throw roll back with the record: the event is 
 }
 
 TEST_CASE("postgres: a commit that fails is a postgres_error and keeps nothing, the record neither",
-          "[postgres][inbox][failure]") {
+          "[postgres][inbox][failure][behaviour16]") {
     database db;
     auto conn = db.connect();
     // Checked at COMMIT only: the effect's duplicate passes its INSERT, and the COMMIT itself fails.
@@ -214,7 +214,7 @@ TEST_CASE("postgres: records older than the horizon are deleted; the event is th
 }
 
 TEST_CASE("postgres: two consumers' inboxes, each with its connection, process each id once",
-          "[postgres][inbox][threads]") {
+          "[postgres][inbox][threads][behaviour16]") {
     database db;
     {
         auto conn = db.connect();
@@ -279,7 +279,7 @@ TEST_CASE("postgres: bad options and misuse are refused by name", "[postgres][in
 }
 
 TEST_CASE("postgres: a server killed mid-run is a postgres_error naming the server, never the password",
-          "[postgres][inbox][failure]") {
+          "[postgres][inbox][failure][behaviour12]") {
     postgres_server server;  // its own: this one dies
     exec(server.admin().get(), "CREATE ROLE worker LOGIN PASSWORD '" + password + "'");
     exec(server.admin().get(), "CREATE DATABASE beacon OWNER worker");

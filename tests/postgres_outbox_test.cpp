@@ -81,7 +81,7 @@ beacon::event created(const std::string& id) {
 }  // namespace
 
 TEST_CASE("postgres: an event added in the host's transaction commits with it, and a rollback leaves nothing",
-          "[postgres][outbox]") {
+          "[postgres][outbox][behaviour15]") {
     database db;
     auto conn = db.connect();
     exec(conn.get(), "CREATE TABLE records (id text)");
@@ -126,7 +126,7 @@ TEST_CASE("postgres: an event added in the host's transaction commits with it, a
 }
 
 TEST_CASE("postgres: a unit of work's events go to the outbox inside the storage transaction; a veto leaves none",
-          "[postgres][outbox][unit_of_work]") {
+          "[postgres][outbox][unit_of_work][behaviour15]") {
     database db;
     auto conn = db.connect();
     exec(conn.get(), "CREATE TABLE records (id text)");

@@ -166,7 +166,7 @@ TEST_CASE("postgres: a relay publishes the outbox in seq order, in batches, and 
 }
 
 TEST_CASE("postgres: a publisher that fails is retried with growing waits, and nothing is lost or reordered",
-          "[postgres][relay][failure][threads]") {
+          "[postgres][relay][failure][threads][behaviour15]") {
     const auto conninfo = database();
     commit_events(conninfo, 0, 30);
     recorder got;
@@ -215,7 +215,7 @@ TEST_CASE("postgres: a publisher that fails is retried with growing waits, and n
 }
 
 TEST_CASE("postgres: a corrupt row and an event the format refuses are set aside; the rows behind them go",
-          "[postgres][relay][failure]") {
+          "[postgres][relay][failure][behaviour15]") {
     const auto conninfo = database();
     commit_events(conninfo, 0, 6);
     auto conn = connect(conninfo);  // hand-edited bytes in the third row
@@ -276,7 +276,7 @@ TEST_CASE("postgres: two relays on one outbox, while the host commits, publish e
 }
 
 TEST_CASE("postgres: a server killed under a running relay is reported without the password; the relay reconnects",
-          "[postgres][relay][failure][threads]") {
+          "[postgres][relay][failure][threads][behaviour15]") {
     postgres_server server;  // its own: this one dies
     exec(server.admin().get(), "CREATE ROLE host LOGIN PASSWORD '" + password + "'");
     const auto conninfo = database(server);
@@ -364,7 +364,7 @@ void kill_and_wait(pid_t child) {
 // Redis is killed and restarted twice. Committed records and applied effects must match one to one.
 TEST_CASE("postgres: host and worker SIGKILLed over 10,000 units of work, Redis restarted twice: nothing lost, "
           "nothing twice",
-          "[postgres][relay][outbox][inbox][redis][kill][threads]") {
+          "[postgres][relay][outbox][inbox][redis][kill][threads][behaviour15][behaviour16]") {
     constexpr int total = 10000, worker_kills = 20, host_kills = 10;
     const auto started = std::chrono::steady_clock::now();
     const auto host_db = database(), worker_db = database();

@@ -350,7 +350,7 @@ kill_figures kill_consumers(guard mode, int total, int kills, int replay) {
 // again after they were removed: here, the producer's replay, across the restarts. The inbox
 // closes the gap: its record commits with the receiver's effect, so a kill leaves both or neither.
 TEST_CASE("a list consumer SIGKILLed 20 times over 10,000 events loses nothing; with the inbox, no effect twice",
-          "[redis][dedup][inbox][list][restart][kill]") {
+          "[redis][dedup][inbox][list][restart][kill][behaviour16]") {
     constexpr int kills = 20, replay = 500;
     const auto without = kill_consumers(guard::none, 10000, kills, replay);
     const auto with = kill_consumers(guard::redis_record, 10000, kills, replay);
@@ -440,7 +440,7 @@ TEST_CASE("the consumers of a stream group drop an event appended twice; a taken
 }
 
 TEST_CASE("a list consumer's inbox that cannot commit is reported, and the event delivered once it can",
-          "[redis][dedup][inbox][list][failure]") {
+          "[redis][dedup][inbox][list][failure][behaviour16]") {
     redis_server server;
     char path[] = "/tmp/beacon-inbox-XXXXXX";
     const int fd = ::mkstemp(path);
@@ -474,7 +474,7 @@ TEST_CASE("a list consumer's inbox that cannot commit is reported, and the event
     for (const char* suffix : {"", "-wal", "-shm"}) std::remove((std::string(path) + suffix).c_str());
 }
 
-TEST_CASE("a stream consumer with an inbox delivers an entry appended twice once", "[redis][dedup][inbox][stream]") {
+TEST_CASE("a stream consumer with an inbox delivers an entry appended twice once", "[redis][dedup][inbox][stream][behaviour16]") {
     redis_server server;
     auto forwarder = stream_test::listener_for(server.url());
     char path[] = "/tmp/beacon-inbox-XXXXXX";

@@ -43,7 +43,7 @@ std::function<void()> insert_effect(sqlite3* db, int n) {
 }  // namespace
 
 TEST_CASE("an inbox runs an event's effects once and records its id with them; nil ids are not recorded",
-          "[sqlite][inbox]") {
+          "[sqlite][inbox][behaviour16]") {
     database_file file;
     auto db = open(file.path);
     exec(db.get(), "CREATE TABLE effects (n INTEGER)");
@@ -74,7 +74,7 @@ TEST_CASE("an inbox runs an event's effects once and records its id with them; n
 }
 
 TEST_CASE("effects that throw roll back with the record: the event is processed as new next time",
-          "[sqlite][inbox][failure]") {
+          "[sqlite][inbox][failure][behaviour16]") {
     database_file file;
     auto db = open(file.path);
     exec(db.get(), "CREATE TABLE effects (n INTEGER)");
@@ -94,7 +94,7 @@ TEST_CASE("effects that throw roll back with the record: the event is processed 
 }
 
 TEST_CASE("a full, locked or read-only database fails the commit with sqlite_error and keeps nothing of it",
-          "[sqlite][inbox][failure]") {
+          "[sqlite][inbox][failure][behaviour16]") {
     database_file file;
     auto db = open(file.path);
     exec(db.get(), "CREATE TABLE effects (n INTEGER, padding BLOB)");
@@ -165,7 +165,7 @@ TEST_CASE("records older than the horizon are deleted; the event is then new aga
     CHECK(inbox.process(old, [] {}));  // forgotten: processed again
 }
 
-TEST_CASE("two consumers' inboxes on one file process each id once", "[sqlite][inbox][threads]") {
+TEST_CASE("two consumers' inboxes on one file process each id once", "[sqlite][inbox][threads][behaviour16]") {
     database_file file;
     {
         auto db = open(file.path);

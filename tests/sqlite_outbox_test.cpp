@@ -32,7 +32,7 @@ beacon::event created(const std::string& id) {
 }  // namespace
 
 TEST_CASE("an event added in the host's transaction commits with it, and a rollback leaves nothing",
-          "[sqlite][outbox]") {
+          "[sqlite][outbox][behaviour15]") {
     database_file file;
     auto db = open(file.path);
     exec(db.get(), "CREATE TABLE records (id TEXT)");
@@ -60,7 +60,7 @@ TEST_CASE("an event added in the host's transaction commits with it, and a rollb
 }
 
 TEST_CASE("a unit of work's events go to the outbox inside the storage transaction; a veto leaves none",
-          "[sqlite][outbox][unit_of_work]") {
+          "[sqlite][outbox][unit_of_work][behaviour15]") {
     database_file file;
     auto db = open(file.path);
     beacon::sqlite::outbox outbox(db.get());
@@ -90,7 +90,7 @@ TEST_CASE("a unit of work's events go to the outbox inside the storage transacti
     CHECK(outbox.pending() == 2);
 }
 
-TEST_CASE("a full database fails the add, and the host's transaction rolls back whole", "[sqlite][outbox][failure]") {
+TEST_CASE("a full database fails the add, and the host's transaction rolls back whole", "[sqlite][outbox][failure][behaviour15]") {
     database_file file;
     auto db = open(file.path);
     exec(db.get(), "CREATE TABLE records (id TEXT, body BLOB)");

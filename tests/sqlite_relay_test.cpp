@@ -106,7 +106,7 @@ TEST_CASE("a relay publishes the outbox in commit order, in batches, and deletes
 }
 
 TEST_CASE("a publisher that fails is retried with growing waits, and nothing is lost or reordered",
-          "[sqlite][relay][failure][threads]") {
+          "[sqlite][relay][failure][threads][behaviour15]") {
     database_file file;
     commit_events(file.path, 0, 30);
     recorder got;
@@ -151,7 +151,7 @@ TEST_CASE("a publisher that fails is retried with growing waits, and nothing is 
 }
 
 TEST_CASE("a corrupt row and an event the format refuses are set aside; the rows behind them go",
-          "[sqlite][relay][failure]") {
+          "[sqlite][relay][failure][behaviour15]") {
     database_file file;
     commit_events(file.path, 0, 6);
     {
@@ -246,7 +246,7 @@ sqlite_test::connection open_wal(const std::string& path) {
 // SIGKILLed at random moments and restarted (the host from its last committed record), and Redis
 // is killed and restarted twice. Committed records and applied effects must match one to one.
 TEST_CASE("host and worker SIGKILLed over 10,000 units of work, Redis restarted twice: nothing lost, nothing twice",
-          "[sqlite][relay][outbox][inbox][redis][kill][threads]") {
+          "[sqlite][relay][outbox][inbox][redis][kill][threads][behaviour15][behaviour16]") {
     constexpr int total = 10000, worker_kills = 20, host_kills = 10;
     database_file host_file, worker_file;
     beacon_test::redis_server server(/*durable=*/true);
