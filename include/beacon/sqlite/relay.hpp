@@ -144,6 +144,11 @@ private:
         if (rc != SQLITE_OK) throw detail::error_of(db.get(), "open");
         if (options.busy_timeout.count() > 0) sqlite3_busy_timeout(db.get(), static_cast<int>(options.busy_timeout.count()));
         detail::create_outbox_tables(db.get(), options.table);
+        // In WAL mode the relay's own commits (its deletes) need no fsync: one lost to a power cut
+        // only publishes those rows again, and WAL stays consistent (in rollback-journal mode the
+        // connection keeps SQLite's default, FULL: NORMAL there could harm the host's data).
+        detail::statement mode(db.get(), "PRAGMA journal_mode");
+        if (mode.step() && mode.text(0) == "wal") detail::execute(db.get(), "PRAGMA synchronous = NORMAL");
         return db;
     }
 
