@@ -78,7 +78,7 @@ inline postgres_error error_of(PGconn* conn, std::string_view what, const PGresu
     std::string message = server_message(failed);
     if (message.empty()) message = trimmed(PQerrorMessage(conn));
     if (message.empty()) message = "no result from libpq";
-    if (message.size() > 500) message = message.substr(0, 500) + "...";
+    if (message.size() > 500) message.replace(500, std::string::npos, "...");
     if (PQstatus(conn) != CONNECTION_OK) {
         message += " (the connection is lost: PQreset reconnects it; the outbox and the inbox leave that to the host, the "
                    "relay does it itself)";
