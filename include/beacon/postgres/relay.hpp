@@ -6,6 +6,7 @@
 /// one outbox, none publishes a row another has in hand), deletes what was published, retries with
 /// capped exponential backoff and jitter, reconnects, and sets aside rows it cannot publish.
 
+#include <beacon/detail/relay_loop.hpp>
 #include <beacon/detail/sql_name.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
@@ -17,19 +18,13 @@
 
 #include <libpq-fe.h>
 
-#include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <random>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -73,7 +68,7 @@ struct relay_stats {
 /// write) is called again with each event alone, and the rows it refuses are set aside. A row that
 /// does not decode is set aside (moved to "<table>_dead" with the reason, in the batch's
 /// transaction) and reported; it never blocks the rows behind it.
-class relay {
+class relay : public beacon::detail::relay_loop {
 public:
     /// Publishes a batch of events, in order; throws when it could not (the batch is retried).
     using publisher = std::function<void(const std::vector<event>&)>;
@@ -84,41 +79,25 @@ public:
     /// missing. Throws config_error for an empty publisher or a bad table name, postgres_error when
     /// the server cannot be reached or the tables cannot be created.
     relay(const std::string& conninfo, publisher publish, relay_options options = {}, failure_handler on_failure = {})
-        : publish_(std::move(publish)),
+        : relay_loop("postgres::relay", part::postgres, std::move(on_failure),
+                     {options.batch, options.poll_interval, options.backoff_min, options.backoff_max},
+                     [this] { return run_once(); }),
+          publish_(std::move(publish)),
           options_(checked(std::move(options))),
-          on_failure_(std::move(on_failure)),
           conn_(connect(conninfo, publish_)),
           server_(detail::server_name(conn_.get())),
           select_("SELECT seq, payload FROM " + options_.table + " ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED"),
           remove_("DELETE FROM " + options_.table + " WHERE seq = ANY($1::bigint[])"),
           set_aside_("WITH moved AS (DELETE FROM " + options_.table + " WHERE seq = $1 RETURNING *) INSERT INTO " +
                      options_.table + "_dead (seq, id, created_at, payload, reason) SELECT seq, id, created_at, "
-                     "payload, $2 FROM moved"),
-          random_(std::random_device{}()) {
+                     "payload, $2 FROM moved") {
         detail::create_outbox_tables(conn_.get(), options_.table);
+        set_where("postgres::relay of " + server_ + " table " + options_.table);
     }
     relay(const relay&) = delete;
     relay& operator=(const relay&) = delete;
     /// Stops and joins the thread `start` made, then closes the connection.
-    ~relay() {
-        stop();
-        if (thread_.joinable()) thread_.join();
-    }
-
-    /// Publishes in a new thread until `stop()`. Not together with `run_once` (one connection).
-    void start() {
-        if (thread_.joinable()) throw misuse_error("postgres::relay::start: the relay is already running");
-        thread_ = std::thread([this] { run(); });
-    }
-
-    /// Asks the thread to return after the batch in hand; returns at once.
-    void stop() noexcept {
-        {
-            const std::lock_guard lock(mutex_);
-            stopping_ = true;
-        }
-        wake_.notify_all();
-    }
+    ~relay() { halt(); }
 
     /// In the caller's thread: publishes one batch. Returns how many rows it took off the outbox
     /// (published or set aside): 0 when no row is free (none, or all locked by other relays). A
@@ -165,25 +144,6 @@ private:
         if (PQstatus(conn_.get()) == CONNECTION_OK) return;
         PQreset(conn_.get());
         if (PQstatus(conn_.get()) != CONNECTION_OK) throw detail::error_of(conn_.get(), "reconnect (PQreset)");
-    }
-
-    void run() {
-        auto backoff = options_.backoff_min;
-        while (!stopped()) {
-            std::size_t taken = 0;
-            try {
-                taken = run_once();
-                backoff = options_.backoff_min;
-            } catch (...) {
-                failures_.fetch_add(1, std::memory_order_relaxed);
-                report(std::current_exception(), "publishing");
-                std::uniform_int_distribution<std::int64_t> jitter(backoff.count() / 2, backoff.count());
-                wait(std::chrono::milliseconds(jitter(random_)));
-                backoff = std::min(backoff * 2, options_.backoff_max);
-                continue;
-            }
-            if (taken < options_.batch) wait(options_.poll_interval);
-        }
     }
 
     // One batch, one transaction: locks the oldest free rows, sets aside those that do not decode,
@@ -267,43 +227,13 @@ private:
         return text + "}";
     }
 
-    void report(std::exception_ptr exception, const std::string& about) const noexcept {
-        try {
-            failure f;
-            f.part = part::postgres;
-            f.where = "postgres::relay of " + server_ + " table " + options_.table + ", " + about;
-            f.exception = std::move(exception);
-            beacon::report(f, on_failure_);
-        } catch (...) {  // NOLINT(bugprone-empty-catch): out of memory while reporting: dropped
-        }
-    }
-
-    bool stopped() {
-        const std::lock_guard lock(mutex_);
-        return stopping_;
-    }
-
-    void wait(std::chrono::milliseconds how_long) {
-        std::unique_lock lock(mutex_);
-        wake_.wait_for(lock, how_long, [this] { return stopping_; });
-    }
-
     publisher publish_;
     relay_options options_;
-    failure_handler on_failure_;
     connection conn_;
     std::string server_;  // host:port/database, never the password
     std::string select_;
     std::string remove_;
     std::string set_aside_;
-    std::mt19937_64 random_;
-    std::atomic<std::uint64_t> published_{0};
-    std::atomic<std::uint64_t> failures_{0};
-    std::atomic<std::uint64_t> set_aside_count_{0};
-    std::mutex mutex_;
-    std::condition_variable wake_;
-    bool stopping_ = false;
-    std::thread thread_;  // last: joined before the members it uses go
 };
 
 }  // namespace beacon::postgres

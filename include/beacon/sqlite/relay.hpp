@@ -4,6 +4,7 @@
 /// commit order to any publisher (a Redis forwarder, a listener), deletes what was published,
 /// retries with capped exponential backoff and jitter, and sets aside rows it cannot read.
 
+#include <beacon/detail/relay_loop.hpp>
 #include <beacon/detail/sql_name.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
@@ -18,19 +19,13 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <random>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -72,7 +67,7 @@ struct relay_stats {
 /// called again with each event alone, so that the rows that cannot be published are set aside
 /// and the others go. A row that does not decode is set aside (moved to "<table>_dead" with the
 /// reason) and reported; it never blocks the rows behind it.
-class relay {
+class relay : public beacon::detail::relay_loop {
 public:
     /// Publishes a batch of events, in order; throws when it could not (the batch is retried).
     using publisher = std::function<void(const std::vector<event>&)>;
@@ -81,42 +76,28 @@ public:
     /// go to `on_failure` (the process-wide sink when empty). Throws config_error for an empty
     /// publisher or a bad table name, sqlite_error when the file cannot be opened.
     relay(const std::string& database, publisher publish, relay_options options = {}, failure_handler on_failure = {})
-        : database_(database),
+        : relay_loop("sqlite::relay", part::sqlite, std::move(on_failure),
+                     {options.batch, options.poll_interval, options.backoff_min, options.backoff_max},
+                     [this] { return run_once(); }),
+          database_(database),
           publish_(std::move(publish)),
           options_(std::move(options)),
-          on_failure_(std::move(on_failure)),
           db_(open(database, options_)),
           select_(db_.get(), "SELECT seq, payload FROM " + options_.table + " ORDER BY seq LIMIT ?1"),
           remove_(db_.get(), "DELETE FROM " + options_.table + " WHERE seq <= ?1"),
           set_aside_(db_.get(), "INSERT INTO " + options_.table + "_dead (seq, id, created_at, payload, reason) "
                                 "SELECT seq, id, created_at, payload, ?2 FROM " + options_.table + " WHERE seq = ?1"),
-          remove_one_(db_.get(), "DELETE FROM " + options_.table + " WHERE seq = ?1"),
-          random_(std::random_device{}()) {
+          remove_one_(db_.get(), "DELETE FROM " + options_.table + " WHERE seq = ?1") {
         if (!publish_) throw config_error("", "/publish", "the relay needs a publisher");
         if (options_.batch == 0) options_.batch = 1;
+        set_where("sqlite::relay of " + database_ + " table " + options_.table);
     }
     relay(const relay&) = delete;
     relay& operator=(const relay&) = delete;
     /// Stops and joins the thread `start` made, then releases the lock.
     ~relay() {
-        stop();
-        if (thread_.joinable()) thread_.join();
+        halt();
         if (lock_ >= 0) ::close(lock_);
-    }
-
-    /// Publishes in a new thread until `stop()`.
-    void start() {
-        if (thread_.joinable()) throw misuse_error("sqlite::relay::start: the relay is already running");
-        thread_ = std::thread([this] { run(); });
-    }
-
-    /// Asks the thread to return after the batch in hand; returns at once.
-    void stop() noexcept {
-        {
-            const std::lock_guard lock(mutex_);
-            stopping_ = true;
-        }
-        wake_.notify_all();
     }
 
     /// In the caller's thread: takes the outbox's lock if free, and publishes one batch. Returns
@@ -161,25 +142,6 @@ private:
         }
         if (!holding_) holding_ = ::flock(lock_, LOCK_EX | LOCK_NB) == 0;
         return holding_;
-    }
-
-    void run() {
-        auto backoff = options_.backoff_min;
-        while (!stopped()) {
-            std::size_t taken = 0;
-            try {
-                taken = run_once();
-                backoff = options_.backoff_min;
-            } catch (...) {
-                failures_.fetch_add(1, std::memory_order_relaxed);
-                report(std::current_exception(), "publishing");
-                std::uniform_int_distribution<std::int64_t> jitter(backoff.count() / 2, backoff.count());
-                wait(std::chrono::milliseconds(jitter(random_)));
-                backoff = std::min(backoff * 2, options_.backoff_max);
-                continue;
-            }
-            if (taken < options_.batch) wait(options_.poll_interval);
-        }
     }
 
     // One batch: decodes the oldest rows (setting aside those that do not decode), publishes the
@@ -252,46 +214,16 @@ private:
                "row " + std::to_string(seq));
     }
 
-    void report(std::exception_ptr exception, const std::string& about) const noexcept {
-        try {
-            failure f;
-            f.part = part::sqlite;
-            f.where = "sqlite::relay of " + database_ + " table " + options_.table + ", " + about;
-            f.exception = std::move(exception);
-            beacon::report(f, on_failure_);
-        } catch (...) {  // NOLINT(bugprone-empty-catch): out of memory while reporting: dropped
-        }
-    }
-
-    bool stopped() {
-        const std::lock_guard lock(mutex_);
-        return stopping_;
-    }
-
-    void wait(std::chrono::milliseconds how_long) {
-        std::unique_lock lock(mutex_);
-        wake_.wait_for(lock, how_long, [this] { return stopping_; });
-    }
-
     std::string database_;
     publisher publish_;
     relay_options options_;
-    failure_handler on_failure_;
     connection db_;
     detail::statement select_;
     detail::statement remove_;
     detail::statement set_aside_;
     detail::statement remove_one_;
-    std::mt19937_64 random_;
     int lock_ = -1;
     bool holding_ = false;
-    std::atomic<std::uint64_t> published_{0};
-    std::atomic<std::uint64_t> failures_{0};
-    std::atomic<std::uint64_t> set_aside_count_{0};
-    std::mutex mutex_;
-    std::condition_variable wake_;
-    bool stopping_ = false;
-    std::thread thread_;  // last: joined before the members it uses go
 };
 
 }  // namespace beacon::sqlite
