@@ -129,6 +129,12 @@ TEST_CASE("two web servers serve one hub's events through Redis pub/sub", "[web]
     CHECK(title(*r1) == "missed 1");
     CHECK(title(*r2) == "missed 2");
     CHECK(r2->id == b2->id);
+    // Each server's consumer reports the bad message in its own thread: wait for both.
+    const auto reported = [&] {
+        std::lock_guard lock(m);
+        return errors.size();
+    };
+    REQUIRE(beacon_test::eventually([&] { return reported() >= 2; }));
     std::lock_guard lock(m);
     CHECK(errors.size() == 2);  // one per server
     for (const auto& e : errors) CHECK_THAT(e, StartsWith("[beacon.decode_error]"));
