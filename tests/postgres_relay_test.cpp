@@ -7,6 +7,7 @@
 // outbox and relaying them, and a worker consuming with the postgres inbox, both SIGKILLed at
 // random and Redis restarted twice: every committed event's effect is applied exactly once.
 #include "postgres_server.hpp"
+#include "relay_test_support.hpp"
 #include "redis_test_support.hpp"
 
 #include <beacon/beacon.hpp>
@@ -32,6 +33,9 @@
 #include <vector>
 
 using Catch::Matchers::Contains;
+using relay_test::numbered;
+using relay_test::range;
+using relay_test::recorder;
 using namespace std::chrono_literals;
 using beacon_test::eventually;
 using beacon_test::pg_connection;
@@ -86,14 +90,6 @@ std::string database(postgres_server& server = cluster()) {
     return server.conninfo(name, "host", password);
 }
 
-beacon::event numbered(int n) {
-    beacon::event e("store", {{"n", n}});
-    e.action = beacon::action::create;
-    e.resource_name = "record";
-    e.uri = "/records/" + std::to_string(n);
-    e.stamp();
-    return e;
-}
 
 // Commits events first..last-1 into the outbox of `conninfo`, `per_transaction` to a transaction.
 void commit_events(const std::string& conninfo, int first, int last, int per_transaction = 10) {
@@ -106,29 +102,6 @@ void commit_events(const std::string& conninfo, int first, int last, int per_tra
     }
 }
 
-// A publisher that records the numbers it was given, batch by batch.
-struct recorder {
-    std::mutex mutex;
-    std::vector<std::vector<int>> batches;
-    std::vector<int> all() {
-        std::lock_guard lock(mutex);
-        std::vector<int> out;
-        for (const auto& b : batches) out.insert(out.end(), b.begin(), b.end());
-        return out;
-    }
-    void operator()(const std::vector<beacon::event>& events) {
-        std::vector<int> numbers;
-        for (const auto& e : events) numbers.push_back(e.data.at("n").get<int>());
-        std::lock_guard lock(mutex);
-        batches.push_back(std::move(numbers));
-    }
-};
-
-std::vector<int> range(int first, int last) {
-    std::vector<int> out;
-    for (int n = first; n < last; ++n) out.push_back(n);
-    return out;
-}
 
 }  // namespace
 

@@ -10,6 +10,7 @@
 #include <beacon/unit_of_work.hpp>
 
 #include "redis_test_support.hpp"
+#include "relay_test_support.hpp"
 #include "sqlite_test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -31,6 +32,9 @@
 #include <vector>
 
 using Catch::Matchers::Contains;
+using relay_test::numbered;
+using relay_test::range;
+using relay_test::recorder;
 using namespace std::chrono_literals;
 using beacon_test::eventually;
 using sqlite_test::database_file;
@@ -40,14 +44,6 @@ using sqlite_test::scalar;
 
 namespace {
 
-beacon::event numbered(int n) {
-    beacon::event e("store", {{"n", n}});
-    e.action = beacon::action::create;
-    e.resource_name = "record";
-    e.uri = "/records/" + std::to_string(n);
-    e.stamp();
-    return e;
-}
 
 // Commits events first..last-1 into the outbox of `path`, `per_transaction` to a transaction.
 void commit_events(const std::string& path, int first, int last, int per_transaction = 10) {
@@ -60,29 +56,6 @@ void commit_events(const std::string& path, int first, int last, int per_transac
     }
 }
 
-// A publisher that records the numbers it was given, batch by batch.
-struct recorder {
-    std::mutex mutex;
-    std::vector<std::vector<int>> batches;
-    std::vector<int> all() {
-        std::lock_guard lock(mutex);
-        std::vector<int> out;
-        for (const auto& b : batches) out.insert(out.end(), b.begin(), b.end());
-        return out;
-    }
-    void operator()(const std::vector<beacon::event>& events) {
-        std::vector<int> numbers;
-        for (const auto& e : events) numbers.push_back(e.data.at("n").get<int>());
-        std::lock_guard lock(mutex);
-        batches.push_back(std::move(numbers));
-    }
-};
-
-std::vector<int> range(int first, int last) {
-    std::vector<int> out;
-    for (int n = first; n < last; ++n) out.push_back(n);
-    return out;
-}
 
 }  // namespace
 
