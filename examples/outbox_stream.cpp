@@ -84,7 +84,7 @@ int store(const std::string& url, const std::string& path, int argc, char** argv
     beacon::redis::stream_forwarder_options to_stream;
     to_stream.url = url;
     beacon::redis::stream_forwarder forwarder(to_stream);
-    beacon::sqlite::relay relay(path, [&](const std::vector<beacon::event>& batch) { forwarder.forward(batch); });
+    beacon::sqlite::relay relay(path, forwarder);  // hands the stored envelopes to XADD as they are
     std::size_t published = 0;
     while (const auto n = relay.run_once()) published += n;  // a host runs relay.start() instead
     std::cout << "store: " << count(db.get(), "articles") << " articles, relay published " << published

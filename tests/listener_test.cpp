@@ -5,10 +5,12 @@
 #include <catch2/catch.hpp>
 
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+using Catch::Matchers::Contains;
 using Catch::Matchers::Message;
 using json = nlohmann::json;
 
@@ -307,6 +309,61 @@ TEST_CASE_METHOD(fixture, "a factory gets its alias's filter and hands the loade
         CHECK(audit.receiver_count() == 1);
     }
     CHECK(audit.receiver_count() == 0);
+}
+
+namespace {
+
+// A host's own outbox: rows in a vector; its relay a flag that says whether it still exists.
+struct memory_outbox : beacon::outbox {
+    std::vector<beacon::event> rows;
+    std::shared_ptr<int> relays = std::make_shared<int>(0);
+    void add(const beacon::event& e) override { rows.push_back(e); }
+    std::unique_ptr<beacon::relay> make_relay(beacon::relay_publisher, beacon::failure_handler) override {
+        struct counted : beacon::relay {
+            std::shared_ptr<int> count;
+            explicit counted(std::shared_ptr<int> c) : count(std::move(c)) { ++*count; }
+            ~counted() override { --*count; }
+            void start() override {}
+            void stop() noexcept override {}
+            std::size_t run_once() override { return 0; }
+            beacon::relay_stats stats() const noexcept override { return {}; }
+        };
+        return std::make_unique<counted>(relays);
+    }
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(fixture, "a factory claims a registered outbox by name and holds its relay while the alias is loaded",
+                 "[listener][outbox]") {
+    memory_outbox box;
+    types.add_outbox("main", box);
+    CHECK_THROWS_WITH(types.add_outbox("main", box), Contains("already registered"));
+    types.add("into_outbox", [](const beacon::listener_context& c) -> beacon::listener {
+        if (c.async) c.fail("outbox", "not async");
+        beacon::outbox& into = c.outbox("outbox");
+        c.hold(std::shared_ptr<beacon::relay>(into.make_relay(nullptr, {})));
+        return [&into](const beacon::event& e) { into.add(e); };
+    });
+    {
+        auto loaded = beacon::load_listeners(reg, {{"event_listeners", {{"a", {{"use", "into_outbox"}, {"outbox", "main"}}}}}}, types);
+        CHECK(*box.relays == 1);
+        changed.send(change(beacon::action::create, "record"));
+        CHECK(box.rows.size() == 1);
+        loaded.unload("a");
+        CHECK(*box.relays == 0);  // released with the alias
+    }
+    CHECK(load_error(*this, {{"event_listeners", {{"a", {{"use", "into_outbox"}, {"outbox", "nope"}}}}}}) ==
+          "[beacon.config_error] /event_listeners/a/outbox (alias \"a\"): unknown outbox \"nope\" (registered: main)");
+    CHECK(load_error(*this, {{"event_listeners", {{"a", {{"use", "into_outbox"}, {"outbox", "main"}}},
+                                                  {"b", {{"use", "into_outbox"}, {"outbox", "main"}}}}}}) ==
+          "[beacon.config_error] /event_listeners/b/outbox (alias \"b\"): outbox \"main\" serves another alias "
+          "already (its rows carry no destination)");
+    CHECK(*box.relays == 0);  // all or nothing: the first alias's relay went with the failed load
+    CHECK(load_error(*this, {{"event_listeners", {{"a", {{"use", "into_outbox"}, {"outbox", "main"}, {"async", true}}}}}}) ==
+          "[beacon.config_error] /event_listeners/a/outbox (alias \"a\"): not async");
+    auto again = beacon::load_listeners(reg, {{"event_listeners", {{"a", {{"use", "into_outbox"}, {"outbox", "main"}}}}}}, types);
+    CHECK(*box.relays == 1);  // a later load may claim it again
 }
 
 TEST_CASE_METHOD(fixture, "settings nested 100,000 levels deep are a config_error, not a stack overflow",

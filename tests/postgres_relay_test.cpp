@@ -219,6 +219,37 @@ TEST_CASE("postgres: a corrupt row and an event the format refuses are set aside
     CHECK(value(conn.get(), "SELECT count(*) FROM beacon_outbox_dead WHERE seq = 5 AND reason LIKE '%not allowed%'") == 1);
 }
 
+TEST_CASE("postgres: a configured redis_stream listener with an outbox appends what commits, as stored, through its relay",
+          "[postgres][relay][listener]") {
+    beacon_test::redis_server server;
+    const auto conninfo = database();
+    auto conn = connect(conninfo);
+    beacon::postgres::outbox outbox(conn.get());
+    beacon::registry reg;
+    beacon::resource_notifier notifier(reg);
+    beacon::listener_types types;
+    beacon::redis::add_stream_listener_type(types, &notifier);
+    types.add_outbox("orders", outbox);
+    auto loaded = beacon::load_listeners(
+        reg, {{"event_listeners", {{"feed", {{"use", "redis_stream"}, {"url", server.url()}, {"outbox", "orders"}}}}}}, types);
+    for (int n = 0; n < 3; ++n) {
+        exec(conn.get(), "BEGIN");
+        beacon::unit_of_work uow(notifier);
+        notifier.notify(numbered(n));
+        if (n == 1) {
+            uow.rollback();
+            exec(conn.get(), "ROLLBACK");
+        } else {
+            uow.commit([&] { exec(conn.get(), "COMMIT"); });
+        }
+    }
+    REQUIRE(eventually([&] { return server.command({"XLEN", "beacon.stream"})->integer == 2; }));
+    const auto entries = server.command({"XRANGE", "beacon.stream", "-", "+"});
+    CHECK(beacon::parse_event(entries->element[0]->element[1]->element[1]->str).data.at("n") == 0);
+    CHECK(beacon::parse_event(entries->element[1]->element[1]->element[1]->str).data.at("n") == 2);
+    CHECK(eventually([&] { return outbox.pending() == 0; }));
+}
+
 TEST_CASE("postgres: two relays on one outbox, while the host commits, publish each event once",
           "[postgres][relay][threads]") {
     const auto conninfo = database();
@@ -363,8 +394,7 @@ TEST_CASE("postgres: host and worker SIGKILLed over 10,000 units of work, Redis 
         options.poll_interval = 5ms;
         options.backoff_min = 5ms;
         options.backoff_max = 100ms;
-        beacon::postgres::relay relay(host_db, [&](const std::vector<beacon::event>& b) { forwarder.forward(b); },
-                                      options, [](const beacon::failure&) {});
+        beacon::postgres::relay relay(host_db, forwarder, options, [](const beacon::failure&) {});
         relay.start();
         for (int n = static_cast<int>(value(conn.get(), "SELECT coalesce(max(n) + 1, 0) FROM records")); n < total; ++n) {
             exec(conn.get(), "BEGIN");

@@ -99,6 +99,41 @@ TEST_CASE("a batch goes in one atomic LPUSH, and one event that cannot be writte
     CHECK(server.llen("queue") == 4);
 }
 
+TEST_CASE("stored texts go as they are in the forwarder's format, else decoded and written in it; a bad one holds none back",
+          "[redis][list][batch][texts]") {
+    redis_server server;
+    beacon::encoded_events stored;  // an outbox's rows: beacon's envelope
+    stored.push_back(" " + nlohmann::json(numbered(1)).dump() + " ");  // spaces: kept, so never rewritten
+    stored.push_back(nlohmann::json(numbered(2)).dump());
+    auto as_is = listener_for(server.url(), "as_is");
+    server.command({"CONFIG", "RESETSTAT"});
+    as_is(stored);  // as a relay's publisher calls it
+    CHECK_THAT(std::string(server.command({"INFO", "commandstats"})->str), Contains("cmdstat_lpush:calls=1,"));
+    CHECK(server.command({"LINDEX", "as_is", "-1"})->str == stored[0]);
+    CHECK(server.command({"LINDEX", "as_is", "0"})->str == stored[1]);
+
+    beacon::redis::forwarder_options kinto;
+    kinto.url = server.url();
+    kinto.list = "kinto";
+    kinto.format = beacon::wire_format::kinto();
+    beacon::redis::forwarder rewritten(kinto);
+    beacon::encoded_events with_bad = stored;
+    with_bad.push_back("{\"payload\": 3}");
+    CHECK_THROWS_WITH(rewritten.forward(with_bad),
+                      Contains("[beacon.encode_error]") &&
+                          Contains("text 2 of the batch does not decode in the wire format \"envelope\"") &&
+                          Contains("/payload"));
+    REQUIRE(server.llen("kinto") == 2);
+    CHECK(server.command({"LINDEX", "kinto", "-1"})->str == beacon::wire_format::kinto().encode(stored.decode(0)));
+
+    auto small = listener_for(server.url(), "small");
+    beacon::redis::forwarder_options bounded = small.options();
+    bounded.limits.max_bytes = stored[1].size();
+    beacon::redis::forwarder strict(bounded);
+    CHECK_THROWS_WITH(strict.forward(stored), Contains("text 0 of the batch is") && Contains("limits.max_bytes"));
+    CHECK(server.llen("small") == 1);
+}
+
 TEST_CASE("with Redis down the sender gets a redis_error and nothing crashes", "[redis][failure]") {
     const std::string url = redis_server::url_for(free_port());
     beacon::signal changed("core", "resource_changed");

@@ -65,6 +65,20 @@ TEST_CASE("a batch is appended in one transaction; an event that cannot be writt
                       Contains("[beacon.redis_error]") && Contains("XADD not.a.stream") && Contains("WRONGTYPE"));
 }
 
+TEST_CASE("stored texts are appended as they are, in one transaction", "[redis][stream][batch][texts]") {
+    redis_server server;
+    auto forwarder = listener_for(server.url(), 0);
+    beacon::encoded_events stored;  // an outbox's rows, as its relay hands them over
+    for (const auto& e : numbered(0, 3)) stored.push_back(nlohmann::json(e).dump() + "\n");
+    server.command({"CONFIG", "RESETSTAT"});
+    forwarder(stored);
+    CHECK_THAT(std::string(server.command({"INFO", "commandstats"})->str),
+               Contains("cmdstat_exec:calls=1,") && Contains("cmdstat_xadd:calls=3,"));
+    const auto entries = server.command({"XRANGE", "beacon.stream", "-", "+"});
+    REQUIRE(entries->elements == 3);
+    for (std::size_t i = 0; i < 3; ++i) CHECK(entries->element[i]->element[1]->element[1]->str == stored[i]);
+}
+
 TEST_CASE("the listener type \"redis_stream\" appends each commit's events in one round trip, in Kinto's bytes if asked",
           "[redis][stream][listener]") {
     redis_server server;

@@ -155,6 +155,38 @@ TEST_CASE("a corrupt row and an event the format refuses are set aside; the rows
           "{\"sender\": [unterminated");
 }
 
+TEST_CASE("a publisher of texts gets the stored envelopes as they are; a row not framed as an object is set aside",
+          "[sqlite][relay][texts][failure]") {
+    database_file file;
+    commit_events(file.path, 0, 5);
+    std::vector<std::string> stored;
+    {
+        auto db = open(file.path);  // hand-edited bytes: row 2 cut short, row 4 an object that is no event
+        exec(db.get(), "UPDATE beacon_outbox SET payload = '{\"sender\": [unterminated' WHERE seq = 2");
+        exec(db.get(), "UPDATE beacon_outbox SET payload = ' {\"not\": [\"an event\"]} ' WHERE seq = 4");
+        for (int seq : {1, 3, 4, 5}) {
+            stored.push_back(sqlite_test::text(db.get(), "SELECT payload FROM beacon_outbox WHERE seq = " + std::to_string(seq)));
+        }
+    }
+    std::vector<std::string> got;
+    std::vector<std::string> formats;
+    std::vector<std::string> reports;
+    beacon::sqlite::relay relay(
+        file.path,
+        [&](const beacon::encoded_events& b) {
+            formats.push_back(b.format().name());
+            for (std::size_t i = 0; i < b.size(); ++i) got.emplace_back(b[i]);
+        },
+        {}, [&](const beacon::failure& f) { reports.push_back(f.describe()); });
+    CHECK(relay.run_once() == 5);
+    CHECK(got == stored);  // byte for byte, the one that is no event too (the consumers dead-letter it)
+    CHECK(formats == std::vector<std::string>{"envelope"});
+    CHECK(relay.stats().published == 4);
+    CHECK(relay.stats().set_aside == 1);
+    REQUIRE(reports.size() == 1);
+    CHECK_THAT(reports[0], Contains("row 2") && Contains("not valid JSON") && Contains("set aside in beacon_outbox_dead"));
+}
+
 TEST_CASE("two relays on one outbox publish each event once", "[sqlite][relay][threads]") {
     database_file file;
     commit_events(file.path, 0, 500);
@@ -181,6 +213,66 @@ TEST_CASE("bad relay options are refused by name", "[sqlite][relay][config]") {
     CHECK_THROWS_WITH(beacon::sqlite::relay(file.path, [](const std::vector<beacon::event>&) {}, options),
                       Contains("[beacon.config_error] /table"));
     CHECK_THROWS_WITH(beacon::sqlite::relay(file.path, nullptr), Contains("/publish"));
+}
+
+TEST_CASE("a configured redis listener with an outbox writes in the host's transaction; its relay publishes the rows",
+          "[sqlite][relay][listener]") {
+    beacon_test::redis_server server;
+    database_file file;
+    auto db = open(file.path);
+    beacon::sqlite::outbox outbox(db.get());
+    beacon::registry reg;
+    beacon::resource_notifier notifier(reg);
+    beacon::listener_types types;
+    beacon::redis::add_listener_types(types, &notifier);
+    beacon::redis::add_stream_listener_type(types, &notifier);
+    types.add_outbox("main", outbox);
+    const nlohmann::json settings = {
+        {"event_listeners", {{"feed", {{"use", "redis"}, {"url", server.url()}, {"list", "feed"}, {"outbox", "main"}}}}}};
+    auto loaded = beacon::load_listeners(reg, settings, types);
+    const auto commit = [&](int n, bool keep) {
+        exec(db.get(), "BEGIN");
+        beacon::unit_of_work uow(notifier);
+        notifier.notify(numbered(n));
+        if (keep) {
+            uow.commit([&] { exec(db.get(), "COMMIT"); });
+        } else {
+            uow.rollback();
+            exec(db.get(), "ROLLBACK");
+        }
+    };
+    commit(1, true);
+    commit(2, false);  // rolled back: nothing in the outbox, nothing published
+    commit(3, true);
+    REQUIRE(eventually([&] { return server.llen("feed") == 2; }));
+    const auto oldest = server.command({"LINDEX", "feed", "-1"});
+    CHECK(beacon::parse_event(oldest->str).data.at("n") == 1);
+    CHECK(beacon::parse_event(server.command({"LINDEX", "feed", "0"})->str).data.at("n") == 3);
+    CHECK(eventually([&] { return outbox.pending() == 0; }));
+    CHECK_THROWS_WITH(notifier.notify(numbered(4)), Contains("no transaction is open"));  // no unit, no transaction
+
+    loaded.unload("feed");  // stops its relay: what commits now stays in the outbox
+    exec(db.get(), "BEGIN");
+    outbox.add(numbered(5));
+    exec(db.get(), "COMMIT");
+    std::this_thread::sleep_for(300ms);  // three of the relay's polls, had it still run
+    CHECK(outbox.pending() == 1);
+    CHECK(server.llen("feed") == 2);
+
+    const auto bad = [&](nlohmann::json options) {
+        return beacon::load_listeners(reg, {{"event_listeners", {{"feed", std::move(options)}}}}, types);
+    };
+    CHECK_THROWS_WITH(bad({{"use", "redis"}, {"outbox", "other"}}),
+                      Contains("[beacon.config_error]") && Contains("/event_listeners/feed/outbox") &&
+                          Contains("unknown outbox \"other\" (registered: main)"));
+    CHECK_THROWS_WITH(bad({{"use", "redis_stream"}, {"outbox", 1}}), Contains("expected the name of an outbox"));
+    CHECK_THROWS_WITH(bad({{"use", "redis"}, {"outbox", "main"}, {"async", true}}), Contains("cannot be async"));
+    CHECK_THROWS_WITH(beacon::load_listeners(reg,
+                                             {{"event_listeners",
+                                               {{"a", {{"use", "redis"}, {"outbox", "main"}}},
+                                                {"b", {{"use", "redis_stream"}, {"outbox", "main"}}}}}},
+                                             types),
+                      Contains("/event_listeners/b/outbox") && Contains("serves another alias already"));
 }
 
 namespace {
@@ -240,8 +332,7 @@ TEST_CASE("host and worker SIGKILLed over 10,000 units of work, Redis restarted 
         options.poll_interval = 5ms;
         options.backoff_min = 5ms;
         options.backoff_max = 100ms;
-        beacon::sqlite::relay relay(host_file.path, [&](const std::vector<beacon::event>& b) { forwarder.forward(b); },
-                                    options, [](const beacon::failure&) {});
+        beacon::sqlite::relay relay(host_file.path, forwarder, options, [](const beacon::failure&) {});
         relay.start();
         for (int n = static_cast<int>(scalar(db.get(), "SELECT coalesce(max(n) + 1, 0) FROM records")); n < total; ++n) {
             exec(db.get(), "BEGIN");

@@ -10,6 +10,7 @@
 #include <beacon/failure.hpp>
 #include <beacon/filter.hpp>
 #include <beacon/filtered_signal.hpp>
+#include <beacon/outbox.hpp>
 #include <beacon/registry.hpp>
 
 #include <nlohmann/json.hpp>
@@ -56,12 +57,44 @@ struct listener_context {
     /// What the loader connects the listener with: its actions and resources (for a factory that
     /// also observes something else, e.g. `resource_notifier::on_after_commit`, and applies it itself).
     ::beacon::filter filter;
+    /// Whether the loader delivers this alias asynchronously (its "async" setting, which the
+    /// factory does not see in `options`).
+    bool async = false;
+    /// The outboxes the host registered (listener_types::add_outbox), by name.
+    std::map<std::string, ::beacon::outbox*, std::less<>> outboxes;
     /// Where `keep` puts connections; copies of the context share it, and the loader empties it.
     std::shared_ptr<std::vector<scoped_connection>> kept = std::make_shared<std::vector<scoped_connection>>();
+    /// Where `hold` puts what the listener needs while loaded; shared like `kept`.
+    std::shared_ptr<std::vector<std::shared_ptr<void>>> held = std::make_shared<std::vector<std::shared_ptr<void>>>();
+    /// The outboxes claimed by the aliases of one load_listeners call (each serves one alias).
+    std::shared_ptr<std::set<const ::beacon::outbox*>> claimed = std::make_shared<std::set<const ::beacon::outbox*>>();
 
     /// Hands `c` to the loader (from the factory): it is disconnected when this alias is unloaded,
     /// or at once when loading fails (all or nothing, like the listener's own connections).
     void keep(connection c) const { kept->emplace_back(std::move(c)); }
+
+    /// Hands `resource` (a relay) to the loader (from the factory): it is released when this alias
+    /// is unloaded, after its connections, or at once when loading fails.
+    void hold(std::shared_ptr<void> resource) const { held->push_back(std::move(resource)); }
+
+    /// The outbox the option `name` names, claimed for this alias. Throws config_error naming the
+    /// option when it is not a string, names no registered outbox, or names one another alias of
+    /// the same load claimed (an outbox's rows carry no destination: it serves one alias).
+    ::beacon::outbox& outbox(std::string_view name) const {
+        const auto value = options.find(name);
+        if (value == options.end() || !value->is_string()) fail(name, "expected the name of an outbox the host registered");
+        const auto it = outboxes.find(value->get_ref<const std::string&>());
+        if (it == outboxes.end()) {
+            std::string known;
+            for (const auto& [n, box] : outboxes) known += (known.empty() ? "" : ", ") + n;
+            fail(name, "unknown outbox \"" + detail::excerpt(value->get_ref<const std::string&>(), 64) + "\" (registered: " +
+                           (known.empty() ? "none" : known) + ")");
+        }
+        if (!claimed->insert(it->second).second) {
+            fail(name, "outbox \"" + it->first + "\" serves another alias already (its rows carry no destination)");
+        }
+        return *it->second;
+    }
 
     /// The JSON pointer of option `name` in the configuration, for error messages.
     std::string key(std::string_view name) const {
@@ -100,6 +133,23 @@ public:
         return it == factories_.end() ? listener_factory() : it->second;
     }
 
+    /// Registers `box` as the outbox `name`, for the listener types that take an `outbox` option
+    /// (listener_context::outbox); `box` must outlive the listeners loaded with it. Throws
+    /// misuse_error when the name is taken or empty.
+    void add_outbox(std::string name, ::beacon::outbox& box) {
+        if (name.empty()) throw misuse_error("listener_types::add_outbox: an outbox needs a name");
+        std::unique_lock lock(mutex_);
+        if (!outboxes_.emplace(name, &box).second) {
+            throw misuse_error("listener_types::add_outbox: outbox \"" + name + "\" is already registered");
+        }
+    }
+
+    /// The registered outboxes, by name.
+    std::map<std::string, ::beacon::outbox*, std::less<>> outboxes() const {
+        std::shared_lock lock(mutex_);
+        return outboxes_;
+    }
+
     /// The registered type names, sorted.
     std::vector<std::string> names() const {
         std::shared_lock lock(mutex_);
@@ -111,6 +161,7 @@ public:
 private:
     mutable std::shared_mutex mutex_;
     std::map<std::string, listener_factory, std::less<>> factories_;
+    std::map<std::string, ::beacon::outbox*, std::less<>> outboxes_;
 };
 
 /// The listeners one `load_listeners` call connected; destroying it unloads them all.
@@ -161,6 +212,7 @@ private:
 
     struct loaded {
         std::string alias;
+        std::vector<std::shared_ptr<void>> held;  // released after the connections (declared before them)
         std::unique_ptr<async_receiver> async;  // destroyed after the connections (declared before them)
         std::vector<scoped_connection> connections;
     };
@@ -325,6 +377,8 @@ inline listener_spec read_spec(listener_context context, const listener_types& t
     for (auto& [word, key] : read_words(c, "resources")) spec.resources.insert(std::move(word));
     for (action a : spec.actions) (a == action::read ? spec.reads : spec.writes) = true;
     spec.async = read_async_setting(c.options, c.alias, [&c](std::string_view name) { return c.key(name); });
+    spec.context.async = spec.async.has_value();
+    spec.context.outboxes = types.outboxes();
     // The loader's own option: the factory does not see it (nor the flat form's "async.<key>").
     for (auto it = spec.context.options.begin(); it != spec.context.options.end();) {
         it = it.key() == "async" || it.key().rfind("async.", 0) == 0 ? spec.context.options.erase(it) : std::next(it);
@@ -340,6 +394,7 @@ inline std::vector<listener_spec> read_specs(registry& reg, const nlohmann::json
     std::vector<listener_spec> specs;
     const auto list = settings.find("event_listeners");
     if (list == settings.end() || list->is_null()) return specs;
+    const auto claimed = std::make_shared<std::set<const ::beacon::outbox*>>();  // one set for the whole load
     if (list->is_object()) {
         for (const auto& [alias, options] : list->items()) {
             const auto here = (pointer("/event_listeners") / alias).to_string();
@@ -348,6 +403,7 @@ inline std::vector<listener_spec> read_specs(registry& reg, const nlohmann::json
                 throw config_error(alias, here, std::string("expected an object of listener settings, got ") + options.type_name());
             }
             specs.push_back(read_spec({alias, options, &reg, here}, types));
+            specs.back().context.claimed = claimed;
         }
         return specs;
     }
@@ -365,6 +421,7 @@ inline std::vector<listener_spec> read_specs(registry& reg, const nlohmann::json
             if (key.size() > prefix.size() && key.compare(0, prefix.size(), prefix) == 0) options[key.substr(prefix.size())] = value;
         }
         specs.push_back(read_spec({alias, std::move(options), &reg, "/" + prefix}, types));
+        specs.back().context.claimed = claimed;
     }
     return specs;
 }
@@ -451,7 +508,8 @@ inline loaded_listeners load_listeners(registry& reg, const nlohmann::json& sett
         const std::size_t phase = spec.async && spec.async->after_commit ? 1 : 0;
         auto call = [l = built[i]](const event& e) { (*l)(e); };
         auto& loaded = out.listeners_.emplace_back(
-            loaded_listeners::loaded{spec.context.alias, std::move(asyncs[i]), std::move(*spec.context.kept)});
+            loaded_listeners::loaded{spec.context.alias, std::move(*spec.context.held), std::move(asyncs[i]),
+                                     std::move(*spec.context.kept)});
         if (spec.writes) loaded.connections.emplace_back(on_changed[phase]->connect(test, call));
         if (spec.reads) loaded.connections.emplace_back(on_read[phase]->connect(test, call));
     }

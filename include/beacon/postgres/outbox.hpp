@@ -9,13 +9,16 @@
 #include <beacon/event.hpp>
 #include <beacon/postgres/detail/connection.hpp>
 #include <beacon/postgres/detail/outbox_table.hpp>
+#include <beacon/outbox.hpp>
 #include <beacon/postgres/error.hpp>
+#include <beacon/postgres/relay.hpp>
 #include <beacon/wire_format.hpp>
 
 #include <libpq-fe.h>
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -46,7 +49,7 @@ struct outbox_options {
 /// commit), begin the storage transaction before `unit_of_work::commit`, and commit it in the
 /// function given to `commit`. The connection must outlive the outbox and is used from the thread
 /// that writes (libpq connections are not thread-safe).
-class outbox {
+class outbox : public beacon::outbox {
 public:
     /// An outbox over `conn` (which the host keeps open); creates its tables when missing. Throws
     /// config_error for a null `conn` or a bad table name, postgres_error when the connection is
@@ -64,7 +67,7 @@ public:
     /// the transaction is aborted already; encode_error when the event cannot be encoded;
     /// postgres_error when the row cannot be written (the host's transaction is then aborted, and
     /// its COMMIT would roll back: the host should roll back).
-    void add(const event& e) {
+    void add(const event& e) override {
         switch (PQtransactionStatus(conn_)) {
             case PQTRANS_INTRANS: break;
             case PQTRANS_INERROR:
@@ -89,6 +92,16 @@ public:
     /// rolls back.
     std::function<void(const event&)> receiver() {
         return [this](const event& e) { add(e); };
+    }
+
+    /// A relay of this outbox's table on the server and database of the host's connection, as the
+    /// same role (libpq's PQconninfo: the password too, never shown), relay_options' defaults
+    /// otherwise; not started, publishing to `publish`. Throws what the relay's constructor throws.
+    std::unique_ptr<beacon::relay> make_relay(relay_publisher publish, failure_handler on_failure = {}) override {
+        relay_options options;
+        options.table = options_.table;
+        return std::make_unique<relay>(detail::conninfo_of(conn_), std::move(publish), std::move(options),
+                                       std::move(on_failure));
     }
 
     /// How many rows wait to be published (committed, or written in the connection's open

@@ -6,6 +6,7 @@
 /// one outbox, none publishes a row another has in hand), deletes what was published, retries with
 /// capped exponential backoff and jitter, reconnects, and sets aside rows it cannot publish.
 
+#include <beacon/detail/relay_batch.hpp>
 #include <beacon/detail/relay_loop.hpp>
 #include <beacon/detail/sql_name.hpp>
 #include <beacon/error.hpp>
@@ -25,6 +26,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -43,13 +45,6 @@ struct relay_options {
     json_limits limits;
 };
 
-/// What a relay did so far.
-struct relay_stats {
-    std::uint64_t published = 0;  ///< Events the publisher accepted (and whose rows were deleted).
-    std::uint64_t failures = 0;   ///< Batches that failed (a publisher that threw, a lost connection), each retried.
-    std::uint64_t set_aside = 0;  ///< Rows moved to "<table>_dead": unreadable, or refused by the format.
-};
-
 /// Publishes a PostgreSQL outbox, in its own thread (`start`) or the caller's (`run_once`), through
 /// its own connection (made from a conninfo, reset with PQreset when lost). Each batch is one
 /// transaction: `SELECT ... ORDER BY seq LIMIT batch FOR UPDATE SKIP LOCKED`, the publisher, then
@@ -66,12 +61,15 @@ struct relay_stats {
 /// (`on_failure`, a beacon::failure of part::postgres) and retried with the backoff; a lost
 /// connection is reset first. A publisher that throws encode_error (an event its format cannot
 /// write) is called again with each event alone, and the rows it refuses are set aside. A row that
-/// does not decode is set aside (moved to "<table>_dead" with the reason, in the batch's
-/// transaction) and reported; it never blocks the rows behind it.
+/// cannot be published (one that does not decode, for a publisher of events; one not framed as a
+/// JSON object, for a publisher of texts, which gets the others as they are) is set aside (moved
+/// to "<table>_dead" with the reason, in the batch's transaction) and reported; it never blocks
+/// the rows behind it.
 class relay : public beacon::detail::relay_loop {
 public:
-    /// Publishes a batch of events, in order; throws when it could not (the batch is retried).
-    using publisher = std::function<void(const std::vector<event>&)>;
+    /// What the relay publishes to (beacon::relay_publisher): a function of `const encoded_events&`
+    /// (the rows' texts as they are: a Redis forwarder), or else of `const std::vector<event>&`.
+    using publisher = beacon::relay_publisher;
 
     /// A relay of the outbox `options.table` in the database `conninfo` names (libpq's connection
     /// string or URI; it is never quoted in a message, nor its password), to `publish`; failures
@@ -97,13 +95,13 @@ public:
     relay(const relay&) = delete;
     relay& operator=(const relay&) = delete;
     /// Stops and joins the thread `start` made, then closes the connection.
-    ~relay() { halt(); }
+    ~relay() override { halt(); }
 
     /// In the caller's thread: publishes one batch. Returns how many rows it took off the outbox
     /// (published or set aside): 0 when no row is free (none, or all locked by other relays). A
     /// failure throws (its exception: the publisher's, or a postgres_error), with nothing deleted;
     /// a lost connection is reset at the next call.
-    std::size_t run_once() {
+    std::size_t run_once() override {
         reconnect();
         std::vector<std::pair<std::int64_t, std::string>> set_aside;
         const std::size_t taken = publish_batch(set_aside);
@@ -116,11 +114,6 @@ public:
         return taken;
     }
 
-    /// What the relay did so far.
-    relay_stats stats() const noexcept {
-        return {published_.load(std::memory_order_relaxed), failures_.load(std::memory_order_relaxed),
-                set_aside_count_.load(std::memory_order_relaxed)};
-    }
 
 private:
     using connection = std::unique_ptr<PGconn, void (*)(PGconn*)>;
@@ -153,32 +146,24 @@ private:
         PGconn* conn = conn_.get();
         detail::execute(conn, "BEGIN");
         try {
-            std::vector<event> events;
-            std::vector<std::int64_t> seqs;
+            beacon::detail::relay_batch batch(publish_, options_.limits);
             std::size_t rows = 0;
             {
                 const auto r = detail::execute(conn, select_, {std::to_string(options_.batch)});
                 rows = static_cast<std::size_t>(PQntuples(r.get()));
                 for (int i = 0; i < PQntuples(r.get()); ++i) {
                     const std::int64_t seq = std::stoll(PQgetvalue(r.get(), i, 0));
-                    try {
-                        events.push_back(wire_format::envelope().decode(
-                            std::string(PQgetvalue(r.get(), i, 1), static_cast<std::size_t>(PQgetlength(r.get(), i, 1))),
-                            options_.limits));
-                        seqs.push_back(seq);
-                    } catch (const decode_error& bad) {
-                        set_aside.emplace_back(seq, bad.what());
-                    }
+                    const std::string_view text(PQgetvalue(r.get(), i, 1), static_cast<std::size_t>(PQgetlength(r.get(), i, 1)));
+                    if (auto why = batch.add(seq, text)) set_aside.emplace_back(seq, std::move(*why));
                 }
             }
             for (const auto& [seq, reason] : set_aside) move_aside(seq, reason);
-            std::vector<std::int64_t> published = seqs;
-            if (!events.empty()) {
-                try {
-                    publish_(events);
-                } catch (const encode_error&) {
-                    published = publish_one_by_one(events, seqs, set_aside);
-                }
+            std::vector<std::int64_t> published;
+            if (!batch.empty()) {
+                published = batch.publish([&](std::int64_t seq, const std::string& reason) {
+                    move_aside(seq, reason);
+                    set_aside.emplace_back(seq, reason);
+                });
                 if (!published.empty()) detail::execute(conn, remove_, {array_of(published)});
             }
             detail::execute(conn, "COMMIT");
@@ -191,25 +176,6 @@ private:
             }
             throw;
         }
-    }
-
-    // After an encode_error from a batch: each event alone, setting aside those its format
-    // refuses; returns the seqs published. Another failure throws (the batch rolls back: the
-    // events already published alone go again, at-least-once).
-    std::vector<std::int64_t> publish_one_by_one(const std::vector<event>& events, const std::vector<std::int64_t>& seqs,
-                                                 std::vector<std::pair<std::int64_t, std::string>>& set_aside) {
-        std::vector<std::int64_t> published;
-        for (std::size_t i = 0; i < events.size(); ++i) {
-            try {
-                publish_({events[i]});
-            } catch (const encode_error& refused) {
-                move_aside(seqs[i], refused.what());
-                set_aside.emplace_back(seqs[i], refused.what());
-                continue;
-            }
-            published.push_back(seqs[i]);
-        }
-        return published;
     }
 
     // Moves row `seq` to "<table>_dead" with `reason`, in the batch's transaction.

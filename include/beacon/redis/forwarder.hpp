@@ -3,6 +3,7 @@
 /// The Redis bridge's sending side for lists and channels: a forwarder that writes events to a
 /// Redis list (LPUSH) or channel (PUBLISH), and the configured listener types "redis" and Kinto's.
 
+#include <beacon/encoded_events.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 #include <beacon/listener.hpp>
@@ -65,19 +66,15 @@ public:
     /// trip: one LPUSH of all of them (atomic) to a list, or pipelined PUBLISHes to a channel.
     /// An event that cannot be written does not hold the others back: they are sent, then the
     /// encode_error of the first event left out is thrown.
-    void forward(const std::vector<event>& batch) const {
-        const auto encoded = detail::encode_batch(state_->options.format, batch, limit());
-        if (encoded.size() != 0) {
-            std::vector<detail::redis_command> commands;
-            if (state_->options.channel.empty()) {
-                commands.push_back({"LPUSH", target()});
-                for (std::size_t i = 0; i < encoded.size(); ++i) commands.back().push_back(encoded[i]);
-            } else {
-                for (std::size_t i = 0; i < encoded.size(); ++i) commands.push_back({"PUBLISH", target(), encoded[i]});
-            }
-            send(commands);
-        }
-        if (encoded.first_bad) throw *encoded.first_bad;
+    void forward(const std::vector<event>& batch) const { send(detail::encode_batch(state_->options.format, batch, limit())); }
+
+    /// Pushes or publishes the texts of `batch` (events written already: an outbox's rows, which
+    /// its relay hands over) in one round trip, as the batch of events above: as they are when
+    /// `batch` is in the forwarder's format, else each decoded (within `limits`) and written in
+    /// it. A text longer than `limits.max_bytes`, or one that does not decode, is left out, the
+    /// others sent, then its encode_error thrown.
+    void forward(const encoded_events& batch) const {
+        send(detail::encode_batch(state_->options.format, batch, limit(), state_->options.limits));
     }
 
     /// The options the forwarder was made with.
@@ -91,6 +88,21 @@ private:
     detail::size_limit limit() const noexcept { return {state_->options.limits.max_bytes, "limits.max_bytes", 0}; }
 
     void send(const std::vector<detail::redis_command>& commands) const { state_->pool.pipeline(commands); }
+
+    // One LPUSH of every text (atomic), or pipelined PUBLISHes; then the first text's error.
+    void send(const detail::encoded_batch& encoded) const {
+        if (encoded.size() != 0) {
+            std::vector<detail::redis_command> commands;
+            if (state_->options.channel.empty()) {
+                commands.push_back({"LPUSH", target()});
+                for (std::size_t i = 0; i < encoded.size(); ++i) commands.back().push_back(encoded[i]);
+            } else {
+                for (std::size_t i = 0; i < encoded.size(); ++i) commands.push_back({"PUBLISH", target(), encoded[i]});
+            }
+            send(commands);
+        }
+        if (encoded.first_bad) throw *encoded.first_bad;
+    }
 
     struct state {
         explicit state(forwarder_options o)
@@ -115,7 +127,7 @@ inline forwarder make_forwarder(const listener_context& c, forwarder_options opt
         } else if (key == "url" || key == "list" || key == "listname" || key == "channel") {
             (key == "url" ? options.url : key == "channel" ? options.channel : options.list) = config_string(c, key, value);
         } else {
-            c.fail(key, "unknown option of a redis listener (expected url, list (or Kinto's listname), channel, format or pool_size)");
+            c.fail(key, "unknown option of a redis listener (expected url, list (or Kinto's listname), channel, format, pool_size or outbox)");
         }
     }
     if (c.options.contains("list") && c.options.contains("listname")) {
@@ -134,7 +146,7 @@ inline forwarder make_forwarder(const listener_context& c, forwarder_options opt
 /// The factory of a forwarder listener type whose defaults are `defaults` (see add_listener_types).
 inline listener_factory forwarder_factory(forwarder_options defaults, resource_notifier* notifier, std::vector<wire_format> formats) {
     return [defaults = std::move(defaults), notifier, formats = std::move(formats)](const listener_context& c) -> listener {
-        return forward_after_commit(c, make_forwarder(c, defaults, formats), notifier);
+        return forwarding_listener(c, make_forwarder(c, defaults, formats), notifier);
     };
 }
 
@@ -147,8 +159,11 @@ inline listener_factory forwarder_factory(forwarder_options defaults, resource_n
 /// - "cliquet.listeners.redis" (Cliquet's), the same on "cliquet.events".
 /// Each takes the options `url`, `list` (also as Kinto's `listname`) or `channel`, `format`
 /// ("envelope", "kinto", or the name of one of the host's `formats`) and `pool_size` (a positive
-/// number, also as a string, as Kinto's ini files give it). Without `notifier`, every event the
-/// loader passes a listener is forwarded at once. With `notifier` (which must outlive the loaded
+/// number, also as a string, as Kinto's ini files give it), and `outbox` (the name of an outbox
+/// the host registered with listener_types::add_outbox: the events are written into it inside the
+/// host's transaction, and a relay started with the alias publishes them; see
+/// detail::forwarding_listener). Without `notifier`, every event the loader passes a listener is
+/// forwarded at once. With `notifier` (which must outlive the loaded
 /// listeners), the events of a unit of work are published only after its commit: each
 /// after-commit batch's events that the alias's filter (`listener_context::filter`) passes, in one
 /// round trip per commit, failures (a redis_error, or the encode_error of an event that cannot be

@@ -3,6 +3,7 @@
 /// The sending side of Redis Streams: a forwarder that appends each event to a stream with XADD,
 /// bounded with `MAXLEN ~`, a batch in one round trip; and the configured listener type "redis_stream".
 
+#include <beacon/encoded_events.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 #include <beacon/listener.hpp>
@@ -75,8 +76,23 @@ public:
     /// atomically (MULTI/EXEC): either all of those entries are added or none. An event that
     /// cannot be written does not hold the others back (as with forwarder): they are appended,
     /// then the encode_error of the first event left out is thrown.
-    void forward(const std::vector<event>& batch) const {
-        const auto encoded = detail::encode_batch(state_->options.format, batch, limit());
+    void forward(const std::vector<event>& batch) const { append(detail::encode_batch(state_->options.format, batch, limit())); }
+
+    /// Appends the texts of `batch` (events written already: an outbox's rows, which its relay
+    /// hands over) in one round trip and atomically, as the batch of events above: as they are
+    /// when `batch` is in the forwarder's format, else each decoded (within `limits`) and written
+    /// in it. A text over the limits, or one that does not decode, is left out, the others
+    /// appended, then its encode_error thrown.
+    void forward(const encoded_events& batch) const {
+        append(detail::encode_batch(state_->options.format, batch, limit(), state_->options.limits));
+    }
+
+    /// The options the forwarder was made with.
+    const stream_forwarder_options& options() const noexcept { return state_->options; }
+
+private:
+    // One XADD, or MULTI, an XADD per text, EXEC; then the first text's error.
+    void append(const detail::encoded_batch& encoded) const {
         if (encoded.size() == 1) {
             state_->pool.pipeline({xadd(encoded[0])});
         } else if (encoded.size() > 1) {
@@ -99,10 +115,6 @@ public:
         if (encoded.first_bad) throw *encoded.first_bad;
     }
 
-    /// The options the forwarder was made with.
-    const stream_forwarder_options& options() const noexcept { return state_->options; }
-
-private:
     // XADD <stream> [MAXLEN ~ <n>] * event <text>; the views point into `state_` and `text`.
     detail::redis_command xadd(std::string_view text) const {
         if (state_->max_length.empty()) return {"XADD", state_->options.stream, "*", stream_field, text};
@@ -132,8 +144,9 @@ private:
 
 /// Registers the listener type "redis_stream" in `types`, for `load_listeners`: options `url`,
 /// `stream` (default "beacon.stream"), `max_length` (a number, 0 for unbounded), `pool_size`
-/// (a positive number) and `format` ("envelope", "kinto", or the name of one of the host's
-/// `formats`); numbers may be given as strings of digits, as in an ini file. Without `notifier`
+/// (a positive number), `format` ("envelope", "kinto", or the name of one of the host's
+/// `formats`) and `outbox` (as for the type "redis": written into the host's outbox, appended by
+/// its relay); numbers may be given as strings of digits, as in an ini file. Without `notifier`
 /// every event the loader passes it is appended at once; with `notifier` (which must outlive the
 /// loaded listeners) the events of a unit of work are appended after its commit, what the alias's
 /// filter passes in one round trip per commit, exactly as the type "redis" does (see
@@ -153,7 +166,7 @@ inline void add_stream_listener_type(listener_types& types, resource_notifier* n
             } else if (key == "format") {
                 options.format = detail::config_format(c, key, value, formats);
             } else {
-                c.fail(key, "unknown option of a redis_stream listener (expected url, stream, max_length, pool_size or format)");
+                c.fail(key, "unknown option of a redis_stream listener (expected url, stream, max_length, pool_size, format or outbox)");
             }
         }
         std::optional<stream_forwarder> forwarder;
@@ -162,7 +175,7 @@ inline void add_stream_listener_type(listener_types& types, resource_notifier* n
         } catch (const config_error& bad) {
             c.fail("url", bad.what());
         }
-        return detail::forward_after_commit(c, *forwarder, notifier);
+        return detail::forwarding_listener(c, *forwarder, notifier);
     });
 }
 

@@ -8,7 +8,9 @@
 #include <beacon/event.hpp>
 #include <beacon/sqlite/detail/outbox_table.hpp>
 #include <beacon/sqlite/detail/statement.hpp>
+#include <beacon/outbox.hpp>
 #include <beacon/sqlite/error.hpp>
+#include <beacon/sqlite/relay.hpp>
 #include <beacon/wire_format.hpp>
 
 #include <sqlite3.h>
@@ -16,6 +18,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -40,7 +43,7 @@ struct outbox_options {
 /// commit), begin the storage transaction before `unit_of_work::commit`, and commit it in the
 /// function given to `commit`: the events are written inside the transaction. The connection must
 /// outlive the outbox and is used from the thread that writes.
-class outbox {
+class outbox : public beacon::outbox {
 public:
     /// An outbox over `db` (which the host keeps open); creates its table when missing. Throws
     /// config_error for a null `db` or a bad table name, sqlite_error when the table cannot be created.
@@ -55,7 +58,7 @@ public:
     /// encode_error when the event cannot be encoded, sqlite_error when the row cannot be written
     /// (full, locked, read-only: the host's transaction should then roll back; on a full database
     /// SQLite has rolled it back already, as `sqlite3_get_autocommit` tells).
-    void add(const event& e) {
+    void add(const event& e) override {
         if (sqlite3_get_autocommit(db_) != 0) {
             throw misuse_error(detail::database_name(db_) + ": sqlite::outbox::add: no transaction is open on the "
                                                             "connection (begin the host's transaction first: the "
@@ -77,6 +80,21 @@ public:
     /// rolls back.
     std::function<void(const event&)> receiver() {
         return [this](const event& e) { add(e); };
+    }
+
+    /// A relay of this outbox's table in the connection's database file (relay_options' defaults
+    /// otherwise), not started, publishing to `publish`. Throws misuse_error for a database with
+    /// no file (in memory, temporary: a relay needs a connection of its own), and what the
+    /// relay's constructor throws.
+    std::unique_ptr<beacon::relay> make_relay(relay_publisher publish, failure_handler on_failure = {}) override {
+        const char* file = sqlite3_db_filename(db_, "main");
+        if (file == nullptr || *file == '\0') {
+            throw misuse_error("sqlite::outbox::make_relay: the database has no file (in memory or temporary), which a "
+                               "relay's own connection could open");
+        }
+        relay_options options;
+        options.table = options_.table;
+        return std::make_unique<relay>(file, std::move(publish), std::move(options), std::move(on_failure));
     }
 
     /// How many rows wait to be published (committed, not yet deleted by a relay).

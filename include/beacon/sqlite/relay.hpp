@@ -4,6 +4,7 @@
 /// commit order to any publisher (a Redis forwarder, a listener), deletes what was published,
 /// retries with capped exponential backoff and jitter, and sets aside rows it cannot read.
 
+#include <beacon/detail/relay_batch.hpp>
 #include <beacon/detail/relay_loop.hpp>
 #include <beacon/detail/sql_name.hpp>
 #include <beacon/error.hpp>
@@ -45,13 +46,6 @@ struct relay_options {
     std::chrono::milliseconds busy_timeout{5000};  ///< How long a statement waits for the host's write lock.
 };
 
-/// What a relay did so far.
-struct relay_stats {
-    std::uint64_t published = 0;  ///< Events the publisher accepted (and whose rows were deleted).
-    std::uint64_t failures = 0;   ///< Calls of the publisher that threw (each retried).
-    std::uint64_t set_aside = 0;  ///< Rows moved to "<table>_dead": unreadable, or refused by the format.
-};
-
 /// Publishes a SQLite outbox, in its own thread (`start`) or the caller's (`run_once`), through
 /// its own connection to the database file. Rows are published oldest first (commit order), in
 /// batches, and deleted once the publisher returned: a relay killed between the two publishes
@@ -65,12 +59,15 @@ struct relay_stats {
 /// A publisher that throws is reported (`on_failure`, a beacon::failure of part::sqlite) and
 /// retried with the backoff. One that throws encode_error (an event its format cannot write) is
 /// called again with each event alone, so that the rows that cannot be published are set aside
-/// and the others go. A row that does not decode is set aside (moved to "<table>_dead" with the
-/// reason) and reported; it never blocks the rows behind it.
+/// and the others go. A row that cannot be published (one that does not decode, for a publisher
+/// of events; one not framed as a JSON object, for a publisher of texts, which gets the others as
+/// they are) is set aside (moved to "<table>_dead" with the reason) and reported; it never blocks
+/// the rows behind it.
 class relay : public beacon::detail::relay_loop {
 public:
-    /// Publishes a batch of events, in order; throws when it could not (the batch is retried).
-    using publisher = std::function<void(const std::vector<event>&)>;
+    /// What the relay publishes to (beacon::relay_publisher): a function of `const encoded_events&`
+    /// (the rows' texts as they are: a Redis forwarder), or else of `const std::vector<event>&`.
+    using publisher = beacon::relay_publisher;
 
     /// A relay of the outbox `options.table` in the SQLite file `database`, to `publish`; failures
     /// go to `on_failure` (the process-wide sink when empty). Throws config_error for an empty
@@ -95,7 +92,7 @@ public:
     relay(const relay&) = delete;
     relay& operator=(const relay&) = delete;
     /// Stops and joins the thread `start` made, then releases the lock.
-    ~relay() {
+    ~relay() override {
         halt();
         if (lock_ >= 0) ::close(lock_);
     }
@@ -103,16 +100,11 @@ public:
     /// In the caller's thread: takes the outbox's lock if free, and publishes one batch. Returns
     /// how many rows it took off the outbox (published or set aside): 0 when the outbox is empty
     /// or another relay holds it. A publisher that fails throws its exception (nothing deleted).
-    std::size_t run_once() {
+    std::size_t run_once() override {
         if (!locked()) return 0;
         return publish_batch();
     }
 
-    /// What the relay did so far.
-    relay_stats stats() const noexcept {
-        return {published_.load(std::memory_order_relaxed), failures_.load(std::memory_order_relaxed),
-                set_aside_count_.load(std::memory_order_relaxed)};
-    }
 
 private:
     using connection = std::unique_ptr<sqlite3, int (*)(sqlite3*)>;
@@ -130,6 +122,10 @@ private:
         // connection keeps SQLite's default, FULL: NORMAL there could harm the host's data).
         detail::statement mode(db.get(), "PRAGMA journal_mode");
         if (mode.step() && mode.text(0) == "wal") detail::execute(db.get(), "PRAGMA synchronous = NORMAL");
+        // Debian's SQLite overwrites deleted content with zeros by default (SECURE_DELETE), which
+        // writes every page a delete frees: half the relay's cost. FAST zeroes what lies in pages
+        // written anyway; the rows were published to the network already.
+        detail::execute(db.get(), "PRAGMA secure_delete = FAST");
         return db;
     }
 
@@ -144,12 +140,12 @@ private:
         return holding_;
     }
 
-    // One batch: decodes the oldest rows (setting aside those that do not decode), publishes the
-    // rest and deletes them.
+    // One batch: checks the oldest rows (setting aside those that cannot be published), publishes
+    // the rest and deletes them.
     std::size_t publish_batch() {
-        std::vector<event> events;
-        std::vector<std::int64_t> seqs;
+        beacon::detail::relay_batch rows(publish_, options_.limits);
         std::vector<std::pair<std::int64_t, std::string>> unreadable;
+        std::size_t taken = 0;
         {
             struct resetting {
                 detail::statement& s;
@@ -157,41 +153,21 @@ private:
             } guard{select_};
             select_.bind(1, static_cast<std::int64_t>(options_.batch));
             while (select_.step()) {
+                ++taken;
                 const auto seq = select_.integer(0);
-                try {
-                    events.push_back(wire_format::envelope().decode(select_.text(1), options_.limits));
-                    seqs.push_back(seq);
-                } catch (const decode_error& bad) {
-                    unreadable.emplace_back(seq, bad.what());
-                }
+                if (auto why = rows.add(seq, select_.text(1))) unreadable.emplace_back(seq, std::move(*why));
             }
         }
         for (const auto& [seq, reason] : unreadable) set_aside(seq, reason);
-        if (events.empty()) return unreadable.size();
-        try {
-            publish_(events);
-        } catch (const encode_error&) {
-            return unreadable.size() + publish_one_by_one(events, seqs);
+        if (rows.empty()) return taken;
+        const auto published = rows.publish([&](std::int64_t seq, const std::string& reason) { set_aside(seq, reason); });
+        if (published.size() + unreadable.size() == taken) {  // all of them: one statement
+            if (!published.empty()) remove_.once([&] { remove_.bind(1, published.back()); });
+        } else {
+            for (const auto seq : published) remove_one_.once([&] { remove_one_.bind(1, seq); });
         }
-        remove_.once([&] { remove_.bind(1, seqs.back()); });
-        published_.fetch_add(events.size(), std::memory_order_relaxed);
-        return unreadable.size() + events.size();
-    }
-
-    // After an encode_error from a batch: each event alone, setting aside those its format
-    // refuses; another failure throws (the rest is retried).
-    std::size_t publish_one_by_one(const std::vector<event>& events, const std::vector<std::int64_t>& seqs) {
-        for (std::size_t i = 0; i < events.size(); ++i) {
-            try {
-                publish_({events[i]});
-            } catch (const encode_error& refused) {
-                set_aside(seqs[i], refused.what());
-                continue;
-            }
-            remove_one_.once([&] { remove_one_.bind(1, seqs[i]); });
-            published_.fetch_add(1, std::memory_order_relaxed);
-        }
-        return events.size();
+        published_.fetch_add(published.size(), std::memory_order_relaxed);
+        return taken;
     }
 
     // Moves row `seq` to "<table>_dead" with `reason`, in one transaction, and reports it.

@@ -44,6 +44,25 @@ inline std::string server_name(PGconn* conn) {
     return redact(conn, or_unknown(PQhost(conn)) + ":" + or_unknown(PQport(conn)) + "/" + or_unknown(PQdb(conn)));
 }
 
+/// A connection string opening another connection like `conn` (libpq's PQconninfo: every option
+/// in force, password included), each value quoted as libpq's syntax wants it. It holds the
+/// secret: it is for PQconnectdb only, never for a message.
+inline std::string conninfo_of(PGconn* conn) {
+    const std::unique_ptr<PQconninfoOption, void (*)(PQconninfoOption*)> options(PQconninfo(conn), PQconninfoFree);
+    if (!options) throw postgres_error("postgres: libpq could not allocate the connection's options (PQconninfo)");
+    std::string out;
+    for (const PQconninfoOption* o = options.get(); o->keyword != nullptr; ++o) {
+        if (o->val == nullptr) continue;
+        out += std::string(out.empty() ? "" : " ") + o->keyword + "='";
+        for (const char* c = o->val; *c != '\0'; ++c) {
+            if (*c == '\'' || *c == '\\') out += '\\';
+            out += *c;
+        }
+        out += '\'';
+    }
+    return out;
+}
+
 /// libpq's text for a failure on one line: its lines and runs of blanks joined by one space, the
 /// trailing newline gone ("ERROR:  duplicate key..." becomes "ERROR: duplicate key...").
 inline std::string trimmed(const char* message) {

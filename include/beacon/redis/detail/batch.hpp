@@ -3,6 +3,7 @@
 /// Internals of the Redis bridge: encoding events for the forwarders, one at a time or a batch
 /// into one buffer, each text within the size the consumers accept.
 
+#include <beacon/encoded_events.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 #include <beacon/wire_format.hpp>
@@ -79,6 +80,42 @@ inline encoded_batch encode_batch(const wire_format& format, const std::vector<e
     return out;
 }
 
+/// The texts of `batch` (events written already: an outbox's rows) that can be sent in
+/// `format`: as they are when `batch` is in `format` (formats are told apart by name), else each
+/// decoded within `limits` and written in `format`. A text over `limit`, or one that does not
+/// decode, is left out without holding the others back; the first one's encode_error is kept.
+inline encoded_batch encode_batch(const wire_format& format, const encoded_events& batch, const size_limit& limit,
+                                  const json_limits& limits) {
+    encoded_batch out;
+    out.ends.reserve(batch.size());
+    const bool as_they_are = batch.format().name() == format.name();
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        try {
+            if (as_they_are) {
+                if (const std::size_t bytes = batch[i].size() + limit.overhead; bytes > limit.max_bytes) {
+                    throw encode_error("", "text " + std::to_string(i) + " of the batch is " + std::to_string(bytes) +
+                                               " bytes, more than " + limit.name + " (" +
+                                               std::to_string(limit.max_bytes) + "), which the consumers refuse");
+                }
+                out.texts.append(batch[i]);
+            } else {
+                event e;
+                try {
+                    e = batch.decode(i, limits);
+                } catch (const decode_error& bad) {
+                    throw encode_error("", "text " + std::to_string(i) + " of the batch does not decode in the wire format \"" +
+                                               batch.format().name() + "\": " + bad.what());
+                }
+                encode_within(format, e, out.texts, limit);
+            }
+            out.ends.push_back(out.texts.size());
+        } catch (const encode_error& failure) {
+            if (!out.first_bad) out.first_bad = failure;
+        }
+    }
+    return out;
+}
+
 /// The calls a forwarder takes as a receiver: one event, or a batch in one round trip.
 template <class Forwarder>
 class forwarding_calls {
@@ -88,6 +125,9 @@ public:
     /// Forwards `batch` in one round trip (so that `resource_notifier::on_after_commit(forwarder)`
     /// writes once per commit).
     void operator()(const std::vector<event>& batch) const { static_cast<const Forwarder&>(*this).forward(batch); }
+    /// Forwards the texts of `batch` in one round trip (so that an outbox's relay hands it its
+    /// rows as they are).
+    void operator()(const encoded_events& batch) const { static_cast<const Forwarder&>(*this).forward(batch); }
 };
 
 }  // namespace beacon::redis::detail

@@ -5,6 +5,7 @@
 
 #include <beacon/event.hpp>
 #include <beacon/listener.hpp>
+#include <beacon/outbox.hpp>
 #include <beacon/unit_of_work.hpp>
 #include <beacon/wire_format.hpp>
 
@@ -14,6 +15,7 @@
 #include <charconv>
 #include <cstddef>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -21,9 +23,10 @@
 namespace beacon::redis::detail {
 
 /// Whether `key` is one of the loader's own settings (the filter, and async delivery: "async" or
-/// flat "async.<option>"), not a forwarder's option.
+/// flat "async.<option>") or "outbox" (read by forwarding_listener), not a forwarder's option.
 inline bool loader_setting(const std::string& key) {
-    return key == "use" || key == "actions" || key == "resources" || key == "async" || key.rfind("async.", 0) == 0;
+    return key == "use" || key == "actions" || key == "resources" || key == "async" || key.rfind("async.", 0) == 0 ||
+           key == "outbox";
 }
 
 /// A configured count: a number, or a string of digits as in an ini file, at least `min`.
@@ -64,13 +67,26 @@ inline wire_format config_format(const listener_context& c, const std::string& k
     return *it;
 }
 
-/// The listener a configured forwarder becomes. Without `notifier`, every event the loader passes
-/// it is forwarded at once. With it, each commit's after-commit batch carries everything its unit
-/// of work sent: what the alias's filter passes is forwarded in one round trip. Nothing is
-/// remembered between the signals and the observer, so a unit of work committed by an
-/// after-commit receiver (nested) publishes its own batch, and a rolled-back one leaves nothing.
+/// The listener a configured forwarder becomes. With the option `outbox` (the name of an outbox
+/// the host registered, listener_types::add_outbox), each event the loader passes it is written
+/// into that outbox (inside the host's transaction: the alias cannot be async), and a relay of the
+/// outbox, started here and stopped when the alias is unloaded, publishes the rows to the
+/// forwarder as they are; its failures go to the process-wide sink. Without it and without
+/// `notifier`, every event the loader passes it is forwarded at once. With `notifier`, each
+/// commit's after-commit batch carries everything its unit of work sent: what the alias's filter
+/// passes is forwarded in one round trip. Nothing is remembered between the signals and the
+/// observer, so a unit of work committed by an after-commit receiver (nested) publishes its own
+/// batch, and a rolled-back one leaves nothing.
 template <class Forwarder>
-listener forward_after_commit(const listener_context& c, Forwarder forwarder, resource_notifier* notifier) {
+listener forwarding_listener(const listener_context& c, Forwarder forwarder, resource_notifier* notifier) {
+    if (c.options.contains("outbox")) {
+        if (c.async) c.fail("outbox", "an alias writing into an outbox writes inside the host's transaction: it cannot be async");
+        ::beacon::outbox& box = c.outbox("outbox");
+        std::shared_ptr<::beacon::relay> publishing = box.make_relay(std::move(forwarder));
+        publishing->start();
+        c.hold(std::move(publishing));
+        return [&box](const event& e) { box.add(e); };
+    }
     if (!notifier) return forwarder;
     c.keep(notifier->on_after_commit([forwarder, pass = c.filter](const std::vector<event>& batch) {
         std::vector<event> selected;
