@@ -1,6 +1,7 @@
 // Listeners from configuration: listener types, the nested and the flat forms, actions and
 // resources filters, one build per alias, unloading, and bad configuration (all or nothing).
 #include <beacon/listener.hpp>
+#include <beacon/outbox.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -10,7 +10,6 @@
 #include <beacon/failure.hpp>
 #include <beacon/filter.hpp>
 #include <beacon/filtered_signal.hpp>
-#include <beacon/outbox.hpp>
 #include <beacon/registry.hpp>
 
 #include <nlohmann/json.hpp>
@@ -38,6 +37,8 @@
 #include <vector>
 
 namespace beacon {
+
+class outbox;  // <beacon/outbox.hpp>: what the `outbox` option of a listener type names
 
 /// A listener: the receiver a listener type builds for one alias of the configuration.
 using listener = std::function<void(const event&)>;

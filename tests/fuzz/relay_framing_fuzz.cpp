@@ -1,11 +1,11 @@
 // libFuzzer target: the framing check an outbox relay runs on each stored row before it hands the
-// row's text on as it is (beacon::detail::framed_as_object, <beacon/detail/relay_batch.hpp>). The
+// row's text on as it is (beacon::detail::framed_as_object, in <beacon/outbox.hpp>). The
 // input is a row's text, any bytes; the first byte picks the depth limit (1 to 256), the rest is
 // the text. Contract: the check returns without fault on any bytes, and it never refuses a text
 // that beacon's decoder (decode_any, the envelope format's) takes within the same limits, unless
 // the text starts with a byte order mark (which the decoder skips; the relay then decodes the
 // row, and passes it on).
-#include <beacon/detail/relay_batch.hpp>
+#include <beacon/outbox.hpp>
 #include <beacon/wire_format.hpp>
 
 #include <cstddef>

@@ -2,12 +2,11 @@
 /// \file
 /// Internals: what the outbox relays of the database parts (SQLite, PostgreSQL) share: the
 /// publishing thread (start, stop, join), the wait when the outbox is drained, the capped
-/// exponential backoff with jitter after a failure, the counters and the failure reports: the
-/// part of beacon::relay both implement alike.
+/// exponential backoff with jitter after a failure, the counters and the failure reports: what
+/// both implement of beacon::relay alike.
 
 #include <beacon/error.hpp>
 #include <beacon/failure.hpp>
-#include <beacon/outbox.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -30,30 +29,24 @@ namespace beacon::detail {
 /// `poll_interval`; after a failure (reported) a wait that doubles from `backoff_min` up to
 /// `backoff_max`, each drawn at random between half and all of it. A relay's destructor calls
 /// `halt()` first, so that the thread is joined before the relay's members go.
-class relay_loop : public ::beacon::relay {
+class relay_loop {
 public:
     relay_loop(const relay_loop&) = delete;
     relay_loop& operator=(const relay_loop&) = delete;
 
     /// Publishes in a new thread until `stop()`. Throws misuse_error when the relay already runs.
-    void start() override {
+    void start() {
         if (thread_.joinable()) throw misuse_error(name_ + "::start: the relay is already running");
         thread_ = std::thread([this] { run(); });
     }
 
     /// Asks the thread to return after the batch in hand; returns at once.
-    void stop() noexcept override {
+    void stop() noexcept {
         {
             const std::lock_guard lock(mutex_);
             stopping_ = true;
         }
         wake_.notify_all();
-    }
-
-    /// What the relay did so far.
-    relay_stats stats() const noexcept override {
-        return {published_.load(std::memory_order_relaxed), failures_.load(std::memory_order_relaxed),
-                set_aside_count_.load(std::memory_order_relaxed)};
     }
 
 protected:
@@ -77,7 +70,7 @@ protected:
           random_(std::random_device{}()) {
         if (pacing_.batch == 0) pacing_.batch = 1;
     }
-    ~relay_loop() override = default;
+    ~relay_loop() = default;
 
     /// Stops and joins the thread (the relay's destructor calls it first).
     void halt() noexcept {

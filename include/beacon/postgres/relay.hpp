@@ -6,12 +6,12 @@
 /// one outbox, none publishes a row another has in hand), deletes what was published, retries with
 /// capped exponential backoff and jitter, reconnects, and sets aside rows it cannot publish.
 
-#include <beacon/detail/relay_batch.hpp>
 #include <beacon/detail/relay_loop.hpp>
 #include <beacon/detail/sql_name.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 #include <beacon/failure.hpp>
+#include <beacon/outbox.hpp>
 #include <beacon/postgres/detail/connection.hpp>
 #include <beacon/postgres/detail/outbox_table.hpp>
 #include <beacon/postgres/error.hpp>
@@ -65,7 +65,7 @@ struct relay_options {
 /// JSON object, for a publisher of texts, which gets the others as they are) is set aside (moved
 /// to "<table>_dead" with the reason, in the batch's transaction) and reported; it never blocks
 /// the rows behind it.
-class relay : public beacon::detail::relay_loop {
+class relay : public beacon::relay, private beacon::detail::relay_loop {
 public:
     /// What the relay publishes to (beacon::relay_publisher): a function of `const encoded_events&`
     /// (the rows' texts as they are: a Redis forwarder), or else of `const std::vector<event>&`.
@@ -79,7 +79,7 @@ public:
     relay(const std::string& conninfo, publisher publish, relay_options options = {}, failure_handler on_failure = {})
         : relay_loop("postgres::relay", part::postgres, std::move(on_failure),
                      {options.batch, options.poll_interval, options.backoff_min, options.backoff_max},
-                     [this] { return run_once(); }),
+                     [this] { return relay::run_once(); }),
           publish_(std::move(publish)),
           options_(checked(std::move(options))),
           conn_(connect(conninfo, publish_)),
@@ -114,6 +114,16 @@ public:
         return taken;
     }
 
+
+    /// Publishes in a new thread until `stop()`; throws misuse_error when the relay already runs.
+    void start() override { relay_loop::start(); }
+    /// Asks the thread to return after the batch in hand; returns at once.
+    void stop() noexcept override { relay_loop::stop(); }
+    /// What the relay did so far.
+    relay_stats stats() const noexcept override {
+        return {published_.load(std::memory_order_relaxed), failures_.load(std::memory_order_relaxed),
+                set_aside_count_.load(std::memory_order_relaxed)};
+    }
 
 private:
     using connection = std::unique_ptr<PGconn, void (*)(PGconn*)>;

@@ -161,8 +161,8 @@ inline listener_factory forwarder_factory(forwarder_options defaults, resource_n
 /// ("envelope", "kinto", or the name of one of the host's `formats`) and `pool_size` (a positive
 /// number, also as a string, as Kinto's ini files give it), and `outbox` (the name of an outbox
 /// the host registered with listener_types::add_outbox: the events are written into it inside the
-/// host's transaction, and a relay started with the alias publishes them; see
-/// detail::forwarding_listener). Without `notifier`, every event the loader passes a listener is
+/// host's transaction, and a relay started with the alias publishes them: docs/outbox.md,
+/// "From configuration"). Without `notifier`, every event the loader passes a listener is
 /// forwarded at once. With `notifier` (which must outlive the loaded
 /// listeners), the events of a unit of work are published only after its commit: each
 /// after-commit batch's events that the alias's filter (`listener_context::filter`) passes, in one

@@ -4,12 +4,12 @@
 /// commit order to any publisher (a Redis forwarder, a listener), deletes what was published,
 /// retries with capped exponential backoff and jitter, and sets aside rows it cannot read.
 
-#include <beacon/detail/relay_batch.hpp>
 #include <beacon/detail/relay_loop.hpp>
 #include <beacon/detail/sql_name.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 #include <beacon/failure.hpp>
+#include <beacon/outbox.hpp>
 #include <beacon/sqlite/detail/outbox_table.hpp>
 #include <beacon/sqlite/detail/statement.hpp>
 #include <beacon/sqlite/error.hpp>
@@ -63,7 +63,7 @@ struct relay_options {
 /// of events; one not framed as a JSON object, for a publisher of texts, which gets the others as
 /// they are) is set aside (moved to "<table>_dead" with the reason) and reported; it never blocks
 /// the rows behind it.
-class relay : public beacon::detail::relay_loop {
+class relay : public beacon::relay, private beacon::detail::relay_loop {
 public:
     /// What the relay publishes to (beacon::relay_publisher): a function of `const encoded_events&`
     /// (the rows' texts as they are: a Redis forwarder), or else of `const std::vector<event>&`.
@@ -75,7 +75,7 @@ public:
     relay(const std::string& database, publisher publish, relay_options options = {}, failure_handler on_failure = {})
         : relay_loop("sqlite::relay", part::sqlite, std::move(on_failure),
                      {options.batch, options.poll_interval, options.backoff_min, options.backoff_max},
-                     [this] { return run_once(); }),
+                     [this] { return relay::run_once(); }),
           database_(database),
           publish_(std::move(publish)),
           options_(std::move(options)),
@@ -105,6 +105,16 @@ public:
         return publish_batch();
     }
 
+
+    /// Publishes in a new thread until `stop()`; throws misuse_error when the relay already runs.
+    void start() override { relay_loop::start(); }
+    /// Asks the thread to return after the batch in hand; returns at once.
+    void stop() noexcept override { relay_loop::stop(); }
+    /// What the relay did so far.
+    relay_stats stats() const noexcept override {
+        return {published_.load(std::memory_order_relaxed), failures_.load(std::memory_order_relaxed),
+                set_aside_count_.load(std::memory_order_relaxed)};
+    }
 
 private:
     using connection = std::unique_ptr<sqlite3, int (*)(sqlite3*)>;
