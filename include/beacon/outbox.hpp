@@ -125,10 +125,10 @@ namespace beacon::detail {
 
 /// Whether `text` is framed as one JSON object within `limits`: at most `max_bytes`, an object
 /// from its first to its last byte (whitespace aside), brackets that pair up outside strings and
-/// nest at most `max_depth` levels, no control character inside a string. One pass, no
-/// allocation within the default depth: what a relay checks before it hands a stored text on as it is. A text that passes
-/// may still not be an event (the consumers' decoder then refuses it); a truncated or hand-mangled
-/// one does not pass.
+/// nest at most `max_depth` levels, no control character inside a string. One pass, no allocation
+/// within the default depth: what a relay checks before it hands a stored text on as it is. A
+/// text that passes may still not be an event (the consumers' decoder then refuses it); a
+/// truncated or hand-mangled one does not pass.
 inline bool framed_as_object(std::string_view text, const json_limits& limits) {
     // 1: a byte that ends a run inside a string (quote, backslash, control); 2: a byte that
     // matters outside strings (quote, brackets).
