@@ -29,6 +29,13 @@ TEST_CASE("encoded events keep each text as given, in order, and decode each in 
     CHECK(texts.decode(0) == created);
     CHECK_THROWS_WITH(texts.decode(2), Contains("[beacon.decode_error]") && Contains("not valid JSON"));
 
+    texts.clear();  // a relay reuses one for each batch
+    CHECK(texts.empty());
+    texts.push_back("second batch");
+    REQUIRE(texts.size() == 1);
+    CHECK(texts[0] == "second batch");
+    CHECK(texts.format().name() == "envelope");
+
     beacon::encoded_events kinto(beacon::wire_format::kinto());
     kinto.push_back(beacon::wire_format::kinto().encode(created));
     CHECK(kinto.format().name() == "kinto");

@@ -27,6 +27,12 @@ public:
         ends_.push_back(texts_.size());
     }
 
+    /// Removes every text, keeping the memory for the next ones.
+    void clear() noexcept {
+        texts_.clear();
+        ends_.clear();
+    }
+
     /// How many texts there are.
     std::size_t size() const noexcept { return ends_.size(); }
     /// Whether there is none.

@@ -200,6 +200,13 @@ public:
     /// Whether no row was taken.
     bool empty() const noexcept { return seqs_.empty(); }
 
+    /// Forgets the rows taken, keeping the memory for the next batch.
+    void clear() noexcept {
+        seqs_.clear();
+        events_.clear();
+        texts_.clear();
+    }
+
     /// Publishes every row taken, in one call; after an encode_error, calls the publisher with
     /// each row alone, and `refused(seq, reason)` for each it refuses again. Returns the seqs
     /// published. Any other exception propagates (nothing of the batch counts as published).

@@ -12,12 +12,14 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -42,6 +44,14 @@ struct database {
     ~database() {
         sqlite3_close(db);
         for (const char* suffix : {"", "-wal", "-shm", ".beacon_outbox.relay"}) std::remove((path + suffix).c_str());
+    }
+    // Whether the outbox table has no row left (the relay published and deleted them all).
+    bool empty() const {
+        sqlite3_stmt* one = nullptr;
+        sqlite3_prepare_v2(db, "SELECT 1 FROM beacon_outbox LIMIT 1", -1, &one, nullptr);
+        const bool none = sqlite3_step(one) != SQLITE_ROW;
+        sqlite3_finalize(one);
+        return none;
     }
     void exec(const char* sql) const {
         if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) throw std::runtime_error(sqlite3_errmsg(db));
@@ -159,6 +169,100 @@ void BM_relay_batch(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations() * state.range(0));
 }
 BENCHMARK(BM_relay_batch)->ArgNames({"batch", "texts"})->Args({100, 1})->Args({100, 0})->UseRealTime();
+
+// The rate in steady state, the way a host runs them: 10,000 events (100 batches of 100) sent by
+// the forwarder (the peer), and the same 10,000 committed rows drained by a started relay (its
+// thread, the publisher the forwarder itself), from start to the last row published.
+constexpr int drained = 10000;
+
+void BM_forward_batches(benchmark::State& state) {
+    auto f = forwarder();
+    const auto batch = unit_of_work(static_cast<int>(state.range(0)));
+    for (auto _ : state) {
+        for (int sent = 0; sent < drained; sent += static_cast<int>(batch.size())) f.forward(batch);
+        state.PauseTiming();
+        server().command({"DEL", "bench.events"});
+        state.ResumeTiming();
+    }
+    state.SetItemsProcessed(state.iterations() * drained);
+}
+BENCHMARK(BM_forward_batches)->Arg(100)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+void BM_relay_drain(benchmark::State& state) {
+    database d;
+    beacon::sqlite::outbox outbox(d.db);
+    auto f = forwarder();
+    beacon::sqlite::relay_options options;
+    options.batch = static_cast<std::size_t>(state.range(0));
+    const auto batch = unit_of_work(static_cast<int>(state.range(0)));
+    for (auto _ : state) {
+        state.PauseTiming();
+        d.exec("BEGIN");
+        for (int added = 0; added < drained; added += static_cast<int>(batch.size())) {
+            for (const auto& e : batch) outbox.add(e);
+        }
+        d.exec("COMMIT");
+        server().command({"DEL", "bench.events"});
+        auto relay = std::make_unique<beacon::sqlite::relay>(d.path, f, options);
+        state.ResumeTiming();
+        relay->start();
+        while (!d.empty()) std::this_thread::sleep_for(std::chrono::microseconds(200));  // published and deleted
+        state.PauseTiming();
+        relay.reset();
+        state.ResumeTiming();
+    }
+    state.SetItemsProcessed(state.iterations() * drained);
+}
+BENCHMARK(BM_relay_drain)->Arg(100)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// The floor of any relay on SQLite: the same 10,000 rows drained by a hand-written loop in the
+// bench's thread (read 100 rows, hand their texts to the same forwarder, delete them), without
+// the relay's checks, lock, thread, set-aside and backoff.
+void BM_hand_drain(benchmark::State& state) {
+    database d;
+    beacon::sqlite::outbox outbox(d.db);
+    auto f = forwarder();
+    const auto batch = unit_of_work(static_cast<int>(state.range(0)));
+    sqlite3* own = nullptr;
+    sqlite3_open(d.path.c_str(), &own);
+    sqlite3_exec(own, "PRAGMA synchronous = NORMAL; PRAGMA secure_delete = FAST", nullptr, nullptr, nullptr);
+    sqlite3_stmt* select = nullptr;
+    sqlite3_stmt* remove = nullptr;
+    sqlite3_prepare_v2(own, "SELECT seq, payload FROM beacon_outbox ORDER BY seq LIMIT ?1", -1, &select, nullptr);
+    sqlite3_prepare_v2(own, "DELETE FROM beacon_outbox WHERE seq <= ?1", -1, &remove, nullptr);
+    beacon::encoded_events texts;
+    for (auto _ : state) {
+        state.PauseTiming();
+        d.exec("BEGIN");
+        for (int added = 0; added < drained; added += static_cast<int>(batch.size())) {
+            for (const auto& e : batch) outbox.add(e);
+        }
+        d.exec("COMMIT");
+        server().command({"DEL", "bench.events"});
+        state.ResumeTiming();
+        for (;;) {
+            texts.clear();
+            std::int64_t last = 0;
+            sqlite3_bind_int64(select, 1, state.range(0));
+            while (sqlite3_step(select) == SQLITE_ROW) {
+                last = sqlite3_column_int64(select, 0);
+                texts.push_back({reinterpret_cast<const char*>(sqlite3_column_text(select, 1)),
+                                 static_cast<std::size_t>(sqlite3_column_bytes(select, 1))});
+            }
+            sqlite3_reset(select);
+            if (texts.empty()) break;
+            f.forward(texts);
+            sqlite3_bind_int64(remove, 1, last);
+            sqlite3_step(remove);
+            sqlite3_reset(remove);
+        }
+    }
+    sqlite3_finalize(select);
+    sqlite3_finalize(remove);
+    sqlite3_close(own);
+    state.SetItemsProcessed(state.iterations() * drained);
+}
+BENCHMARK(BM_hand_drain)->Arg(100)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -74,6 +74,7 @@ public:
     /// it. A text longer than `limits.max_bytes`, or one that does not decode, is left out, the
     /// others sent, then its encode_error thrown.
     void forward(const encoded_events& batch) const {
+        if (detail::sendable_as_they_are(state_->options.format, batch, limit())) return send_texts(batch);
         send(detail::encode_batch(state_->options.format, batch, limit(), state_->options.limits));
     }
 
@@ -89,19 +90,26 @@ private:
 
     void send(const std::vector<detail::redis_command>& commands) const { state_->pool.pipeline(commands); }
 
-    // One LPUSH of every text (atomic), or pipelined PUBLISHes; then the first text's error.
+    // The texts sent, then the first text's error.
     void send(const detail::encoded_batch& encoded) const {
-        if (encoded.size() != 0) {
-            std::vector<detail::redis_command> commands;
-            if (state_->options.channel.empty()) {
-                commands.push_back({"LPUSH", target()});
-                for (std::size_t i = 0; i < encoded.size(); ++i) commands.back().push_back(encoded[i]);
-            } else {
-                for (std::size_t i = 0; i < encoded.size(); ++i) commands.push_back({"PUBLISH", target(), encoded[i]});
-            }
-            send(commands);
-        }
+        send_texts(encoded);
         if (encoded.first_bad) throw *encoded.first_bad;
+    }
+
+    // One LPUSH of every text of `texts` (atomic), or pipelined PUBLISHes.
+    template <class Texts>
+    void send_texts(const Texts& texts) const {
+        if (texts.size() == 0) return;
+        std::vector<detail::redis_command> commands;
+        if (state_->options.channel.empty()) {
+            commands.push_back({"LPUSH", target()});
+            commands.back().reserve(texts.size() + 2);
+            for (std::size_t i = 0; i < texts.size(); ++i) commands.back().push_back(texts[i]);
+        } else {
+            commands.reserve(texts.size());
+            for (std::size_t i = 0; i < texts.size(); ++i) commands.push_back({"PUBLISH", target(), texts[i]});
+        }
+        send(commands);
     }
 
     struct state {

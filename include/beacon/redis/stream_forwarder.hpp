@@ -84,6 +84,7 @@ public:
     /// in it. A text over the limits, or one that does not decode, is left out, the others
     /// appended, then its encode_error thrown.
     void forward(const encoded_events& batch) const {
+        if (detail::sendable_as_they_are(state_->options.format, batch, limit())) return append_texts(batch);
         append(detail::encode_batch(state_->options.format, batch, limit(), state_->options.limits));
     }
 
@@ -91,15 +92,22 @@ public:
     const stream_forwarder_options& options() const noexcept { return state_->options; }
 
 private:
-    // One XADD, or MULTI, an XADD per text, EXEC; then the first text's error.
+    // The texts appended, then the first text's error.
     void append(const detail::encoded_batch& encoded) const {
-        if (encoded.size() == 1) {
-            state_->pool.pipeline({xadd(encoded[0])});
-        } else if (encoded.size() > 1) {
+        append_texts(encoded);
+        if (encoded.first_bad) throw *encoded.first_bad;
+    }
+
+    // One XADD, or MULTI, an XADD per text of `texts`, EXEC.
+    template <class Texts>
+    void append_texts(const Texts& texts) const {
+        if (texts.size() == 1) {
+            state_->pool.pipeline({xadd(texts[0])});
+        } else if (texts.size() > 1) {
             std::vector<detail::redis_command> commands;
-            commands.reserve(encoded.size() + 2);
+            commands.reserve(texts.size() + 2);
             commands.push_back({"MULTI"});
-            for (std::size_t i = 0; i < encoded.size(); ++i) commands.push_back(xadd(encoded[i]));
+            for (std::size_t i = 0; i < texts.size(); ++i) commands.push_back(xadd(texts[i]));
             commands.push_back({"EXEC"});
             const auto replies = state_->pool.pipeline(commands);
             // An error inside the transaction (e.g. the key holds another type) is in EXEC's reply.
@@ -112,7 +120,6 @@ private:
                 }
             }
         }
-        if (encoded.first_bad) throw *encoded.first_bad;
     }
 
     // XADD <stream> [MAXLEN ~ <n>] * event <text>; the views point into `state_` and `text`.

@@ -80,6 +80,7 @@ public:
           publish_(std::move(publish)),
           options_(std::move(options)),
           db_(open(database, options_)),
+          batch_(publish_, options_.limits),
           select_(db_.get(), "SELECT seq, payload FROM " + options_.table + " ORDER BY seq LIMIT ?1"),
           remove_(db_.get(), "DELETE FROM " + options_.table + " WHERE seq <= ?1"),
           set_aside_(db_.get(), "INSERT INTO " + options_.table + "_dead (seq, id, created_at, payload, reason) "
@@ -153,7 +154,7 @@ private:
     // One batch: checks the oldest rows (setting aside those that cannot be published), publishes
     // the rest and deletes them.
     std::size_t publish_batch() {
-        beacon::detail::relay_batch rows(publish_, options_.limits);
+        batch_.clear();
         std::vector<std::pair<std::int64_t, std::string>> unreadable;
         std::size_t taken = 0;
         {
@@ -165,12 +166,12 @@ private:
             while (select_.step()) {
                 ++taken;
                 const auto seq = select_.integer(0);
-                if (auto why = rows.add(seq, select_.text(1))) unreadable.emplace_back(seq, std::move(*why));
+                if (auto why = batch_.add(seq, select_.text(1))) unreadable.emplace_back(seq, std::move(*why));
             }
         }
         for (const auto& [seq, reason] : unreadable) set_aside(seq, reason);
-        if (rows.empty()) return taken;
-        const auto published = rows.publish([&](std::int64_t seq, const std::string& reason) { set_aside(seq, reason); });
+        if (batch_.empty()) return taken;
+        const auto published = batch_.publish([&](std::int64_t seq, const std::string& reason) { set_aside(seq, reason); });
         if (published.size() + unreadable.size() == taken) {  // all of them: one statement
             if (!published.empty()) remove_.once([&] { remove_.bind(1, published.back()); });
         } else {
@@ -204,6 +205,7 @@ private:
     publisher publish_;
     relay_options options_;
     connection db_;
+    beacon::detail::relay_batch batch_;  // reused: its buffers keep their capacity from batch to batch
     detail::statement select_;
     detail::statement remove_;
     detail::statement set_aside_;

@@ -80,6 +80,16 @@ inline encoded_batch encode_batch(const wire_format& format, const std::vector<e
     return out;
 }
 
+/// Whether every text of `batch` can be sent as it is in `format`: `batch` is in `format` (formats
+/// are told apart by name) and no text is over `limit` (then no copy of the texts is needed).
+inline bool sendable_as_they_are(const wire_format& format, const encoded_events& batch, const size_limit& limit) {
+    if (batch.format().name() != format.name()) return false;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (batch[i].size() + limit.overhead > limit.max_bytes) return false;
+    }
+    return true;
+}
+
 /// The texts of `batch` (events written already: an outbox's rows) that can be sent in
 /// `format`: as they are when `batch` is in `format` (formats are told apart by name), else each
 /// decoded within `limits` and written in `format`. A text over `limit`, or one that does not
