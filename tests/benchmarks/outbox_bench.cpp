@@ -172,8 +172,19 @@ BENCHMARK(BM_relay_batch)->ArgNames({"batch", "texts"})->Args({100, 1})->Args({1
 
 // The rate in steady state, the way a host runs them: 10,000 events (100 batches of 100) sent by
 // the forwarder (the peer), and the same 10,000 committed rows drained by a started relay (its
-// thread, the publisher the forwarder itself), from start to the last row published.
+// thread, the publisher the forwarder itself), from start until the table is empty (every row
+// published and deleted).
 constexpr int drained = 10000;
+
+// Commits `drained` rows (copies of `batch`) into `outbox` in one transaction and empties the list.
+void commit_drained(const database& d, beacon::sqlite::outbox& outbox, const std::vector<beacon::event>& batch) {
+    d.exec("BEGIN");
+    for (int added = 0; added < drained; added += static_cast<int>(batch.size())) {
+        for (const auto& e : batch) outbox.add(e);
+    }
+    d.exec("COMMIT");
+    server().command({"DEL", "bench.events"});
+}
 
 void BM_forward_batches(benchmark::State& state) {
     auto f = forwarder();
@@ -197,12 +208,7 @@ void BM_relay_drain(benchmark::State& state) {
     const auto batch = unit_of_work(static_cast<int>(state.range(0)));
     for (auto _ : state) {
         state.PauseTiming();
-        d.exec("BEGIN");
-        for (int added = 0; added < drained; added += static_cast<int>(batch.size())) {
-            for (const auto& e : batch) outbox.add(e);
-        }
-        d.exec("COMMIT");
-        server().command({"DEL", "bench.events"});
+        commit_drained(d, outbox, batch);
         auto relay = std::make_unique<beacon::sqlite::relay>(d.path, f, options);
         state.ResumeTiming();
         relay->start();
@@ -233,12 +239,7 @@ void BM_hand_drain(benchmark::State& state) {
     beacon::encoded_events texts;
     for (auto _ : state) {
         state.PauseTiming();
-        d.exec("BEGIN");
-        for (int added = 0; added < drained; added += static_cast<int>(batch.size())) {
-            for (const auto& e : batch) outbox.add(e);
-        }
-        d.exec("COMMIT");
-        server().command({"DEL", "bench.events"});
+        commit_drained(d, outbox, batch);
         state.ResumeTiming();
         for (;;) {
             texts.clear();
