@@ -33,7 +33,7 @@
 #include <vector>
 
 using Catch::Matchers::Contains;
-using relay_test::numbered;
+using beacon_test::numbered;
 using relay_test::range;
 using relay_test::recorder;
 using namespace std::chrono_literals;

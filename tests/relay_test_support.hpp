@@ -1,24 +1,13 @@
 #pragma once
-// Helpers shared by the outbox relays' tests (SQLite, PostgreSQL): numbered events, a publisher
-// that records what it was given, and the numbers expected.
+// Helpers shared by the outbox relays' tests (SQLite, PostgreSQL): a publisher that records the
+// numbers of what it was given (beacon_test::numbered events), and the numbers expected.
 #include <beacon/event.hpp>
 
 #include <mutex>
-#include <string>
 #include <utility>
 #include <vector>
 
 namespace relay_test {
-
-// Event n of a store: its data carries n, which the recorder reads back.
-inline beacon::event numbered(int n) {
-    beacon::event e("store", {{"n", n}});
-    e.action = beacon::action::create;
-    e.resource_name = "record";
-    e.uri = "/records/" + std::to_string(n);
-    e.stamp();
-    return e;
-}
 
 // A publisher that records the numbers it was given, batch by batch.
 struct recorder {
