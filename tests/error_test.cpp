@@ -6,6 +6,7 @@
 
 #include <string>
 #include <type_traits>
+#include <vector>
 
 TEST_CASE("every leaf belongs to its group, and every group is a beacon::error", "[error]") {
     STATIC_REQUIRE(std::is_base_of_v<beacon::misuse_error, beacon::name_error>);
@@ -50,6 +51,17 @@ TEST_CASE("decode and config errors carry where: the JSON pointer, the alias", "
           "[beacon.config_error] /: expected an object");
     CHECK(std::string(beacon::encode_error("/data/uri", "shadows a payload field").what()) ==
           "[beacon.encode_error] /data/uri: shadows a payload field");
+}
+
+TEST_CASE("an encode_error after a batch lists what was left out; copies share the list", "[error]") {
+    const beacon::encode_error one("/data/uri", "shadows a payload field");
+    CHECK(one.left_out().empty());  // nothing of the call was sent
+    const beacon::encode_error batch(one, {1, 4});
+    CHECK(std::string(batch.what()) == one.what());
+    CHECK(batch.left_out() == std::vector<std::size_t>{1, 4});
+    const beacon::encode_error copy = batch;  // as a catch by value or a rethrow copies it
+    CHECK(copy.left_out() == std::vector<std::size_t>{1, 4});
+    STATIC_REQUIRE(std::is_nothrow_copy_constructible_v<beacon::encode_error>);
 }
 
 TEST_CASE("a receiver_error's message is its exception's what(), or says it is unknown", "[error]") {

@@ -94,6 +94,14 @@ TEST_CASE("a batch goes in one atomic LPUSH, and one event that cannot be writte
     CHECK_THROWS_WITH(listener.forward(std::vector<beacon::event>{numbered(4), bad, numbered(5)}),
                       Contains("[beacon.encode_error] /data/uri") && Contains("records/r3"));
     CHECK(server.llen("queue") == 4);
+    try {
+        listener.forward(std::vector<beacon::event>{bad, numbered(6), bad});
+        FAIL("no encode_error");
+    } catch (const beacon::encode_error& left) {
+        CHECK(left.left_out() == std::vector<std::size_t>{0, 2});  // what a relay sets aside, not sent again
+    }
+    CHECK(server.llen("queue") == 5);
+    server.command({"LPOP", "queue"});
     CHECK(beacon::parse_event(server.command({"LINDEX", "queue", "0"})->str).data.at("n") == 5);
     listener.forward(std::vector<beacon::event>{});
     CHECK(server.llen("queue") == 4);
@@ -131,6 +139,13 @@ TEST_CASE("stored texts go as they are in the forwarder's format, else decoded a
     bounded.limits.max_bytes = stored[1].size();
     beacon::redis::forwarder strict(bounded);
     CHECK_THROWS_WITH(strict.forward(stored), Contains("text 0 of the batch is") && Contains("limits.max_bytes"));
+    try {
+        strict.forward(stored);
+        FAIL("no encode_error");
+    } catch (const beacon::encode_error& left) {
+        CHECK(left.left_out() == std::vector<std::size_t>{0});
+    }
+    server.command({"LPOP", "small"});
     CHECK(server.llen("small") == 1);
 }
 

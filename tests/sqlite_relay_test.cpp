@@ -44,7 +44,6 @@ using sqlite_test::scalar;
 
 namespace {
 
-
 // Commits events first..last-1 into the outbox of `path`, `per_transaction` to a transaction.
 void commit_events(const std::string& path, int first, int last, int per_transaction = 10) {
     auto db = open(path);
@@ -55,7 +54,6 @@ void commit_events(const std::string& path, int first, int last, int per_transac
         exec(db.get(), "COMMIT");
     }
 }
-
 
 }  // namespace
 
@@ -185,6 +183,41 @@ TEST_CASE("a publisher of texts gets the stored envelopes as they are; a row not
     CHECK(relay.stats().set_aside == 1);
     REQUIRE(reports.size() == 1);
     CHECK_THAT(reports[0], Contains("row 2") && Contains("not valid JSON") && Contains("set aside in beacon_outbox_dead"));
+}
+
+TEST_CASE("a row the forwarder leaves out of a batch is set aside; the rows it sent go once, not again one by one",
+          "[sqlite][relay][texts][failure]") {
+    database_file file;
+    commit_events(file.path, 0, 2);
+    {
+        auto db = open(file.path);
+        beacon::sqlite::outbox outbox(db.get());
+        auto big = numbered(2);  // row 3: longer than the forwarder sends
+        big.data["padding"] = std::string(1000, 'x');
+        exec(db.get(), "BEGIN");
+        outbox.add(big);
+        exec(db.get(), "COMMIT");
+    }
+    commit_events(file.path, 3, 5);
+    beacon_test::redis_server server;
+    beacon::redis::forwarder_options options;
+    options.url = server.url();
+    options.list = "out";
+    options.limits.max_bytes = 900;
+    beacon::redis::forwarder forwarder(options);
+    std::vector<std::string> reports;
+    beacon::sqlite::relay relay(file.path, forwarder, {}, [&](const beacon::failure& f) { reports.push_back(f.describe()); });
+    CHECK(relay.run_once() == 5);
+    CHECK(server.llen("out") == 4);
+    CHECK(relay.stats().published == 4);
+    CHECK(relay.stats().set_aside == 1);
+    REQUIRE(reports.size() == 1);
+    CHECK_THAT(reports[0], Contains("row 3") && Contains("limits.max_bytes") && Contains("set aside in beacon_outbox_dead"));
+    std::vector<int> order;
+    for (long long i = server.llen("out") - 1; i >= 0; --i) {
+        order.push_back(beacon::parse_event(server.command({"LINDEX", "out", std::to_string(i)})->str).data.at("n"));
+    }
+    CHECK(order == std::vector<int>{0, 1, 3, 4});
 }
 
 TEST_CASE("two relays on one outbox publish each event once", "[sqlite][relay][threads]") {

@@ -2,12 +2,15 @@
 /// \file
 /// The exceptions beacon throws: one base class, five groups by kind of failure, a subclass per case.
 
+#include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace beacon {
 
@@ -100,6 +103,22 @@ public:
     /// `path` is a JSON pointer into the event ("/data/uri"), `details` what was wrong there.
     encode_error(const std::string& path, const std::string& details)
         : error("encode_error", path + ": " + details) {}
+    /// `first` (about the first event of a batch left out), thrown after the others were sent:
+    /// `left_out` lists the positions in the batch of every event left out.
+    encode_error(const encode_error& first, std::vector<std::size_t> left_out)
+        : encode_error(first) {
+        left_out_ = std::make_shared<const std::vector<std::size_t>>(std::move(left_out));
+    }
+
+    /// For a batch whose other events were sent (a Redis forwarder's), the positions of the
+    /// events left out; empty when nothing of the call was sent.
+    const std::vector<std::size_t>& left_out() const noexcept {
+        static const std::vector<std::size_t> none;
+        return left_out_ ? *left_out_ : none;
+    }
+
+private:
+    std::shared_ptr<const std::vector<std::size_t>> left_out_;  // shared: copying stays noexcept
 };
 
 /// A unit of work misused: a call in the wrong state or from a thread that does not own it, an

@@ -13,6 +13,7 @@
 
 #include <boost/container/small_vector.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -207,17 +208,34 @@ public:
         texts_.clear();
     }
 
-    /// Publishes every row taken, in one call; after an encode_error, calls the publisher with
-    /// each row alone, and `refused(seq, reason)` for each it refuses again. Returns the seqs
-    /// published. Any other exception propagates (nothing of the batch counts as published).
+    /// Publishes every row taken, in one call. After an encode_error that tells which rows were
+    /// left out (`left_out()`: a Redis forwarder sent the others), calls the publisher with each
+    /// of those alone; after one that does not, with each row alone; and `refused(seq, reason)`
+    /// for each it refuses again. Returns the seqs published. Any other exception propagates
+    /// (nothing of the batch counts as published).
     std::vector<std::int64_t> publish(const std::function<void(std::int64_t, const std::string&)>& refused) const {
+        std::vector<std::size_t> again;  // the rows to try alone
         try {
             call(0, seqs_.size());
             return seqs_;
-        } catch (const encode_error&) {  // each alone below
+        } catch (const encode_error& bad) {
+            const auto& out = bad.left_out();  // in order, each once, within the batch: else unusable
+            if (std::adjacent_find(out.begin(), out.end(), std::greater_equal<>()) == out.end() &&
+                (out.empty() || out.back() < seqs_.size())) {
+                again = out;
+            }
+            if (again.empty()) {
+                for (std::size_t i = 0; i < seqs_.size(); ++i) again.push_back(i);
+            }
         }
         std::vector<std::int64_t> published;
+        std::size_t next = 0;  // the next row of `again`
         for (std::size_t i = 0; i < seqs_.size(); ++i) {
+            if (next == again.size() || again[next] != i) {  // sent with the batch
+                published.push_back(seqs_[i]);
+                continue;
+            }
+            ++next;
             try {
                 call(i, i + 1);
             } catch (const encode_error& bad) {

@@ -65,14 +65,14 @@ public:
     /// Pushes or publishes every event of `batch` that can be written, in order, in one round
     /// trip: one LPUSH of all of them (atomic) to a list, or pipelined PUBLISHes to a channel.
     /// An event that cannot be written does not hold the others back: they are sent, then the
-    /// encode_error of the first event left out is thrown.
+    /// encode_error of the first event left out is thrown (its `left_out()`: the positions of all).
     void forward(const std::vector<event>& batch) const { send(detail::encode_batch(state_->options.format, batch, limit())); }
 
     /// Pushes or publishes the texts of `batch` (events written already: an outbox's rows, which
     /// its relay hands over) in one round trip, as the batch of events above: as they are when
     /// `batch` is in the forwarder's format, else each decoded (within `limits`) and written in
     /// it. A text longer than `limits.max_bytes`, or one that does not decode, is left out, the
-    /// others sent, then its encode_error thrown.
+    /// others sent, then its encode_error thrown (with `left_out()`).
     void forward(const encoded_events& batch) const {
         if (detail::sendable_as_they_are(state_->options.format, batch, limit())) return send_texts(batch);
         send(detail::encode_batch(state_->options.format, batch, limit(), state_->options.limits));
@@ -93,7 +93,7 @@ private:
     // The texts sent, then the first text's error.
     void send(const detail::encoded_batch& encoded) const {
         send_texts(encoded);
-        if (encoded.first_bad) throw *encoded.first_bad;
+        encoded.throw_left_out();
     }
 
     // One LPUSH of every text of `texts` (atomic), or pipelined PUBLISHes.

@@ -75,14 +75,15 @@ public:
     /// Appends every event of `batch` that can be written, in order, in one round trip and
     /// atomically (MULTI/EXEC): either all of those entries are added or none. An event that
     /// cannot be written does not hold the others back (as with forwarder): they are appended,
-    /// then the encode_error of the first event left out is thrown.
+    /// then the encode_error of the first event left out is thrown (its `left_out()`: the
+    /// positions of all).
     void forward(const std::vector<event>& batch) const { append(detail::encode_batch(state_->options.format, batch, limit())); }
 
     /// Appends the texts of `batch` (events written already: an outbox's rows, which its relay
     /// hands over) in one round trip and atomically, as the batch of events above: as they are
     /// when `batch` is in the forwarder's format, else each decoded (within `limits`) and written
     /// in it. A text over the limits, or one that does not decode, is left out, the others
-    /// appended, then its encode_error thrown.
+    /// appended, then its encode_error thrown (with `left_out()`).
     void forward(const encoded_events& batch) const {
         if (detail::sendable_as_they_are(state_->options.format, batch, limit())) return append_texts(batch);
         append(detail::encode_batch(state_->options.format, batch, limit(), state_->options.limits));
@@ -95,7 +96,7 @@ private:
     // The texts appended, then the first text's error.
     void append(const detail::encoded_batch& encoded) const {
         append_texts(encoded);
-        if (encoded.first_bad) throw *encoded.first_bad;
+        encoded.throw_left_out();
     }
 
     // One XADD, or MULTI, an XADD per text of `texts`, EXEC.

@@ -59,7 +59,8 @@ struct relay_options {
 /// A publisher that throws is reported (`on_failure`, a beacon::failure of part::sqlite) and
 /// retried with the backoff. One that throws encode_error (an event its format cannot write) is
 /// called again with each event alone, so that the rows that cannot be published are set aside
-/// and the others go. A row that cannot be published (one that does not decode, for a publisher
+/// and the others go; when the error's `left_out()` names the rows (a Redis forwarder sent the
+/// others), only those are tried again, so that no event is sent twice. A row that cannot be published (one that does not decode, for a publisher
 /// of events; one not framed as a JSON object, for a publisher of texts, which gets the others as
 /// they are) is set aside (moved to "<table>_dead" with the reason) and reported; it never blocks
 /// the rows behind it.

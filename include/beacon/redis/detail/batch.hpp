@@ -54,9 +54,14 @@ struct encoded_batch {
     std::string texts;                    ///< Every text, concatenated.
     std::vector<std::size_t> ends;        ///< Where each text ends in `texts`.
     std::optional<encode_error> first_bad;  ///< The first event that could not be written.
+    std::vector<std::size_t> left_out;      ///< The positions in the batch of those left out.
 
     /// How many texts there are.
     std::size_t size() const noexcept { return ends.size(); }
+    /// Throws, when events were left out, the first one's encode_error with their positions.
+    void throw_left_out() const {
+        if (first_bad) throw encode_error(*first_bad, left_out);
+    }
     /// The `i`th text (valid while the batch lives).
     std::string_view operator[](std::size_t i) const noexcept {
         const std::size_t start = i == 0 ? 0 : ends[i - 1];
@@ -65,16 +70,17 @@ struct encoded_batch {
 };
 
 /// Encodes every event of `batch` that can be written, in order; one that cannot does not hold
-/// the others back.
+/// the others back (its position is kept in `left_out`).
 inline encoded_batch encode_batch(const wire_format& format, const std::vector<event>& batch, const size_limit& limit) {
     encoded_batch out;
     out.ends.reserve(batch.size());
-    for (const auto& e : batch) {
+    for (std::size_t i = 0; i < batch.size(); ++i) {
         try {
-            encode_within(format, e, out.texts, limit);
+            encode_within(format, batch[i], out.texts, limit);
             out.ends.push_back(out.texts.size());
         } catch (const encode_error& failure) {
             if (!out.first_bad) out.first_bad = failure;
+            out.left_out.push_back(i);
         }
     }
     return out;
@@ -121,6 +127,7 @@ inline encoded_batch encode_batch(const wire_format& format, const encoded_event
             out.ends.push_back(out.texts.size());
         } catch (const encode_error& failure) {
             if (!out.first_bad) out.first_bad = failure;
+            out.left_out.push_back(i);
         }
     }
     return out;
