@@ -10,6 +10,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 using test_events::record_event;
 using Catch::Matchers::Contains;
@@ -87,5 +88,35 @@ TEST_CASE("the envelope writes an event's identity as nlohmann would, and Kinto'
     const auto kinto = beacon::wire_format::kinto().encode(e);
     for (const char* key : {"\"id\"", "\"source\"", "\"type\"", "\"cause\"", "traceparent", "tracestate"}) {
         CHECK_THAT(kinto, !Contains(key));
+    }
+}
+
+TEST_CASE("strings are written byte for byte as nlohmann would, whatever lies at whichever offset of an 8-byte word",
+          "[wire_format][strings]") {
+    // The writer skips plain ASCII a word at a time: each special byte at each offset of strings
+    // of 0 to 40 bytes, against nlohmann's dump (the envelope) and Python's json.dumps (Kinto's
+    // format, ensure_ascii).
+    const std::vector<std::pair<std::string, std::string>> specials{  // and how Python's json.dumps writes it
+        {"\"", "\\\""},       {"\\", "\\\\"},      {"\n", "\\n"},          {"\x1f", "\\u001f"},
+        {"\x7f", "\\u007f"},   {" ", " "},           {"~", "~"},           {"\xc3\xa9", "\\u00e9"},
+        {"\xf0\x9f\x98\x80", "\\ud83d\\ude00"}};
+    const auto envelope = beacon::wire_format::envelope();
+    const auto kinto = beacon::wire_format::kinto();
+    auto e = record_event(beacon::action::update, "a1", "basicauth:alice");
+    for (std::size_t size = 0; size <= 40; ++size) {
+        for (std::size_t at = 0; at <= size; ++at) {
+            for (const auto& [special, python] : specials) {
+                std::string text(size, 'a');
+                text.insert(at, special);
+                e.data["text"] = text;
+                REQUIRE(envelope.encode(e) == nlohmann::json(e).dump());
+                const std::string as_python = std::string(at, 'a') + python + std::string(size - at, 'a');
+                REQUIRE_THAT(kinto.encode(e), Contains("\"text\": \"" + as_python + "\""));
+            }
+            std::string bad(size, 'a');
+            bad.insert(at, "\xff");
+            e.data["text"] = bad;
+            REQUIRE_THROWS_WITH(envelope.encode(e), Contains("invalid UTF-8 (byte 0xff at offset " + std::to_string(at) + " "));
+        }
     }
 }

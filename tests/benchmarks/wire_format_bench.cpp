@@ -105,6 +105,59 @@ void encode_fresh(benchmark::State& state) {
 }
 BENCHMARK(encode_fresh)->Name("encode/beacon_envelope_fresh_string");
 
+// Large events (issue 25, item 7: at 10 KiB and above, encoding at most 10x a copy of the same
+// bytes), three shapes: a record with a long text in English (ASCII, a line break every 77
+// bytes), in French (an accented letter or a character to escape every 8 bytes or so), and a
+// record of many short fields. "encode/large_<shape>" encodes into a reused string;
+// "copy/large_<shape>" copies the encoded bytes into a reused string (the floor). Arg: the
+// text's bytes, or the number of fields.
+enum class shape { english, french, fields };
+
+beacon::event large(shape kind, std::int64_t size) {
+    beacon::event e = sample();
+    if (kind == shape::fields) {
+        nlohmann::json fields = nlohmann::json::object();
+        for (std::int64_t n = 0; n < size; ++n) fields["field_" + std::to_string(n)] = "value " + std::to_string(n);
+        e.data["fields"] = fields;
+        return e;
+    }
+    const std::string line = kind == shape::english
+                                 ? "The relay publishes the outbox in commit order, in batches, to any forwarder.\n"
+                                 : "Des nouvelles du caf\xc3\xa9 : \"beacon\" publie ses \xc3\xa9v\xc3\xa9nements.\n";
+    std::string body;
+    while (body.size() < static_cast<std::size_t>(size)) body += line;
+    e.data["body"] = body;
+    return e;
+}
+
+void encode_large(benchmark::State& state, shape kind) {
+    const auto e = large(kind, state.range(0));
+    const auto format = beacon::wire_format::envelope();
+    std::string out;
+    for (auto _ : state) {
+        out.clear();
+        format.encode(e, out);
+        benchmark::DoNotOptimize(out.data());
+    }
+    state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(out.size()));
+}
+
+void copy_large(benchmark::State& state, shape kind) {
+    const std::string encoded = beacon::wire_format::envelope().encode(large(kind, state.range(0)));
+    std::string out;
+    for (auto _ : state) {
+        out.assign(encoded);
+        benchmark::DoNotOptimize(out.data());
+    }
+    state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(out.size()));
+}
+BENCHMARK_CAPTURE(encode_large, english, shape::english)->Name("encode/large_english")->Arg(10240)->Arg(102400);
+BENCHMARK_CAPTURE(copy_large, english, shape::english)->Name("copy/large_english")->Arg(10240)->Arg(102400);
+BENCHMARK_CAPTURE(encode_large, french, shape::french)->Name("encode/large_french")->Arg(10240)->Arg(102400);
+BENCHMARK_CAPTURE(copy_large, french, shape::french)->Name("copy/large_french")->Arg(10240)->Arg(102400);
+BENCHMARK_CAPTURE(encode_large, fields, shape::fields)->Name("encode/large_fields")->Arg(400)->Arg(4000);
+BENCHMARK_CAPTURE(copy_large, fields, shape::fields)->Name("copy/large_fields")->Arg(400)->Arg(4000);
+
 }  // namespace
 
 int main(int argc, char** argv) {

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -176,6 +177,11 @@ public:
         out_ += '"';
         std::size_t run = 0;  // start of the bytes not yet copied
         for (std::size_t i = 0; i < s.size();) {
+            if (i + 8 <= s.size()) {  // the common case, 8 bytes at a time
+                const std::size_t plain = plain_ascii(s.data() + i);
+                i += plain;
+                if (plain != 0) continue;
+            }
             const auto c = static_cast<unsigned char>(s[i]);
             if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\') {
                 ++i;
@@ -208,6 +214,21 @@ public:
     }
 
 private:
+    // How many of the 8 bytes at `p`, from the first, are written as they are in either style:
+    // printable ASCII (0x20 to 0x7E) other than '"' and '\\'. Word-at-a-time tests ("Bit
+    // Twiddling Hacks", hasless and haszero): a byte that is not plain always shows, and the
+    // lowest one shown is the first (a false one can only follow a true one). Little-endian.
+    static std::size_t plain_ascii(const char* p) noexcept {
+        constexpr std::uint64_t ones = 0x0101010101010101u;
+        constexpr std::uint64_t highs = 0x8080808080808080u;
+        std::uint64_t v = 0;
+        std::memcpy(&v, p, sizeof v);
+        const auto below = [&](std::uint64_t x, std::uint64_t n) { return (x - ones * n) & ~x & highs; };
+        const auto any = [&](std::uint64_t c) { return below(v ^ (ones * c), 1); };
+        const std::uint64_t special = (v & highs) | below(v, 0x20) | any('"') | any('\\') | any(0x7F);
+        return special == 0 ? 8 : static_cast<std::size_t>(__builtin_ctzll(special)) / 8;
+    }
+
     static void to_hex(char* out, std::uint32_t v, int digits) noexcept {
         constexpr char hex[] = "0123456789abcdef";
         for (int k = digits - 1; k >= 0; --k, v >>= 4) out[k] = hex[v & 15];
@@ -229,14 +250,18 @@ private:
     }
 
     void escape(std::uint32_t cp) {
+        const auto two = [&](char c) {
+            out_.push_back('\\');
+            out_.push_back(c);
+        };
         switch (cp) {
-            case '"': out_ += "\\\""; return;
-            case '\\': out_ += "\\\\"; return;
-            case '\b': out_ += "\\b"; return;
-            case '\f': out_ += "\\f"; return;
-            case '\n': out_ += "\\n"; return;
-            case '\r': out_ += "\\r"; return;
-            case '\t': out_ += "\\t"; return;
+            case '"': return two('"');
+            case '\\': return two('\\');
+            case '\b': return two('b');
+            case '\f': return two('f');
+            case '\n': return two('n');
+            case '\r': return two('r');
+            case '\t': return two('t');
             default: break;
         }
         if (cp >= 0x10000) {  // a surrogate pair, as Python writes it
