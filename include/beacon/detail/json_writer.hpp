@@ -217,7 +217,8 @@ private:
     // How many of the 8 bytes at `p`, from the first, are written as they are in either style:
     // printable ASCII (0x20 to 0x7E) other than '"' and '\\'. Word-at-a-time tests ("Bit
     // Twiddling Hacks", hasless and haszero): a byte that is not plain always shows, and the
-    // lowest one shown is the first (a false one can only follow a true one). Little-endian.
+    // lowest one shown is the first (a false one can only follow a true one; on a big-endian
+    // machine, where the first byte is the highest, a word with any is left to the byte loop).
     static std::size_t plain_ascii(const char* p) noexcept {
         constexpr std::uint64_t ones = 0x0101010101010101u;
         constexpr std::uint64_t highs = 0x8080808080808080u;
@@ -226,7 +227,12 @@ private:
         const auto below = [&](std::uint64_t x, std::uint64_t n) { return (x - ones * n) & ~x & highs; };
         const auto any = [&](std::uint64_t c) { return below(v ^ (ones * c), 1); };
         const std::uint64_t special = (v & highs) | below(v, 0x20) | any('"') | any('\\') | any(0x7F);
-        return special == 0 ? 8 : static_cast<std::size_t>(__builtin_ctzll(special)) / 8;
+        if (special == 0) return 8;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        return static_cast<std::size_t>(__builtin_ctzll(special)) / 8;
+#else
+        return 0;
+#endif
     }
 
     static void to_hex(char* out, std::uint32_t v, int digits) noexcept {

@@ -61,11 +61,11 @@ struct relay_options {
 /// (`on_failure`, a beacon::failure of part::postgres) and retried with the backoff; a lost
 /// connection is reset first. A publisher that throws encode_error (an event its format cannot
 /// write) is called again with each event alone (only with those the error's `left_out()`
-/// names, when it names them: the others were sent), and the rows it refuses are set aside. A row that
-/// cannot be published (one that does not decode, for a publisher of events; one not framed as a
-/// JSON object, for a publisher of texts, which gets the others as they are) is set aside (moved
-/// to "<table>_dead" with the reason, in the batch's transaction) and reported; it never blocks
-/// the rows behind it.
+/// names, when it names them: the others were sent), and the rows it refuses are set aside. A
+/// row that cannot be published (one that does not decode, for a publisher of events; one not
+/// framed as a JSON object, for a publisher of texts, which gets the others as they are) is set
+/// aside (moved to "<table>_dead" with the reason, in the batch's transaction) and reported; it
+/// never blocks the rows behind it.
 class relay : public beacon::relay, private beacon::detail::relay_loop {
 public:
     /// What the relay publishes to (beacon::relay_publisher): a function of `const encoded_events&`

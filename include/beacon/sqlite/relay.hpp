@@ -60,10 +60,10 @@ struct relay_options {
 /// retried with the backoff. One that throws encode_error (an event its format cannot write) is
 /// called again with each event alone, so that the rows that cannot be published are set aside
 /// and the others go; when the error's `left_out()` names the rows (a Redis forwarder sent the
-/// others), only those are tried again, so that no event is sent twice. A row that cannot be published (one that does not decode, for a publisher
-/// of events; one not framed as a JSON object, for a publisher of texts, which gets the others as
-/// they are) is set aside (moved to "<table>_dead" with the reason) and reported; it never blocks
-/// the rows behind it.
+/// others), only those are tried again, so that no event is sent twice. A row that cannot be
+/// published (one that does not decode, for a publisher of events; one not framed as a JSON
+/// object, for a publisher of texts, which gets the others as they are) is set aside (moved to
+/// "<table>_dead" with the reason) and reported; it never blocks the rows behind it.
 class relay : public beacon::relay, private beacon::detail::relay_loop {
 public:
     /// What the relay publishes to (beacon::relay_publisher): a function of `const encoded_events&`
