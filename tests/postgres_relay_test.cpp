@@ -265,8 +265,16 @@ TEST_CASE("postgres: two relays on one outbox, while the host commits, publish e
     beacon::postgres::relay a(conninfo, publish, options), b(conninfo, publish, options);
     a.start();
     b.start();
-    std::thread more([&] { commit_events(conninfo, 500, 800); });  // the host commits meanwhile
+    std::string failure;  // what the thread threw: Catch2's macros are not thread-safe
+    std::thread more([&] {  // the host commits meanwhile
+        try {
+            commit_events(conninfo, 500, 800);
+        } catch (const std::exception& e) {
+            failure = e.what();
+        }
+    });
     more.join();
+    CHECK(failure.empty());
     REQUIRE(eventually([&] {
         return got.all().size() >= 800 && a.stats().published + b.stats().published >= 800;
     }));

@@ -175,16 +175,22 @@ TEST_CASE("two consumers' inboxes on one file process each id once", "[sqlite][i
     std::vector<beacon::event> events;
     for (int n = 0; n < 300; ++n) events.push_back(numbered(n));
     std::atomic<int> ran{0};
-    const auto consume = [&] {  // each consumer gets every event (a redelivery to the other one)
-        auto db = open(file.path);
-        beacon::sqlite::inbox inbox(db.get());
-        for (int n = 0; n < 300; ++n) {
-            if (inbox.process(events[static_cast<std::size_t>(n)], insert_effect(db.get(), n))) ++ran;
+    std::vector<std::string> failures(2);  // what a thread threw: Catch2's macros are not thread-safe
+    const auto consume = [&](std::string& failure) {  // each consumer gets every event (a redelivery)
+        try {
+            auto db = open(file.path);
+            beacon::sqlite::inbox inbox(db.get());
+            for (int n = 0; n < 300; ++n) {
+                if (inbox.process(events[static_cast<std::size_t>(n)], insert_effect(db.get(), n))) ++ran;
+            }
+        } catch (const std::exception& e) {
+            failure = e.what();
         }
     };
-    std::thread a(consume), b(consume);
+    std::thread a(consume, std::ref(failures[0])), b(consume, std::ref(failures[1]));
     a.join();
     b.join();
+    CHECK(failures == std::vector<std::string>(2));
     auto db = open(file.path);
     CHECK(ran == 300);
     CHECK(scalar(db.get(), "SELECT count(*) FROM effects") == 300);

@@ -231,8 +231,16 @@ TEST_CASE("two relays on one outbox publish each event once", "[sqlite][relay][t
     beacon::sqlite::relay a(file.path, publish, options), b(file.path, publish, options);
     a.start();
     b.start();
-    std::thread more([&] { commit_events(file.path, 500, 800); });  // the host commits meanwhile
+    std::string failure;  // what the thread threw: Catch2's macros are not thread-safe
+    std::thread more([&] {  // the host commits meanwhile
+        try {
+            commit_events(file.path, 500, 800);
+        } catch (const std::exception& e) {
+            failure = e.what();
+        }
+    });
     more.join();
+    CHECK(failure.empty());
     REQUIRE(eventually([&] { return got.all().size() >= 800; }));
     a.stop();
     b.stop();
