@@ -37,6 +37,7 @@ TEST_CASE("every part has a name", "[failure]") {
     CHECK(beacon::to_string(beacon::part::web) == "web");
     CHECK(beacon::to_string(beacon::part::sqlite) == "sqlite");
     CHECK(beacon::to_string(beacon::part::postgres) == "postgres");
+    CHECK(beacon::to_string(beacon::part::asio) == "asio");
 }
 
 TEST_CASE("a failure describes itself in one line: part, where, receiver, event, message", "[failure]") {

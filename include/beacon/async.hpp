@@ -373,11 +373,6 @@ public:
         if (e) queue_->push(std::move(e));
     }
 
-    /// What a signal calls: shares the event when the send was given its shared_ptr, else copies it.
-    void operator()(const event& e, const std::shared_ptr<const event>* shared) const {
-        queue_->push(shared ? *shared : detail::shared_copy(e));
-    }
-
     /// The counters of the adapter this receiver feeds; still readable once the adapter is gone.
     async_stats stats() const { return queue_->stats(); }
 

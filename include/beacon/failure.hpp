@@ -22,13 +22,14 @@
 namespace beacon {
 
 /// Which part of beacon reported a failure.
-enum class part { signal, async, unit_of_work, listener, hub, plugin, redis, web, sqlite, postgres };
+enum class part { signal, async, unit_of_work, listener, hub, plugin, redis, web, sqlite, postgres, asio };
 
-/// The part's name: "signal", "async", "unit_of_work", "listener", "hub", "plugin", "redis", "web"
-/// "sqlite" or "postgres".
+/// The part's name: "signal", "async", "unit_of_work", "listener", "hub", "plugin", "redis", "web",
+/// "sqlite", "postgres" or "asio".
 constexpr std::string_view to_string(part p) noexcept {
-    constexpr std::array<std::string_view, 10> names{"signal", "async", "unit_of_work", "listener", "hub",
-                                                     "plugin", "redis", "web",          "sqlite",   "postgres"};
+    constexpr std::array<std::string_view, 11> names{"signal", "async",    "unit_of_work", "listener",
+                                                     "hub",    "plugin",   "redis",        "web",
+                                                     "sqlite", "postgres", "asio"};
     return names[static_cast<std::size_t>(p)];
 }
 

@@ -308,6 +308,10 @@ private:
             return [method = receiver, raw = owner.get()](const event& e) -> decltype(auto) {
                 return std::invoke(method, raw, e);
             };
+        } else if constexpr (std::is_base_of_v<detail::deferred_receiver, std::decay_t<F>>) {
+            std::decay_t<F> deferred(std::forward<F>(receiver));
+            deferred.track(std::weak_ptr<void>(owner));
+            return deferred;
         } else {
             return std::forward<F>(receiver);
         }

@@ -32,6 +32,18 @@ struct delivery {
     std::size_t* calls;                    // receivers called so far
     const std::shared_ptr<const event>* shared = nullptr;  // owns `ev` when sent as a shared_ptr
     std::vector<receiver_result>* results = nullptr;       // non-null during send_collect
+    mutable std::shared_ptr<const event> copy{};           // `ev` copied once for the receivers that keep it
+
+    /// The event shared by every receiver that keeps it: the send's own shared_ptr, else one copy
+    /// made by the first of them (an event too deep to copy safely is an encode_error, see check_depth).
+    const std::shared_ptr<const event>& share() const {
+        if (shared) return *shared;
+        if (!copy) {
+            check_depth(ev);
+            copy = std::make_shared<const event>(ev);
+        }
+        return copy;
+    }
 };
 
 /// Base of beacon's own composite receivers (filtered_signal's index) that take the whole
@@ -39,10 +51,15 @@ struct delivery {
 /// dispatch to themselves, so that each of those is a receiver of its own in send's results.
 struct delivery_receiver {};
 
-/// Base of receivers that keep events beyond the call (async_entry): the slot calls them with the
-/// event and, when the send was given one, the shared_ptr owning it, so that they can share the
-/// event instead of copying it.
+/// Base of receivers that keep events beyond the call (async_entry, an executor-bound receiver):
+/// the slot calls them with a shared_ptr to the event (delivery::share), so that every such
+/// receiver of one send shares one event instead of copying it.
 struct sharing_receiver {};
+
+/// Base of receivers that call later what they were given (an executor-bound receiver): connected
+/// with an owner (signal::connect(receiver, owner)), they are given it by `track(weak_ptr)`, so
+/// that the later call can check that the owner still lives.
+struct deferred_receiver {};
 
 /// A count of live slot copies; a sender-bound receiver's also counts in its signal's total of
 /// bound receivers and in its sender's sender_bins bin.
@@ -144,7 +161,7 @@ public:
 private:
     void call(const delivery& d) const {
         if constexpr (std::is_base_of_v<sharing_receiver, F>) {
-            receiver_(d.ev, d.shared);
+            receiver_(d.share());
         } else {
             std::invoke(receiver_, d.ev);
         }
