@@ -383,8 +383,8 @@ private:
 };
 
 /// Runs a receiver on worker threads: connect `receiver()` to signals (or call it) and each event
-/// is copied (or, sent as a shared_ptr, shared) into a bounded queue; the send returns and a worker
-/// delivers it. Events with equal
+/// is shared into a bounded queue (sent as a shared_ptr: that event; else one copy per send, shared
+/// by every receiver that keeps it); the send returns and a worker delivers it. Events with equal
 /// keys (`async_options::order_by`) are delivered one at a time, in send order; events with
 /// different keys may be delivered concurrently and in any order (with one worker: in send order).
 ///

@@ -142,13 +142,20 @@ struct initiate_next {
 /// coroutine's executor; after `options.timeout` it throws boost::system::system_error
 /// (`boost::asio::error::timed_out`). The receiver it connects is disconnected when the wait ends,
 /// and when the waiting coroutine is destroyed (its io_context destroyed).
-inline boost::asio::awaitable<std::shared_ptr<const event>> next(beacon::signal& s, next_options options = {}) {
+inline boost::asio::awaitable<std::shared_ptr<const event>> next(beacon::signal& s, next_options options) {
     // No temporary with a destructor in a co_await expression: g++ 12 destroys those twice.
     const auto executor = co_await boost::asio::this_coro::executor;
     detail::next_request request{executor, &s, std::move(options)};
     co_return co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
                                                    void(boost::system::error_code, std::shared_ptr<const event>)>(
         detail::initiate_next{}, boost::asio::use_awaitable, &request);
+}
+
+/// In a coroutine: `auto e = co_await beacon::asio::next(s)`: the next event of `s`, from any
+/// sender, without a timeout (see next(s, options)). An overload, not a default argument: g++ 12
+/// destroys the temporaries of a co_await expression twice.
+inline boost::asio::awaitable<std::shared_ptr<const event>> next(beacon::signal& s) {
+    return next(s, next_options());
 }
 
 }  // namespace beacon::asio

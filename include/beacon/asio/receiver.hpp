@@ -28,6 +28,7 @@
 #include <typeinfo>
 #include <utility>
 
+/// Receivers on the host's Asio executors, and signals a coroutine awaits.
 namespace beacon::asio {
 
 namespace detail {
@@ -100,8 +101,8 @@ public:
         : executor_(std::move(executor)),
           state_(std::make_shared<state>(std::move(receiver), boost::core::demangle(typeid(F).name()))) {}
 
-    // Each copy is a receiver of its own: a connected copy (the one a signal keeps) marks its
-    // posted calls dead when it is destroyed, which is how a disconnect reaches them.
+    /// A receiver of its own, with `other`'s receiver, executor and owner: a connected copy (the
+    /// one a signal keeps) marks its posted calls dead when it is destroyed (its disconnect).
     executor_receiver(const executor_receiver& other)
         : executor_(other.executor_),
           state_(other.state_ ? std::make_shared<state>(other.state_->receiver, other.state_->name) : nullptr) {
@@ -110,6 +111,7 @@ public:
             state_->tracked = other.state_->tracked;
         }
     }
+    /// Takes over `other`'s receiver and posted calls; `other` is left empty.
     executor_receiver(executor_receiver&&) noexcept = default;
     executor_receiver& operator=(const executor_receiver&) = delete;
     executor_receiver& operator=(executor_receiver&&) = delete;
