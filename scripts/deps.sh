@@ -18,6 +18,7 @@ beacon_packages_redis=(redis-server libhiredis-dev python3 python3-redis libsqli
 beacon_packages_web=(curl chromium chromium-driver python3-selenium)
 beacon_packages_test=(
   clang libclang-rt-14-dev valgrind                # sanitizer builds, fuzzers, memcheck
+  lld                                              # the faster linker of beacon's own programs
   libbenchmark-dev python3-blinker                 # benchmarks and their Python peer
   python3-flask python3-gevent                     # web push benchmark's Python peer (Flask-Notifications' way)
   nodejs                                           # the CloudEvents JS SDK's side of interop_cloudevents_js (node 20+)
