@@ -128,8 +128,12 @@ struct initiate_next {
         });
         next_receiver receiver(wait, std::move(request->options.filter));
         auto& s = *request->s;
-        scoped_connection connection = request->options.sender ? s.connect(*request->options.sender, std::move(receiver))
-                                                                : s.connect(std::move(receiver));
+        scoped_connection connection;
+        if (request->options.sender) {
+            connection = s.connect(*request->options.sender, std::move(receiver));
+        } else {
+            connection = s.connect(std::move(receiver));
+        }
         const std::lock_guard lock(wait->mutex);
         if (!wait->done) wait->connection = std::move(connection);  // else: disconnected on return
     }

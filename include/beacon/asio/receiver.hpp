@@ -132,8 +132,8 @@ public:
 
     /// Records the owner the receiver is connected with (signal::connect(receiver, owner)): a
     /// posted call whose owner has expired is skipped, and the owner lives while the call runs.
-    void track(std::weak_ptr<void> owner) {
-        state_->owner = std::move(owner);
+    void track(const std::weak_ptr<void>& owner) {
+        state_->owner = owner;
         state_->tracked = true;
     }
 
