@@ -10,6 +10,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -191,4 +192,119 @@ TEST_CASE("a receiver may be a coroutine: it runs on the executor, awaits, and i
     beacon::set_failure_sink(previous);
     CHECK(got == std::vector<std::string>{"alice"});
     CHECK(reports == std::vector<std::string>{"asio refused"});
+}
+
+TEST_CASE("a waiter queues the events sent between its waits, and drops beyond its capacity", "[asio][waiter]") {
+    net::io_context io;
+    beacon::signal s("test", "changed");
+    std::vector<int> got;
+    std::optional<beacon::asio::waiter> kept;  // outside the coroutine, to read its counters
+    kept.emplace(s, beacon::asio::next_options(), 3);
+    CHECK(s.receiver_count() == 1);
+    for (int n = 1; n <= 5; ++n) s.send(numbered("alice", n));  // before any wait: 4 and 5 dropped
+    CHECK(kept->queued() == 3);
+    CHECK(kept->dropped() == 2);
+    net::co_spawn(
+        io,
+        [&]() -> net::awaitable<void> {
+            for (int i = 0; i < 4; ++i) {
+                const auto e = co_await kept->next();
+                got.push_back(e->data.at("n").get<int>());
+            }
+        },
+        net::detached);
+    io.poll();  // takes 1, 2, 3 without waiting, then waits
+    CHECK(got == std::vector<int>{1, 2, 3});
+    s.send(numbered("alice", 6));
+    REQUIRE(run_until(io, [&] { return got.size() == 4; }));
+    CHECK(got.back() == 6);
+    CHECK(kept->queued() == 0);
+    kept.reset();
+    CHECK(s.receiver_count() == 0);
+}
+
+TEST_CASE("a waiter refuses a second coroutine waiting at once, and times each wait out", "[asio][waiter]") {
+    net::io_context io;
+    beacon::signal s("test", "changed");
+    beacon::asio::next_options options;
+    options.timeout = 30ms;
+    beacon::asio::waiter w(s, options);
+    std::vector<boost::system::error_code> errors;
+    for (int i = 0; i < 2; ++i) {
+        net::co_spawn(
+            io,
+            [&]() -> net::awaitable<void> {
+                try {
+                    co_await w.next();
+                } catch (const boost::system::system_error& e) {
+                    errors.push_back(e.code());
+                }
+            },
+            net::detached);
+    }
+    io.run();
+    REQUIRE(errors.size() == 2);
+    CHECK(errors[0] == net::error::already_started);  // the second, refused at once
+    CHECK(errors[1] == net::error::timed_out);
+    CHECK(s.receiver_count() == 1);  // a waiter stays connected until destroyed
+}
+
+TEST_CASE("a waiter in a coroutine destroyed with its io_context leaves nothing connected", "[asio][waiter]") {
+    beacon::signal s("test", "changed");
+    int taken = 0;
+    {
+        net::io_context io;
+        net::co_spawn(
+            io,
+            [&]() -> net::awaitable<void> {
+                beacon::asio::waiter w(s);
+                for (;;) {
+                    co_await w.next();
+                    ++taken;
+                }
+            },
+            net::detached);
+        io.poll();
+        s.send(numbered("alice", 1));
+        REQUIRE(run_until(io, [&] { return taken == 1; }));
+        CHECK(s.receiver_count() == 1);
+        s.send(numbered("alice", 2));  // queued, its wake posted: destroyed with the io_context
+    }
+    CHECK(s.receiver_count() == 0);
+    CHECK(s.send(numbered("alice", 3)) == 0);
+}
+
+TEST_CASE("many threads send to a waiter on a two-thread io_context: every event once, in each sender's order",
+          "[asio][waiter][threads]") {
+    constexpr int senders = 4;
+    constexpr int per_sender = 500;
+    net::io_context io;
+    auto strand = net::make_strand(io);
+    beacon::signal s("test", "changed");
+    std::vector<std::vector<int>> got(senders);  // written by the coroutine only, read after the joins
+    beacon::asio::waiter w(s, beacon::asio::next_options(), senders * per_sender);
+    net::co_spawn(
+        strand,
+        [&]() -> net::awaitable<void> {
+            for (int i = 0; i < senders * per_sender; ++i) {
+                const auto e = co_await w.next();
+                got[static_cast<std::size_t>(std::stoi(e->sender))].push_back(e->data.at("n").get<int>());
+            }
+        },
+        net::detached);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < senders; ++t) {
+        threads.emplace_back([&, t] {
+            for (int n = 0; n < per_sender; ++n) s.send(numbered(std::to_string(t), n));
+        });
+    }
+    std::thread a([&] { io.run(); }), b([&] { io.run(); });
+    for (auto& t : threads) t.join();
+    a.join();
+    b.join();
+    CHECK(w.dropped() == 0);
+    for (const auto& from : got) {
+        REQUIRE(from.size() == static_cast<std::size_t>(per_sender));
+        for (int n = 0; n < per_sender; ++n) CHECK(from[static_cast<std::size_t>(n)] == n);
+    }
 }

@@ -6,8 +6,9 @@
 // receiver), for information. Awaiting (C++20 only): one hand-off per iteration from this thread
 // to a coroutine on an io_context run by another, through a steady_timer that never expires,
 // cancelled by a post (BM_raw_timer_handoff: the closest raw hand-off Asio 1.74 offers, which has
-// no channels), or through `co_await beacon::asio::next(signal)` and a send (BM_await_next); each
-// back to back and on an idle loop (see below). Allocations are counted per event or per round trip.
+// no channels), through `co_await w.next()` of a waiter the coroutine keeps and a send
+// (BM_await_waiter), or through a one-shot `co_await beacon::asio::next(signal)` that connects and
+// disconnects each time (BM_await_next, for information); each back to back and on an idle loop. Allocations are counted per event or per round trip.
 
 #include <beacon/asio.hpp>  // first: it lets Asio 1.74 offer its coroutines on clang
 
@@ -133,7 +134,8 @@ BENCHMARK(BM_signal_send_bound);
 // The last hand-off stops the coroutine, and run() returns.
 
 /// What the waiting coroutine shares with this thread.
-struct waiter {
+struct coroutine_side {
+    net::io_context io;  // its run() has returned (the coroutine ended) before anything is destroyed
     std::atomic<std::uint64_t> ready{0};      // the waits begun
     std::atomic<std::size_t> loop_allocs{0};  // the loop thread's allocations when the last began
     std::atomic<bool> ended{false};           // the loop thread's run() returned
@@ -148,7 +150,7 @@ struct waiter {
 
 /// Waits (yielding) until `done()`; aborts, rather than hang, if the coroutine of `w` ended early.
 template <class Done>
-void wait_until(const waiter& w, Done done) {
+void wait_until(const coroutine_side& w, Done done) {
     while (!done()) {
         if (w.ended.load(std::memory_order_acquire)) {
             std::fputs("asio_bench: the waiting coroutine ended before its last hand-off\n", stderr);
@@ -159,14 +161,14 @@ void wait_until(const waiter& w, Done done) {
 }
 
 /// Waits until the coroutine of `w` has begun its wait number `n`.
-void wait_for_wait(const waiter& w, std::uint64_t n) {
+void wait_for_wait(const coroutine_side& w, std::uint64_t n) {
     wait_until(w, [&] { return w.ready.load(std::memory_order_acquire) >= n; });
 }
 
 /// Runs the hand-offs to the coroutine of `w`: `waiting()` returns once it waits (beyond
 /// `w.ready`), `hand()` hands over one event; the last, after `w.stop` is set, stops it.
 template <class Waiting, class Hand>
-void hand_offs(benchmark::State& state, bool idle_loop, waiter& w, Waiting waiting, Hand hand) {
+void hand_offs(benchmark::State& state, bool idle_loop, coroutine_side& w, Waiting waiting, Hand hand) {
     std::uint64_t rounds = 1;
     wait_for_wait(w, rounds);
     waiting();
@@ -198,8 +200,7 @@ void hand_offs(benchmark::State& state, bool idle_loop, waiter& w, Waiting waiti
 
 /// The raw side's state: a timer that never expires, cancelled to wake the coroutine, and the
 /// member through which the event is handed over.
-struct timer_handoff : waiter {
-    net::io_context io;
+struct timer_handoff : coroutine_side {
     net::steady_timer timer{io, net::steady_timer::time_point::max()};
     std::shared_ptr<const beacon::event> handed;  // written before the post, read after the wake
 };
@@ -216,31 +217,39 @@ net::awaitable<void> timer_waiter(timer_handoff& h) {
     }
 }
 
-void BM_raw_timer_handoff(benchmark::State& state, bool idle_loop) {
-    beacon::signal s("bench", "p14");
-    timer_handoff h;
-    const auto e = shared_event(s);
-    net::co_spawn(h.io, timer_waiter(h), net::detached);
+/// Spawns `coroutine` on the loop of `h`, runs that loop on a thread of its own, and times the
+/// hand-offs (see hand_offs).
+template <class Waiting, class Hand>
+void run_hand_offs(benchmark::State& state, bool idle_loop, coroutine_side& h, net::awaitable<void> coroutine,
+                   Waiting waiting, Hand hand) {
+    net::co_spawn(h.io, std::move(coroutine), net::detached);
     std::thread loop([&] {
         h.io.run();
         h.ended.store(true, std::memory_order_release);
     });
-    hand_offs(state, idle_loop, h, [] {}, [&] {
+    hand_offs(state, idle_loop, h, waiting, hand);
+    loop.join();
+}
+
+void BM_raw_timer_handoff(benchmark::State& state, bool idle_loop) {
+    beacon::signal s("bench", "p14");
+    timer_handoff h;
+    const auto e = shared_event(s);
+    run_hand_offs(state, idle_loop, h, timer_waiter(h), [] {}, [&] {
         h.handed = e;
         net::post(h.io, [&h] { h.timer.cancel(); });
     });
-    loop.join();
 }
 BENCHMARK_CAPTURE(BM_raw_timer_handoff, back_to_back, false)->UseRealTime();
 BENCHMARK_CAPTURE(BM_raw_timer_handoff, idle_loop, true)->UseManualTime();
 
 /// The beacon side's state: the signal the coroutine awaits.
-struct next_handoff : waiter {
+struct signal_handoff : coroutine_side {
     beacon::signal s{"bench", "p14"};
-    net::io_context io;
 };
 
-net::awaitable<void> next_waiter(next_handoff& h) {
+/// Awaits one-shot next() calls, one after another.
+net::awaitable<void> next_waiter(signal_handoff& h) {
     for (;;) {
         h.waiting_again();
         const std::shared_ptr<const beacon::event> e = co_await beacon::asio::next(h.s);
@@ -250,20 +259,35 @@ net::awaitable<void> next_waiter(next_handoff& h) {
 }
 
 void BM_await_next(benchmark::State& state, bool idle_loop) {
-    next_handoff h;
+    signal_handoff h;
     const auto e = shared_event(h.s);
-    net::co_spawn(h.io, next_waiter(h), net::detached);
-    std::thread loop([&] {
-        h.io.run();
-        h.ended.store(true, std::memory_order_release);
-    });
-    hand_offs(
-        state, idle_loop, h, [&] { wait_until(h, [&] { return h.s.receiver_count() == 1; }); },  // next() connected
+    run_hand_offs(
+        state, idle_loop, h, next_waiter(h),
+        [&] { wait_until(h, [&] { return h.s.receiver_count() == 1; }); },  // next() connected
         [&] { h.s.send(e); });
-    loop.join();
 }
 BENCHMARK_CAPTURE(BM_await_next, back_to_back, false)->UseRealTime();
 BENCHMARK_CAPTURE(BM_await_next, idle_loop, true)->UseManualTime();
+
+/// Keeps one waiter and awaits its events one after another.
+net::awaitable<void> waiter_loop(signal_handoff& h) {
+    beacon::asio::waiter w(h.s);
+    for (;;) {
+        h.waiting_again();
+        const std::shared_ptr<const beacon::event> e = co_await w.next();
+        if (h.stop) co_return;
+        sink{}(*e);
+    }
+}
+
+void BM_await_waiter(benchmark::State& state, bool idle_loop) {
+    signal_handoff h;
+    const auto e = shared_event(h.s);
+    // An event sent before the wait starts is queued and taken by it, as the raw side's post.
+    run_hand_offs(state, idle_loop, h, waiter_loop(h), [] {}, [&] { h.s.send(e); });
+}
+BENCHMARK_CAPTURE(BM_await_waiter, back_to_back, false)->UseRealTime();
+BENCHMARK_CAPTURE(BM_await_waiter, idle_loop, true)->UseManualTime();
 
 #endif  // BOOST_ASIO_HAS_CO_AWAIT
 

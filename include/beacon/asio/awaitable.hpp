@@ -1,6 +1,7 @@
 #pragma once
 /// \file
-/// Awaiting a signal's next event (C++20 coroutines on Boost.Asio): `co_await beacon::asio::next(s)`.
+/// Awaiting a signal's events (C++20 coroutines on Boost.Asio): `co_await beacon::asio::next(s)`, or
+/// one after another through a `beacon::asio::waiter`.
 
 #include <beacon/asio/detail/coroutines.hpp>  // first: before any Asio header
 
@@ -25,6 +26,9 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -43,26 +47,26 @@ struct next_options {
 
 namespace detail {
 
-/// One wait: a timer on the waiter's executor that an event (or the timeout) ends, the event that
-/// came, and the receiver's connection. The timer's pending wait owns it; the receiver only
-/// watches it, so that when the wait is destroyed unfinished (its io_context destroyed), the
-/// connection goes with it.
-struct next_wait {
-    template <class Executor>
-    explicit next_wait(const Executor& executor) : timer(executor) {}
+/// What a waiter shares with its receiver: the events taken and not yet awaited, and the timer
+/// that wakes the waiting coroutine. Every use of the timer holds the mutex: the receiver's wake
+/// and the wait may run on two threads of one io_context.
+struct waiter_state {
+    explicit waiter_state(std::size_t room) : capacity(room) {}
 
-    boost::asio::steady_timer timer;
     std::mutex mutex;
-    std::shared_ptr<const event> got;  // the event that ended the wait
-    bool done = false;                 // the wait completed: later events are not taken
-    scoped_connection connection;
+    std::deque<std::shared_ptr<const event>> events;  // taken, not yet awaited, oldest first
+    std::size_t capacity;
+    std::uint64_t dropped = 0;                    // events not taken: the queue was full
+    std::optional<boost::asio::steady_timer> timer;  // made by the first wait, on its executor
+    bool pending = false;                          // a wait has begun and not completed
+    bool waiting = false;                          // that wait needs a wake: no event came yet
 };
 
-/// The receiver of one wait: takes the first event the filter passes, then wakes the waiter.
-class next_receiver : public beacon::detail::sharing_receiver {
+/// The receiver of a waiter: queues the events the filter passes, and wakes a pending wait.
+class waiter_receiver : public beacon::detail::sharing_receiver {
 public:
-    next_receiver(std::weak_ptr<next_wait> wait, std::optional<beacon::filter> filter)
-        : wait_(std::move(wait)), filter_(std::move(filter)) {}
+    waiter_receiver(std::weak_ptr<waiter_state> state, std::optional<beacon::filter> filter)
+        : state_(std::move(state)), filter_(std::move(filter)) {}
 
     /// Takes a copy of `e` (a direct call, outside any signal).
     void operator()(const event& e) const {
@@ -70,89 +74,168 @@ public:
         (*this)(std::make_shared<const event>(e));
     }
 
-    /// What a signal calls: takes `e` (shared) when it is the first event passing the filter.
+    /// What a signal calls: queues `e` (shared) when the filter passes it and the queue has room.
     void operator()(const std::shared_ptr<const event>& e) const {
-        const auto wait = wait_.lock();
-        if (!wait || !e || (filter_ && !(*filter_)(*e))) return;
+        const auto state = state_.lock();
+        if (!state || !e || (filter_ && !(*filter_)(*e))) return;
         {
-            const std::lock_guard lock(wait->mutex);
-            if (wait->done || wait->got) return;
-            wait->got = e;
+            const std::lock_guard lock(state->mutex);
+            if (state->events.size() >= state->capacity) {
+                ++state->dropped;
+                return;
+            }
+            state->events.push_back(e);
+            if (!state->waiting) return;
+            state->waiting = false;  // one wake per wait
         }
-        // The timer is cancelled on its own executor: a timer is not safe to use from two threads.
-        boost::asio::post(wait->timer.get_executor(), [wait] { wait->timer.cancel(); });
+        // The timer is cancelled on its own executor, as a wait's handler runs there (made before
+        // the wait that was waiting: read without the lock). Posted unlocked: the wake that runs it
+        // must not find the mutex held.
+        boost::asio::post(state->timer->get_executor(), [state] {
+            const std::lock_guard timer_lock(state->mutex);
+            state->timer->cancel();
+        });
     }
 
 private:
-    std::weak_ptr<next_wait> wait_;
+    std::weak_ptr<waiter_state> state_;
     std::optional<beacon::filter> filter_;
 };
 
-/// What one `next` waits for, in the awaiting coroutine's frame. Asio 1.74's use_awaitable hands
-/// the arguments of an initiation to a coroutine by value, which g++ 12 mishandles for types with
-/// a destructor (freed twice): the initiation gets this by pointer.
-struct next_request {
+/// Waits on the timer of `state` (its mutex held) until an event is queued or the timer expires.
+template <class Handler>
+void wait_for_event(const std::shared_ptr<waiter_state>& state, Handler&& handler) {
+    state->timer->async_wait([state, handler = std::forward<Handler>(handler)](boost::system::error_code ec) mutable {
+        std::unique_lock lock(state->mutex);
+        if (!state->events.empty()) {
+            auto e = std::move(state->events.front());
+            state->events.pop_front();
+            state->pending = state->waiting = false;
+            lock.unlock();
+            std::move(handler)(boost::system::error_code(), std::move(e));
+        } else if (ec == boost::asio::error::operation_aborted) {
+            wait_for_event(state, std::move(handler));  // a wake meant for an earlier wait: wait on
+        } else {
+            state->pending = state->waiting = false;
+            lock.unlock();
+            std::move(handler)(ec ? ec : boost::system::error_code(boost::asio::error::timed_out), nullptr);
+        }
+    });
+}
+
+/// What one wait of a waiter needs, in the awaiting coroutine's frame. Asio 1.74's use_awaitable
+/// hands the arguments of an initiation to a coroutine by value, which g++ 12 mishandles for types
+/// with a destructor (freed twice): the initiation gets this by pointer.
+struct wait_request {
     boost::asio::any_io_executor executor;
-    beacon::signal* s;
-    next_options options;
+    std::shared_ptr<waiter_state> state;
+    std::chrono::steady_clock::duration timeout;
 };
 
-/// Starts the wait of `request` (see next).
-struct initiate_next {
+/// Starts the wait of `request` (see waiter::next).
+struct initiate_wait {
     template <class Handler>
-    void operator()(Handler&& handler, next_request* request) const {
-        auto wait = std::make_shared<next_wait>(request->executor);
+    void operator()(Handler&& handler, wait_request* request) const {
+        const auto& state = request->state;
+        const std::lock_guard lock(state->mutex);
+        if (state->pending) {  // another coroutine waits on this waiter
+            boost::asio::post(request->executor,
+                              [handler = std::forward<Handler>(handler)]() mutable {
+                                  std::move(handler)(boost::asio::error::already_started, nullptr);
+                              });
+            return;
+        }
+        if (!state->timer) state->timer.emplace(request->executor);
         const auto now = std::chrono::steady_clock::now();
-        const auto timeout = request->options.timeout;
-        if (timeout >= std::chrono::steady_clock::time_point::max() - now) {
-            wait->timer.expires_at(std::chrono::steady_clock::time_point::max());
+        if (request->timeout >= std::chrono::steady_clock::time_point::max() - now) {
+            state->timer->expires_at(std::chrono::steady_clock::time_point::max());
         } else {
-            wait->timer.expires_at(now + timeout);
+            state->timer->expires_at(now + request->timeout);
         }
-        // The wait starts before the receiver is connected: an event cancels a timer already waiting.
-        wait->timer.async_wait([wait, handler = std::forward<Handler>(handler)](boost::system::error_code ec) mutable {
-            std::shared_ptr<const event> got;
-            scoped_connection connection;  // disconnects when this returns
-            {
-                const std::lock_guard lock(wait->mutex);
-                wait->done = true;
-                got = std::move(wait->got);
-                connection = std::move(wait->connection);
-            }
-            connection.disconnect();
-            if (got) {
-                std::move(handler)(boost::system::error_code(), std::move(got));
-            } else {
-                std::move(handler)(ec ? ec : boost::system::error_code(boost::asio::error::timed_out), nullptr);
-            }
-        });
-        next_receiver receiver(wait, std::move(request->options.filter));
-        auto& s = *request->s;
-        scoped_connection connection;
-        if (request->options.sender) {
-            connection = s.connect(*request->options.sender, std::move(receiver));
+        wait_for_event(state, std::forward<Handler>(handler));
+        state->pending = true;
+        if (state->events.empty()) {
+            state->waiting = true;
         } else {
-            connection = s.connect(std::move(receiver));
+            state->timer->cancel();  // an event came since the last wait: taken at once
         }
-        const std::lock_guard lock(wait->mutex);
-        if (!wait->done) wait->connection = std::move(connection);  // else: disconnected on return
     }
 };
 
 }  // namespace detail
 
+/// A coroutine's subscription to a signal: `beacon::asio::waiter w(s); for (;;) { auto e = co_await
+/// w.next(); ... }`. Connected from construction to destruction, it queues the events `options`
+/// select (up to `capacity`; beyond, they are dropped and counted), so that none is missed between
+/// two waits, and shares them (never copied again). Keep it in the coroutine's frame: destroying
+/// the coroutine (its io_context destroyed) disconnects it.
+class waiter {
+public:
+    /// Connects to `s`: events from `options.sender` (none: any sender) that `options.filter`
+    /// passes are queued; `options.timeout` bounds each wait.
+    explicit waiter(beacon::signal& s, next_options options = {}, std::size_t capacity = 1024)
+        : state_(std::make_shared<detail::waiter_state>(capacity == 0 ? 1 : capacity)),
+          timeout_(options.timeout) {
+        detail::waiter_receiver receiver(state_, std::move(options.filter));
+        if (options.sender) {
+            connection_ = s.connect(*options.sender, std::move(receiver));
+        } else {
+            connection_ = s.connect(std::move(receiver));
+        }
+    }
+
+    waiter(const waiter&) = delete;
+    waiter& operator=(const waiter&) = delete;
+
+    /// In a coroutine: the oldest queued event, or the next to come. The wait runs on the
+    /// coroutine's executor (a strand's, if the io_context has several threads); after the timeout
+    /// it throws boost::system::system_error (`timed_out`); `already_started` if another coroutine
+    /// waits on this waiter.
+    boost::asio::awaitable<std::shared_ptr<const event>> next() {
+        {
+            const std::lock_guard lock(state_->mutex);
+            if (!state_->events.empty() && !state_->pending) {
+                auto e = std::move(state_->events.front());
+                state_->events.pop_front();
+                co_return e;
+            }
+        }
+        // No temporary with a destructor in a co_await expression: g++ 12 destroys those twice.
+        const auto executor = co_await boost::asio::this_coro::executor;
+        detail::wait_request request{executor, state_, timeout_};
+        co_return co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
+                                                       void(boost::system::error_code, std::shared_ptr<const event>)>(
+            detail::initiate_wait{}, boost::asio::use_awaitable, &request);
+    }
+
+    /// How many events are queued, not yet awaited.
+    [[nodiscard]] std::size_t queued() const {
+        const std::lock_guard lock(state_->mutex);
+        return state_->events.size();
+    }
+
+    /// How many events were dropped because the queue was full.
+    [[nodiscard]] std::uint64_t dropped() const {
+        const std::lock_guard lock(state_->mutex);
+        return state_->dropped;
+    }
+
+private:
+    std::shared_ptr<detail::waiter_state> state_;
+    std::chrono::steady_clock::duration timeout_;
+    scoped_connection connection_;  // last: disconnected first
+};
+
 /// In a coroutine: `auto e = co_await beacon::asio::next(s)`: the next event of `s` that `options`
 /// select, shared with the signal's other receivers (never copied again). It waits on the
 /// coroutine's executor; after `options.timeout` it throws boost::system::system_error
 /// (`boost::asio::error::timed_out`). The receiver it connects is disconnected when the wait ends,
-/// and when the waiting coroutine is destroyed (its io_context destroyed).
+/// and when the waiting coroutine is destroyed (its io_context destroyed). To await events one
+/// after another without missing any in between, keep a waiter.
 inline boost::asio::awaitable<std::shared_ptr<const event>> next(beacon::signal& s, next_options options) {
-    // No temporary with a destructor in a co_await expression: g++ 12 destroys those twice.
-    const auto executor = co_await boost::asio::this_coro::executor;
-    detail::next_request request{executor, &s, std::move(options)};
-    co_return co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
-                                                   void(boost::system::error_code, std::shared_ptr<const event>)>(
-        detail::initiate_next{}, boost::asio::use_awaitable, &request);
+    waiter w(s, std::move(options), 1);
+    // cppcheck-suppress missingReturn ; a coroutine: co_return is its return
+    co_return co_await w.next();
 }
 
 /// In a coroutine: `auto e = co_await beacon::asio::next(s)`: the next event of `s`, from any
