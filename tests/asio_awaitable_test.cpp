@@ -275,7 +275,7 @@ TEST_CASE("a waiter in a coroutine destroyed with its io_context leaves nothing 
 }
 
 TEST_CASE("many threads send to a waiter on a two-thread io_context: every event once, in each sender's order",
-          "[asio][waiter][threads]") {
+          "[asio][waiter][threads][behaviour8]") {
     constexpr int senders = 4;
     constexpr int per_sender = 500;
     net::io_context io;
