@@ -8,6 +8,8 @@
 #   redis     the Redis bridge, its examples and tests (a redis-server, hiredis, Python's redis), and
 #             the inboxes its consumers take: SQLite (libsqlite3, the sqlite3 shell the tests use) and
 #             PostgreSQL (libpq; the server, whose initdb and postgres the tests run a cluster with)
+#   metrics   the metrics part (prometheus-cpp), its example and its scrape test (a Prometheus
+#             server and promtool)
 #   web       the web example and tests (curl -N; headless chromium drives the example's page)
 #   test      sanitizer builds and fuzzers (clang), valgrind, the benchmarks and their peers, node and
 #             the npm packages of the interop tests (tests/interop/package.json, into its node_modules)
@@ -15,6 +17,7 @@
 
 beacon_packages_demo=(cmake make g++ pkgconf libboost-dev nlohmann-json3-dev catch2)
 beacon_packages_redis=(redis-server libhiredis-dev python3 python3-redis libsqlite3-dev sqlite3 libpq-dev postgresql)
+beacon_packages_metrics=(prometheus-cpp-dev prometheus)
 beacon_packages_web=(curl chromium chromium-driver python3-selenium)
 beacon_packages_test=(
   clang libclang-rt-14-dev valgrind                # sanitizer builds, fuzzers, memcheck
@@ -27,7 +30,7 @@ beacon_packages_check=(doxygen clang-tidy cppcheck python3)
 
 beacon_install_deps() {
   local groups=("$@") wanted=() missing=() g p
-  [ ${#groups[@]} -eq 0 ] && groups=(demo redis web test check)
+  [ ${#groups[@]} -eq 0 ] && groups=(demo redis metrics web test check)
   for g in "${groups[@]}"; do
     local -n list="beacon_packages_$g"
     wanted+=("${list[@]}")

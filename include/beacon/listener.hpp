@@ -5,6 +5,7 @@
 
 #include <beacon/async.hpp>
 #include <beacon/connection.hpp>
+#include <beacon/duration_histogram.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 #include <beacon/failure.hpp>
@@ -15,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <cstddef>
@@ -165,6 +167,52 @@ private:
     std::map<std::string, ::beacon::outbox*, std::less<>> outboxes_;
 };
 
+/// What a configured listener did since it was loaded (a snapshot).
+struct listener_stats {
+    std::uint64_t calls = 0;        ///< Calls of the listener (in an async listener's worker, for an async one).
+    std::uint64_t failures = 0;     ///< Calls that threw.
+    duration_histogram duration;    ///< How long the calls took, failed ones included.
+};
+
+namespace detail {
+
+// Times a configured listener's calls: what listener_stats reads.
+class listener_timer {
+public:
+    void record(std::chrono::steady_clock::duration took, bool failed) noexcept {
+        durations_.record(took);
+        if (failed) failures_.fetch_add(1, std::memory_order_relaxed);
+    }
+
+    listener_stats stats() const noexcept {
+        listener_stats out;
+        out.duration = durations_.snapshot();
+        out.calls = out.duration.count;
+        out.failures = failures_.load(std::memory_order_relaxed);
+        return out;
+    }
+
+private:
+    duration_recorder durations_;
+    std::atomic<std::uint64_t> failures_{0};
+};
+
+// `l`, timed by `timer`.
+inline listener timed(listener l, std::shared_ptr<listener_timer> timer) {
+    return [l = std::move(l), timer = std::move(timer)](const event& e) {
+        const auto start = std::chrono::steady_clock::now();
+        try {
+            l(e);
+        } catch (...) {
+            timer->record(std::chrono::steady_clock::now() - start, true);
+            throw;
+        }
+        timer->record(std::chrono::steady_clock::now() - start, false);
+    };
+}
+
+}  // namespace detail
+
 /// The listeners one `load_listeners` call connected; destroying it unloads them all.
 class loaded_listeners {
 public:
@@ -201,6 +249,14 @@ public:
         return it == listeners_.end() ? nullptr : it->async.get();
     }
 
+    /// What the listener `alias` did since it was loaded (calls, failures, durations), or nothing
+    /// when no such alias is loaded. Every configured listener is timed: two clock reads per call.
+    std::optional<listener_stats> stats(std::string_view alias) const {
+        const auto it = std::find_if(listeners_.begin(), listeners_.end(), [&](const auto& l) { return l.alias == alias; });
+        if (it == listeners_.end()) return std::nullopt;
+        return it->timer->stats();
+    }
+
     /// Drains every asynchronous listener until `deadline`; returns whether all are idle.
     bool drain(std::chrono::steady_clock::time_point deadline) {
         bool idle = true;
@@ -213,6 +269,7 @@ private:
 
     struct loaded {
         std::string alias;
+        std::shared_ptr<detail::listener_timer> timer;
         std::vector<std::shared_ptr<void>> held;  // released after the connections (declared before them)
         std::unique_ptr<async_receiver> async;  // destroyed after the connections (declared before them)
         std::vector<scoped_connection> connections;
@@ -473,6 +530,7 @@ inline loaded_listeners load_listeners(registry& reg, const nlohmann::json& sett
 
     std::vector<std::shared_ptr<listener>> built;
     std::vector<std::unique_ptr<async_receiver>> asyncs;
+    std::vector<std::shared_ptr<detail::listener_timer>> timers;
     for (const auto& spec : specs) {
         const auto& c = spec.context;
         const std::string use = c.options.at("use").get<std::string>();
@@ -485,6 +543,7 @@ inline loaded_listeners load_listeners(registry& reg, const nlohmann::json& sett
             c.fail("use", "listener type \"" + use + "\" failed: " + e.what());
         }
         if (!l) c.fail("use", "listener type \"" + use + "\" built no listener");
+        l = detail::timed(std::move(l), timers.emplace_back(std::make_shared<detail::listener_timer>()));
         auto& async = asyncs.emplace_back();
         if (spec.async) {
             auto options = spec.async->options;
@@ -509,7 +568,7 @@ inline loaded_listeners load_listeners(registry& reg, const nlohmann::json& sett
         const std::size_t phase = spec.async && spec.async->after_commit ? 1 : 0;
         auto call = [l = built[i]](const event& e) { (*l)(e); };
         auto& loaded = out.listeners_.emplace_back(
-            loaded_listeners::loaded{spec.context.alias, std::move(*spec.context.held), std::move(asyncs[i]),
+            loaded_listeners::loaded{spec.context.alias, timers[i], std::move(*spec.context.held), std::move(asyncs[i]),
                                      std::move(*spec.context.kept)});
         if (spec.writes) loaded.connections.emplace_back(on_changed[phase]->connect(test, call));
         if (spec.reads) loaded.connections.emplace_back(on_read[phase]->connect(test, call));

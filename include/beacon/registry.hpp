@@ -43,6 +43,7 @@ public:
         auto it = signals_.find(name);
         if (it == signals_.end()) {
             it = signals_.emplace(std::string(name), std::make_unique<::beacon::signal>(name_, std::string(name), origin_)).first;
+            if (counting_) it->second->enable_stats();
         }
         return *it->second;
     }
@@ -72,6 +73,14 @@ public:
         return signals_.size();
     }
 
+    /// Counts the sends of every signal of the namespace, those it holds and those made later
+    /// (signal::enable_stats, signal::stats).
+    void enable_stats() {
+        std::unique_lock lock(mutex_);
+        counting_ = true;
+        for (auto& [name, s] : signals_) s->enable_stats();
+    }
+
     /// From now on, `signal(name)` of an unknown name throws instead of creating a signal.
     void seal() noexcept { sealed_.store(true, std::memory_order_release); }
     /// Whether the namespace is sealed.
@@ -82,6 +91,7 @@ private:
     std::shared_ptr<detail::event_origin> origin_;
     std::atomic<bool> sealed_{false};
     mutable std::shared_mutex mutex_;
+    bool counting_ = false;  // enable_stats() was called (guarded by mutex_)
     std::map<std::string, std::unique_ptr<::beacon::signal>, std::less<>> signals_;
 };
 
@@ -114,6 +124,7 @@ public:
         auto it = namespaces_.find(name);
         if (it == namespaces_.end()) {
             it = namespaces_.emplace(std::string(name), std::make_unique<signal_namespace>(std::string(name), origin_)).first;
+            if (counting_) it->second->enable_stats();
         }
         return *it->second;
     }
@@ -125,6 +136,13 @@ public:
     void set_source(std::string_view source) { origin_->set_source(source); }
     /// The source this registry's events carry.
     const std::string& source() const noexcept { return origin_->source(); }
+
+    /// Counts the sends of every signal of every namespace, now and later (signal::stats).
+    void enable_stats() {
+        std::unique_lock lock(mutex_);
+        counting_ = true;
+        for (auto& [name, ns] : namespaces_) ns->enable_stats();
+    }
 
     /// The names of the namespaces, sorted.
     std::vector<std::string> namespace_names() const {
@@ -138,6 +156,7 @@ private:
     std::shared_ptr<detail::event_origin> origin_ = std::make_shared<detail::event_origin>();
     mutable std::shared_mutex mutex_;
     std::map<std::string, std::unique_ptr<signal_namespace>, std::less<>> namespaces_;
+    bool counting_ = false;  // enable_stats() was called (guarded by mutex_)
     signal_namespace* core_;
     signal_namespace* ext_;
 };

@@ -28,6 +28,13 @@
 
 namespace beacon {
 
+/// What a signal counted since signal::enable_stats (a snapshot; zeros before).
+struct signal_stats {
+    std::uint64_t sends = 0;            ///< Sends that reached at least one receiver (sends to nobody cost nothing and are not counted).
+    std::uint64_t receiver_calls = 0;   ///< Receivers called by those sends.
+    std::uint64_t receiver_errors = 0;  ///< Exceptions receivers threw (a plain send stops at the first).
+};
+
 /// Mutes a signal for as long as it lives: sends on a muted signal call nobody and build nothing.
 class scoped_mute {
 public:
@@ -272,6 +279,24 @@ public:
     /// {"receiver_id"}. Not sent by disconnect_all nor when a tracked owner expires.
     ::beacon::signal& receiver_disconnected() { return meta_->disconnected(); }
 
+    /// Starts counting the signal's sends, receiver calls and receiver errors (stats()): three
+    /// relaxed atomic additions per send that reaches a receiver; nothing until then. Idempotent.
+    void enable_stats() {
+        if (counters_.load(std::memory_order_acquire) != nullptr) return;
+        std::unique_lock lock(buckets_mutex_);
+        if (!counters_storage_) {
+            counters_storage_ = std::make_unique<counters>();
+            counters_.store(counters_storage_.get(), std::memory_order_release);
+        }
+    }
+    /// What the signal counted since enable_stats() (zeros before).
+    signal_stats stats() const noexcept {
+        const auto* c = counters_.load(std::memory_order_acquire);
+        if (c == nullptr) return {};
+        return {c->sends.load(std::memory_order_relaxed), c->calls.load(std::memory_order_relaxed),
+                c->errors.load(std::memory_order_relaxed)};
+    }
+
     /// Mutes the signal until the returned object is destroyed; mutes nest.
     [[nodiscard]] scoped_mute mute() noexcept { return scoped_mute(mute_depth_); }
     /// Whether a scoped_mute currently mutes the signal.
@@ -289,6 +314,18 @@ private:
         std::string sender;
         detail::slot_count count;
         native_signal signal;
+    };
+
+    // What enable_stats() counts.
+    struct counters {
+        std::atomic<std::uint64_t> sends{0};
+        std::atomic<std::uint64_t> calls{0};
+        std::atomic<std::uint64_t> errors{0};
+        void count(std::size_t receivers_called, std::size_t receiver_errors) noexcept {
+            sends.fetch_add(1, std::memory_order_relaxed);
+            calls.fetch_add(receivers_called, std::memory_order_relaxed);
+            if (receiver_errors != 0) errors.fetch_add(receiver_errors, std::memory_order_relaxed);
+        }
     };
 
     // Whom one send reaches, looked up once as the send begins.
@@ -500,9 +537,24 @@ private:
         std::size_t calls = 0;
         const detail::frame_guard handling(&e.trace, &e.id);  // events the receivers send name `e` their cause
         const detail::delivery d{e, to.last_id, errors, &calls, shared, results};
+        if (auto* c = counters_.load(std::memory_order_acquire)) return counted_dispatch(*c, d, to);
         if (to.any) any_signal_(d);
         if (to.bound) to.bound->signal(d);
         return calls;
+    }
+
+    // dispatch once enable_stats() was called; a receiver's exception is counted on its way out.
+    [[gnu::noinline]] std::size_t counted_dispatch(counters& c, const detail::delivery& d, const targets& to) {
+        const std::size_t errors_before = d.errors ? d.errors->size() : 0;
+        try {
+            if (to.any) any_signal_(d);
+            if (to.bound) to.bound->signal(d);
+        } catch (...) {
+            c.count(*d.calls, 1);
+            throw;
+        }
+        c.count(*d.calls, d.errors ? d.errors->size() - errors_before : 0);
+        return *d.calls;
     }
 
     std::string namespace_name_;
@@ -521,6 +573,8 @@ private:
     std::unordered_map<std::string_view, std::shared_ptr<bucket>> buckets_;
     std::size_t buckets_after_sweep_ = 0;
     std::shared_ptr<detail::signal_meta> meta_;  // read by connects only: kept off the send path's lines
+    std::unique_ptr<counters> counters_storage_;  // made by enable_stats()
+    std::atomic<counters*> counters_{nullptr};    // the same, for lock-free reads
 };
 
 namespace detail {

@@ -52,7 +52,7 @@ if(MODE STREQUAL "find_package")
        "cmake_minimum_required(VERSION 3.16)\nproject(unknown LANGUAGES CXX)\nfind_package(beacon CONFIG REQUIRED COMPONENTS webb)\n")
   execute_process(COMMAND ${CMAKE_COMMAND} -S ${WORK_DIR}/unknown -B ${WORK_DIR}/unknown/build -G ${GENERATOR}
                   -DCMAKE_PREFIX_PATH=${prefix} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-  if(rc EQUAL 0 OR NOT out MATCHES "beacon has no component \"webb\" \\(its components: postgres, redis, sqlite, web\\)")
+  if(rc EQUAL 0 OR NOT out MATCHES "beacon has no component \"webb\" \\(its components: asio, metrics, postgres, redis, sqlite, web\\)")
     message(FATAL_ERROR "find_package(beacon COMPONENTS webb) did not fail naming the component:\n${out}")
   endif()
 
