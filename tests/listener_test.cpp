@@ -5,10 +5,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 using Catch::Matchers::Contains;
@@ -379,4 +382,38 @@ TEST_CASE_METHOD(fixture, "settings nested 100,000 levels deep are a config_erro
     CHECK(message.find("nests deeper than 128 levels") != std::string::npos);
     CHECK(message.size() < 1024);
     CHECK(builds.empty());
+}
+
+TEST_CASE_METHOD(fixture, "every configured listener is timed: calls, failures and a duration histogram",
+                 "[listener][stats]") {
+    types.add("flaky", [](const beacon::listener_context&) -> beacon::listener {
+        return [](const beacon::event& e) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(3));
+            if (e.resource_name == "record") throw std::runtime_error("cannot index");
+        };
+    });
+    auto loaded = beacon::load_listeners(reg, nlohmann::json::parse(R"({"event_listeners": {
+        "fast": {"use": "recorder"}, "slow": {"use": "flaky", "resources": ["bucket", "record"]}}})"), types);
+    using beacon::action;
+    changed.send(change(action::create, "bucket"));
+    changed.send(change(action::update, "bucket"));
+    CHECK_THROWS_WITH(changed.send(change(action::create, "record")), "cannot index");
+
+    const auto fast = loaded.stats("fast");
+    const auto slow = loaded.stats("slow");
+    REQUIRE(fast);
+    REQUIRE(slow);
+    CHECK_FALSE(loaded.stats("nobody"));
+    CHECK(fast->calls == 3);
+    CHECK(fast->failures == 0);
+    CHECK(slow->calls == 3);
+    CHECK(slow->failures == 1);
+    // 3 ms each: none within 2.5 ms, all within 1 s; cumulative buckets; the sum is at least 9 ms.
+    const auto& h = slow->duration;
+    CHECK(h.count == 3);
+    CHECK(h.buckets[4] == 0);  // <= 0.0025 s
+    CHECK(h.buckets[9] == 3);  // <= 1 s
+    CHECK(std::is_sorted(h.buckets.begin(), h.buckets.end()));
+    CHECK(h.sum >= 0.009);
+    CHECK(fast->duration.buckets.back() == 3);
 }

@@ -130,3 +130,28 @@ TEST_CASE("a registry's source is stamped on its events; a bad source is refused
     CHECK_THROWS_AS(reg.set_source(std::string(2000, 'a')), beacon::config_error);
     CHECK(reg.source() == "https://shop.example/api");
 }
+
+TEST_CASE("enable_stats counts the signals of every namespace, those made before and after", "[registry][stats]") {
+    beacon::registry reg;
+    auto& before = reg.core().signal("resource_changed");
+    auto& untouched = reg.ns("other").signal("quiet");
+    reg.enable_stats();
+    auto& after = reg.core().signal("resource_read");
+    auto& in_new_namespace = reg.ns("billing").signal("invoice_paid");
+    auto& in_old_namespace = reg.ns("other").signal("loud");
+    int calls = 0;
+    std::vector<beacon::scoped_connection> keep;
+    for (auto* s : {&before, &after, &in_new_namespace, &in_old_namespace}) {
+        keep.emplace_back(s->connect([&](const beacon::event&) { ++calls; }));
+        s->send("alice");
+        s->send("bob");
+    }
+    CHECK(calls == 8);
+    for (auto* s : {&before, &after, &in_new_namespace, &in_old_namespace}) {
+        CHECK(s->stats().sends == 2);
+        CHECK(s->stats().receiver_calls == 2);
+    }
+    CHECK(untouched.stats().sends == 0);
+    reg.ns("billing").enable_stats();  // again: nothing changes
+    CHECK(in_new_namespace.stats().sends == 2);
+}

@@ -538,3 +538,55 @@ TEST_CASE("sweeps of expired owners run while other threads send and connect", "
     CHECK(sig.sender_count() <= 2 * 1 + 16);
     CHECK(sig.receiver_count() == 1);
 }
+
+TEST_CASE_METHOD(fixture, "stats count sends, receiver calls and errors once enabled, and nothing before",
+                 "[signal][stats]") {
+    auto any = sig.connect(recorder("any"));
+    auto bound = sig.connect("alice", recorder("alice"));
+    sig.send("alice");
+    CHECK(sig.stats().sends == 0);  // off until enable_stats
+    CHECK(sig.stats().receiver_calls == 0);
+
+    sig.enable_stats();
+    sig.enable_stats();  // idempotent
+    sig.send("alice");   // any + alice
+    sig.send("bob");     // any
+    {
+        auto m = sig.mute();
+        sig.send("alice");  // muted: reaches nobody, not counted
+    }
+    any.disconnect();
+    sig.send("carol");  // nobody listens to carol: costs nothing, not counted
+    auto st = sig.stats();
+    CHECK(st.sends == 2);
+    CHECK(st.receiver_calls == 3);
+    CHECK(st.receiver_errors == 0);
+
+    auto thrower = sig.connect("alice", [](const beacon::event&) { throw std::runtime_error("quota"); });
+    auto thrower2 = sig.connect("alice", [](const beacon::event&) { throw std::runtime_error("disk"); });
+    CHECK_THROWS_AS(sig.send("alice"), std::runtime_error);  // a plain send stops at the first
+    CHECK(sig.send_robust("alice").size() == 2);             // a robust send collects both
+    st = sig.stats();
+    CHECK(st.sends == 4);
+    CHECK(st.receiver_calls == 3 + 2 + 3);
+    CHECK(st.receiver_errors == 3);
+}
+
+TEST_CASE("stats count exactly across threads", "[signal][stats][threads]") {
+    beacon::signal sig{"core", "resource_changed"};
+    sig.enable_stats();
+    std::atomic<int> calls{0};
+    auto a = sig.connect([&](const beacon::event&) { calls.fetch_add(1, std::memory_order_relaxed); });
+    auto b = sig.connect("s1", [&](const beacon::event&) { calls.fetch_add(1, std::memory_order_relaxed); });
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&sig, t] {
+            for (int i = 0; i < 2000; ++i) sig.send("s" + std::to_string(t));
+        });
+    }
+    for (auto& t : threads) t.join();
+    const auto st = sig.stats();
+    CHECK(st.sends == 8000);
+    CHECK(st.receiver_calls == 8000 + 2000);
+    CHECK(st.receiver_calls == static_cast<std::uint64_t>(calls.load()));
+}
