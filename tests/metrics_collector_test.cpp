@@ -144,7 +144,7 @@ TEST_CASE("asynchronous receivers and relays by name; a second source of a kind 
     std::promise<void> go;
     auto gate = go.get_future().share();
     beacon::async_receiver mailer([gate](const beacon::event&) { gate.wait(); }, o);
-    const fixed_relay relay{{7, 2, 1}};
+    const fixed_relay relay{{7, 2, 1, 4, std::chrono::milliseconds(1500)}};
     auto c = std::make_shared<beacon::metrics::collector>();
     c->watch("mailer", mailer);
     c->watch("orders", relay);
@@ -162,6 +162,8 @@ TEST_CASE("asynchronous receivers and relays by name; a second source of a kind 
     CHECK_THAT(text, Contains(R"(beacon_relay_published_total{outbox="orders"} 7)"));
     CHECK_THAT(text, Contains(R"(beacon_relay_failures_total{outbox="orders"} 2)"));
     CHECK_THAT(text, Contains(R"(beacon_relay_dead_lettered_total{outbox="orders"} 1)"));
+    CHECK_THAT(text, Contains(R"(beacon_outbox_pending_rows{outbox="orders"} 4)"));
+    CHECK_THAT(text, Contains(R"(beacon_outbox_oldest_age_seconds{outbox="orders"} 1.5)"));
     go.set_value();
     REQUIRE(mailer.drain(std::chrono::steady_clock::now() + std::chrono::seconds(20)));
     text = c->text();
@@ -177,7 +179,7 @@ TEST_CASE("asynchronous receivers and relays by name; a second source of a kind 
 
 TEST_CASE("a source watched by shared_ptr is exported while it lives", "[metrics][lifetime]") {
     auto c = std::make_shared<beacon::metrics::collector>();
-    auto relay = std::make_shared<fixed_relay>(fixed_relay{{1, 0, 0}});
+    auto relay = std::make_shared<fixed_relay>(fixed_relay{{1, 0, 0, 0, {}}});
     c->watch("orders", relay);
     CHECK(samples(c->text(), "beacon_relay_published_total").size() == 1);
     relay.reset();

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -69,6 +70,11 @@ struct relay_stats {
     std::uint64_t published = 0;  ///< Events the publisher accepted (and whose rows were deleted).
     std::uint64_t failures = 0;   ///< Attempts that failed (a publisher that threw, a lost connection), each retried.
     std::uint64_t set_aside = 0;  ///< Rows moved to "<table>_dead": unreadable, or refused by the format.
+    /// Rows waiting in the outbox, as the relay's thread last counted them (at most once a second
+    /// while it runs; 0 before `start`).
+    std::uint64_t pending = 0;
+    /// How long the oldest of those rows has waited, now (0 when none waited at the last count).
+    std::chrono::milliseconds oldest_age{0};
 };
 
 /// Publishes an outbox's rows in order, in batches, deleting what was published:

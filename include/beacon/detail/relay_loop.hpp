@@ -93,6 +93,20 @@ protected:
         }
     }
 
+    /// Counts the outbox's rows and the creation time of the oldest (ms since the epoch; 0 when
+    /// empty) on the relay's connection: the loop calls it at most once a second (pending, oldest_age).
+    void set_backlog(std::function<std::pair<std::uint64_t, std::int64_t>()> count) { backlog_ = std::move(count); }
+
+    /// The backlog as last counted: rows waiting, and how long the oldest has waited now.
+    std::pair<std::uint64_t, std::chrono::milliseconds> backlog() const noexcept {
+        const auto rows = pending_.load(std::memory_order_relaxed);
+        const auto oldest = oldest_ms_.load(std::memory_order_relaxed);
+        if (rows == 0 || oldest == 0) return {rows, std::chrono::milliseconds(0)};
+        const auto now =
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
+        return {rows, std::max(std::chrono::milliseconds(0), now - std::chrono::milliseconds(oldest))};
+    }
+
     std::atomic<std::uint64_t> published_{0};        ///< Events the publisher accepted.
     std::atomic<std::uint64_t> failures_{0};         ///< Attempts that failed (each retried).
     std::atomic<std::uint64_t> set_aside_count_{0};  ///< Rows moved to the dead table.
@@ -100,7 +114,12 @@ protected:
 private:
     void run() {
         auto backoff = pacing_.backoff_min;
+        auto next_count = std::chrono::steady_clock::now();
         while (!stopped()) {
+            if (backlog_ && std::chrono::steady_clock::now() >= next_count) {
+                count_backlog();
+                next_count = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+            }
             std::size_t taken = 0;
             try {
                 taken = run_once_();
@@ -114,6 +133,16 @@ private:
                 continue;
             }
             if (taken < pacing_.batch) wait(pacing_.poll_interval);
+        }
+    }
+
+    // A database that cannot be read now keeps the last count: publishing reports the failure.
+    void count_backlog() noexcept {
+        try {
+            const auto [rows, oldest] = backlog_();
+            pending_.store(rows, std::memory_order_relaxed);
+            oldest_ms_.store(oldest, std::memory_order_relaxed);
+        } catch (...) {  // NOLINT(bugprone-empty-catch): the publishing attempt reports it
         }
     }
 
@@ -133,6 +162,9 @@ private:
     failure_handler on_failure_;
     pacing pacing_;
     std::function<std::size_t()> run_once_;
+    std::function<std::pair<std::uint64_t, std::int64_t>()> backlog_;
+    std::atomic<std::uint64_t> pending_{0};
+    std::atomic<std::int64_t> oldest_ms_{0};
     std::mt19937_64 random_;
     std::mutex mutex_;
     std::condition_variable wake_;

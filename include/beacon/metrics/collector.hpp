@@ -67,6 +67,10 @@ struct exporter<relay_stats> {
         f.counter("beacon_relay_failures_total", "Publishing attempts that failed, each retried.", l, s.failures);
         f.counter("beacon_relay_dead_lettered_total",
                   "Outbox rows moved to the dead table: unreadable, or refused by the format.", l, s.set_aside);
+        f.gauge("beacon_outbox_pending_rows", "Rows waiting in the outbox, as the relay last counted them.", l,
+                s.pending);
+        f.gauge_seconds("beacon_outbox_oldest_age_seconds", "How long the oldest waiting outbox row has waited.", l,
+                        s.oldest_age);
     }
 };
 

@@ -89,8 +89,15 @@ public:
           remove_("DELETE FROM " + options_.table + " WHERE seq = ANY($1::bigint[])"),
           set_aside_("WITH moved AS (DELETE FROM " + options_.table + " WHERE seq = $1 RETURNING *) INSERT INTO " +
                      options_.table + "_dead (seq, id, created_at, payload, reason) SELECT seq, id, created_at, "
-                     "payload, $2 FROM moved") {
+                     "payload, $2 FROM moved"),
+          count_("SELECT count(*), coalesce((extract(epoch FROM min(created_at)) * 1000)::bigint, 0) FROM " +
+                 options_.table) {
         detail::create_outbox_tables(conn_.get(), options_.table);
+        set_backlog([this] {
+            const auto r = detail::execute(conn_.get(), count_);
+            return std::pair<std::uint64_t, std::int64_t>{std::stoull(PQgetvalue(r.get(), 0, 0)),
+                                                          std::stoll(PQgetvalue(r.get(), 0, 1))};
+        });
         set_where("postgres::relay of " + server_ + " table " + options_.table);
     }
     relay(const relay&) = delete;
@@ -122,8 +129,9 @@ public:
     void stop() noexcept override { relay_loop::stop(); }
     /// What the relay did so far.
     relay_stats stats() const noexcept override {
+        const auto [rows, age] = backlog();
         return {published_.load(std::memory_order_relaxed), failures_.load(std::memory_order_relaxed),
-                set_aside_count_.load(std::memory_order_relaxed)};
+                set_aside_count_.load(std::memory_order_relaxed), rows, age};
     }
 
 private:
@@ -211,6 +219,7 @@ private:
     std::string select_;
     std::string remove_;
     std::string set_aside_;
+    std::string count_;  // the backlog: rows waiting, the oldest's created_at (ms since the epoch)
 };
 
 }  // namespace beacon::postgres

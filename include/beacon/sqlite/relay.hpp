@@ -86,8 +86,16 @@ public:
           remove_(db_.get(), "DELETE FROM " + options_.table + " WHERE seq <= ?1"),
           set_aside_(db_.get(), "INSERT INTO " + options_.table + "_dead (seq, id, created_at, payload, reason) "
                                 "SELECT seq, id, created_at, payload, ?2 FROM " + options_.table + " WHERE seq = ?1"),
-          remove_one_(db_.get(), "DELETE FROM " + options_.table + " WHERE seq = ?1") {
+          remove_one_(db_.get(), "DELETE FROM " + options_.table + " WHERE seq = ?1"),
+          count_(db_.get(), "SELECT count(*), coalesce(min(created_at), 0) FROM " + options_.table) {
         if (!publish_) throw config_error("", "/publish", "the relay needs a publisher");
+        set_backlog([this] {
+            count_.reset();
+            std::pair<std::uint64_t, std::int64_t> rows{0, 0};
+            if (count_.step()) rows = {static_cast<std::uint64_t>(count_.integer(0)), count_.integer(1)};
+            count_.reset();  // ends the read: a statement left stepped would hold back WAL checkpoints
+            return rows;
+        });
         if (options_.batch == 0) options_.batch = 1;
         set_where("sqlite::relay of " + database_ + " table " + options_.table);
     }
@@ -114,8 +122,9 @@ public:
     void stop() noexcept override { relay_loop::stop(); }
     /// What the relay did so far.
     relay_stats stats() const noexcept override {
+        const auto [rows, age] = backlog();
         return {published_.load(std::memory_order_relaxed), failures_.load(std::memory_order_relaxed),
-                set_aside_count_.load(std::memory_order_relaxed)};
+                set_aside_count_.load(std::memory_order_relaxed), rows, age};
     }
 
 private:
@@ -211,6 +220,7 @@ private:
     detail::statement remove_;
     detail::statement set_aside_;
     detail::statement remove_one_;
+    detail::statement count_;  // the backlog: rows waiting, the oldest's created_at
     int lock_ = -1;
     bool holding_ = false;
 };

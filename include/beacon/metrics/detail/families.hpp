@@ -7,6 +7,7 @@
 #include <prometheus/metric_family.h>
 #include <prometheus/metric_type.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -27,6 +28,10 @@ public:
 
     void gauge(const std::string& name, const char* help, const labels& l, std::uint64_t value) {
         sample(name, help, prometheus::MetricType::Gauge, l).gauge.value = static_cast<double>(value);
+    }
+
+    void gauge_seconds(const std::string& name, const char* help, const labels& l, std::chrono::milliseconds value) {
+        sample(name, help, prometheus::MetricType::Gauge, l).gauge.value = static_cast<double>(value.count()) / 1000.0;
     }
 
     void histogram(const std::string& name, const char* help, const labels& l, const duration_histogram& h) {
