@@ -120,6 +120,10 @@ def main():
     for n in (1, 10, 100):
         row("P1", f"prebuilt event to {n} any-sender receivers (vs raw Boost.Signals2)",
             t[f"P1/beacon/{n}"], t[f"P1/boost/{n}"], t[f"P1/beacon/{n}"] / t[f"P1/boost/{n}"], 1.10)
+    for n in (1, 10, 100):
+        row("P13", f"P1 with the signal's counters on (metrics), {n} receivers (vs P1/beacon, off)",
+            t[f"P13/beacon/stats_on/{n}"], t[f"P1/beacon/{n}"], t[f"P13/beacon/stats_on/{n}"] / t[f"P1/beacon/{n}"],
+            1.05 if n == 10 else None)
     for others in (0, 100):
         name = f"P2/beacon/{others}"
         row("P2", f"lazy send nobody listens to, {others} receivers bound to other senders "
