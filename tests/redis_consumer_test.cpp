@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -375,4 +377,91 @@ TEST_CASE("an event a worker's receiver sends carries the trace of the event it 
     CHECK(follow_ups[0].trace == handled.trace);
     CHECK(follow_ups[0].cause == handled.id);
     CHECK(follow_ups[0].type == "core.indexed");
+}
+
+TEST_CASE("a list consumer's stats count deliveries, redeliveries and dead letters, and sample the list's backlog",
+          "[redis][list][stats]") {
+    redis_server server;
+    // What a killed predecessor left in the processing list; then 5 events and a bad message.
+    listener_for(server.url(), "beacon.events.processing").forward(std::vector<beacon::event>{numbered(1), numbered(2)});
+    auto listener = listener_for(server.url());
+    listener.forward(std::vector<beacon::event>{numbered(3), numbered(4), numbered(5)});
+    server.command({"LPUSH", "beacon.events", "{not json"});
+    const auto twice = numbered(6);
+    listener.forward(std::vector<beacon::event>{twice, twice});  // a producer's retry: a duplicate
+
+    worker_side got;
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool release = false;
+    std::atomic<int> calls{0};
+    got.local.connect([&](const beacon::event& e) {
+        ++calls;
+        std::unique_lock lock(mutex);
+        cv.wait(lock, [&] { return release; });
+        if (e.data.at("n") == 4) throw std::runtime_error("disk full");
+    });
+    auto options = quick(server.url());
+    options.dead_letter = "beacon.dead";
+    options.lag_interval = 1ms;
+    got.start(options);
+    REQUIRE(eventually([&] { return calls == 1; }));  // in event 1's receivers
+    auto stats = got.consumer->stats();
+    CHECK(stats.redelivered == 2);  // moved back from the processing list when it started
+    CHECK(stats.backlog == 8);      // sampled before the first pop
+    CHECK(stats.delivered == 0);
+    CHECK(stats.pending == 0);
+    {
+        std::lock_guard lock(mutex);
+        release = true;
+    }
+    cv.notify_all();
+    REQUIRE(eventually([&] {
+        const auto now = got.consumer->stats();
+        return now.delivered == 6 && now.duplicates_dropped == 1 && now.backlog == 0;
+    }));
+    got.stop();
+    stats = got.consumer->stats();
+    CHECK(got.numbers() == std::vector<int>{1, 2, 3, 4, 5, 6});
+    CHECK(stats.failed == 1);  // event 4's receiver threw; it was acknowledged all the same
+    CHECK(stats.dead_lettered == 1);
+    CHECK(stats.redelivered == 2);
+    CHECK(server.llen("beacon.dead") == 1);
+    CHECK(server.llen("beacon.events.processing") == 0);
+
+    // lag_interval 0: never sampled.
+    listener.forward(std::vector<beacon::event>{numbered(7), numbered(8)});
+    worker_side unsampled;
+    auto quiet = quick(server.url());
+    quiet.lag_interval = 0ms;
+    unsampled.start(quiet);
+    REQUIRE(eventually([&] { return unsampled.consumer->stats().delivered == 2; }));
+    unsampled.stop();
+    CHECK(unsampled.consumer->stats().backlog == 0);
+    CHECK(unsampled.consumer->stats().redelivered == 0);
+}
+
+TEST_CASE("a channel consumer's stats count what it delivered and dropped; a channel has no backlog", "[redis][channel][stats]") {
+    redis_server server;
+    worker_side got;
+    auto options = quick(server.url());
+    options.channel = "beacon.live";
+    options.lag_interval = 1ms;
+    got.start(options);  // no dead-letter list: a bad message is dropped
+    REQUIRE(eventually([&] { return server.command({"PUBSUB", "NUMSUB", "beacon.live"})->element[1]->integer == 1; }));
+
+    auto listener = listener_for(server.url(), "unused", "beacon.live");
+    const auto twice = numbered(2);
+    listener.forward(std::vector<beacon::event>{numbered(1), twice});
+    server.command({"PUBLISH", "beacon.live", "not json"});
+    listener.forward(std::vector<beacon::event>{twice, numbered(3)});
+    REQUIRE(eventually([&] { return got.consumer->stats().delivered == 3; }));
+    got.stop();
+    const auto stats = got.consumer->stats();
+    CHECK(got.numbers() == std::vector<int>{1, 2, 3});
+    CHECK(stats.dead_lettered == 1);
+    CHECK(stats.duplicates_dropped == 1);
+    CHECK(stats.failed == 0);
+    CHECK(stats.redelivered == 0);
+    CHECK(stats.backlog == 0);
 }

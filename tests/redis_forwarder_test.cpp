@@ -462,3 +462,66 @@ TEST_CASE("a connection's read timeout survives a silent reconnection", "[redis]
     // Reconnected before BLPOP, which waits 1 s for nothing: longer than the I/O timeout.
     CHECK(connection.command({"BLPOP", "nothing", "1"})->type == REDIS_REPLY_NIL);
 }
+
+TEST_CASE("a forwarder's stats count the events published and failed, and each round trip, for all its copies",
+          "[redis][stats][failure]") {
+    redis_server server;
+    auto listener = listener_for(server.url(), "queue", "", 500ms);
+    CHECK(listener.stats().published == 0);
+    CHECK(listener.stats().round_trip.count == 0);
+    beacon::signal changed("core", "resource_changed");
+    changed.connect(listener);  // a copy, counting into the same stats
+
+    listener.forward(numbered(1));
+    changed.send(numbered(2));
+    listener.forward(std::vector<beacon::event>{numbered(3), numbered(4), numbered(5)});  // one LPUSH
+    beacon::encoded_events stored;
+    stored.push_back(nlohmann::json(numbered(6)).dump());
+    stored.push_back(nlohmann::json(numbered(7)).dump());
+    listener(stored);  // one LPUSH
+    auto stats = listener.stats();
+    CHECK(server.llen("queue") == 7);
+    CHECK(stats.published == 7);
+    CHECK(stats.failures == 0);
+    CHECK(stats.round_trip.count == 4);
+    CHECK(stats.round_trip.buckets.back() <= 4);
+    CHECK(stats.round_trip.sum > 0);
+
+    // An event that cannot be written fails alone: the others of its batch are published.
+    beacon::event bad = numbered(8);
+    bad.data["uri"] = "shadows the payload field";
+    CHECK_THROWS_AS(listener.forward(std::vector<beacon::event>{numbered(9), bad, numbered(10)}), beacon::encode_error);
+    CHECK_THROWS_AS(listener.forward(bad), beacon::encode_error);
+    stats = listener.stats();
+    CHECK(stats.published == 9);
+    CHECK(stats.failures == 2);
+    CHECK(stats.round_trip.count == 5);  // the single bad event sent nothing
+
+    // Redis gone: every event of a forward that fails counts, and no round trip does.
+    server.stop(SIGKILL);
+    CHECK_THROWS_AS(listener.forward(numbered(11)), beacon::redis::redis_error);
+    CHECK_THROWS_AS(listener.forward(std::vector<beacon::event>{numbered(12), numbered(13), numbered(14)}),
+                    beacon::redis::redis_error);
+    CHECK(changed.send_robust(numbered(15)).size() == 1);
+    stats = listener.stats();
+    CHECK(stats.published == 9);
+    CHECK(stats.failures == 2 + 1 + 3 + 1);
+    CHECK(stats.round_trip.count == 5);
+
+    server.start();
+    listener.forward(numbered(16));
+    CHECK(listener.stats().published == 10);
+    CHECK(listener.stats().round_trip.count == 6);
+
+    // A channel: a batch is pipelined PUBLISHes, one round trip; a refused one fails the batch.
+    auto live = listener_for(server.url(), "unused", "live");
+    live.forward(std::vector<beacon::event>{numbered(1), numbered(2), numbered(3)});
+    CHECK(live.stats().published == 3);
+    CHECK(live.stats().round_trip.count == 1);
+    server.command({"ACL", "SETUSER", "default", "-publish"});
+    CHECK_THROWS_WITH(live.forward(std::vector<beacon::event>{numbered(4), numbered(5)}), Contains("PUBLISH live"));
+    server.command({"ACL", "SETUSER", "default", "+publish"});
+    CHECK(live.stats().published == 3);
+    CHECK(live.stats().failures == 2);
+    CHECK(live.stats().round_trip.count == 2);  // Redis answered (refusing)
+}

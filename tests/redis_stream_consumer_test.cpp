@@ -471,3 +471,55 @@ TEST_CASE("a stream consumer runs once; a bad URL is refused", "[redis][stream]"
     consumer.join();
     CHECK(consumer.options().dead_letter == "beacon.stream.dead");
 }
+
+TEST_CASE("a stream consumer's stats count deliveries, redeliveries and dead letters, and sample its group's lag",
+          "[redis][stream][stats]") {
+    redis_server server;
+    listener_for(server.url()).forward(numbered(0, 5));
+    server.command({"XADD", "beacon.stream", "*", "event", "{not json"});
+
+    // A consumer reads all six entries and stops in the first one's receiver: five stay pending with it.
+    member first;
+    first.local.connect([&](const beacon::event&) { first.consumer->stop(); });
+    first.start(quick(server.url(), "svc", "first"));
+    REQUIRE(eventually([&] { return first.got().size() == 1; }));
+    first.consumer->join();
+    CHECK(first.consumer->stats().delivered == 1);
+    CHECK(first.consumer->stats().redelivered == 0);
+    REQUIRE(pending(server, "svc") == 5);
+
+    // Another, which takes nothing over, sees them pending, waiting longer and longer.
+    member observer;
+    auto watching = quick(server.url(), "svc", "observer");
+    watching.claim_idle = 1h;
+    watching.lag_interval = 1ms;
+    observer.start(watching);
+    REQUIRE(eventually([&] {
+        const auto stats = observer.consumer->stats();
+        return stats.pending == 5 && stats.oldest_pending_idle >= 20ms;
+    }));
+    observer.stop();
+    CHECK(observer.consumer->stats().delivered == 0);
+
+    // A third takes them over after claim_idle: four redelivered (one receiver throwing), one dead-lettered.
+    member rescuer;
+    rescuer.local.connect([](const beacon::event& e) {
+        if (e.data.at("n") == 3) throw std::runtime_error("disk full");
+    });
+    auto rescuing = quick(server.url(), "svc", "rescuer");
+    rescuing.lag_interval = 1ms;
+    rescuer.start(rescuing);
+    REQUIRE(eventually([&] {
+        const auto stats = rescuer.consumer->stats();
+        return stats.delivered == 4 && stats.dead_lettered == 1 && stats.pending == 0;
+    }));
+    rescuer.stop();
+    const auto stats = rescuer.consumer->stats();
+    CHECK(sorted(rescuer.got()) == range(1, 5));
+    CHECK(stats.redelivered == 4);
+    CHECK(stats.failed == 1);
+    CHECK(stats.oldest_pending_idle == 0ms);
+    CHECK(stats.backlog == 0);
+    CHECK(server.command({"XLEN", "beacon.stream.dead"})->integer == 1);
+    CHECK(pending(server, "svc") == 0);
+}

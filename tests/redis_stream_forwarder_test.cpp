@@ -124,3 +124,43 @@ TEST_CASE("the listener type \"redis_stream\" appends each commit's events in on
     CHECK_THROWS_WITH(beacon::load_listeners(host, {{"event_listeners", {{"s", {{"use", "redis_stream"}, {"listname", "x"}}}}}}, bad),
                       Contains("[beacon.config_error]") && Contains("unknown option of a redis_stream listener"));
 }
+
+TEST_CASE("a stream forwarder's stats count the entries appended and failed, and each round trip", "[redis][stream][stats]") {
+    redis_server server;
+    auto forwarder = listener_for(server.url(), 0, 500ms);
+    const auto copy = forwarder;  // copies count into the same stats
+    forwarder.forward(numbered(0));
+    copy.forward(numbered(1));
+    forwarder.forward(numbered(2, 7));  // MULTI, 5 XADDs, EXEC: one round trip
+    auto stats = forwarder.stats();
+    CHECK(server.command({"XLEN", "beacon.stream"})->integer == 7);
+    CHECK(stats.published == 7);
+    CHECK(stats.failures == 0);
+    CHECK(stats.round_trip.count == 3);
+
+    auto batch = numbered(7, 10);
+    batch[1].data["uri"] = "shadows the payload's uri";
+    CHECK_THROWS_AS(forwarder.forward(batch), beacon::encode_error);
+    stats = copy.stats();
+    CHECK(stats.published == 9);
+    CHECK(stats.failures == 1);
+    CHECK(stats.round_trip.count == 4);
+
+    // Refused inside the transaction (WRONGTYPE, in EXEC's reply): the whole batch failed.
+    server.command({"SET", "not.a.stream", "x"});
+    beacon::redis::stream_forwarder_options options = forwarder.options();
+    options.stream = "not.a.stream";
+    beacon::redis::stream_forwarder wrong(options);
+    CHECK_THROWS_AS(wrong.forward(numbered(0, 4)), beacon::redis::redis_error);
+    CHECK(wrong.stats().published == 0);
+    CHECK(wrong.stats().failures == 4);
+    CHECK(wrong.stats().round_trip.count == 1);
+
+    server.stop(SIGKILL);
+    CHECK_THROWS_AS(forwarder.forward(numbered(10)), beacon::redis::redis_error);
+    CHECK_THROWS_AS(forwarder.forward(numbered(11, 13)), beacon::redis::redis_error);
+    stats = forwarder.stats();
+    CHECK(stats.published == 9);
+    CHECK(stats.failures == 1 + 1 + 2);
+    CHECK(stats.round_trip.count == 4);
+}

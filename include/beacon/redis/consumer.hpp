@@ -12,6 +12,7 @@
 #include <beacon/redis/detail/consumer_loop.hpp>
 #include <beacon/redis/detail/dedup.hpp>
 #include <beacon/redis/error.hpp>
+#include <beacon/redis/stats.hpp>
 #include <beacon/signal.hpp>
 #include <beacon/wire_format.hpp>
 
@@ -52,6 +53,9 @@ struct consumer_options {
     std::chrono::milliseconds timeout{2000};
     std::chrono::milliseconds backoff_min{50};    ///< First wait before reconnecting.
     std::chrono::milliseconds backoff_max{2000};  ///< Longest wait between reconnection attempts.
+    /// How often the consumer's own thread samples the list's length (LLEN, one round trip on its
+    /// connection) for `stats().backlog`, at most: between two messages or waits; 0 never does.
+    std::chrono::milliseconds lag_interval{1000};
     /// Duplicates dropped by id: the in-memory window of the last ids delivered is on (4096 ids);
     /// the Redis record (`dedup.in_redis`, a list only) is off. The default prefix is "<list>.seen:".
     dedup_options dedup;
@@ -82,7 +86,7 @@ struct consumer_options {
 /// Failures go to `on_failure` (the process-wide sink when empty) as a beacon::failure of
 /// part::redis whose `where` names the consumer, its list or channel and the message (an excerpt):
 /// a decode_error (a bad message), a redis_error (connection lost, before a reconnection), or a
-/// receiver's own exception (with `receiver` and the event set).
+/// receiver's own exception (with `receiver` and the event set). `stats()` counts what it did.
 class consumer : public detail::consumer_loop {
 public:
     /// A consumer re-sending into `target` (which must outlive it); failures go to `on_failure`.
@@ -112,6 +116,10 @@ public:
     /// How many events were dropped as duplicates (their id already delivered) so far.
     std::uint64_t duplicates_dropped() const noexcept { return dedup_.dropped(); }
 
+    /// What the consumer did so far (delivered, redelivered, dead-lettered...) and the list's
+    /// backlog its thread last sampled; from any thread.
+    consumer_stats stats() const noexcept { return counters_.snapshot(dedup_.dropped()); }
+
 private:
     static consumer_options with_defaults(consumer_options o) {
         if (o.processing_list.empty()) o.processing_list = o.list + ".processing";
@@ -130,6 +138,7 @@ private:
         if (options_.channel.empty()) {
             while (connection_.command({"LMOVE", options_.processing_list, options_.list, "LEFT", "RIGHT"})->type !=
                    REDIS_REPLY_NIL) {
+                detail::consumer_counters::add(counters_.redelivered);
             }
         } else {
             connection_.send({"SUBSCRIBE", options_.channel});
@@ -139,10 +148,17 @@ private:
 
     void step() {
         if (options_.channel.empty()) {
+            if (counters_.sample_due(options_.lag_interval)) sample_backlog();
             pop_one();
         } else {
             read_one();
         }
+    }
+
+    // The list's length, for stats().backlog.
+    void sample_backlog() {
+        const auto reply = connection_.command({"LLEN", options_.list});
+        if (reply->type == REDIS_REPLY_INTEGER) detail::consumer_counters::store(counters_.backlog, reply->integer);
     }
 
     void pop_one() {
@@ -151,19 +167,23 @@ private:
         if (reply->type != REDIS_REPLY_STRING) return;  // timed out
         const std::string_view payload(reply->str, reply->len);
         event e;
-        const auto result = deliver(payload, e);
+        bool threw = false;
+        const auto result = deliver(payload, e, threw);
         const detail::redis_command remove{"LREM", options_.processing_list, "1", payload};
         if (result == delivered) {
             // The id recorded (with the Redis record) before the message is removed.
             dedup_.acknowledge(connection_, e, remove, [&](const redis_error& refused) { report(refused, payload); });
+            counters_.count_delivered(threw);
         } else if (result == duplicate || options_.dead_letter.empty()) {
             connection_.command(remove);
+            if (result == undecodable) detail::consumer_counters::add(counters_.dead_lettered);  // dropped
         } else {
             // Exactly this payload, wherever it is in the processing list, atomically.
             connection_.pipeline({{"MULTI"},
                                   {"LREM", options_.processing_list, "1", payload},
                                   {"LPUSH", options_.dead_letter, payload},
                                   {"EXEC"}});
+            detail::consumer_counters::add(counters_.dead_lettered);
         }
     }
 
@@ -198,11 +218,18 @@ private:
         }
         const std::string_view payload(reply->element[2]->str, reply->element[2]->len);
         event e;
-        const auto result = deliver(payload, e);
-        if (result == delivered) dedup_.remember(e);
-        if (result == undecodable && !options_.dead_letter.empty()) {
-            if (!dead_letters_) dead_letters_ = std::make_unique<detail::redis_connection>(connection_.endpoint(), options_.timeout);
-            dead_letters_->command({"LPUSH", options_.dead_letter, payload});
+        bool threw = false;
+        const auto result = deliver(payload, e, threw);
+        if (result == delivered) {
+            dedup_.remember(e);
+            counters_.count_delivered(threw);
+        }
+        if (result == undecodable) {
+            if (!options_.dead_letter.empty()) {
+                if (!dead_letters_) dead_letters_ = std::make_unique<detail::redis_connection>(connection_.endpoint(), options_.timeout);
+                dead_letters_->command({"LPUSH", options_.dead_letter, payload});
+            }
+            detail::consumer_counters::add(counters_.dead_lettered);
         }
     }
 
@@ -214,8 +241,9 @@ private:
         report_exception(std::make_exception_ptr(refused), about(payload));
     }
 
-    // Decodes one message into `e` and re-sends it, unless it is not a valid event or a duplicate.
-    outcome deliver(std::string_view payload, event& e) {
+    // Decodes one message into `e` and re-sends it, unless it is not a valid event or a duplicate;
+    // `threw` tells whether a receiver threw.
+    outcome deliver(std::string_view payload, event& e, bool& threw) {
         try {
             if (payload.size() > options_.limits.max_bytes) {  // whatever the format, never parsed
                 throw decode_error("", "message of " + std::to_string(payload.size()) + " bytes exceeds the limit of " +
@@ -228,7 +256,7 @@ private:
             return undecodable;
         }
         if (dedup_.seen(connection_, e, [&](const redis_error& refused) { report(refused, payload); })) return duplicate;
-        if (!dedup_.deliver(options_.inbox.get(), e, [&] { dispatch(target_, e, about(payload)); })) return duplicate;
+        if (!dedup_.deliver(options_.inbox.get(), e, [&] { threw = dispatch(target_, e, about(payload)); })) return duplicate;
         return delivered;
     }
 
@@ -238,6 +266,7 @@ private:
     detail::dedup dedup_;
     std::unique_ptr<detail::redis_connection> dead_letters_;
     std::optional<std::chrono::steady_clock::time_point> ping_deadline_;  // of the PING awaiting an answer
+    detail::consumer_counters counters_;
 };
 
 }  // namespace beacon::redis

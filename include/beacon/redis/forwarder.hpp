@@ -12,6 +12,7 @@
 #include <beacon/redis/detail/connection.hpp>
 #include <beacon/redis/error.hpp>
 #include <beacon/redis/detail/pool.hpp>
+#include <beacon/redis/stats.hpp>
 #include <beacon/unit_of_work.hpp>
 #include <beacon/wire_format.hpp>
 
@@ -48,7 +49,7 @@ struct forwarder_options {
 /// receiver. Copies share up to `pool_size` connections, made on first use and remade when the
 /// server has restarted; thread-safe: forwards from many threads at once share pipelines. A
 /// forward that returns has been acknowledged by Redis; one that cannot be throws redis_error;
-/// an event that cannot be written throws encode_error.
+/// an event that cannot be written throws encode_error. Copies count into the same `stats()`.
 class forwarder : public detail::forwarding_calls<forwarder> {
 public:
     /// A forwarder with `options`; throws config_error for a bad URL (it does not connect yet).
@@ -59,7 +60,8 @@ public:
     /// the field) when `e` cannot be written, and then sends nothing.
     void forward(const event& e) const {
         const auto verb = state_->options.channel.empty() ? "LPUSH" : "PUBLISH";
-        send({{verb, target(), detail::encode_one(state_->options.format, e, limit())}});
+        detail::counted(state_->counters, 1,
+                        [&] { send({{verb, target(), detail::encode_one(state_->options.format, e, limit())}}); });
     }
 
     /// Pushes or publishes every event of `batch` that can be written, in order, in one round
@@ -81,6 +83,9 @@ public:
     /// The options the forwarder was made with.
     const forwarder_options& options() const noexcept { return state_->options; }
 
+    /// What this forwarder and its copies did so far: events published and failed, round trips.
+    forwarder_stats stats() const noexcept { return state_->counters.snapshot(); }
+
 private:
     const std::string& target() const noexcept {
         return state_->options.channel.empty() ? state_->options.list : state_->options.channel;
@@ -90,16 +95,23 @@ private:
 
     void send(const std::vector<detail::redis_command>& commands) const { state_->pool.pipeline(commands); }
 
-    // The texts sent, then the first text's error.
+    // The texts sent, then the first text's error (the texts left out counted as failures).
     void send(const detail::encoded_batch& encoded) const {
+        state_->counters.count_failures(encoded.left_out.size());
         send_texts(encoded);
         encoded.throw_left_out();
     }
 
-    // One LPUSH of every text of `texts` (atomic), or pipelined PUBLISHes.
+    // One LPUSH of every text of `texts` (atomic), or pipelined PUBLISHes; counted.
     template <class Texts>
     void send_texts(const Texts& texts) const {
         if (texts.size() == 0) return;
+        detail::counted(state_->counters, texts.size(), [&] { send_all(texts); });
+    }
+
+    // The commands of send_texts, sent.
+    template <class Texts>
+    void send_all(const Texts& texts) const {
         std::vector<detail::redis_command> commands;
         if (state_->options.channel.empty()) {
             commands.push_back({"LPUSH", target()});
@@ -114,8 +126,10 @@ private:
 
     struct state {
         explicit state(forwarder_options o)
-            : options(std::move(o)), pool(detail::parse_redis_url(options.url), options.timeout, options.pool_size) {}
+            : options(std::move(o)),
+              pool(detail::parse_redis_url(options.url), options.timeout, options.pool_size, &counters.round_trip) {}
         forwarder_options options;
+        detail::forwarder_counters counters;  // before the pool, which records into it
         detail::redis_pool pool;
     };
     std::shared_ptr<state> state_;

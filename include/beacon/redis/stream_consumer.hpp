@@ -14,6 +14,7 @@
 #include <beacon/redis/detail/dedup.hpp>
 #include <beacon/redis/detail/replies.hpp>
 #include <beacon/redis/error.hpp>
+#include <beacon/redis/stats.hpp>
 #include <beacon/redis/stream_forwarder.hpp>  // stream_field
 #include <beacon/signal.hpp>
 #include <beacon/wire_format.hpp>
@@ -71,6 +72,10 @@ struct stream_consumer_options {
     std::chrono::milliseconds timeout{2000};      ///< Longest wait to connect or write; a URL's socket_timeout wins.
     std::chrono::milliseconds backoff_min{50};    ///< First wait before reconnecting.
     std::chrono::milliseconds backoff_max{2000};  ///< Longest wait between reconnection attempts.
+    /// How often the consumer's own thread samples its group's lag (XPENDING, one round trip on
+    /// its connection) for `stats().pending` and `stats().oldest_pending_idle`, at most: between
+    /// two reads; 0 never does.
+    std::chrono::milliseconds lag_interval{1000};
     /// Duplicates dropped by id: the in-memory window of the last ids delivered is on (4096 ids);
     /// the Redis record (`dedup.in_redis`), shared by the group's consumers, is off. The default
     /// prefix is "<stream>.<group>.seen:".
@@ -101,6 +106,7 @@ struct stream_consumer_options {
 ///
 /// Failures go to `on_failure` (the process-wide sink when empty) as a beacon::failure of
 /// part::redis whose `where` names the consumer, its stream and group, and the entry id.
+/// `stats()` counts what it did.
 class stream_consumer : public detail::consumer_loop {
 public:
     /// A consumer re-sending into `target` (which must outlive it); failures go to `on_failure`.
@@ -130,6 +136,10 @@ public:
     /// How many entries were dropped as duplicates (their event's id already delivered) so far.
     std::uint64_t duplicates_dropped() const noexcept { return dedup_.dropped(); }
 
+    /// What the consumer did so far (delivered, redelivered, dead-lettered...) and its group's
+    /// pending entries as its thread last sampled them; from any thread.
+    consumer_stats stats() const noexcept { return counters_.snapshot(dedup_.dropped()); }
+
 private:
     using entry = detail::stream_entry;
 
@@ -146,8 +156,18 @@ private:
     }
 
     void step() {
+        if (counters_.sample_due(options_.lag_interval)) sample_lag();
         if (std::chrono::steady_clock::now() >= next_claim_) take_over_abandoned();
         read_new();
+    }
+
+    // The group's pending entries, and the idle time of the oldest, in one round trip.
+    void sample_lag() {
+        const auto replies = connection_.pipeline({{"XPENDING", options_.stream, options_.group},
+                                                   {"XPENDING", options_.stream, options_.group, "-", "+", "1"}});
+        const auto lag = detail::lag_of(replies[0].get(), replies[1].get(), source());
+        detail::consumer_counters::store(counters_.pending, lag.pending);
+        detail::consumer_counters::store(counters_.oldest_pending_idle_ms, lag.oldest_idle_ms);
     }
 
     // Creates the group when missing, then handles what this consumer (by name) left pending.
@@ -252,12 +272,14 @@ private:
                 acknowledge(item.id);
                 continue;
             }
-            if (!dedup_.deliver(options_.inbox.get(), e, [&] { dispatch(target_, e, about); })) {
+            bool threw = false;
+            if (!dedup_.deliver(options_.inbox.get(), e, [&] { threw = dispatch(target_, e, about); })) {
                 acknowledge(item.id);  // processed already, as the inbox says
                 continue;
             }
             // The id recorded (with the Redis record) before the entry is acknowledged.
             dedup_.acknowledge(connection_, e, {"XACK", options_.stream, options_.group, item.id}, refused);
+            counters_.count_delivered(threw, deliveries > 1);
         }
     }
 
@@ -277,6 +299,7 @@ private:
         const auto replies = connection_.pipeline(
             {{"MULTI"}, xadd, {"XACK", options_.stream, options_.group, item.id}, {"EXEC"}});
         if (replies.back()->type != REDIS_REPLY_ARRAY) detail::unexpected_reply(source(), "EXEC");
+        detail::consumer_counters::add(counters_.dead_lettered);
         report_exception(std::make_exception_ptr(why), "entry " + item.id);
     }
 
@@ -296,6 +319,7 @@ private:
     std::string claim_cursor_ = "0-0";
     std::chrono::steady_clock::time_point next_claim_{};
     detail::dedup dedup_;
+    detail::consumer_counters counters_;
 };
 
 }  // namespace beacon::redis

@@ -12,6 +12,7 @@
 #include <beacon/redis/detail/connection.hpp>
 #include <beacon/redis/error.hpp>
 #include <beacon/redis/detail/pool.hpp>
+#include <beacon/redis/stats.hpp>
 #include <beacon/unit_of_work.hpp>
 #include <beacon/wire_format.hpp>
 
@@ -61,7 +62,7 @@ struct stream_forwarder_options {
 /// commit's batch in one round trip. Copies share up to `pool_size` connections, made on first use
 /// and remade when the server has restarted; thread-safe: forwards from many threads at once
 /// share pipelines. A forward that returns has been acknowledged by Redis; one that cannot be
-/// throws redis_error.
+/// throws redis_error. Copies count into the same `stats()`.
 class stream_forwarder : public detail::forwarding_calls<stream_forwarder> {
 public:
     /// A forwarder with `options`; throws config_error for a bad URL (it does not connect yet).
@@ -70,7 +71,10 @@ public:
     /// Appends `e` and waits for Redis to acknowledge it (one round trip). A timestamp of 0 is
     /// sent as now (by the built-in formats). Throws encode_error (naming the event and the field)
     /// when `e` cannot be written, and then sends nothing.
-    void forward(const event& e) const { state_->pool.pipeline({xadd(detail::encode_one(state_->options.format, e, limit()))}); }
+    void forward(const event& e) const {
+        detail::counted(state_->counters, 1,
+                        [&] { state_->pool.pipeline({xadd(detail::encode_one(state_->options.format, e, limit()))}); });
+    }
 
     /// Appends every event of `batch` that can be written, in order, in one round trip and
     /// atomically (MULTI/EXEC): either all of those entries are added or none. An event that
@@ -92,16 +96,26 @@ public:
     /// The options the forwarder was made with.
     const stream_forwarder_options& options() const noexcept { return state_->options; }
 
+    /// What this forwarder and its copies did so far: events appended and failed, round trips.
+    forwarder_stats stats() const noexcept { return state_->counters.snapshot(); }
+
 private:
-    // The texts appended, then the first text's error.
+    // The texts appended, then the first text's error (the texts left out counted as failures).
     void append(const detail::encoded_batch& encoded) const {
+        state_->counters.count_failures(encoded.left_out.size());
         append_texts(encoded);
         encoded.throw_left_out();
     }
 
-    // One XADD, or MULTI, an XADD per text of `texts`, EXEC.
+    // One XADD, or MULTI, an XADD per text of `texts`, EXEC; counted.
     template <class Texts>
     void append_texts(const Texts& texts) const {
+        if (texts.size() != 0) detail::counted(state_->counters, texts.size(), [&] { append_all(texts); });
+    }
+
+    // The commands of append_texts, sent; an error inside the transaction throws redis_error.
+    template <class Texts>
+    void append_all(const Texts& texts) const {
         if (texts.size() == 1) {
             state_->pool.pipeline({xadd(texts[0])});
         } else if (texts.size() > 1) {
@@ -142,9 +156,10 @@ private:
         explicit state(stream_forwarder_options o)
             : options(std::move(o)),
               max_length(options.max_length ? std::to_string(options.max_length) : std::string()),
-              pool(detail::parse_redis_url(options.url), options.timeout, options.pool_size) {}
+              pool(detail::parse_redis_url(options.url), options.timeout, options.pool_size, &counters.round_trip) {}
         stream_forwarder_options options;
         std::string max_length;  // as text, empty when unbounded
+        detail::forwarder_counters counters;  // before the pool, which records into it
         detail::redis_pool pool;
     };
     std::shared_ptr<state> state_;

@@ -165,6 +165,11 @@ public:
     /// a pipeline that carries several callers' commands.
     std::vector<redis_reply> exchange(const std::vector<redis_command>& commands) {
         ensure_connected();
+        return exchange_connected(commands);
+    }
+
+    /// As `exchange`, right after `ensure_connected()` (the round trip alone, e.g. to time it).
+    std::vector<redis_reply> exchange_connected(const std::vector<redis_command>& commands) {
         for (const auto& cmd : commands) append(cmd);
         std::vector<redis_reply> replies;
         replies.reserve(commands.size());

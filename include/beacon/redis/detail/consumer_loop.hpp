@@ -119,12 +119,15 @@ protected:
     }
 
     /// Sends `e` to every receiver of `target`, reporting each receiver that threw (its exception
-    /// as itself) about `about`.
-    void dispatch(signal& target, const event& e, const std::string& about) const {
+    /// as itself) about `about`; returns whether one threw.
+    bool dispatch(signal& target, const event& e, const std::string& about) const {
+        bool threw = false;
         for (const auto& failed : target.send_robust(e)) {
+            threw = true;
             report_exception(failed.exception, about,
                              "receiver #" + std::to_string(failed.receiver_id) + " (" + failed.receiver_type + ")", &e);
         }
+        return threw;
     }
 
 private:

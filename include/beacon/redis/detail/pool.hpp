@@ -3,6 +3,7 @@
 /// Internals of the Redis bridge: connections to one server shared by many sending threads, whose
 /// concurrent requests are coalesced into pipelines (group commit).
 
+#include <beacon/duration_histogram.hpp>
 #include <beacon/redis/detail/connection.hpp>
 #include <beacon/redis/error.hpp>
 
@@ -30,9 +31,11 @@ namespace beacon::redis::detail {
 class redis_pool {
 public:
     /// A pool of at most `size` (at least 1) connections to `endpoint`, made on first use;
-    /// `io_timeout` bounds connecting, reading and writing.
-    redis_pool(redis_endpoint endpoint, std::chrono::milliseconds io_timeout, std::size_t size)
-        : endpoint_(std::move(endpoint)), io_timeout_(io_timeout), size_(size ? size : 1) {}
+    /// `io_timeout` bounds connecting, reading and writing. When `round_trips` is not null (it
+    /// must outlive the pool), the duration of each pipeline Redis answered is recorded in it.
+    redis_pool(redis_endpoint endpoint, std::chrono::milliseconds io_timeout, std::size_t size,
+               duration_recorder* round_trips = nullptr)
+        : endpoint_(std::move(endpoint)), io_timeout_(io_timeout), size_(size ? size : 1), round_trips_(round_trips) {}
     redis_pool(const redis_pool&) = delete;
     redis_pool& operator=(const redis_pool&) = delete;
 
@@ -119,7 +122,14 @@ private:
             std::vector<redis_reply> replies;
             std::exception_ptr failure;
             try {
-                replies = connection.exchange(commands);
+                if (round_trips_) {
+                    connection.ensure_connected();  // connecting is no part of the round trip
+                    const auto start = std::chrono::steady_clock::now();
+                    replies = connection.exchange_connected(commands);
+                    round_trips_->record(std::chrono::steady_clock::now() - start);
+                } else {
+                    replies = connection.exchange(commands);
+                }
             } catch (...) {
                 failure = std::current_exception();
             }
@@ -142,6 +152,7 @@ private:
     redis_endpoint endpoint_;
     std::chrono::milliseconds io_timeout_;
     std::size_t size_;
+    duration_recorder* round_trips_;
     std::mutex mutex_;
     std::deque<request*> queue_;
     std::vector<std::unique_ptr<redis_connection>> idle_;

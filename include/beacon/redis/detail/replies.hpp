@@ -1,8 +1,9 @@
 #pragma once
 // The replies a stream_consumer reads, parsed without a connection: XREADGROUP, XCLAIM, XAUTOCLAIM
-// and XPENDING replies, and a stream entry's field list. A reply is outside input (any server,
-// or anything that answers on its port): every shape is checked before an element is read, and
-// a reply of the wrong shape throws redis_error "<url>: <command> <stream>: unexpected reply shape".
+// and XPENDING replies (delivery counts, the group's lag), and a stream entry's field list. A reply
+// is outside input (any server, or anything that answers on its port): every shape is checked
+// before an element is read, and a reply of the wrong shape throws redis_error
+// "<url>: <command> <stream>: unexpected reply shape".
 
 #include <beacon/redis/error.hpp>
 
@@ -105,6 +106,32 @@ inline std::map<std::string, std::size_t> delivery_counts_of(const redisReply* r
         counts[text_of(row->element[0])] = static_cast<std::size_t>(row->element[3]->integer);
     }
     return counts;
+}
+
+/// A group's lag: its pending entries, and how long the oldest (lowest id) has been idle.
+struct group_lag {
+    long long pending = 0;         ///< Entries delivered to a consumer of the group, not acknowledged.
+    long long oldest_idle_ms = 0;  ///< Milliseconds since the oldest pending entry was last delivered; 0 when none.
+};
+
+/// Reads the replies of XPENDING <stream> <group> (the summary: [count, lowest id, highest id,
+/// consumers]) and XPENDING <stream> <group> - + 1 ([[id, consumer, idle, deliveries]] or []);
+/// throws redis_error for any other shape.
+inline group_lag lag_of(const redisReply* summary, const redisReply* oldest, const reply_source& from) {
+    if (summary->type != REDIS_REPLY_ARRAY || summary->elements < 1 || summary->element[0]->type != REDIS_REPLY_INTEGER ||
+        oldest->type != REDIS_REPLY_ARRAY || oldest->elements > 1) {
+        unexpected_reply(from, "XPENDING");
+    }
+    group_lag out;
+    out.pending = summary->element[0]->integer;
+    if (oldest->elements == 1) {
+        const redisReply* row = oldest->element[0];
+        if (row->type != REDIS_REPLY_ARRAY || row->elements != 4 || row->element[2]->type != REDIS_REPLY_INTEGER) {
+            unexpected_reply(from, "XPENDING");
+        }
+        out.oldest_idle_ms = row->element[2]->integer;
+    }
+    return out;
 }
 
 /// A stream entry's event text, or what is wrong with the entry (empty when nothing), and
