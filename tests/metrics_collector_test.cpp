@@ -4,6 +4,8 @@
 // own registry, fetched over HTTP.
 #include <beacon/metrics.hpp>
 
+#include "metrics_test_support.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <boost/asio/connect.hpp>
@@ -18,8 +20,6 @@
 
 #include <chrono>
 #include <future>
-#include <cstdio>
-#include <fstream>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -27,44 +27,11 @@
 #include <utility>
 #include <vector>
 
-#include <unistd.h>
-
+using beacon_test::promtool_check;
+using beacon_test::samples;
 using Catch::Matchers::Contains;
 
 namespace {
-
-// The samples of `text` (Prometheus's text format) whose line starts with `series`.
-std::vector<std::string> samples(const std::string& text, const std::string& series) {
-    std::vector<std::string> out;
-    std::size_t start = 0;
-    while (start < text.size()) {
-        auto end = text.find('\n', start);
-        if (end == std::string::npos) end = text.size();
-        const std::string line = text.substr(start, end - start);
-        if (line.rfind(series, 0) == 0) out.push_back(line);
-        start = end + 1;
-    }
-    return out;
-}
-
-// What `promtool check metrics` says of `text`, and its exit status (BEACON_PROMTOOL: CMake's find).
-std::pair<int, std::string> promtool_check(const std::string& text) {
-    const std::string path = BEACON_PROMTOOL;
-    if (path.empty()) throw std::runtime_error("promtool not found at configure time (Debian: prometheus)");
-    char name[] = "/tmp/beacon_metrics_XXXXXX";
-    const int fd = ::mkstemp(name);
-    REQUIRE(fd >= 0);
-    ::close(fd);
-    std::ofstream(name) << text;
-    FILE* p = ::popen((path + " check metrics < " + name + " 2>&1").c_str(), "r");
-    REQUIRE(p != nullptr);
-    std::string said;
-    char buf[512];
-    while (std::fgets(buf, sizeof buf, p)) said += buf;
-    const int status = ::pclose(p);
-    std::remove(name);
-    return {status, said};
-}
 
 struct fixed_relay {
     beacon::relay_stats s;

@@ -193,31 +193,7 @@ TEST_CASE("postgres: a running relay counts its backlog: rows waiting and the ag
           "[postgres][relay][stats][threads]") {
     const auto conninfo = database();
     commit_events(conninfo, 0, 12);
-    std::atomic<bool> up{false};
-    recorder got;
-    beacon::postgres::relay_options options;
-    options.batch = 5;
-    options.backoff_min = 5ms;
-    options.backoff_max = 20ms;
-    beacon::postgres::relay relay(
-        conninfo,
-        [&](const std::vector<beacon::event>& b) {
-            if (!up) throw std::runtime_error("target down");
-            got(b);
-        },
-        options, [](const beacon::failure&) {});
-    CHECK(relay.stats().pending == 0);  // counted by the running relay only
-    relay.start();
-    REQUIRE(eventually([&] { return relay.stats().pending == 12; }));
-    std::this_thread::sleep_for(30ms);  // the rows age while the target is down
-    const auto stuck = relay.stats();
-    CHECK(stuck.oldest_age >= 30ms);
-    CHECK(stuck.oldest_age < 60s);
-    up = true;
-    REQUIRE(eventually([&] { return got.all().size() == 12; }));
-    REQUIRE(eventually([&] { return relay.stats().pending == 0; }));  // counted again within a second
-    CHECK(relay.stats().oldest_age == 0ms);
-    relay.stop();
+    relay_test::check_backlog_counted<beacon::postgres::relay, beacon::postgres::relay_options>(conninfo);
 }
 
 TEST_CASE("postgres: a corrupt row and an event the format refuses are set aside; the rows behind them go",

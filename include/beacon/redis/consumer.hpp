@@ -12,6 +12,7 @@
 #include <beacon/redis/detail/consumer_loop.hpp>
 #include <beacon/redis/detail/dedup.hpp>
 #include <beacon/redis/error.hpp>
+#include <beacon/redis/detail/counters.hpp>
 #include <beacon/redis/stats.hpp>
 #include <beacon/signal.hpp>
 #include <beacon/wire_format.hpp>

@@ -14,6 +14,7 @@
 #include <beacon/redis/detail/dedup.hpp>
 #include <beacon/redis/detail/replies.hpp>
 #include <beacon/redis/error.hpp>
+#include <beacon/redis/detail/counters.hpp>
 #include <beacon/redis/stats.hpp>
 #include <beacon/redis/stream_forwarder.hpp>  // stream_field
 #include <beacon/signal.hpp>

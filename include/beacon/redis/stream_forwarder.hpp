@@ -12,6 +12,7 @@
 #include <beacon/redis/detail/connection.hpp>
 #include <beacon/redis/error.hpp>
 #include <beacon/redis/detail/pool.hpp>
+#include <beacon/redis/detail/counters.hpp>
 #include <beacon/redis/stats.hpp>
 #include <beacon/unit_of_work.hpp>
 #include <beacon/wire_format.hpp>
