@@ -119,7 +119,7 @@ public:
 
     /// What the consumer did so far (delivered, redelivered, dead-lettered...) and the list's
     /// backlog its thread last sampled; from any thread.
-    consumer_stats stats() const noexcept { return counters_.snapshot(dedup_.dropped()); }
+    consumer_stats stats() const noexcept { return counters_.snapshot<consumer_stats>(dedup_.dropped()); }
 
 private:
     static consumer_options with_defaults(consumer_options o) {

@@ -85,7 +85,7 @@ public:
     const forwarder_options& options() const noexcept { return state_->options; }
 
     /// What this forwarder and its copies did so far: events published and failed, round trips.
-    forwarder_stats stats() const noexcept { return state_->counters.snapshot(); }
+    forwarder_stats stats() const noexcept { return state_->counters.snapshot<forwarder_stats>(); }
 
 private:
     const std::string& target() const noexcept {

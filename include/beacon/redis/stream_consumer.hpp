@@ -139,7 +139,7 @@ public:
 
     /// What the consumer did so far (delivered, redelivered, dead-lettered...) and its group's
     /// pending entries as its thread last sampled them; from any thread.
-    consumer_stats stats() const noexcept { return counters_.snapshot(dedup_.dropped()); }
+    consumer_stats stats() const noexcept { return counters_.snapshot<consumer_stats>(dedup_.dropped()); }
 
 private:
     using entry = detail::stream_entry;

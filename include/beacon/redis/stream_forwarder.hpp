@@ -98,7 +98,7 @@ public:
     const stream_forwarder_options& options() const noexcept { return state_->options; }
 
     /// What this forwarder and its copies did so far: events appended and failed, round trips.
-    forwarder_stats stats() const noexcept { return state_->counters.snapshot(); }
+    forwarder_stats stats() const noexcept { return state_->counters.snapshot<forwarder_stats>(); }
 
 private:
     // The texts appended, then the first text's error (the texts left out counted as failures).

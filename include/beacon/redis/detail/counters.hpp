@@ -1,10 +1,10 @@
 #pragma once
 /// \file
 /// The counters behind redis::forwarder_stats and redis::consumer_stats: relaxed atomics the
-/// forwarders' copies and the consumers' own threads write, snapshots any thread reads.
+/// forwarders' copies and the consumers' own threads write, snapshots any thread reads (as the
+/// snapshot type the public header stats.hpp defines, given as a template argument).
 
 #include <beacon/duration_histogram.hpp>
-#include <beacon/redis/stats.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -24,9 +24,10 @@ struct forwarder_counters {
     /// Counts `n` events failed.
     void count_failures(std::size_t n) noexcept { failures.fetch_add(n, std::memory_order_relaxed); }
 
-    /// The counters as they are now.
-    forwarder_stats snapshot() const noexcept {
-        forwarder_stats out;
+    /// The counters as they are now, as a `Stats` (redis::forwarder_stats).
+    template <class Stats>
+    Stats snapshot() const noexcept {
+        Stats out;
         out.published = published.load(std::memory_order_relaxed);
         out.failures = failures.load(std::memory_order_relaxed);
         out.round_trip = round_trip.snapshot();
@@ -85,9 +86,10 @@ struct consumer_counters {
         to.store(value < 0 ? T{0} : static_cast<T>(value), std::memory_order_relaxed);
     }
 
-    /// The counters as they are now, with `duplicates` dropped.
-    consumer_stats snapshot(std::uint64_t duplicates) const noexcept {
-        consumer_stats out;
+    /// The counters as they are now, with `duplicates` dropped, as a `Stats` (redis::consumer_stats).
+    template <class Stats>
+    Stats snapshot(std::uint64_t duplicates) const noexcept {
+        Stats out;
         out.delivered = delivered.load(std::memory_order_relaxed);
         out.failed = failed.load(std::memory_order_relaxed);
         out.redelivered = redelivered.load(std::memory_order_relaxed);
