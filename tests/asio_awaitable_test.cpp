@@ -2,6 +2,8 @@
 // filter, with a timeout; nothing left connected when a wait ends or is destroyed; coroutine
 // receivers. Options are named before the co_await: g++ 12 destroys a temporary with a
 // destructor inside a co_await expression twice.
+#include <beacon/asio/awaitable.hpp>
+
 #include <beacon/asio.hpp>
 #include <beacon/beacon.hpp>
 

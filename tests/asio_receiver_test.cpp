@@ -1,6 +1,8 @@
 // Receivers bound to Asio executors (beacon::asio::on): posted, not called in the sending thread;
 // disconnected, blocked, muted and tracked as any receiver; events shared; per-strand order and
 // serialisation under many sending threads; failures to the sink; after-commit events.
+#include <beacon/asio/receiver.hpp>
+
 #include <beacon/asio.hpp>
 #include <beacon/beacon.hpp>
 #include <beacon/unit_of_work.hpp>

@@ -1,4 +1,6 @@
 // Connections: handles, RAII, blocking and lifetime tracking of shared_ptr-owned receivers.
+#include <beacon/connection.hpp>
+
 #include <beacon/signal.hpp>
 
 #include <catch2/catch.hpp>

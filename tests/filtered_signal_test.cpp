@@ -1,7 +1,8 @@
 // filtered_signal: keyed dispatch, order, disconnection, blocking, tracking, changes during a
 // send, exceptions, threads.
-#include <beacon/filter.hpp>
 #include <beacon/filtered_signal.hpp>
+
+#include <beacon/filter.hpp>
 
 #include "test_events.hpp"
 

@@ -2,6 +2,8 @@
 // histograms, asynchronous queues and relays, watching and forgetting, the exposition checked by
 // Prometheus's own promtool, and the collector served by prometheus-cpp's Exposer beside a host's
 // own registry, fetched over HTTP.
+#include <beacon/metrics/collector.hpp>
+
 #include <beacon/metrics.hpp>
 
 #include "metrics_test_support.hpp"

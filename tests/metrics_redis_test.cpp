@@ -1,8 +1,9 @@
 // <beacon/metrics/redis.hpp>: a Redis forwarder and consumer watched by name, against a real
 // redis-server (events pushed, then consumed, counted on both sides), every series of each
 // exporter with its value and unit, and the exposition checked by Prometheus's own promtool.
-#include <beacon/metrics.hpp>
 #include <beacon/metrics/redis.hpp>
+
+#include <beacon/metrics.hpp>
 #include <beacon/redis.hpp>
 
 #include "metrics_test_support.hpp"

@@ -4,6 +4,8 @@
 // survives the connection, records expire after the horizon, two connections from two threads
 // process each id once, bad options and misuse are refused by name, and a server killed mid-run is
 // a postgres_error that names the server and never the password.
+#include <beacon/postgres/inbox.hpp>
+
 #include "postgres_server.hpp"
 
 #include <beacon/postgres.hpp>

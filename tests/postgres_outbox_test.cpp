@@ -2,6 +2,8 @@
 // cluster of the test's own (tests/postgres_server.hpp): an event written in the host's
 // transaction commits with it or not at all (a rollback, a veto in a unit of work), never outside
 // a transaction; bad options are refused by name.
+#include <beacon/postgres/outbox.hpp>
+
 #include "postgres_server.hpp"
 
 #include <beacon/beacon.hpp>

@@ -6,6 +6,8 @@
 // reconnects), and against a real redis-server: a host committing 10,000 units of work through the
 // outbox and relaying them, and a worker consuming with the postgres inbox, both SIGKILLed at
 // random and Redis restarted twice: every committed event's effect is applied exactly once.
+#include <beacon/postgres/relay.hpp>
+
 #include "postgres_server.hpp"
 #include "relay_test_support.hpp"
 #include "redis_test_support.hpp"

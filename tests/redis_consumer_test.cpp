@@ -1,6 +1,8 @@
 // The list/channel consumer (<beacon/redis/consumer.hpp>), against a real redis-server that each
 // test starts on a free loopback port: consuming a list or a channel, bad messages, a server
 // killed and restarted during a stream, a consumer killed and restarted, and running once.
+#include <beacon/redis/consumer.hpp>
+
 #include <beacon/redis.hpp>
 #include <beacon/registry.hpp>
 #include <beacon/unit_of_work.hpp>

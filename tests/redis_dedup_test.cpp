@@ -5,6 +5,8 @@
 // entry taken over after its id was recorded), the SQLite inbox taken by the list and stream
 // consumers (a locked database, a redelivery), and a list consumer SIGKILLed 20 times over
 // 10,000 events: without dedup, with the Redis record, with the inbox.
+#include <beacon/redis/dedup.hpp>
+
 #include <beacon/redis.hpp>
 #include <beacon/sqlite.hpp>
 

@@ -2,6 +2,8 @@
 // test starts on a free loopback port: Redis URLs and connections, batches, Redis down or hung,
 // forwarding after commit, the configured listener types, and interoperability with redis-cli
 // and Python.
+#include <beacon/redis/forwarder.hpp>
+
 #include <beacon/redis.hpp>
 #include <beacon/registry.hpp>
 #include <beacon/unit_of_work.hpp>

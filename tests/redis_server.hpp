@@ -4,6 +4,7 @@
 // Redis benchmark.
 #include <beacon/redis/detail/connection.hpp>
 
+#include "eventually.hpp"
 #include "free_port.hpp"
 
 #include <netinet/in.h>
@@ -27,17 +28,6 @@ extern char** environ;
 namespace beacon_test {
 
 using namespace std::chrono_literals;
-
-// Polls `done` until it holds or `limit` passes (a deadline against hanging, not a timing check).
-template <class Pred>
-bool eventually(Pred done, std::chrono::seconds limit = 30s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(5ms);
-    }
-    return true;
-}
 
 // A redis-server of the test's own, on a free loopback port, with its files in a temporary
 // directory; `durable` turns on the append-only file, fsynced on every write.

@@ -1,8 +1,9 @@
 // Web push across processes: a hub's events published once on a Redis channel (a real
 // redis-server of the test's own) and served by two web servers subscribed to it, with the same
 // SSE ids on both, so that a browser resumes on either; a bad message is reported and skipped.
-#include <beacon/web.hpp>
 #include <beacon/redis/sse_fanout.hpp>
+
+#include <beacon/web.hpp>
 
 #include "redis_server.hpp"
 #include "sse_client.hpp"

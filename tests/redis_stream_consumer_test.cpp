@@ -2,6 +2,8 @@
 // test starts on a free loopback port: consumer groups (every group gets every event, the
 // consumers of a group share them), a consumer that never returns, a poison entry, bad entries,
 // worker processes SIGKILLed and restarted, and the server restarted mid-stream.
+#include <beacon/redis/stream_consumer.hpp>
+
 #include <beacon/redis.hpp>
 #include <beacon/registry.hpp>
 #include <beacon/unit_of_work.hpp>

@@ -1,6 +1,8 @@
 // The stream forwarder (<beacon/redis/stream_forwarder.hpp>), against a real redis-server that each
 // test starts on a free loopback port: appending (MAXLEN, atomic batches) and the configured
 // listener type "redis_stream".
+#include <beacon/redis/stream_forwarder.hpp>
+
 #include <beacon/redis.hpp>
 #include <beacon/registry.hpp>
 #include <beacon/unit_of_work.hpp>

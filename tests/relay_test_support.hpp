@@ -5,7 +5,7 @@
 #include <beacon/event.hpp>
 #include <beacon/failure.hpp>
 
-#include "redis_server.hpp"
+#include "eventually.hpp"
 
 #include <catch2/catch.hpp>
 

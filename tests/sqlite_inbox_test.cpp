@@ -2,6 +2,8 @@
 // commit together or not at all (an effect that throws, a full database, a locked one, a read-only
 // one), a record survives the connection, records expire after the horizon, two connections on one
 // file process each id once, and bad options and misuse are refused by name.
+#include <beacon/sqlite/inbox.hpp>
+
 #include <beacon/sqlite.hpp>
 
 #include "sqlite_test_support.hpp"

@@ -1,6 +1,8 @@
 // The transactional outbox in SQLite (<beacon/sqlite/outbox.hpp>) on real database files: an
 // event written in the host's transaction commits with it or not at all (a rollback, a veto in a
 // unit of work, a full database), never outside a transaction; bad options are refused by name.
+#include <beacon/sqlite/outbox.hpp>
+
 #include <beacon/beacon.hpp>
 #include <beacon/sqlite.hpp>
 #include <beacon/unit_of_work.hpp>

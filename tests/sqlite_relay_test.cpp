@@ -4,6 +4,8 @@
 // (no event published twice), and against a real redis-server: a host committing 10,000 units of
 // work through the outbox and relaying them, and a worker consuming with the inbox, both SIGKILLed
 // at random and Redis restarted twice: every committed event's effect is applied exactly once.
+#include <beacon/sqlite/relay.hpp>
+
 #include <beacon/beacon.hpp>
 #include <beacon/redis.hpp>
 #include <beacon/sqlite.hpp>

@@ -1,9 +1,10 @@
 // W3C trace context: traceparent parsed strictly, and carried with the cause from an event to the
 // events its receivers send: in the sending thread, on async workers, from a host's trace_scope or
 // tracer hook.
+#include <beacon/trace.hpp>
+
 #include <beacon/async.hpp>
 #include <beacon/registry.hpp>
-#include <beacon/trace.hpp>
 
 #include <catch2/catch.hpp>
 

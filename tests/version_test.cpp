@@ -1,5 +1,7 @@
 // beacon/version.hpp must name the version of the CMake project (BEACON_PROJECT_VERSION, passed
 // by tests/CMakeLists.txt from PROJECT_VERSION): this fails when one is changed without the other.
+#include <beacon/version.hpp>
+
 #include <beacon/beacon.hpp>
 
 #include <catch2/catch.hpp>

@@ -1,8 +1,9 @@
 // Flask-Notifications' event fields and filters on beacon's event: the round trip through an
 // event, each filter (WithRecipients, WithId, WithSender, WithEventType, BeforeDate, AfterDate,
 // Expired, Always, Not), their compositions as in its example app, the SSE audience and encoder.
-#include <beacon/hub.hpp>
 #include <beacon/web/notification.hpp>
+
+#include <beacon/hub.hpp>
 
 #include <catch2/catch.hpp>
 

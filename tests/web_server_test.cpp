@@ -1,6 +1,8 @@
 // beacon's web server on real loopback sockets: malformed and oversized requests answered with a
 // clear 4xx and reported through on_failure, and connections beyond the limits answered 503
 // (the limits against idle sockets are in web_server_limits_test).
+#include <beacon/web/server.hpp>
+
 #include <beacon/web.hpp>
 
 #include "sse_client.hpp"

@@ -2,6 +2,8 @@
 // delivery, Last-Event-ID resume, overflow, vanishing clients, heartbeats, CORS, 1,000 clients,
 // a stream mounted in a host's own Beast server, and curl -N (the server's own limits are in
 // web_server_test and web_server_limits_test).
+#include <beacon/web/sse_stream.hpp>
+
 #include <beacon/registry.hpp>
 #include <beacon/web.hpp>
 

@@ -1,7 +1,8 @@
 // The wire formats of the core (<beacon/wire_format.hpp>): beacon's envelope, Kinto's flat payload
 // and a host's own format, encoded and decoded without any transport (no hiredis needed).
-#include <beacon/signal.hpp>
 #include <beacon/wire_format.hpp>
+
+#include <beacon/signal.hpp>
 
 #include "test_events.hpp"
 

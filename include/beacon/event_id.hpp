@@ -2,10 +2,10 @@
 /// \file
 /// An event's identity: a UUID (RFC 9562), version 7 when beacon makes it, so that ids sort by time.
 
-#include <boost/uuid/random_generator.hpp>
 #include <boost/uuid/uuid.hpp>
 
 #include <pthread.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -15,6 +15,7 @@
 #include <functional>
 #include <optional>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -34,7 +35,7 @@ public:
 
     /// A new version 7 id for the time `since_epoch` (nanoseconds since the Unix epoch), its random
     /// bits from this thread's std::mt19937_64, seeded with 256 bits of the operating system's
-    /// entropy (read through Boost.Uuid) and seeded again in a child after fork().
+    /// entropy (getentropy()) and seeded again in a child after fork().
     static event_id make(std::chrono::nanoseconds since_epoch) noexcept;
     /// A new version 7 id for now (the system clock).
     static event_id make() noexcept { return make(std::chrono::system_clock::now().time_since_epoch()); }
@@ -96,22 +97,16 @@ inline std::atomic<std::uint64_t>& fork_generation() noexcept {
 
 inline void count_fork() noexcept { fork_generation().fetch_add(1, std::memory_order_relaxed); }
 
-// A per-thread std::mt19937_64 seeded with 256 bits from the operating system's entropy (read by
-// Boost.Uuid's random_generator, getrandom() on Linux), seeded again in a child after fork().
+// A per-thread std::mt19937_64 seeded with 256 bits from the operating system's entropy
+// (getentropy(): getrandom() on Linux), seeded again in a child after fork().
 struct id_generator {
     std::mt19937_64 engine;
     std::uint64_t generation = 0;
     bool seeded = false;
 
     void seed() {
-        boost::uuids::random_generator entropy;  // throws boost::uuids::entropy_error without entropy
-        const boost::uuids::uuid a = entropy();
-        const boost::uuids::uuid b = entropy();
         std::array<std::uint32_t, 8> words{};
-        for (std::size_t i = 0; i < 16; ++i) {
-            words[i / 4] = (words[i / 4] << 8) | a.data[i];
-            words[4 + i / 4] = (words[4 + i / 4] << 8) | b.data[i];
-        }
+        if (getentropy(words.data(), sizeof words) != 0) throw std::runtime_error("no entropy to seed event ids with");
         std::seed_seq sequence(words.begin(), words.end());
         engine.seed(sequence);
     }
@@ -138,7 +133,7 @@ inline event_id event_id::make(std::chrono::nanoseconds since_epoch) noexcept {
     try {
         random = generator.next();
     } catch (...) {
-        // The operating system gave no entropy to seed with (boost::uuids::entropy_error): the
+        // The operating system gave no entropy to seed with (getentropy() failed): the
         // clock's bits and a per-process counter still make the id unique within this process.
         static std::atomic<std::uint64_t> counter{0};
         random = counter.fetch_add(1, std::memory_order_relaxed) ^

@@ -6,6 +6,7 @@
 #include <beacon/error.hpp>
 #include <beacon/signal.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -13,6 +14,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace beacon {
@@ -42,8 +44,10 @@ public:
         }
         auto it = signals_.find(name);
         if (it == signals_.end()) {
-            it = signals_.emplace(std::string(name), std::make_unique<::beacon::signal>(name_, std::string(name), origin_)).first;
-            if (counting_) it->second->enable_stats();
+            auto made = std::make_unique<::beacon::signal>(name_, std::string(name), origin_);
+            if (counting_) made->enable_stats();
+            const std::string_view key = made->name();  // the signal's own copy of its name
+            it = signals_.emplace(key, std::move(made)).first;
         }
         return *it->second;
     }
@@ -60,10 +64,13 @@ public:
 
     /// The names of the signals the namespace holds, sorted.
     std::vector<std::string> names() const {
-        std::shared_lock lock(mutex_);
         std::vector<std::string> out;
-        out.reserve(signals_.size());
-        for (const auto& [name, s] : signals_) out.push_back(name);
+        {
+            std::shared_lock lock(mutex_);
+            out.reserve(signals_.size());
+            for (const auto& [name, s] : signals_) out.emplace_back(name);
+        }
+        std::sort(out.begin(), out.end());
         return out;
     }
 
@@ -92,7 +99,9 @@ private:
     std::atomic<bool> sealed_{false};
     mutable std::shared_mutex mutex_;
     bool counting_ = false;  // enable_stats() was called (guarded by mutex_)
-    std::map<std::string, std::unique_ptr<::beacon::signal>, std::less<>> signals_;
+    // Keyed by each signal's own name (a view of signal::name()): one hash and one comparison
+    // per lookup, however many signals the namespace holds.
+    std::unordered_map<std::string_view, std::unique_ptr<::beacon::signal>> signals_;
 };
 
 /// Owns namespaces: `core` for the host's signals, `ext` for plugins', and custom ones.

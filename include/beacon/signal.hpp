@@ -99,8 +99,7 @@ public:
         : namespace_name_(std::move(namespace_name)),
           name_(std::move(name)),
           type_(namespace_name_ + "." + name_),
-          origin_(origin ? std::move(origin) : std::shared_ptr<detail::event_origin>(detail::process_origin())),
-          meta_(std::make_shared<detail::signal_meta>(namespace_name_ + "/" + name_)) {}
+          origin_(origin ? std::move(origin) : std::shared_ptr<detail::event_origin>(detail::process_origin())) {}
     signal(const signal&) = delete;
     signal& operator=(const signal&) = delete;
 
@@ -274,11 +273,11 @@ public:
     /// blinker's `receiver_connected`: sent after each connect, from the connecting thread, with
     /// sender "<namespace>/<name>" and data {"receiver_id", "sender" (null for any sender),
     /// "receiver_type"}. Made on first use; its receivers' exceptions are dropped.
-    ::beacon::signal& receiver_connected() { return meta_->connected(); }
+    ::beacon::signal& receiver_connected() { return meta().connected(); }
     /// blinker's `receiver_disconnected`: sent when `connection::disconnect` (or a scoped_connection,
     /// or a plugin unload) disconnects a receiver, with sender "<namespace>/<name>" and data
     /// {"receiver_id"}. Not sent by disconnect_all nor when a tracked owner expires.
-    ::beacon::signal& receiver_disconnected() { return meta_->disconnected(); }
+    ::beacon::signal& receiver_disconnected() { return meta().disconnected(); }
 
     /// Starts counting the signal's sends, receiver calls and receiver errors (stats()), in a
     /// counter slot per sending thread (no locked instruction per send; 1 KiB per signal); nothing
@@ -348,8 +347,20 @@ private:
 
     // Sends receiver_connected for `c`, outside every lock of this signal.
     connection announce(connection c, const std::string_view* sender, const std::type_info& type) {
-        meta_->report_connected(c.id(), sender, type);
+        meta().report_connected(c.id(), sender, type);
         return c;
+    }
+
+    // The meta signals' holder, made by the first connect (its connections report their
+    // disconnects to it) or the first use of a meta signal: a signal nobody connects to costs none.
+    detail::signal_meta& meta() {
+        if (auto* made = meta_ready_.load(std::memory_order_acquire)) return *made;
+        std::unique_lock lock(buckets_mutex_);
+        if (!meta_) {
+            meta_ = std::make_shared<detail::signal_meta>(namespace_name_ + "/" + name_);
+            meta_ready_.store(meta_.get(), std::memory_order_release);
+        }
+        return *meta_;
     }
 
     template <class F, class Owner>
@@ -358,6 +369,7 @@ private:
         if constexpr (!std::is_base_of_v<detail::delivery_receiver, receiver_type>) {
             if constexpr (!detail::check_receiver<receiver_type>()) return {};
         }
+        (void)meta();  // the connection reports its disconnect to it (connect_bound made it already)
         const std::uint64_t id = next_id_.fetch_add(1, std::memory_order_acq_rel) + 1;
         native_signal::slot_type slot(detail::slot<receiver_type>(std::forward<F>(receiver), count, id));
         if constexpr (!std::is_same_v<Owner, std::nullptr_t>) {
@@ -368,6 +380,7 @@ private:
 
     template <class F, class Owner>
     connection connect_bound(std::string_view sender, F&& receiver, const Owner& owner) {
+        (void)meta();  // takes buckets_mutex_ the first time: before the lock below
         std::unique_lock lock(buckets_mutex_);
         if (buckets_.size() >= 2 * buckets_after_sweep_ + 16) sweep_buckets(lock);
         auto it = buckets_.find(sender);
@@ -564,7 +577,8 @@ private:
     mutable std::shared_mutex buckets_mutex_;
     std::unordered_map<std::string_view, std::shared_ptr<bucket>> buckets_;
     std::size_t buckets_after_sweep_ = 0;
-    std::shared_ptr<detail::signal_meta> meta_;  // read by connects only: kept off the send path's lines
+    std::shared_ptr<detail::signal_meta> meta_;  // see meta(); read by connects only: kept off the send path's lines
+    std::atomic<detail::signal_meta*> meta_ready_{nullptr};  // the same, for lock-free reads
     std::unique_ptr<counters> counters_storage_;  // made by enable_stats()
     std::atomic<counters*> counters_{nullptr};    // the same, for lock-free reads
 };

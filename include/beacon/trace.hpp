@@ -97,11 +97,11 @@ inline trace_context trace_context::parse(std::string_view traceparent, std::str
         }
     };
     if (traceparent.size() < 55) bad("too short");
-    std::uint8_t version = 0;
-    read(0, &version, 1, "version");
-    if (version == 0xff) bad("version ff, which is invalid");
-    if (version == 0 && traceparent.size() != 55) bad("trailing characters after version 00's four fields");
-    if (version != 0 && traceparent.size() > 55 && traceparent[55] != '-') bad("no '-' after the flags");
+    std::uint8_t format = 0;  // the version field ("version" would shadow beacon::version)
+    read(0, &format, 1, "version");
+    if (format == 0xff) bad("version ff, which is invalid");
+    if (format == 0 && traceparent.size() != 55) bad("trailing characters after version 00's four fields");
+    if (format != 0 && traceparent.size() > 55 && traceparent[55] != '-') bad("no '-' after the flags");
     if (traceparent[2] != '-' || traceparent[35] != '-' || traceparent[52] != '-') bad("a field not followed by '-'");
     trace_context out;
     read(3, out.trace_id.data(), 16, "trace id");

@@ -150,6 +150,14 @@ def main():
         p6["P6/beacon"], p6["P6/boost"], p6["P6/beacon"] / p6["P6/boost"], 1.2, unit="B")
     row("P6", "bytes per connection bound to a distinct sender (vs raw, sender kept in the slot)",
         p6["P6/beacon/bound"], p6["P6/boost/filtered"], p6["P6/beacon/bound"] / p6["P6/boost/filtered"], None, unit="B")
+    one = t["P15/beacon/lookup/signals:1/shuffled:0"]
+    for shuffled, what in ((0, "one name again and again"), (1, "every name in a shuffled order, out of cache")):
+        name = f"P15/beacon/lookup/signals:100000/shuffled:{shuffled}"
+        row("P15", f"find a signal among 100,000 by name, {what} (vs among 1)", t[name], one, t[name] / one,
+            3 if shuffled == 0 else None)
+    p15 = {name: counter(f"P15/{name}/bytes_per_signal", "bytes_per_signal") for name in ("beacon", "boost")}
+    row("P15", "bytes per signal nobody connected to, with its place in the namespace (vs a raw Boost.Signals2 signal)",
+        p15["beacon"], p15["boost"], p15["beacon"] / p15["boost"], None, unit="B")
     row("-", "connect + disconnect, any sender (vs raw)", t["connect_disconnect/beacon"],
         t["connect_disconnect/boost"], t["connect_disconnect/beacon"] / t["connect_disconnect/boost"], None)
     row("-", "connect + disconnect, bound to a sender (vs raw, any sender)", t["connect_disconnect/beacon/bound"],

@@ -10,8 +10,11 @@
 #include <benchmark/benchmark.h>
 #include <boost/signals2/signal.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -301,6 +304,64 @@ void p6_boost_filtered(benchmark::State& state) {
     });
 }
 BENCHMARK(p6_boost_filtered)->Name("P6/boost/filtered")->Iterations(1);
+
+// P15: looking a signal up by name among 1 and among 100,000 signals of one namespace: one name
+// again and again (the lookup's own cost, in cache), or every name in a shuffled order (a large
+// namespace is not all in cache: memory latency); and the bytes a signal nobody connected to
+// holds, with its place in the namespace (next to a raw Boost.Signals2 signal).
+
+void p15_lookup(benchmark::State& state) {
+    const auto n = static_cast<std::size_t>(state.range(0));
+    beacon::registry reg;
+    std::vector<std::string> names;  // short enough to be held in place (no pointer to chase)
+    for (std::size_t i = 0; i < n; ++i) names.push_back("s" + std::to_string(i));
+    for (const auto& name : names) reg.core().signal(name);
+    std::shuffle(names.begin(), names.end(), std::mt19937(15));
+    if (state.range(1) == 0) names.resize(1);  // the same name every time
+    auto& core = reg.core();
+    std::size_t i = 0;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(core.find(names[i]));
+        if (++i == names.size()) i = 0;
+    }
+}
+BENCHMARK(p15_lookup)->Name("P15/beacon/lookup")->ArgNames({"signals", "shuffled"})
+    ->Args({1, 0})->Args({100000, 0})->Args({100000, 1});
+
+template <class Make>
+void bytes_per_signal(benchmark::State& state, Make make) {
+    constexpr int signals = 10000;
+    double bytes = 0;
+    for (auto _ : state) {
+        state.PauseTiming();
+        {
+            const beacon_bench::byte_count counting;
+            const auto before = beacon_bench::thread_allocs();
+            auto held = make(signals);
+            bytes = static_cast<double>(beacon_bench::thread_allocs().live_bytes - before.live_bytes) / signals;
+        }
+        state.ResumeTiming();
+    }
+    if (beacon_bench::counts_allocations()) state.counters["bytes_per_signal"] = bytes;
+}
+
+void p15_beacon_memory(benchmark::State& state) {
+    bytes_per_signal(state, [](int n) {
+        auto reg = std::make_unique<beacon::registry>();
+        for (int i = 0; i < n; ++i) reg->core().signal("resource_changed_" + std::to_string(i));
+        return reg;
+    });
+}
+BENCHMARK(p15_beacon_memory)->Name("P15/beacon/bytes_per_signal")->Iterations(1);
+
+void p15_boost_memory(benchmark::State& state) {
+    bytes_per_signal(state, [](int n) {
+        std::vector<std::unique_ptr<raw_signal>> held;
+        for (int i = 0; i < n; ++i) held.push_back(std::make_unique<raw_signal>());
+        return held;
+    });
+}
+BENCHMARK(p15_boost_memory)->Name("P15/boost/bytes_per_signal")->Iterations(1);
 
 // Connecting then disconnecting one receiver, next to 10 that stay connected.
 

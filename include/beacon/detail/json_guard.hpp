@@ -3,9 +3,9 @@
 // messages, an iterative nesting-depth check for a JSON value (nlohmann's copy, comparison and
 // dump recurse once per level), and a SAX handler that bounds nesting while nlohmann parses.
 
-#include <boost/container/small_vector.hpp>
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <cstddef>
 #include <cstdio>
 #include <optional>
@@ -64,20 +64,33 @@ inline std::optional<nlohmann::json::json_pointer> too_deep(const nlohmann::json
         const json* container;
         json::const_iterator next;
     };
-    boost::container::small_vector<frame, 8> stack;  // no allocation for shallow values
-    stack.push_back({&value, value.cbegin()});
-    while (!stack.empty()) {
-        frame& top = stack.back();
+    // The open containers, the first 8 in place: checking a shallow value allocates nothing.
+    std::array<frame, 8> near{};
+    std::vector<frame> far;
+    std::size_t open = 0;
+    const auto at_level = [&](std::size_t i) -> frame& { return i < near.size() ? near[i] : far[i - near.size()]; };
+    const auto push = [&](const json& container) {
+        if (open < near.size()) {
+            near[open] = {&container, container.cbegin()};
+        } else {
+            far.push_back({&container, container.cbegin()});
+        }
+        ++open;
+    };
+    push(value);
+    while (open != 0) {
+        frame& top = at_level(open - 1);
         if (top.next == top.container->cend()) {
-            stack.pop_back();
+            if (--open >= near.size()) far.pop_back();
             continue;
         }
         const json& child = *top.next;
         ++top.next;
         if (!child.is_structured()) continue;
-        if (base + stack.size() + 1 > max_depth) {  // `child` is at level base + stack.size() + 1
+        if (base + open + 1 > max_depth) {  // `child` is at level base + open + 1
             json::json_pointer at;
-            for (const frame& f : stack) {
+            for (std::size_t i = 0; i < open; ++i) {
+                const frame& f = at_level(i);
                 auto it = f.next;
                 --it;
                 if (f.container->is_object()) {
@@ -88,7 +101,7 @@ inline std::optional<nlohmann::json::json_pointer> too_deep(const nlohmann::json
             }
             return at;
         }
-        stack.push_back({&child, child.cbegin()});
+        push(child);
     }
     return std::nullopt;
 }
