@@ -27,7 +27,7 @@
 #include <vector>
 
 using beacon_test::subscribe;
-using beacon_test::wait_until;
+using beacon_test::eventually;
 namespace web = beacon::web;
 using namespace std::chrono_literals;
 
@@ -122,13 +122,13 @@ void check_fan_in(web::server& s, const std::shared_ptr<web::sse_stream>& stream
     boost::asio::io_context io;
     std::vector<std::unique_ptr<beacon_test::http_client>> subscribed;
     for (int i = 0; i < clients; ++i) subscribed.push_back(subscribe(io, s, "user" + std::to_string(i)));
-    REQUIRE(wait_until([&] { return stream->stats().connections == clients; }));
+    REQUIRE(eventually([&] { return stream->stats().connections == clients; }));
 
     beacon::signal sig("test", "changed");
     const auto conn = sig.connect(std::move(receiver));
     constexpr int total = senders * per_sender;
     CHECK(send_from_threads(sig) == total);  // each send called the one receiver and returned
-    REQUIRE(wait_until([&] { return l.calls.load() == total; }));
+    REQUIRE(eventually([&] { return l.calls.load() == total; }));
     CHECK(l.off_thread.load() == 0);
     {
         std::lock_guard lock(l.m);
@@ -198,7 +198,7 @@ TEST_CASE("a receiver disconnected before the server's io_context runs its calls
     boost::asio::io_context io;
     auto a = subscribe(io, s, "alice");
     auto b = subscribe(io, s, "bob");
-    REQUIRE(wait_until([&] { return stream->stats().connections == 2; }));
+    REQUIRE(eventually([&] { return stream->stats().connections == 2; }));
 
     // Each receiver publishes the event marked with its name.
     const auto marking = [&](const char* name, seen& l) {
@@ -219,7 +219,7 @@ TEST_CASE("a receiver disconnected before the server's io_context runs its calls
         blocked = true;
         (void)done.wait_for(30s);  // a deadline against hanging
     });
-    REQUIRE(wait_until([&] { return blocked.load(); }));
+    REQUIRE(eventually([&] { return blocked.load(); }));
     for (int n = 0; n < 3; ++n) CHECK(sig.send(beacon::event("sender-0", {{"from", 0}, {"n", n}})) == 2);
     gone.disconnect();
     CHECK_FALSE(gone.connected());

@@ -57,7 +57,7 @@ TEST_CASE("/metrics serves beacon's collector and the host's registry: streams, 
 
     boost::asio::io_context io;
     auto client = beacon_test::subscribe(io, server, "alice");
-    REQUIRE(beacon_test::wait_until([&] { return stream->stats().connections == 1; }));
+    REQUIRE(beacon_test::eventually([&] { return stream->stats().connections == 1; }));
     for (int i = 0; i < 4; ++i) changed.send("storage");
     for (int i = 0; i < 4; ++i) REQUIRE(client->next_event());
 
@@ -74,7 +74,7 @@ TEST_CASE("/metrics serves beacon's collector and the host's registry: streams, 
     CHECK_THAT(text, Contains(R"(beacon_http_requests_total{server="api"} 2)"));  // the stream's and this one
 
     client.reset();
-    REQUIRE(beacon_test::wait_until([&] { return stream->stats().connections == 0; }));
+    REQUIRE(beacon_test::eventually([&] { return stream->stats().connections == 0; }));
     CHECK_THAT(get(server.port(), "/metrics").body(), Contains(R"(beacon_sse_connections{stream="events"} 0)"));
     server.stop();
 }

@@ -4,6 +4,8 @@
 #include <beacon/web/http.hpp>
 #include <beacon/web/server.hpp>
 
+#include "eventually.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <boost/asio/connect.hpp>
@@ -32,17 +34,6 @@ inline std::optional<std::string> bearer(const beacon::web::request& req) {
     const std::string_view value(it->value().data(), it->value().size());
     if (value.substr(0, 7) != "Bearer ") return std::nullopt;
     return std::string(value.substr(7));
-}
-
-// Polls `done` until it holds or `limit` passes (a deadline against hanging, not a timing check).
-template <class Pred>
-bool wait_until(Pred done, std::chrono::seconds limit = std::chrono::seconds(30)) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    return true;
 }
 
 // One frame of an event stream, as a client parses it.

@@ -13,7 +13,7 @@
 
 using Catch::Matchers::StartsWith;
 using beacon_test::http_client;
-using beacon_test::wait_until;
+using beacon_test::eventually;
 namespace web = beacon::web;
 namespace net = boost::asio;
 
@@ -42,7 +42,7 @@ void streams(net::io_context& io, web::server& s, web::sse_stream& stream) {
     const auto head = real.head();
     REQUIRE(head);
     REQUIRE_THAT(*head, StartsWith("HTTP/1.1 200 OK"));
-    REQUIRE(wait_until([&] { return stream.stats().connections >= 1; }));
+    REQUIRE(eventually([&] { return stream.stats().connections >= 1; }));
     stream.publish(beacon::event("system", {{"title", "still here"}}));
     const auto frame = real.next_event();
     REQUIRE(frame);
@@ -69,9 +69,9 @@ TEST_CASE("a newcomer takes the place of the oldest connection that has not sent
     net::io_context io;
 
     http_client idle1(io, s.port());
-    REQUIRE(wait_until([&] { return s.stats().waiting == 1; }));
+    REQUIRE(eventually([&] { return s.stats().waiting == 1; }));
     http_client idle2(io, s.port());
-    REQUIRE(wait_until([&] { return s.stats().waiting == 2; }));
+    REQUIRE(eventually([&] { return s.stats().waiting == 2; }));
     http_client real(io, s.port());
     real.send("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n");
     const auto head = real.head();
@@ -94,8 +94,8 @@ TEST_CASE("2,000 idle sockets from the client's own address do not lock it out",
     std::vector<std::unique_ptr<http_client>> idle;
     for (int i = 0; i < 2000; ++i) idle.push_back(std::make_unique<http_client>(io, s.port()));
     // They hold at most the per-address limit; the newest took the places of the oldest.
-    REQUIRE(wait_until([&] { return s.stats().evicted == 2000 - 64; }));
-    REQUIRE(wait_until([&] { return s.stats().connections <= 64; }));
+    REQUIRE(eventually([&] { return s.stats().evicted == 2000 - 64; }));
+    REQUIRE(eventually([&] { return s.stats().connections <= 64; }));
     CHECK(refused == 0);
     streams(io, s, *stream);
 }
@@ -108,7 +108,7 @@ TEST_CASE("a connection that sends nothing is closed after first_byte_timeout", 
     net::io_context io;
     http_client idle(io, s.port());
     CHECK(idle.closed());
-    REQUIRE(wait_until([&] { return s.stats().connections == 0; }));
+    REQUIRE(eventually([&] { return s.stats().connections == 0; }));
 }
 
 TEST_CASE("a request whose headers never end is closed after header_timeout", "[web][limits]") {
@@ -120,5 +120,5 @@ TEST_CASE("a request whose headers never end is closed after header_timeout", "[
     http_client slow(io, s.port());
     slow.send("GET /ping HTTP/1.1\r\nHost: x\r\n");
     CHECK(slow.closed());
-    REQUIRE(wait_until([&] { return s.stats().connections == 0; }));
+    REQUIRE(eventually([&] { return s.stats().connections == 0; }));
 }

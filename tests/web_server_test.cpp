@@ -23,7 +23,7 @@
 
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
-using beacon_test::wait_until;
+using beacon_test::eventually;
 using beacon_test::auth;
 using beacon_test::bearer;
 using beacon_test::http_client;
@@ -98,7 +98,7 @@ TEST_CASE("malformed and oversized requests get a clear 4xx and the server keeps
         half.send("GET /ping HTTP/1.1\r\nHo");
     }
     ping();
-    REQUIRE(wait_until([&] { return s.stats().connections == 0; }));
+    REQUIRE(eventually([&] { return s.stats().connections == 0; }));
     std::lock_guard lock(m);
     CHECK(errors.size() == 9);
     // Messages name the request and quote at most a short excerpt of it.
@@ -129,7 +129,7 @@ TEST_CASE("connections beyond the limits get 503", "[web][server]") {
     boost::asio::io_context io;
 
     auto first = subscribe(io, s, "a");
-    REQUIRE(wait_until([&] { return stream->stats().connections == 1; }));
+    REQUIRE(eventually([&] { return stream->stats().connections == 1; }));
     http_client second(io, s.port());
     second.get("/events");
     const auto head = second.head();
@@ -141,7 +141,7 @@ TEST_CASE("connections beyond the limits get 503", "[web][server]") {
     http_client busy1(io, s.port()), busy2(io, s.port());
     busy1.send("GET /ping HTTP/1.1\r\n");
     busy2.send("GET /ping HTTP/1.1\r\n");
-    REQUIRE(wait_until([&] { return s.stats().connections == 2 && s.stats().waiting == 0; }));
+    REQUIRE(eventually([&] { return s.stats().connections == 2 && s.stats().waiting == 0; }));
     http_client third(io, s.port());
     const auto busy = third.head();
     REQUIRE(busy);

@@ -26,7 +26,7 @@
 
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
-using beacon_test::wait_until;
+using beacon_test::eventually;
 using beacon_test::auth;
 using beacon_test::bearer;
 using beacon_test::http_client;
@@ -77,7 +77,7 @@ TEST_CASE("an event stream sends id, event and data lines to an authorized clien
     CHECK_THAT(*head, StartsWith("HTTP/1.1 200 OK\r\n"));
     CHECK_THAT(*head, Contains("Content-Type: text/event-stream"));
     CHECK_THAT(*head, Contains("Cache-Control: no-cache"));
-    REQUIRE(wait_until([&] { return stream->stats().connections == 1; }));
+    REQUIRE(eventually([&] { return stream->stats().connections == 1; }));
 
     auto e = note("hello", {"alice"});
     e.data["event_id"] = "n-1";
@@ -161,7 +161,7 @@ TEST_CASE("a user never receives another user's event, through a hub", "[web][ss
     auto alice = subscribe(io, s, "alice");
     auto alice2 = subscribe(io, s, "alice");  // a second tab
     auto bob = subscribe(io, s, "bob");
-    REQUIRE(wait_until([&] { return stream->stats().connections == 3; }));
+    REQUIRE(eventually([&] { return stream->stats().connections == 3; }));
 
     for (int i = 0; i < 60; ++i) {
         const std::string who = i % 3 == 0 ? "alice" : i % 3 == 1 ? "bob" : "carol";
@@ -199,13 +199,13 @@ TEST_CASE("Last-Event-ID resumes from the replay buffer, for that user only", "[
     std::string last;
     {
         auto c = subscribe(io, s, "alice");
-        REQUIRE(wait_until([&] { return stream->stats().connections == 1; }));
+        REQUIRE(eventually([&] { return stream->stats().connections == 1; }));
         stream->publish(note("a1", {"alice"}));
         const auto f = c->next_event();
         REQUIRE(f);
         last = f->id;
     }
-    REQUIRE(wait_until([&] { return stream->stats().connections == 0; }));
+    REQUIRE(eventually([&] { return stream->stats().connections == 0; }));
     stream->publish(note("b1", {"bob"}));
     stream->publish(note("a2", {"alice"}));
     stream->publish(note("a3", {"alice", "bob"}));
@@ -217,7 +217,7 @@ TEST_CASE("Last-Event-ID resumes from the replay buffer, for that user only", "[
     REQUIRE(a3);
     CHECK(title_of(*a2) == "a2");
     CHECK(title_of(*a3) == "a3");
-    REQUIRE(wait_until([&] { return stream->stats().connections == 1; }));
+    REQUIRE(eventually([&] { return stream->stats().connections == 1; }));
     stream->publish(note("a4", {"alice"}));
     const auto a4 = c->next_event();
     REQUIRE(a4);
@@ -247,7 +247,7 @@ TEST_CASE("a client that does not read overflows its queue and is closed; the ot
     stuck->socket().set_option(boost::asio::socket_base::receive_buffer_size(4096));
     stuck->get("/events", auth("slow"));
     auto reader = subscribe(io, s, "fast");
-    REQUIRE(wait_until([&] { return stream->stats().connections == 2; }));
+    REQUIRE(eventually([&] { return stream->stats().connections == 2; }));
 
     // Big events: the stuck client's socket buffers fill, then its queue, while `reader` reads.
     const std::string big(64 * 1024, 'x');
@@ -259,7 +259,7 @@ TEST_CASE("a client that does not read overflows its queue and is closed; the ot
         CHECK(nlohmann::json::parse(f->data)["payload"]["title"] == std::to_string(i));
         ++read;
     }
-    REQUIRE(wait_until([&] { return stream->stats().overflowed == 1; }));
+    REQUIRE(eventually([&] { return stream->stats().overflowed == 1; }));
     CHECK(stream->stats().connections == 1);
     CHECK(stream->stats().vanished == 0);
     stream->publish(beacon::event("system", {{"title", "after"}}));
@@ -280,14 +280,14 @@ TEST_CASE("a client vanishing mid-stream is dropped and releases its connection"
 
     auto gone = subscribe(io, s, "");
     auto stays = subscribe(io, s, "");
-    REQUIRE(wait_until([&] { return stream->stats().connections == 2; }));
+    REQUIRE(eventually([&] { return stream->stats().connections == 2; }));
     stream->publish(beacon::event("system", {{"title", "one"}}));
     REQUIRE(gone->next_event());
     // An abortive close (RST), as when a browser tab is killed.
     gone->socket().set_option(boost::asio::socket_base::linger(true, 0));
     gone->socket().close();
     gone.reset();
-    REQUIRE(wait_until([&] { return stream->stats().connections == 1; }));
+    REQUIRE(eventually([&] { return stream->stats().connections == 1; }));
     CHECK(stream->stats().vanished == 1);
     for (int i = 0; i < 5; ++i) stream->publish(beacon::event("system", {{"title", std::to_string(i)}}));
     REQUIRE(stays->next_event());  // "one"
@@ -348,7 +348,7 @@ TEST_CASE("1,000 concurrent connections each receive every event", "[web][sse][l
         clients.push_back(std::make_unique<http_client>(io, s.port()));
         clients.back()->get("/events", auth("u" + std::to_string(i % 10)));
     }
-    REQUIRE(wait_until([&] { return stream->stats().connections == n; }));
+    REQUIRE(eventually([&] { return stream->stats().connections == n; }));
     stream->publish(note("all", {"u0", "u1", "u2", "u3", "u4", "u5", "u6", "u7", "u8", "u9"}));
     stream->publish(note("u3 only", {"u3"}));
     stream->publish(note("last", {"u0", "u1", "u2", "u3", "u4", "u5", "u6", "u7", "u8", "u9"}));
@@ -369,7 +369,7 @@ TEST_CASE("1,000 concurrent connections each receive every event", "[web][sse][l
     CHECK(complete == n);
     CHECK(stream->stats().accepted == n);
     clients.clear();
-    REQUIRE(wait_until([&] { return stream->stats().connections == 0; }));
+    REQUIRE(eventually([&] { return stream->stats().connections == 0; }));
 }
 
 TEST_CASE("a stream mounted in a host's own Beast server", "[web][sse]") {
@@ -403,7 +403,7 @@ TEST_CASE("a stream mounted in a host's own Beast server", "[web][sse]") {
     const auto head = c.head();
     REQUIRE(head);
     CHECK_THAT(*head, StartsWith("HTTP/1.1 200 OK"));
-    REQUIRE(wait_until([&] { return stream->stats().connections == 1; }));
+    REQUIRE(eventually([&] { return stream->stats().connections == 1; }));
     stream->publish(note("for bob", {"bob"}));
     stream->publish(note("hosted", {"alice"}));
     const auto f = c.next_event();
@@ -424,7 +424,7 @@ TEST_CASE("curl -N receives the stream", "[web][sse][curl]") {
                                 std::to_string(s.port()) + "/events";
     FILE* curl = ::popen(command.c_str(), "r");
     REQUIRE(curl);
-    REQUIRE(wait_until([&] { return stream->stats().connections == 1; }));
+    REQUIRE(eventually([&] { return stream->stats().connections == 1; }));
     auto e = note("via curl", {"alice"});
     e.data["event_id"] = "c-1";
     stream->publish(note("not for alice", {"bob"}));
@@ -468,7 +468,7 @@ TEST_CASE("an authorizer or audience that throws is reported as a failure of the
     CHECK_THAT(*head, StartsWith("HTTP/1.1 500"));
 
     auto tom = subscribe(io, s, "tom");
-    REQUIRE(wait_until([&] { return stream->stats().connections == 1; }));
+    REQUIRE(eventually([&] { return stream->stats().connections == 1; }));
     stream->publish(beacon::event("bad", {{"title", "never"}}));
     stream->publish(beacon::event("good", {{"title", "fine"}}));
     const auto frame = tom->next_event();

@@ -246,23 +246,31 @@ void p4_beacon_set(benchmark::State& state) {
 }
 BENCHMARK(p4_beacon_set)->Name("P4/beacon/set");
 
-// P6: bytes held per connected receiver (malloc_usable_size of what connect allocated and kept).
-
-template <class Connect>
-void bytes_per_connection(benchmark::State& state, Connect connect) {
-    constexpr int receivers = 1000;
+// P6: bytes held per connected receiver. live_bytes_per (P6, P15) calls `make(n)` while counting
+// and sets the counter `name` to the bytes it allocated and kept (malloc_usable_size), per thing
+// made, while what it returned is alive.
+template <class Make>
+void live_bytes_per(benchmark::State& state, const char* name, int n, Make make) {
     double bytes = 0;
     for (auto _ : state) {
         state.PauseTiming();
         {
             const beacon_bench::byte_count counting;
             const auto before = beacon_bench::thread_allocs();
-            connect(receivers);
-            bytes = static_cast<double>(beacon_bench::thread_allocs().live_bytes - before.live_bytes) / receivers;
+            [[maybe_unused]] const auto held = make(n);  // kept until the bytes are read
+            bytes = static_cast<double>(beacon_bench::thread_allocs().live_bytes - before.live_bytes) / n;
         }
         state.ResumeTiming();
     }
-    if (beacon_bench::counts_allocations()) state.counters["bytes_per_connection"] = bytes;
+    if (beacon_bench::counts_allocations()) state.counters[name] = bytes;
+}
+
+template <class Connect>
+void bytes_per_connection(benchmark::State& state, Connect connect) {
+    live_bytes_per(state, "bytes_per_connection", 1000, [&](int n) {
+        connect(n);
+        return 0;
+    });
 }
 
 std::size_t p6_calls = 0;
@@ -328,25 +336,8 @@ void p15_lookup(benchmark::State& state) {
 BENCHMARK(p15_lookup)->Name("P15/beacon/lookup")->ArgNames({"signals", "shuffled"})
     ->Args({1, 0})->Args({100000, 0})->Args({100000, 1});
 
-template <class Make>
-void bytes_per_signal(benchmark::State& state, Make make) {
-    constexpr int signals = 10000;
-    double bytes = 0;
-    for (auto _ : state) {
-        state.PauseTiming();
-        {
-            const beacon_bench::byte_count counting;
-            const auto before = beacon_bench::thread_allocs();
-            auto held = make(signals);
-            bytes = static_cast<double>(beacon_bench::thread_allocs().live_bytes - before.live_bytes) / signals;
-        }
-        state.ResumeTiming();
-    }
-    if (beacon_bench::counts_allocations()) state.counters["bytes_per_signal"] = bytes;
-}
-
 void p15_beacon_memory(benchmark::State& state) {
-    bytes_per_signal(state, [](int n) {
+    live_bytes_per(state, "bytes_per_signal", 10000, [](int n) {
         auto reg = std::make_unique<beacon::registry>();
         for (int i = 0; i < n; ++i) reg->core().signal("resource_changed_" + std::to_string(i));
         return reg;
@@ -355,7 +346,7 @@ void p15_beacon_memory(benchmark::State& state) {
 BENCHMARK(p15_beacon_memory)->Name("P15/beacon/bytes_per_signal")->Iterations(1);
 
 void p15_boost_memory(benchmark::State& state) {
-    bytes_per_signal(state, [](int n) {
+    live_bytes_per(state, "bytes_per_signal", 10000, [](int n) {
         std::vector<std::unique_ptr<raw_signal>> held;
         for (int i = 0; i < n; ++i) held.push_back(std::make_unique<raw_signal>());
         return held;
