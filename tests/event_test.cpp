@@ -96,6 +96,9 @@ TEST_CASE("malformed event JSON names the path of the bad value", "[event][json]
     require_decode_error("{}", "", "missing required key \"payload\"");
     // Found by the fuzzer: a number too large for a double is an out_of_range in nlohmann/json.
     require_decode_error("[5555555e555555555555555555]", "", "number overflow");
+    // Found by the fuzzer: nlohmann's lexer ends the input at a NUL byte, so what follows went unread.
+    require_decode_error(std::string("{\"payload\": {}}\0{\"x\"", 20), "", "a NUL byte; near byte 15");
+    require_decode_error(std::string("{\"payload\": {\"uri\": \"a\0b\"}}", 27), "", "a NUL byte");
     require_decode_error(R"({"payload": 3})", "/payload", "expected an object, got number");
     require_decode_error(R"({"payload": {"action": "destroy"}})", "/payload/action", "unknown action \"destroy\"");
     require_decode_error(R"({"payload": {"action": 1}})", "/payload/action", "expected an action name, got number");

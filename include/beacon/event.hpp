@@ -391,6 +391,14 @@ inline nlohmann::json parse_json(std::string_view text, const json_limits& limit
                                    std::to_string(limits.max_bytes) + " bytes (json_limits::max_bytes)",
                            decode_reason::too_large);
     }
+    // nlohmann's lexer takes a NUL byte for the end of the input and ignores what follows it, so
+    // `{...}\0anything` would pass; JSON allows no raw NUL anywhere (not even inside a string).
+    if (const std::size_t nul = text.find('\0'); nul != std::string_view::npos) {
+        const std::size_t from = nul > 24 ? nul - 24 : 0;
+        throw decode_error("", "not valid JSON: a NUL byte; near byte " + std::to_string(nul) + ": \"" +
+                                   excerpt(text.substr(from, 48)) + "\"",
+                           decode_reason::syntax);
+    }
     nlohmann::json j;
     bounded_dom_parser parser(j, limits.max_depth);
     bool parsed = false;
