@@ -1,6 +1,7 @@
-// beacon's performance targets P1-P4, P6 and P13 (../../docs/performance.md), each measured side by
-// side with its peer in the same run: raw Boost.Signals2 for dispatch and memory, Python blinker
-// (blinker_peer.py, run by scripts/bench) for the CKAN-like send. P5 (compile time) is measured by
+// beacon's performance targets P1-P4, P6, P13 and P15 (../../docs/performance.md), each measured
+// side by side with its peer in the same run: raw Boost.Signals2 for dispatch and memory; for the
+// CKAN-like send, a loop of std::function receivers (the floor) and Python blinker
+// (blinker_peer.py, run by scripts/bench). P5 (compile time) is measured by
 // scripts/bench. Benchmark names are "<target>/<side>/<args>"; scripts/bench pairs them up.
 
 #include "alloc_count.hpp"
@@ -13,6 +14,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -245,6 +247,34 @@ void p4_beacon_set(benchmark::State& state) {
     });
 }
 BENCHMARK(p4_beacon_set)->Name("P4/beacon/set");
+
+// P4's floor: the same payload built the same way, handed to the same 10 receivers held as
+// `std::function`s and called in a loop (no registry, no lock, no keyed dispatch, no stamp):
+// what any send of that payload costs at least.
+template <class Make>
+void ckan_floor(benchmark::State& state, Make make) {
+    const std::vector<std::function<void(const beacon::event&)>> receivers(10, id_reader{});
+    const auto before = beacon_bench::thread_allocs();
+    for (auto _ : state) {
+        const beacon::event e = make();
+        for (const auto& receiver : receivers) receiver(e);
+    }
+    report_allocations(state, before);
+}
+
+void p4_floor_init_list(benchmark::State& state) {
+    ckan_floor(state, [] {
+        return beacon::event("package_create", {{"id", dataset_id}, {"name", dataset_name}, {"private", false}});
+    });
+}
+BENCHMARK(p4_floor_init_list)->Name("P4/floor/init_list");
+
+void p4_floor_set(benchmark::State& state) {
+    ckan_floor(state, [] {
+        return beacon::event("package_create").set("id", dataset_id).set("name", dataset_name).set("private", false);
+    });
+}
+BENCHMARK(p4_floor_set)->Name("P4/floor/set");
 
 // P6: bytes held per connected receiver. live_bytes_per (P6, P15) calls `make(n)` while counting
 // and sets the counter `name` to the bytes it allocated and kept (malloc_usable_size), per thing
