@@ -170,7 +170,7 @@ inline bool json_media_type(std::string_view type) noexcept {
 // Reads the CloudEvent's `data` into `e`: beacon's shape ({"data": {..}, "impacted_records": [..]},
 // no other key, "data" an object) or, from another producer, any object as the event's data.
 // Returns whether it was the latter (its nesting is then checked at the wire shape's levels).
-inline bool read_ce_data(nlohmann::json& j, const nlohmann::json::json_pointer& at, event& e) {
+inline bool read_ce_data(nlohmann::json& j, const json_path& at, event& e) {
     if (!j.is_object()) wrong_type(at, "an object (beacon reads JSON object data only)", j);
     const auto data = j.find("data");
     bool ours = data != j.end() && data->is_object();
@@ -288,9 +288,8 @@ inline void encode_cloudevent(const event& e, std::string& out) {
 /// traceparent, a wrong type, `data_base64` (binary data), data that is not an object, a name that
 /// is not a CloudEvents attribute name, too large or too deep (counted at the wire shape's levels).
 inline event decode_cloudevent(std::string_view text, const json_limits& limits = {}) {
-    using pointer_type = nlohmann::json::json_pointer;
     nlohmann::json j = detail::parse_json(text, limits);
-    const pointer_type root;
+    const detail::json_path root;
     if (!j.is_object()) detail::wrong_type(root, "a CloudEvent (a JSON object)", j);
     const auto spec = j.find("specversion");
     if (spec == j.end() || spec->is_null()) throw decode_error("/specversion", "missing required attribute");
@@ -304,7 +303,7 @@ inline event decode_cloudevent(std::string_view text, const json_limits& limits 
     nlohmann::json extensions = nlohmann::json::object();
     bool foreign_data = false;
     for (auto& [key, value] : j.items()) {
-        const pointer_type at = root / key;
+        const detail::json_path at = root / key;
         if (value.is_null() || key == "specversion") continue;
         if (key == "id" || key == "source" || key == "type") {
             if (!value.is_string()) detail::wrong_type(at, key == "id" ? "an event id (a UUID string)" : "a string", value);

@@ -148,13 +148,14 @@ inline constexpr std::array<std::string_view, 5> payload_fields{"timestamp", "ac
                                                                 "resource_name"};
 
 inline std::string pointer(const nlohmann::json::json_pointer& p) { return pointer_text(p); }
+inline std::string pointer(const json_path& p) { return pointer_text(p.pointer()); }
 
-[[noreturn]] inline void wrong_type(const nlohmann::json::json_pointer& at, const char* expected,
+[[noreturn]] inline void wrong_type(const json_path& at, const char* expected,
                                     const nlohmann::json& got) {
     throw decode_error(pointer(at), std::string("expected ") + expected + ", got " + got.type_name());
 }
 
-inline action read_action(const nlohmann::json& j, const nlohmann::json::json_pointer& at) {
+inline action read_action(const nlohmann::json& j, const json_path& at) {
     if (!j.is_string()) wrong_type(at, "an action name", j);
     const auto parsed = parse_action(j.get_ref<const std::string&>());
     if (!parsed) {
@@ -164,7 +165,7 @@ inline action read_action(const nlohmann::json& j, const nlohmann::json::json_po
     return *parsed;
 }
 
-inline std::int64_t read_timestamp(const nlohmann::json& j, const nlohmann::json::json_pointer& at) {
+inline std::int64_t read_timestamp(const nlohmann::json& j, const json_path& at) {
     const bool fits = j.is_number_unsigned()
                           ? j.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())
                           : j.is_number_integer() && j.get<std::int64_t>() >= 0;
@@ -172,7 +173,7 @@ inline std::int64_t read_timestamp(const nlohmann::json& j, const nlohmann::json
     return j.get<std::int64_t>();
 }
 
-inline std::string read_string(nlohmann::json& j, const nlohmann::json::json_pointer& at) {
+inline std::string read_string(nlohmann::json& j, const json_path& at) {
     if (j.is_null()) return {};
     if (!j.is_string()) wrong_type(at, "a string", j);
     return std::move(j.get_ref<std::string&>());
@@ -180,7 +181,7 @@ inline std::string read_string(nlohmann::json& j, const nlohmann::json::json_poi
 
 // The readers below take the parsed document by non-const reference and move its values into
 // the event: decoding costs no second copy of the data, and no recursive copy at all.
-inline impacted_record read_record(nlohmann::json& j, const nlohmann::json::json_pointer& at) {
+inline impacted_record read_record(nlohmann::json& j, const json_path& at) {
     if (!j.is_object()) wrong_type(at, "an object with \"old\" and/or \"new\"", j);
     impacted_record record;
     for (auto& [key, value] : j.items()) {
@@ -195,7 +196,7 @@ inline impacted_record read_record(nlohmann::json& j, const nlohmann::json::json
     return record;
 }
 
-inline void read_payload(nlohmann::json& j, const nlohmann::json::json_pointer& at, event& e) {
+inline void read_payload(nlohmann::json& j, const json_path& at, event& e) {
     if (!j.is_object()) wrong_type(at, "an object", j);
     for (auto& [key, value] : j.items()) {
         if (key == "timestamp") {
@@ -214,7 +215,7 @@ inline void read_payload(nlohmann::json& j, const nlohmann::json::json_pointer& 
     }
 }
 
-inline ::beacon::event_id read_id(const nlohmann::json& j, const nlohmann::json::json_pointer& at) {
+inline ::beacon::event_id read_id(const nlohmann::json& j, const json_path& at) {
     if (!j.is_string()) wrong_type(at, "an event id (a UUID string)", j);
     const auto& text = j.get_ref<const std::string&>();
     const auto parsed = ::beacon::event_id::parse(text);
@@ -232,7 +233,7 @@ struct identity_reader {
     std::optional<std::string> trace_state;
 
     // Reads `key` into `e` when it is one of the identity keys; false for any other key.
-    bool read(const std::string& key, nlohmann::json& value, const nlohmann::json::json_pointer& at, event& e) {
+    bool read(const std::string& key, nlohmann::json& value, const json_path& at, event& e) {
         if (key == "id") {
             e.id = read_id(value, at);
         } else if (key == "source") {
@@ -253,7 +254,7 @@ struct identity_reader {
         return true;
     }
 
-    void finish(const nlohmann::json::json_pointer& root, event& e) const {
+    void finish(const json_path& root, event& e) const {
         if (trace_parent) {
             e.trace = trace_context::parse(*trace_parent, trace_state ? *trace_state : std::string_view(),
                                            pointer(root / "traceparent"));
@@ -265,8 +266,7 @@ struct identity_reader {
 
 // Reads an event out of `j`, moving its values; `j` is left valid but unspecified.
 inline event read_event(nlohmann::json& j) {
-    using pointer_type = nlohmann::json::json_pointer;
-    const pointer_type root;
+    const json_path root;
     if (!j.is_object()) wrong_type(root, "an event object", j);
     event out;
     bool has_payload = false;
@@ -323,7 +323,7 @@ inline void check_depth(const event& e, std::size_t max_depth = json_limits{}.ma
 }
 
 /// Reads an action from its wire name; throws decode_error for anything else.
-inline void from_json(const nlohmann::json& j, action& a) { a = detail::read_action(j, nlohmann::json::json_pointer()); }
+inline void from_json(const nlohmann::json& j, action& a) { a = detail::read_action(j, detail::json_path()); }
 
 /// Writes `e` in beacon's envelope: {"sender", "payload": {timestamp, action, uri, user_id,
 /// resource_name, and the data's keys}, "impacted_records": [{"old", "new"}]}, and the identity

@@ -175,7 +175,7 @@ inline event read_flat(nlohmann::json& j, std::size_t max_depth) {
                            decode_reason::too_deep);
     }
     event e;
-    read_payload(j, nlohmann::json::json_pointer(), e);
+    read_payload(j, json_path(), e);
     return e;
 }
 

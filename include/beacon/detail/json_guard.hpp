@@ -52,6 +52,42 @@ inline std::string pointer_text(const nlohmann::json::json_pointer& at) {
     return out.substr(0, 240) + "/...(" + std::to_string(out.size()) + " bytes)..." + out.substr(out.size() - 240);
 }
 
+/// Where a reader is in a JSON document, kept for error messages only: each level is a view of
+/// its key (or its index) and a pointer to the level above, both on the readers' stack, so going
+/// down a level costs no allocation; text() makes the pointer's text when an error needs it.
+/// A path must not outlive the path and the key it was made from: pass it down, never keep it.
+class json_path {
+public:
+    json_path() noexcept = default;  ///< The document itself.
+    /// The member `key` of the object at this path.
+    json_path operator/(std::string_view key) const noexcept { return json_path(this, key, 0, false); }
+    /// The element `index` of the array at this path.
+    json_path operator/(std::size_t index) const noexcept { return json_path(this, {}, index, true); }
+    /// The JSON pointer this path names.
+    nlohmann::json::json_pointer pointer() const {
+        std::vector<const json_path*> levels;
+        for (const json_path* p = this; p->up_ != nullptr; p = p->up_) levels.push_back(p);
+        nlohmann::json::json_pointer at;
+        for (auto it = levels.rbegin(); it != levels.rend(); ++it) {
+            if ((*it)->is_index_) {
+                at /= (*it)->index_;
+            } else {
+                at /= std::string((*it)->key_);
+            }
+        }
+        return at;
+    }
+
+private:
+    json_path(const json_path* up, std::string_view key, std::size_t index, bool is_index) noexcept
+        : up_(up), key_(key), index_(index), is_index_(is_index) {}
+
+    const json_path* up_ = nullptr;
+    std::string_view key_;
+    std::size_t index_ = 0;
+    bool is_index_ = false;
+};
+
 /// Where a JSON value nests deeper than `max_depth` containers, counting `value` itself (when it
 /// is an array or object) as level `base + 1`: the pointer of the first container past the limit,
 /// relative to `value`, or nothing. Iterative: costs no stack however deep `value` is.
