@@ -150,8 +150,7 @@ inline constexpr std::array<std::string_view, 5> payload_fields{"timestamp", "ac
 inline std::string pointer(const nlohmann::json::json_pointer& p) { return pointer_text(p); }
 inline std::string pointer(const json_path& p) { return pointer_text(p.pointer()); }
 
-[[noreturn]] inline void wrong_type(const json_path& at, const char* expected,
-                                    const nlohmann::json& got) {
+[[noreturn]] inline void wrong_type(const json_path& at, const char* expected, const nlohmann::json& got) {
     throw decode_error(pointer(at), std::string("expected ") + expected + ", got " + got.type_name());
 }
 

@@ -54,7 +54,7 @@ inline std::string pointer_text(const nlohmann::json::json_pointer& at) {
 
 /// Where a reader is in a JSON document, kept for error messages only: each level is a view of
 /// its key (or its index) and a pointer to the level above, both on the readers' stack, so going
-/// down a level costs no allocation; text() makes the pointer's text when an error needs it.
+/// down a level costs no allocation; pointer() makes the JSON pointer when an error needs one.
 /// A path must not outlive the path and the key it was made from: pass it down, never keep it.
 class json_path {
 public:
