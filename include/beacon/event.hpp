@@ -390,14 +390,16 @@ inline nlohmann::json parse_json(std::string_view text, const json_limits& limit
                                    std::to_string(limits.max_bytes) + " bytes (json_limits::max_bytes)",
                            decode_reason::too_large);
     }
+    // A syntax error: `why`, and a short excerpt of the text around byte `at`.
+    const auto not_json = [&](const std::string& why, std::size_t at) {
+        const std::size_t from = at > 24 ? at - 24 : 0;
+        return decode_error("", "not valid JSON: " + why + "; near byte " + std::to_string(at) + ": \"" +
+                                    excerpt(text.substr(from, 48)) + "\"",
+                            decode_reason::syntax);
+    };
     // nlohmann's lexer takes a NUL byte for the end of the input and ignores what follows it, so
     // `{...}\0anything` would pass; JSON allows no raw NUL anywhere (not even inside a string).
-    if (const std::size_t nul = text.find('\0'); nul != std::string_view::npos) {
-        const std::size_t from = nul > 24 ? nul - 24 : 0;
-        throw decode_error("", "not valid JSON: a NUL byte; near byte " + std::to_string(nul) + ": \"" +
-                                   excerpt(text.substr(from, 48)) + "\"",
-                           decode_reason::syntax);
-    }
+    if (const std::size_t nul = text.find('\0'); nul != std::string_view::npos) throw not_json("a NUL byte", nul);
     nlohmann::json j;
     bounded_dom_parser parser(j, limits.max_depth);
     bool parsed = false;
@@ -413,11 +415,8 @@ inline nlohmann::json parse_json(std::string_view text, const json_limits& limit
         // megabytes): keep its explanation, quote a short excerpt of the text at the error instead.
         std::string why = parser.error_message();
         if (const auto cut = why.find("; last read:"); cut != std::string::npos) why.resize(cut);
-        const std::size_t at = std::min(parser.error_position() == 0 ? 0 : parser.error_position() - 1, text.size());
-        const std::size_t from = at > 24 ? at - 24 : 0;
-        throw decode_error("", "not valid JSON: " + excerpt(why, 200) + "; near byte " + std::to_string(at) +
-                                   ": \"" + excerpt(text.substr(from, 48)) + "\"",
-                           decode_reason::syntax);
+        throw not_json(excerpt(why, 200),
+                       std::min(parser.error_position() == 0 ? 0 : parser.error_position() - 1, text.size()));
     }
     return j;
 }
