@@ -22,14 +22,14 @@
 namespace beacon {
 
 /// Which part of beacon reported a failure.
-enum class part { signal, async, unit_of_work, listener, hub, plugin, redis, web, sqlite, postgres, asio };
+enum class part { signal, async, unit_of_work, listener, hub, plugin, redis, web, sqlite, postgres, asio, webhook };
 
 /// The part's name: "signal", "async", "unit_of_work", "listener", "hub", "plugin", "redis", "web",
-/// "sqlite", "postgres" or "asio".
+/// "sqlite", "postgres", "asio" or "webhook".
 constexpr std::string_view to_string(part p) noexcept {
-    constexpr std::array<std::string_view, 11> names{"signal", "async",    "unit_of_work", "listener",
+    constexpr std::array<std::string_view, 12> names{"signal", "async",    "unit_of_work", "listener",
                                                      "hub",    "plugin",   "redis",        "web",
-                                                     "sqlite", "postgres", "asio"};
+                                                     "sqlite", "postgres", "asio",         "webhook"};
     return names[static_cast<std::size_t>(p)];
 }
 

@@ -1,0 +1,342 @@
+#include <beacon/webhook/sender.hpp>
+
+#include <beacon/cloudevents.hpp>
+#include <beacon/hub.hpp>
+
+#include "eventually.hpp"
+#include "webhook_test_support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+using beacon_test::eventually;
+using beacon_test::webhook_endpoint;
+
+// The failures a sender reports, kept for the test to read.
+struct reports {
+    std::mutex mutex;
+    std::vector<std::string> lines;
+    beacon::failure_handler handler() {
+        return [this](const beacon::failure& f) {
+            const std::lock_guard lock(mutex);
+            lines.push_back(f.describe());
+        };
+    }
+    std::string all() {
+        const std::lock_guard lock(mutex);
+        std::string out;
+        for (const auto& l : lines) out += l + "\n";
+        return out;
+    }
+};
+
+beacon::event record(const std::string& title) {
+    beacon::event e("blog-api");
+    e.action = beacon::action::create;
+    e.resource_name = "record";
+    e.uri = "/buckets/blog/collections/articles/records/a1";
+    e.set("title", title);
+    e.stamp();
+    e.source = "/blog-api";
+    e.type = "core.resource_changed";
+    return e;
+}
+
+// An endpoint on the test's own server: loopback allowed, quick retries.
+beacon::webhook::endpoint local(const std::string& url, const beacon::webhook::signing_secret& secret) {
+    beacon::webhook::endpoint e(url, secret);
+    e.allow_private = true;
+    e.retry.first_delay = 20ms;
+    e.retry.max_attempts = 4;
+    e.timeout = 2s;
+    return e;
+}
+
+beacon::webhook::sender_options quiet(reports& r) {
+    beacon::webhook::sender_options o;
+    o.on_failure = r.handler();
+    return o;
+}
+
+}  // namespace
+
+TEST_CASE("each event is POSTed once, signed per Standard Webhooks, its id the event's", "[webhook][sender]") {
+    webhook_endpoint server;
+    reports failures;
+    const auto secret = beacon::webhook::signing_secret::generate();
+    beacon::webhook::sender sender(quiet(failures));
+    beacon::hub hub("changes");
+    auto envelope = sender.add(local(server.url("/ok/envelope"), secret));
+    auto cloud_endpoint = local(server.url("/ok/cloud"), secret);
+    cloud_endpoint.format = beacon::wire_format::cloudevents();
+    auto cloud = sender.add(cloud_endpoint);
+    hub.register_consumer(envelope);
+    hub.register_consumer(cloud);
+
+    const auto e = record("Café ☕");
+    const auto before = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    hub.send(e);
+    REQUIRE(sender.wait_idle(10s));
+
+    const auto got = server.log("/ok/envelope");
+    REQUIRE(got.size() == 1);
+    const auto& r = got[0];
+    CHECK(r.at("id") == e.id.to_string());
+    CHECK(r.at("content_type") == "application/json");
+    CHECK(r.at("body") == beacon::wire_format::envelope().encode(e));
+    const auto timestamp = std::stoll(r.at("timestamp").get<std::string>());
+    CHECK(timestamp >= before);
+    CHECK(timestamp <= before + 5);
+    CHECK(beacon::webhook::verify(secret, r.at("id").get<std::string>(), timestamp, r.at("body").get<std::string>(),
+                                  r.at("signature").get<std::string>()));
+    CHECK_FALSE(beacon::webhook::verify(secret, r.at("id").get<std::string>(), timestamp, r.at("body").get<std::string>() + " ",
+                                        r.at("signature").get<std::string>()));
+
+    const auto ce = server.log("/ok/cloud");
+    REQUIRE(ce.size() == 1);
+    CHECK(ce[0].at("content_type") == "application/cloudevents+json");
+    const auto decoded = beacon::decode_cloudevent(ce[0].at("body").get<std::string>());
+    CHECK(decoded.id == e.id);
+    CHECK(decoded.data.at("title") == "Café ☕");
+
+    CHECK(envelope->stats().delivered == 1);
+    CHECK(envelope->stats().attempts == 1);
+    CHECK(failures.all().empty());
+}
+
+TEST_CASE("a failing endpoint is retried with backoff until it answers 2xx", "[webhook][sender][faults]") {
+    webhook_endpoint server;
+    reports failures;
+    beacon::webhook::sender sender(quiet(failures));
+    auto c = sender.add(local(server.url("/fail/2/a"), beacon::webhook::signing_secret::generate()));
+    c->consume(record("x"));
+    REQUIRE(sender.wait_idle(10s));
+    const auto got = server.log("/fail/2/a");
+    REQUIRE(got.size() == 3);
+    CHECK(got[0].at("id") == got[2].at("id"));  // the same delivery, made again
+    // The second wait is about twice the first (20 ms, then 40 ms, each up to 25% shorter).
+    CHECK(got[1].at("at").get<double>() - got[0].at("at").get<double>() >= 0.014);
+    CHECK(got[2].at("at").get<double>() - got[1].at("at").get<double>() >= 0.029);
+    const auto s = c->stats();
+    CHECK(s.attempts == 3);
+    CHECK(s.http_errors == 2);
+    CHECK(s.delivered == 1);
+    CHECK(s.given_up == 0);
+    CHECK(failures.all().empty());
+}
+
+TEST_CASE("an endpoint failing every attempt is given up after the last one, and reported", "[webhook][sender][faults]") {
+    webhook_endpoint server;
+    reports failures;
+    beacon::webhook::sender sender(quiet(failures));
+    auto endpoint = local(server.url("/fail/99/b"), beacon::webhook::signing_secret::generate());
+    endpoint.retry.max_attempts = 3;
+    auto c = sender.add(endpoint);
+    const auto e = record("x");
+    c->consume(e);
+    REQUIRE(sender.wait_idle(10s));
+    CHECK(server.log("/fail/99/b").size() == 3);
+    CHECK(c->stats().given_up == 1);
+    CHECK(c->stats().http_errors == 3);
+    CHECK_THAT(failures.all(), Catch::Contains("beacon.webhook: webhook: http://127.0.0.1:" + std::to_string(server.port()) +
+                                               "/fail/99/b failed: [beacon.transport_error] event " + e.id.to_string() +
+                                               " given up after 3 attempt(s); the last: HTTP 500"));
+}
+
+TEST_CASE("410 Gone disables the endpoint: nothing is sent to it after", "[webhook][sender][faults]") {
+    webhook_endpoint server;
+    reports failures;
+    beacon::webhook::sender_options options = quiet(failures);
+    options.workers = 1;
+    beacon::webhook::sender sender(options);
+    auto c = sender.add(local(server.url("/gone/c"), beacon::webhook::signing_secret::generate()));
+    c->consume(record("1"));
+    REQUIRE(sender.wait_idle(10s));
+    c->consume(record("2"));
+    c->consume(record("3"));
+    REQUIRE(sender.wait_idle(10s));
+    CHECK(server.log("/gone/c").size() == 1);
+    const auto s = c->stats();
+    CHECK(s.disabled);
+    CHECK(s.attempts == 1);
+    CHECK(s.refused == 2);
+    CHECK_THAT(failures.all(), Catch::Contains("HTTP 410 Gone: the endpoint is disabled"));
+    CHECK_THAT(failures.all(), Catch::Contains("refused: the endpoint is disabled (it answered 410 Gone)"));
+}
+
+TEST_CASE("429 and 503 with Retry-After wait as told, then deliver", "[webhook][sender][faults]") {
+    webhook_endpoint server;
+    reports failures;
+    beacon::webhook::sender sender(quiet(failures));
+    auto busy = sender.add(local(server.url("/busy/d"), beacon::webhook::signing_secret::generate()));
+    auto unavailable = sender.add(local(server.url("/unavailable/d"), beacon::webhook::signing_secret::generate()));
+    busy->consume(record("x"));
+    unavailable->consume(record("y"));
+    REQUIRE(sender.wait_idle(10s));
+    for (const auto* path : {"/busy/d", "/unavailable/d"}) {
+        const auto got = server.log(path);
+        REQUIRE(got.size() == 2);
+        // The backoff alone would have waited 20 ms; Retry-After said 1 s.
+        CHECK(got[1].at("at").get<double>() - got[0].at("at").get<double>() >= 0.95);
+    }
+    CHECK(busy->stats().throttled == 1);
+    CHECK(busy->stats().delivered == 1);
+    CHECK(unavailable->stats().throttled == 1);
+    CHECK(unavailable->stats().delivered == 1);
+}
+
+TEST_CASE("an endpoint that hangs times out; one that resets fails to deliver; both are retried", "[webhook][sender][faults]") {
+    webhook_endpoint server;
+    reports failures;
+    beacon::webhook::sender sender(quiet(failures));
+    auto hanging = local(server.url("/hang/e"), beacon::webhook::signing_secret::generate());
+    hanging.timeout = 300ms;
+    hanging.retry.max_attempts = 2;
+    auto resetting = local(server.url("/reset/e"), beacon::webhook::signing_secret::generate());
+    resetting.retry.max_attempts = 2;
+    auto h = sender.add(hanging);
+    auto r = sender.add(resetting);
+    h->consume(record("x"));
+    r->consume(record("y"));
+    REQUIRE(sender.wait_idle(10s));
+    CHECK(h->stats().timed_out == 2);
+    CHECK(h->stats().given_up == 1);
+    CHECK(r->stats().network_errors == 2);
+    CHECK(r->stats().given_up == 1);
+    CHECK(server.log("/reset/e").size() == 2);
+    CHECK_THAT(failures.all(), Catch::Contains("/hang/e failed: [beacon.transport_error] event") &&
+                                   Catch::Contains("given up after 2 attempt(s); the last: Timeout was reached"));
+}
+
+TEST_CASE("a redirect is not followed (not even to a private address)", "[webhook][sender][faults][ssrf]") {
+    webhook_endpoint server;
+    reports failures;
+    beacon::webhook::sender sender(quiet(failures));
+    auto endpoint = local(server.url("/redirect/f"), beacon::webhook::signing_secret::generate());
+    endpoint.retry.max_attempts = 1;
+    auto c = sender.add(endpoint);
+    c->consume(record("x"));
+    REQUIRE(sender.wait_idle(10s));
+    CHECK(c->stats().http_errors == 1);
+    CHECK(c->stats().given_up == 1);
+    CHECK_THAT(failures.all(), Catch::Contains("the last: HTTP 302 (redirects are not followed)"));
+}
+
+TEST_CASE("requests never reach loopback, private or link-local addresses unless allowed", "[webhook][sender][ssrf]") {
+    reports failures;
+    beacon::webhook::sender sender(quiet(failures));
+    const auto secret = beacon::webhook::signing_secret::generate();
+    for (const char* url : {"http://127.0.0.1/x", "http://10.1.2.3/x", "http://172.16.0.1/x", "http://192.168.1.1/x",
+                            "http://169.254.169.254/latest/meta-data", "http://100.64.0.1/x", "http://0.0.0.0/x",
+                            "http://[::1]/x", "http://[fe80::1]/x", "http://[fd00::1]/x", "http://[::ffff:127.0.0.1]/x",
+                            "http://[::ffff:a9fe:a9fe]/x", "http://[64:ff9b::a00:1]/x", "http://[2002:0a00:0001::1]/x",
+                            "http://224.0.0.1/x", "http://[::]/x"}) {
+        INFO(url);
+        CHECK_THROWS_AS(sender.add(beacon::webhook::endpoint(url, secret)), beacon::config_error);
+    }
+    CHECK_THROWS_WITH(sender.add(beacon::webhook::endpoint("http://169.254.169.254/latest", secret)),
+                      "[beacon.config_error] /url: http://169.254.169.254/latest: the host is a link-local address "
+                      "(endpoint option allow_private permits it)");
+    CHECK_NOTHROW(sender.add(beacon::webhook::endpoint("https://93.184.215.14/hook", secret)));
+    CHECK_NOTHROW(sender.add(beacon::webhook::endpoint("http://[2606:4700::1]/hook", secret)));
+
+    // A name is judged on the addresses it resolves to, when the request connects: nothing is sent.
+    webhook_endpoint server;
+    beacon::webhook::endpoint by_name(server.url("/ok/g", "localhost"), secret);
+    by_name.retry.max_attempts = 1;
+    auto c = sender.add(by_name);
+    c->consume(record("x"));
+    REQUIRE(sender.wait_idle(10s));
+    CHECK(server.log("/ok/g").empty());
+    CHECK(c->stats().address_refused == 1);
+    CHECK_THAT(failures.all(), Catch::Contains("refused to connect: 127.0.0.1 is a loopback address") ||
+                                   Catch::Contains("refused to connect: ::1 is a loopback address"));
+}
+
+TEST_CASE("bad endpoint URLs are config errors naming the key, never quoting credentials", "[webhook][sender][config]") {
+    beacon::webhook::sender sender;
+    const auto secret = beacon::webhook::signing_secret::generate();
+    CHECK_THROWS_WITH(sender.add(beacon::webhook::endpoint("ftp://example.org/x", secret)),
+                      "[beacon.config_error] /url: unknown scheme \"ftp\" (a webhook URL is http or https)");
+    CHECK_THROWS_AS(sender.add(beacon::webhook::endpoint("not a url", secret)), beacon::config_error);
+    try {
+        sender.add(beacon::webhook::endpoint("http://user:s3cr3t@[oops/x?token=t0k3n", secret));
+        FAIL("a bad URL was accepted");
+    } catch (const beacon::config_error& bad) {
+        CHECK(bad.key() == "/url");
+        CHECK_THAT(bad.what(), !Catch::Contains("s3cr3t") && !Catch::Contains("t0k3n"));
+    }
+    auto zero = beacon::webhook::endpoint("https://example.org/x", secret);
+    zero.timeout = 0ms;
+    CHECK_THROWS_WITH(sender.add(zero), "[beacon.config_error] /timeout: an endpoint's timeout must be positive");
+}
+
+TEST_CASE("credentials and query of an endpoint's URL never appear in a report", "[webhook][sender][config]") {
+    webhook_endpoint server;
+    reports failures;
+    beacon::webhook::sender sender(quiet(failures));
+    const std::string url = "http://alice:pa55word@127.0.0.1:" + std::to_string(server.port()) + "/gone/h?token=t0k3n";
+    auto c = sender.add(local(url, beacon::webhook::signing_secret::generate()));
+    CHECK(c->shown_url() == "http://127.0.0.1:" + std::to_string(server.port()) + "/gone/h");
+    c->consume(record("1"));
+    REQUIRE(sender.wait_idle(10s));
+    c->consume(record("2"));
+    REQUIRE(server.log("/gone/h?token=t0k3n").size() == 1);  // they were sent
+    const auto text = failures.all();
+    CHECK_THAT(text, Catch::Contains("HTTP 410"));
+    CHECK_THAT(text, !Catch::Contains("pa55word") && !Catch::Contains("t0k3n") && !Catch::Contains("alice"));
+}
+
+TEST_CASE("HTTPS endpoints are verified against the CA given, and refused without it", "[webhook][sender][tls]") {
+    beacon_test::test_ca ca;
+    webhook_endpoint server(ca.file("server.pem"), ca.file("server.key"), ca.file("ca.pem"));
+    reports failures;
+    beacon::webhook::sender sender(quiet(failures));
+    const std::string url = "https://localhost:" + std::to_string(server.port()) + "/ok/tls";
+    auto trusted = local(url, beacon::webhook::signing_secret::generate());
+    trusted.ca_file = ca.file("ca.pem");
+    auto untrusted = local(url, beacon::webhook::signing_secret::generate());
+    untrusted.retry.max_attempts = 1;
+    auto good = sender.add(trusted);
+    auto bad = sender.add(untrusted);
+    good->consume(record("x"));
+    bad->consume(record("y"));
+    REQUIRE(sender.wait_idle(10s));
+    CHECK(good->stats().delivered == 1);
+    CHECK(bad->stats().network_errors == 1);
+    CHECK(bad->stats().given_up == 1);
+    CHECK(server.log("/ok/tls").size() == 1);
+    CHECK_THAT(failures.all(), Catch::Contains("https://localhost:" + std::to_string(server.port()) + "/ok/tls failed"));
+}
+
+TEST_CASE("a full queue refuses events and reports each; stopping reports what was left", "[webhook][sender][limits]") {
+    webhook_endpoint server;
+    reports failures;
+    beacon::webhook::sender_options options = quiet(failures);
+    options.workers = 1;
+    options.max_queued = 2;
+    beacon::webhook::sender sender(options);
+    auto hanging = local(server.url("/hang/i"), beacon::webhook::signing_secret::generate());
+    hanging.timeout = 3s;
+    auto c = sender.add(hanging);
+    for (int i = 0; i < 5; ++i) c->consume(record(std::to_string(i)));
+    CHECK(c->stats().queued == 2);
+    CHECK(c->stats().refused == 3);
+    CHECK_THAT(failures.all(), Catch::Contains("refused: the queue is full (2 events)"));
+    REQUIRE(eventually([&] { return server.log("/hang/i").size() == 1; }));
+    sender.stop();  // aborts the attempt under way, discards the one queued
+    const auto s = c->stats();
+    CHECK(s.discarded == 1);
+    CHECK(s.given_up == 1);
+    CHECK_THAT(failures.all(), Catch::Contains("stopped with 1 event(s) not delivered"));
+    c->consume(record("late"));
+    CHECK(c->stats().refused == 4);
+    CHECK_THAT(failures.all(), Catch::Contains("refused: the sender is stopped"));
+}
