@@ -38,7 +38,7 @@ TEST_CASE("every part has a name", "[failure]") {
     CHECK(beacon::to_string(beacon::part::sqlite) == "sqlite");
     CHECK(beacon::to_string(beacon::part::postgres) == "postgres");
     CHECK(beacon::to_string(beacon::part::asio) == "asio");
-    CHECK(beacon::to_string(beacon::part::webhook) == "webhook");
+    CHECK(beacon::to_string(beacon::part::outbound) == "outbound");
 }
 
 TEST_CASE("a failure describes itself in one line: part, where, receiver, event, message", "[failure]") {

@@ -22,14 +22,14 @@
 namespace beacon {
 
 /// Which part of beacon reported a failure.
-enum class part { signal, async, unit_of_work, listener, hub, plugin, redis, web, sqlite, postgres, asio, webhook };
+enum class part { signal, async, unit_of_work, listener, hub, plugin, redis, web, sqlite, postgres, asio, outbound };
 
 /// The part's name: "signal", "async", "unit_of_work", "listener", "hub", "plugin", "redis", "web",
-/// "sqlite", "postgres", "asio" or "webhook".
+/// "sqlite", "postgres", "asio" or "outbound".
 constexpr std::string_view to_string(part p) noexcept {
     constexpr std::array<std::string_view, 12> names{"signal", "async",    "unit_of_work", "listener",
                                                      "hub",    "plugin",   "redis",        "web",
-                                                     "sqlite", "postgres", "asio",         "webhook"};
+                                                     "sqlite", "postgres", "asio",         "outbound"};
     return names[static_cast<std::size_t>(p)];
 }
 

@@ -4,12 +4,12 @@
 // verified too; then a request whose body was changed after signing must be refused. Any request
 // the library does not verify, or a tampered one it accepts, fails the test.
 // Usage: webhook_interop <node> <webhook_receiver.mjs>
-#include <beacon/webhook/sender.hpp>
+#include <beacon/outbound/sender.hpp>
 
 #include <beacon/cloudevents.hpp>
 #include <beacon/hub.hpp>
 
-#include "../webhook_test_support.hpp"
+#include "../outbound_test_support.hpp"
 
 #include <chrono>
 #include <iostream>
@@ -66,18 +66,18 @@ long post(const std::string& url, const std::string& id, const std::string& time
 
 int main(int argc, char** argv) {
     if (argc != 3) return fail("usage: webhook_interop <node> <webhook_receiver.mjs>");
-    const auto secret = beacon::webhook::signing_secret::generate();
+    const auto secret = beacon::outbound::signing_secret::generate();
     beacon_test::child_process receiver({argv[1], argv[2], secret.text(), "500"});
     const std::string base = "http://127.0.0.1:" + std::to_string(receiver.port());
 
     std::vector<std::string> failures;
-    beacon::webhook::sender_options options;
+    beacon::outbound::sender_options options;
     options.on_failure = [&](const beacon::failure& f) { failures.push_back(f.describe()); };
-    beacon::webhook::sender sender(options);
+    beacon::outbound::sender sender(options);
     beacon::hub hub("changes");
     for (const auto& [path, format] : {std::pair{"/envelope", beacon::wire_format::envelope()},
                                        std::pair{"/cloudevents", beacon::wire_format::cloudevents()}}) {
-        beacon::webhook::endpoint e(base + path, secret);
+        beacon::outbound::webhook e(base + path, secret);
         e.format = format;
         e.allow_private = true;
         e.retry.first_delay = 50ms;
@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
 
     // A body changed after it was signed: the library must refuse it.
     const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-    const std::string signature = beacon::webhook::sign(secret, last_id, now, last_body);
+    const std::string signature = beacon::outbound::sign(secret, last_id, now, last_body);
     std::string tampered = last_body;
     tampered.replace(tampered.find("plain") == std::string::npos ? tampered.find("record") : tampered.find("plain"), 5, "PLAIN");
     if (post(base + "/envelope", last_id, std::to_string(now), signature, last_body) != 204) return fail("a re-signed body was refused");

@@ -1,7 +1,7 @@
-// Standard Webhooks signatures (<beacon/webhook/signature.hpp>): the reference libraries' vector,
+// Standard Webhooks signatures (<beacon/outbound/signature.hpp>): the reference libraries' vector,
 // sign and verify round trips, tampering, several signatures in one header, the timestamp
 // tolerance, and signing secrets: refused ones (without quoting them) and generated ones.
-#include <beacon/webhook/signature.hpp>
+#include <beacon/outbound/signature.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -11,7 +11,7 @@
 
 namespace {
 
-namespace wh = beacon::webhook;
+namespace wh = beacon::outbound;
 
 // The vector the reference libraries (python, go, javascript, php, ruby, csharp, java) all test
 // sign() against, in github.com/standard-webhooks/standard-webhooks.

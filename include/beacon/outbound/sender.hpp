@@ -5,15 +5,15 @@
 /// `webhook-signature`), on worker threads behind a bounded queue; failed attempts are retried with
 /// capped exponential backoff and jitter, 429 and 503 wait as Retry-After says, 410 Gone disables
 /// the endpoint. Requests never reach loopback, private or link-local addresses unless the endpoint
-/// allows them. Every attempt is counted; what is given up is reported (part::webhook).
+/// allows them. Every attempt is counted; what is given up is reported (part::outbound).
 
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 #include <beacon/failure.hpp>
 #include <beacon/hub.hpp>
-#include <beacon/webhook/detail/endpoint_guard.hpp>
-#include <beacon/webhook/detail/request.hpp>
-#include <beacon/webhook/signature.hpp>
+#include <beacon/outbound/detail/endpoint_guard.hpp>
+#include <beacon/outbound/detail/request.hpp>
+#include <beacon/outbound/signature.hpp>
 #include <beacon/wire_format.hpp>
 
 #include <algorithm>
@@ -31,7 +31,7 @@
 #include <utility>
 #include <vector>
 
-namespace beacon::webhook {
+namespace beacon::outbound {
 
 /// When a failed attempt is made again: waits that double from `first_delay` up to `max_delay`,
 /// each shortened by a random fraction of at most `jitter`.
@@ -42,10 +42,10 @@ struct retry_policy {
     double jitter = 0.25;                                         ///< At most this fraction of a wait is taken off at random (0 to 1).
 };
 
-/// An endpoint: where to POST, the secret to sign with, the body's format and the limits.
-struct endpoint {
+/// A webhook endpoint: where to POST, the secret to sign with, the body's format and the limits.
+struct webhook {
     /// The endpoint at `address` whose receiver verifies with `key`.
-    endpoint(std::string address, signing_secret key) : url(std::move(address)), secret(std::move(key)) {}
+    webhook(std::string address, signing_secret key) : url(std::move(address)), secret(std::move(key)) {}
 
     std::string url;                        ///< http:// or https://; credentials in it are sent, never shown.
     signing_secret secret;                  ///< The endpoint's Standard Webhooks secret.
@@ -74,7 +74,7 @@ struct endpoint_stats {
 
 /// How a sender runs.
 struct sender_options {
-    std::string name = "webhook";  ///< Names the sender in failure reports.
+    std::string name = "outbound";  ///< Names the sender in failure reports.
     std::size_t workers = 4;       ///< Attempts under way at once (each a thread with its connections).
     std::size_t max_queued = 10000;  ///< Events waiting (retries included) beyond which new ones are refused.
     failure_handler on_failure;    ///< Gets the failures; empty: the process-wide sink.
@@ -87,8 +87,8 @@ namespace detail {
 struct sender_core;
 
 struct endpoint_state {
-    endpoint_state(webhook::endpoint e, checked_url w) : config(std::move(e)), where(std::move(w)) {}
-    webhook::endpoint config;
+    endpoint_state(outbound::webhook e, checked_url w) : config(std::move(e)), where(std::move(w)) {}
+    outbound::webhook config;
     checked_url where;
     endpoint_stats stats;  // under the sender's mutex
 };
@@ -140,7 +140,7 @@ struct sender_core {
 
     void fail(const endpoint_state& to, const std::string& message) const {
         failure f;
-        f.part = part::webhook;
+        f.part = part::outbound;
         f.where = options.name;
         f.receiver = to.where.shown;
         f.exception = std::make_exception_ptr(transport_error(message));
@@ -320,7 +320,7 @@ public:
 
     /// Adds `e`; returns its consumer, to register with a hub. Throws config_error (key "/url")
     /// for a URL that is not http or https, or that names an address the endpoint does not allow.
-    std::shared_ptr<endpoint_consumer> add(endpoint e) {
+    std::shared_ptr<endpoint_consumer> add(webhook e) {
         auto where = detail::check_url(e.url, "", "/url");
         if (!e.allow_private) {
             if (const auto why = detail::forbidden_literal(where.host); !why.empty()) {
@@ -369,4 +369,4 @@ private:
     std::vector<std::thread> workers_;
 };
 
-}  // namespace beacon::webhook
+}  // namespace beacon::outbound

@@ -5,7 +5,7 @@
 /// "<webhook-id>.<webhook-timestamp>.<body>" under the secret, in base64, prefixed with "v1,".
 
 #include <beacon/error.hpp>
-#include <beacon/webhook/detail/crypto.hpp>
+#include <beacon/outbound/detail/crypto.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -15,7 +15,7 @@
 #include <utility>
 
 /// Webhooks (optional part, CMake target beacon::webhook): Standard Webhooks signatures.
-namespace beacon::webhook {
+namespace beacon::outbound {
 
 class signing_secret;
 
@@ -134,4 +134,4 @@ inline bool verify(const signing_secret& secret, std::string_view id, std::int64
     return verify(secret, id, timestamp, body, signature_header);
 }
 
-}  // namespace beacon::webhook
+}  // namespace beacon::outbound

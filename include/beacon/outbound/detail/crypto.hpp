@@ -1,6 +1,6 @@
 #pragma once
 /// \file
-/// The webhook part's internals over OpenSSL's libcrypto: base64 (standard alphabet, padded),
+/// The outbound part's internals over OpenSSL's libcrypto: base64 (standard alphabet, padded),
 /// HMAC-SHA256, random bytes and a constant-time comparison. Nothing here is hand-written crypto.
 
 #include <beacon/error.hpp>
@@ -18,7 +18,7 @@
 #include <string>
 #include <string_view>
 
-namespace beacon::webhook::detail {
+namespace beacon::outbound::detail {
 
 /// Bytes as a pointer OpenSSL takes.
 inline const unsigned char* bytes_of(std::string_view s) noexcept {
@@ -76,7 +76,7 @@ inline std::array<unsigned char, 32> hmac_sha256(std::string_view key, std::stri
     if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), bytes_of(data), data.size(), mac.data(),
              &size) == nullptr ||
         size != mac.size())
-        throw transport_error("webhook: OpenSSL's HMAC-SHA256 failed");
+        throw transport_error("outbound: OpenSSL's HMAC-SHA256 failed");
     return mac;
 }
 
@@ -91,9 +91,9 @@ inline std::string random_bytes(std::size_t n) {
     if (RAND_bytes(reinterpret_cast<unsigned char*>(&out[0]), static_cast<int>(n)) != 1) {
         std::array<char, 256> why{};
         ERR_error_string_n(ERR_get_error(), why.data(), why.size());
-        throw transport_error("webhook: OpenSSL's RAND_bytes failed: " + std::string(why.data()));
+        throw transport_error("outbound: OpenSSL's RAND_bytes failed: " + std::string(why.data()));
     }
     return out;
 }
 
-}  // namespace beacon::webhook::detail
+}  // namespace beacon::outbound::detail

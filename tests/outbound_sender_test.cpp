@@ -1,10 +1,10 @@
-#include <beacon/webhook/sender.hpp>
+#include <beacon/outbound/sender.hpp>
 
 #include <beacon/cloudevents.hpp>
 #include <beacon/hub.hpp>
 
 #include "eventually.hpp"
-#include "webhook_test_support.hpp"
+#include "outbound_test_support.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -50,8 +50,8 @@ beacon::event record(const std::string& title) {
 }
 
 // An endpoint on the test's own server: loopback allowed, quick retries.
-beacon::webhook::endpoint local(const std::string& url, const beacon::webhook::signing_secret& secret) {
-    beacon::webhook::endpoint e(url, secret);
+beacon::outbound::webhook local(const std::string& url, const beacon::outbound::signing_secret& secret) {
+    beacon::outbound::webhook e(url, secret);
     e.allow_private = true;
     e.retry.first_delay = 20ms;
     e.retry.max_attempts = 4;
@@ -59,8 +59,8 @@ beacon::webhook::endpoint local(const std::string& url, const beacon::webhook::s
     return e;
 }
 
-beacon::webhook::sender_options quiet(reports& r) {
-    beacon::webhook::sender_options o;
+beacon::outbound::sender_options quiet(reports& r) {
+    beacon::outbound::sender_options o;
     o.on_failure = r.handler();
     return o;
 }
@@ -70,8 +70,8 @@ beacon::webhook::sender_options quiet(reports& r) {
 TEST_CASE("each event is POSTed once, signed per Standard Webhooks, its id the event's", "[webhook][sender]") {
     webhook_endpoint server;
     reports failures;
-    const auto secret = beacon::webhook::signing_secret::generate();
-    beacon::webhook::sender sender(quiet(failures));
+    const auto secret = beacon::outbound::signing_secret::generate();
+    beacon::outbound::sender sender(quiet(failures));
     beacon::hub hub("changes");
     auto envelope = sender.add(local(server.url("/ok/envelope"), secret));
     auto cloud_endpoint = local(server.url("/ok/cloud"), secret);
@@ -94,9 +94,9 @@ TEST_CASE("each event is POSTed once, signed per Standard Webhooks, its id the e
     const auto timestamp = std::stoll(r.at("timestamp").get<std::string>());
     CHECK(timestamp >= before);
     CHECK(timestamp <= before + 5);
-    CHECK(beacon::webhook::verify(secret, r.at("id").get<std::string>(), timestamp, r.at("body").get<std::string>(),
+    CHECK(beacon::outbound::verify(secret, r.at("id").get<std::string>(), timestamp, r.at("body").get<std::string>(),
                                   r.at("signature").get<std::string>()));
-    CHECK_FALSE(beacon::webhook::verify(secret, r.at("id").get<std::string>(), timestamp, r.at("body").get<std::string>() + " ",
+    CHECK_FALSE(beacon::outbound::verify(secret, r.at("id").get<std::string>(), timestamp, r.at("body").get<std::string>() + " ",
                                         r.at("signature").get<std::string>()));
 
     const auto ce = server.log("/ok/cloud");
@@ -114,8 +114,8 @@ TEST_CASE("each event is POSTed once, signed per Standard Webhooks, its id the e
 TEST_CASE("a failing endpoint is retried with backoff until it answers 2xx", "[webhook][sender][faults]") {
     webhook_endpoint server;
     reports failures;
-    beacon::webhook::sender sender(quiet(failures));
-    auto c = sender.add(local(server.url("/fail/2/a"), beacon::webhook::signing_secret::generate()));
+    beacon::outbound::sender sender(quiet(failures));
+    auto c = sender.add(local(server.url("/fail/2/a"), beacon::outbound::signing_secret::generate()));
     c->consume(record("x"));
     REQUIRE(sender.wait_idle(10s));
     const auto got = server.log("/fail/2/a");
@@ -135,8 +135,8 @@ TEST_CASE("a failing endpoint is retried with backoff until it answers 2xx", "[w
 TEST_CASE("an endpoint failing every attempt is given up after the last one, and reported", "[webhook][sender][faults]") {
     webhook_endpoint server;
     reports failures;
-    beacon::webhook::sender sender(quiet(failures));
-    auto endpoint = local(server.url("/fail/99/b"), beacon::webhook::signing_secret::generate());
+    beacon::outbound::sender sender(quiet(failures));
+    auto endpoint = local(server.url("/fail/99/b"), beacon::outbound::signing_secret::generate());
     endpoint.retry.max_attempts = 3;
     auto c = sender.add(endpoint);
     const auto e = record("x");
@@ -145,7 +145,7 @@ TEST_CASE("an endpoint failing every attempt is given up after the last one, and
     CHECK(server.log("/fail/99/b").size() == 3);
     CHECK(c->stats().given_up == 1);
     CHECK(c->stats().http_errors == 3);
-    CHECK_THAT(failures.all(), Catch::Contains("beacon.webhook: webhook: http://127.0.0.1:" + std::to_string(server.port()) +
+    CHECK_THAT(failures.all(), Catch::Contains("beacon.outbound: outbound: http://127.0.0.1:" + std::to_string(server.port()) +
                                                "/fail/99/b failed: [beacon.transport_error] event " + e.id.to_string() +
                                                " given up after 3 attempt(s); the last: HTTP 500"));
 }
@@ -153,10 +153,10 @@ TEST_CASE("an endpoint failing every attempt is given up after the last one, and
 TEST_CASE("410 Gone disables the endpoint: nothing is sent to it after", "[webhook][sender][faults]") {
     webhook_endpoint server;
     reports failures;
-    beacon::webhook::sender_options options = quiet(failures);
+    beacon::outbound::sender_options options = quiet(failures);
     options.workers = 1;
-    beacon::webhook::sender sender(options);
-    auto c = sender.add(local(server.url("/gone/c"), beacon::webhook::signing_secret::generate()));
+    beacon::outbound::sender sender(options);
+    auto c = sender.add(local(server.url("/gone/c"), beacon::outbound::signing_secret::generate()));
     c->consume(record("1"));
     REQUIRE(sender.wait_idle(10s));
     c->consume(record("2"));
@@ -174,9 +174,9 @@ TEST_CASE("410 Gone disables the endpoint: nothing is sent to it after", "[webho
 TEST_CASE("429 and 503 with Retry-After wait as told, then deliver", "[webhook][sender][faults]") {
     webhook_endpoint server;
     reports failures;
-    beacon::webhook::sender sender(quiet(failures));
-    auto busy = sender.add(local(server.url("/busy/d"), beacon::webhook::signing_secret::generate()));
-    auto unavailable = sender.add(local(server.url("/unavailable/d"), beacon::webhook::signing_secret::generate()));
+    beacon::outbound::sender sender(quiet(failures));
+    auto busy = sender.add(local(server.url("/busy/d"), beacon::outbound::signing_secret::generate()));
+    auto unavailable = sender.add(local(server.url("/unavailable/d"), beacon::outbound::signing_secret::generate()));
     busy->consume(record("x"));
     unavailable->consume(record("y"));
     REQUIRE(sender.wait_idle(10s));
@@ -195,11 +195,11 @@ TEST_CASE("429 and 503 with Retry-After wait as told, then deliver", "[webhook][
 TEST_CASE("an endpoint that hangs times out; one that resets fails to deliver; both are retried", "[webhook][sender][faults]") {
     webhook_endpoint server;
     reports failures;
-    beacon::webhook::sender sender(quiet(failures));
-    auto hanging = local(server.url("/hang/e"), beacon::webhook::signing_secret::generate());
+    beacon::outbound::sender sender(quiet(failures));
+    auto hanging = local(server.url("/hang/e"), beacon::outbound::signing_secret::generate());
     hanging.timeout = 300ms;
     hanging.retry.max_attempts = 2;
-    auto resetting = local(server.url("/reset/e"), beacon::webhook::signing_secret::generate());
+    auto resetting = local(server.url("/reset/e"), beacon::outbound::signing_secret::generate());
     resetting.retry.max_attempts = 2;
     auto h = sender.add(hanging);
     auto r = sender.add(resetting);
@@ -218,8 +218,8 @@ TEST_CASE("an endpoint that hangs times out; one that resets fails to deliver; b
 TEST_CASE("a redirect is not followed (not even to a private address)", "[webhook][sender][faults][ssrf]") {
     webhook_endpoint server;
     reports failures;
-    beacon::webhook::sender sender(quiet(failures));
-    auto endpoint = local(server.url("/redirect/f"), beacon::webhook::signing_secret::generate());
+    beacon::outbound::sender sender(quiet(failures));
+    auto endpoint = local(server.url("/redirect/f"), beacon::outbound::signing_secret::generate());
     endpoint.retry.max_attempts = 1;
     auto c = sender.add(endpoint);
     c->consume(record("x"));
@@ -231,25 +231,25 @@ TEST_CASE("a redirect is not followed (not even to a private address)", "[webhoo
 
 TEST_CASE("requests never reach loopback, private or link-local addresses unless allowed", "[webhook][sender][ssrf]") {
     reports failures;
-    beacon::webhook::sender sender(quiet(failures));
-    const auto secret = beacon::webhook::signing_secret::generate();
+    beacon::outbound::sender sender(quiet(failures));
+    const auto secret = beacon::outbound::signing_secret::generate();
     for (const char* url : {"http://127.0.0.1/x", "http://10.1.2.3/x", "http://172.16.0.1/x", "http://192.168.1.1/x",
                             "http://169.254.169.254/latest/meta-data", "http://100.64.0.1/x", "http://0.0.0.0/x",
                             "http://[::1]/x", "http://[fe80::1]/x", "http://[fd00::1]/x", "http://[::ffff:127.0.0.1]/x",
                             "http://[::ffff:a9fe:a9fe]/x", "http://[64:ff9b::a00:1]/x", "http://[2002:0a00:0001::1]/x",
                             "http://224.0.0.1/x", "http://[::]/x"}) {
         INFO(url);
-        CHECK_THROWS_AS(sender.add(beacon::webhook::endpoint(url, secret)), beacon::config_error);
+        CHECK_THROWS_AS(sender.add(beacon::outbound::webhook(url, secret)), beacon::config_error);
     }
-    CHECK_THROWS_WITH(sender.add(beacon::webhook::endpoint("http://169.254.169.254/latest", secret)),
+    CHECK_THROWS_WITH(sender.add(beacon::outbound::webhook("http://169.254.169.254/latest", secret)),
                       "[beacon.config_error] /url: http://169.254.169.254/latest: the host is a link-local address "
                       "(endpoint option allow_private permits it)");
-    CHECK_NOTHROW(sender.add(beacon::webhook::endpoint("https://93.184.215.14/hook", secret)));
-    CHECK_NOTHROW(sender.add(beacon::webhook::endpoint("http://[2606:4700::1]/hook", secret)));
+    CHECK_NOTHROW(sender.add(beacon::outbound::webhook("https://93.184.215.14/hook", secret)));
+    CHECK_NOTHROW(sender.add(beacon::outbound::webhook("http://[2606:4700::1]/hook", secret)));
 
     // A name is judged on the addresses it resolves to, when the request connects: nothing is sent.
     webhook_endpoint server;
-    beacon::webhook::endpoint by_name(server.url("/ok/g", "localhost"), secret);
+    beacon::outbound::webhook by_name(server.url("/ok/g", "localhost"), secret);
     by_name.retry.max_attempts = 1;
     auto c = sender.add(by_name);
     c->consume(record("x"));
@@ -261,19 +261,19 @@ TEST_CASE("requests never reach loopback, private or link-local addresses unless
 }
 
 TEST_CASE("bad endpoint URLs are config errors naming the key, never quoting credentials", "[webhook][sender][config]") {
-    beacon::webhook::sender sender;
-    const auto secret = beacon::webhook::signing_secret::generate();
-    CHECK_THROWS_WITH(sender.add(beacon::webhook::endpoint("ftp://example.org/x", secret)),
+    beacon::outbound::sender sender;
+    const auto secret = beacon::outbound::signing_secret::generate();
+    CHECK_THROWS_WITH(sender.add(beacon::outbound::webhook("ftp://example.org/x", secret)),
                       "[beacon.config_error] /url: unknown scheme \"ftp\" (a webhook URL is http or https)");
-    CHECK_THROWS_AS(sender.add(beacon::webhook::endpoint("not a url", secret)), beacon::config_error);
+    CHECK_THROWS_AS(sender.add(beacon::outbound::webhook("not a url", secret)), beacon::config_error);
     try {
-        sender.add(beacon::webhook::endpoint("http://user:s3cr3t@[oops/x?token=t0k3n", secret));
+        sender.add(beacon::outbound::webhook("http://user:s3cr3t@[oops/x?token=t0k3n", secret));
         FAIL("a bad URL was accepted");
     } catch (const beacon::config_error& bad) {
         CHECK(bad.key() == "/url");
         CHECK_THAT(bad.what(), !Catch::Contains("s3cr3t") && !Catch::Contains("t0k3n"));
     }
-    auto zero = beacon::webhook::endpoint("https://example.org/x", secret);
+    auto zero = beacon::outbound::webhook("https://example.org/x", secret);
     zero.timeout = 0ms;
     CHECK_THROWS_WITH(sender.add(zero), "[beacon.config_error] /timeout: an endpoint's timeout must be positive");
 }
@@ -281,9 +281,9 @@ TEST_CASE("bad endpoint URLs are config errors naming the key, never quoting cre
 TEST_CASE("credentials and query of an endpoint's URL never appear in a report", "[webhook][sender][config]") {
     webhook_endpoint server;
     reports failures;
-    beacon::webhook::sender sender(quiet(failures));
+    beacon::outbound::sender sender(quiet(failures));
     const std::string url = "http://alice:pa55word@127.0.0.1:" + std::to_string(server.port()) + "/gone/h?token=t0k3n";
-    auto c = sender.add(local(url, beacon::webhook::signing_secret::generate()));
+    auto c = sender.add(local(url, beacon::outbound::signing_secret::generate()));
     CHECK(c->shown_url() == "http://127.0.0.1:" + std::to_string(server.port()) + "/gone/h");
     c->consume(record("1"));
     REQUIRE(sender.wait_idle(10s));
@@ -298,11 +298,11 @@ TEST_CASE("HTTPS endpoints are verified against the CA given, and refused withou
     beacon_test::test_ca ca;
     webhook_endpoint server(ca.file("server.pem"), ca.file("server.key"), ca.file("ca.pem"));
     reports failures;
-    beacon::webhook::sender sender(quiet(failures));
+    beacon::outbound::sender sender(quiet(failures));
     const std::string url = "https://localhost:" + std::to_string(server.port()) + "/ok/tls";
-    auto trusted = local(url, beacon::webhook::signing_secret::generate());
+    auto trusted = local(url, beacon::outbound::signing_secret::generate());
     trusted.ca_file = ca.file("ca.pem");
-    auto untrusted = local(url, beacon::webhook::signing_secret::generate());
+    auto untrusted = local(url, beacon::outbound::signing_secret::generate());
     untrusted.retry.max_attempts = 1;
     auto good = sender.add(trusted);
     auto bad = sender.add(untrusted);
@@ -319,11 +319,11 @@ TEST_CASE("HTTPS endpoints are verified against the CA given, and refused withou
 TEST_CASE("a full queue refuses events and reports each; stopping reports what was left", "[webhook][sender][limits]") {
     webhook_endpoint server;
     reports failures;
-    beacon::webhook::sender_options options = quiet(failures);
+    beacon::outbound::sender_options options = quiet(failures);
     options.workers = 1;
     options.max_queued = 2;
-    beacon::webhook::sender sender(options);
-    auto hanging = local(server.url("/hang/i"), beacon::webhook::signing_secret::generate());
+    beacon::outbound::sender sender(options);
+    auto hanging = local(server.url("/hang/i"), beacon::outbound::signing_secret::generate());
     hanging.timeout = 3s;
     auto c = sender.add(hanging);
     for (int i = 0; i < 5; ++i) c->consume(record(std::to_string(i)));

@@ -4,7 +4,7 @@
 // no redirect followed, no proxy, the answer's body read up to a bound and discarded.
 
 #include <beacon/error.hpp>
-#include <beacon/webhook/detail/endpoint_guard.hpp>
+#include <beacon/outbound/detail/endpoint_guard.hpp>
 
 #include <curl/curl.h>
 
@@ -15,7 +15,7 @@
 #include <mutex>
 #include <string>
 
-namespace beacon::webhook::detail {
+namespace beacon::outbound::detail {
 
 /// How an attempt ended.
 enum class outcome { delivered, http_error, gone, throttled, timed_out, network_error, address_refused };
@@ -45,7 +45,7 @@ struct request {
 inline void init_curl() {
     static std::once_flag once;
     std::call_once(once, [] {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw transport_error("webhook: libcurl failed to initialize");
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw transport_error("outbound: libcurl failed to initialize");
     });
 }
 
@@ -56,7 +56,7 @@ public:
     explicit http_client(const std::atomic<bool>& stopping) : stopping_(&stopping) {
         init_curl();
         handle_.reset(curl_easy_init());
-        if (!handle_) throw transport_error("webhook: curl_easy_init failed");
+        if (!handle_) throw transport_error("outbound: curl_easy_init failed");
     }
 
     /// Makes the attempt; never throws for what the endpoint or the network does.
@@ -108,7 +108,7 @@ private:
 
     void append_header(const std::string& line) {
         curl_slist* next = curl_slist_append(headers_.get(), line.c_str());
-        if (!next) throw transport_error("webhook: out of memory for a header");
+        if (!next) throw transport_error("outbound: out of memory for a header");
         (void)headers_.release();
         headers_.reset(next);
     }
@@ -178,4 +178,4 @@ private:
     std::size_t max_answer_bytes_ = 65536;
 };
 
-}  // namespace beacon::webhook::detail
+}  // namespace beacon::outbound::detail

@@ -1,5 +1,5 @@
 #pragma once
-// The webhook part's guards on where a request may go: a URL parsed by libcurl (http or https, a
+// The outbound part's guards on where a request may go: a URL parsed by libcurl (http or https, a
 // host, its credentials kept out of every message) and the addresses a request must not reach
 // unless the host allows them (loopback, private, link-local, shared, multicast, reserved).
 
@@ -18,7 +18,7 @@
 #include <string>
 #include <string_view>
 
-namespace beacon::webhook::detail {
+namespace beacon::outbound::detail {
 
 /// An endpoint's URL, checked: `url` as given (sent to libcurl), `shown` without credentials,
 /// query or fragment (the one form any message quotes), `host` as written in the URL.
@@ -151,4 +151,4 @@ inline std::string_view forbidden_literal(std::string_view written) {
     return {};
 }
 
-}  // namespace beacon::webhook::detail
+}  // namespace beacon::outbound::detail
