@@ -11,7 +11,8 @@
 #   metrics   the metrics part (prometheus-cpp), its example and its scrape test (a Prometheus
 #             server and promtool)
 #   web       the web example and tests (curl -N; headless chromium drives the example's page), and
-#             the webhook part (libcurl, OpenSSL's libcrypto; the openssl command makes the tests' CA)
+#             the outbound part (libcurl, OpenSSL's libcrypto; the openssl command makes the tests' CA;
+#             aiosmtpd is the SMTP server of the e-mail tests)
 #   test      sanitizer builds and fuzzers (clang), valgrind, the benchmarks and their peers, node and
 #             the npm packages of the interop tests (tests/interop/package.json, into its node_modules)
 #   check     the static checks (scripts/check): doxygen, clang-tidy, cppcheck
@@ -19,7 +20,7 @@
 beacon_packages_demo=(cmake make g++ pkgconf libboost-dev nlohmann-json3-dev catch2)
 beacon_packages_redis=(redis-server libhiredis-dev python3 python3-redis libsqlite3-dev sqlite3 libpq-dev postgresql)
 beacon_packages_metrics=(prometheus-cpp-dev prometheus)
-beacon_packages_web=(curl chromium chromium-driver python3-selenium libcurl4-openssl-dev libssl-dev openssl)
+beacon_packages_web=(curl chromium chromium-driver python3-selenium libcurl4-openssl-dev libssl-dev openssl python3-aiosmtpd)
 beacon_packages_test=(
   clang libclang-rt-14-dev valgrind                # sanitizer builds, fuzzers, memcheck
   lld                                              # the faster linker of beacon's own programs

@@ -126,7 +126,7 @@ TEST_CASE("a failing endpoint is retried with backoff until it answers 2xx", "[w
     CHECK(got[2].at("at").get<double>() - got[1].at("at").get<double>() >= 0.029);
     const auto s = c->stats();
     CHECK(s.attempts == 3);
-    CHECK(s.http_errors == 2);
+    CHECK(s.rejected == 2);
     CHECK(s.delivered == 1);
     CHECK(s.given_up == 0);
     CHECK(failures.all().empty());
@@ -144,7 +144,7 @@ TEST_CASE("an endpoint failing every attempt is given up after the last one, and
     REQUIRE(sender.wait_idle(10s));
     CHECK(server.log("/fail/99/b").size() == 3);
     CHECK(c->stats().given_up == 1);
-    CHECK(c->stats().http_errors == 3);
+    CHECK(c->stats().rejected == 3);
     CHECK_THAT(failures.all(), Catch::Contains("beacon.outbound: outbound: http://127.0.0.1:" + std::to_string(server.port()) +
                                                "/fail/99/b failed: [beacon.transport_error] event " + e.id.to_string() +
                                                " given up after 3 attempt(s); the last: HTTP 500"));
@@ -224,7 +224,7 @@ TEST_CASE("a redirect is not followed (not even to a private address)", "[webhoo
     auto c = sender.add(endpoint);
     c->consume(record("x"));
     REQUIRE(sender.wait_idle(10s));
-    CHECK(c->stats().http_errors == 1);
+    CHECK(c->stats().rejected == 1);
     CHECK(c->stats().given_up == 1);
     CHECK_THAT(failures.all(), Catch::Contains("the last: HTTP 302 (redirects are not followed)"));
 }
@@ -264,7 +264,7 @@ TEST_CASE("bad endpoint URLs are config errors naming the key, never quoting cre
     beacon::outbound::sender sender;
     const auto secret = beacon::outbound::signing_secret::generate();
     CHECK_THROWS_WITH(sender.add(beacon::outbound::webhook("ftp://example.org/x", secret)),
-                      "[beacon.config_error] /url: unknown scheme \"ftp\" (a webhook URL is http or https)");
+                      "[beacon.config_error] /url: unknown scheme \"ftp\" (the URL is http or https)");
     CHECK_THROWS_AS(sender.add(beacon::outbound::webhook("not a url", secret)), beacon::config_error);
     try {
         sender.add(beacon::outbound::webhook("http://user:s3cr3t@[oops/x?token=t0k3n", secret));

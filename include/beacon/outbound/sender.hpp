@@ -1,11 +1,12 @@
 #pragma once
 /// \file
-/// Webhook delivery (Standard Webhooks): a webhook::sender POSTs the events a hub passes to its
-/// endpoints' consumers, each signed (`webhook-id` = the event's id, `webhook-timestamp`,
-/// `webhook-signature`), on worker threads behind a bounded queue; failed attempts are retried with
-/// capped exponential backoff and jitter, 429 and 503 wait as Retry-After says, 410 Gone disables
-/// the endpoint. Requests never reach loopback, private or link-local addresses unless the endpoint
-/// allows them. Every attempt is counted; what is given up is reported (part::outbound).
+/// Events to the outside world: an outbound::sender delivers the events a hub passes to its
+/// endpoints' consumers, on worker threads behind a bounded queue: to a webhook, POSTed and signed
+/// per Standard Webhooks (`webhook-id` = the event's id); to a mail endpoint, as an e-mail over
+/// SMTP. Failed attempts are retried with capped exponential backoff and jitter, 429 and 503 wait
+/// as Retry-After says, 410 Gone disables a webhook. Nothing reaches loopback, private or
+/// link-local addresses unless the endpoint allows it. Every attempt is counted; what is given up
+/// is reported (part::outbound).
 
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
@@ -13,7 +14,9 @@
 #include <beacon/hub.hpp>
 #include <beacon/outbound/detail/endpoint_guard.hpp>
 #include <beacon/outbound/detail/request.hpp>
+#include <beacon/outbound/mail.hpp>
 #include <beacon/outbound/signature.hpp>
+#include <beacon/outbound/webhook.hpp>
 #include <beacon/wire_format.hpp>
 
 #include <algorithm>
@@ -29,42 +32,20 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace beacon::outbound {
-
-/// When a failed attempt is made again: waits that double from `first_delay` up to `max_delay`,
-/// each shortened by a random fraction of at most `jitter`.
-struct retry_policy {
-    std::size_t max_attempts = 8;                                 ///< Attempts of one event, the first included (at least 1).
-    std::chrono::milliseconds first_delay{std::chrono::seconds(5)};  ///< The wait before the second attempt.
-    std::chrono::milliseconds max_delay{std::chrono::hours(1)};   ///< The longest wait, Retry-After's included.
-    double jitter = 0.25;                                         ///< At most this fraction of a wait is taken off at random (0 to 1).
-};
-
-/// A webhook endpoint: where to POST, the secret to sign with, the body's format and the limits.
-struct webhook {
-    /// The endpoint at `address` whose receiver verifies with `key`.
-    webhook(std::string address, signing_secret key) : url(std::move(address)), secret(std::move(key)) {}
-
-    std::string url;                        ///< http:// or https://; credentials in it are sent, never shown.
-    signing_secret secret;                  ///< The endpoint's Standard Webhooks secret.
-    wire_format format = wire_format::envelope();  ///< The body: beacon's envelope, or wire_format::cloudevents().
-    std::chrono::milliseconds timeout{10000};  ///< The longest an attempt takes, connecting included.
-    std::string ca_file;                    ///< For https: a PEM file of the CAs to trust ("": the system's).
-    bool allow_private = false;             ///< Whether requests may reach loopback, private and link-local addresses.
-    retry_policy retry;                     ///< When failed attempts are made again.
-};
 
 /// What happened to an endpoint's events and attempts so far.
 struct endpoint_stats {
     std::uint64_t queued = 0;           ///< Events accepted for delivery.
     std::uint64_t refused = 0;          ///< Events refused: the queue full, the endpoint disabled, the sender stopped, or not encodable.
-    std::uint64_t delivered = 0;        ///< Events an attempt delivered (a 2xx answer).
+    std::uint64_t delivered = 0;        ///< Events an attempt delivered (HTTP 2xx; the SMTP server took the message).
     std::uint64_t given_up = 0;         ///< Events dropped after their last attempt failed.
     std::uint64_t discarded = 0;        ///< Events dropped unattempted: the endpoint disabled, or the sender stopped.
     std::uint64_t attempts = 0;         ///< Attempts, each counted once under its outcome below.
-    std::uint64_t http_errors = 0;      ///< Attempts answered with a status other than 2xx, 410, 429 and 503.
+    std::uint64_t rejected = 0;         ///< Attempts answered with a failure: HTTP other than 2xx, 410, 429, 503; SMTP 4xx, 5xx, AUTH.
     std::uint64_t throttled = 0;        ///< Attempts answered 429 or 503.
     std::uint64_t timed_out = 0;        ///< Attempts that took longer than the endpoint's timeout.
     std::uint64_t network_errors = 0;   ///< Attempts that failed to connect, were reset or failed TLS.
@@ -87,16 +68,20 @@ namespace detail {
 struct sender_core;
 
 struct endpoint_state {
-    endpoint_state(outbound::webhook e, checked_url w) : config(std::move(e)), where(std::move(w)) {}
-    outbound::webhook config;
+    template <class Config>
+    endpoint_state(Config c, checked_url w)
+        : config(std::move(c)), where(std::move(w)), retry(std::get<Config>(config).retry) {}
+    std::variant<outbound::webhook, outbound::mail> config;
     checked_url where;
+    retry_policy retry;
     endpoint_stats stats;  // under the sender's mutex
 };
 
 struct delivery {
     std::shared_ptr<endpoint_state> to;
     std::string id;
-    std::string body;
+    std::string body;             // a webhook's body, or the whole e-mail message
+    std::vector<std::string> to_addresses;  // a mail's recipients
     std::size_t attempts = 0;
 };
 
@@ -152,7 +137,11 @@ struct sender_core {
         d.to = to;
         d.id = e.id.is_nil() ? event_id::make().to_string() : e.id.to_string();
         try {
-            to->config.format.encode(e, d.body);
+            if (const auto* hook = std::get_if<webhook>(&to->config)) {
+                hook->format.encode(e, d.body);
+            } else {
+                compose(std::get<mail>(to->config), e, d);
+            }
         } catch (const error& bad) {
             const std::lock_guard lock(mutex);
             ++to->stats.refused;
@@ -183,6 +172,31 @@ struct sender_core {
         }
     }
 
+    // The e-mail of `e`: its recipients (the configured ones, then the event's), its message.
+    static void compose(const mail& m, const event& e, delivery& d) {
+        d.to_addresses = m.to;
+        if (!m.to_data.empty() && e.data.is_object()) {
+            const auto it = e.data.find(m.to_data);
+            if (it != e.data.end()) {
+                const auto add = [&](const nlohmann::json& v) {
+                    if (!v.is_string()) throw encode_error("/data/" + m.to_data, "a recipient is a string, not " + std::string(v.type_name()));
+                    const auto& address = v.get_ref<const std::string&>();
+                    if (const auto why = bad_address(address); !why.empty()) {
+                        throw encode_error("/data/" + m.to_data, why + ": \"" + ::beacon::detail::excerpt(address, 40) + "\"");
+                    }
+                    d.to_addresses.push_back(address);
+                };
+                if (it->is_array()) {
+                    for (const auto& v : *it) add(v);
+                } else {
+                    add(*it);
+                }
+            }
+        }
+        if (d.to_addresses.empty()) throw encode_error("/data/" + m.to_data, "an e-mail without a recipient");
+        d.body = mail_message(m.from, d.to_addresses, m.subject.render(e), m.body.render(e), d.id);
+    }
+
     // The wait before attempt number `attempts` + 1 (under the mutex: uses `random`).
     std::chrono::milliseconds backoff(const retry_policy& p, std::size_t attempts) {
         auto wait = p.first_delay;
@@ -194,7 +208,7 @@ struct sender_core {
     }
 
     void work() {
-        detail::http_client client(stopping);
+        curl_client client(stopping);
         std::unique_lock lock(mutex);
         for (;;) {
             if (stopped) return;
@@ -207,7 +221,7 @@ struct sender_core {
                 wake.wait_until(lock, due);
                 continue;
             }
-            detail::delivery d = std::move(queue.begin()->second);
+            delivery d = std::move(queue.begin()->second);
             queue.erase(queue.begin());
             if (d.to->stats.disabled) {
                 ++d.to->stats.discarded;
@@ -224,10 +238,24 @@ struct sender_core {
         }
     }
 
-    detail::attempt_result attempt(detail::http_client& client, detail::delivery& d) {
-        const auto& config = d.to->config;
+    attempt_result attempt(curl_client& client, delivery& d) {
+        if (const auto* m = std::get_if<mail>(&d.to->config)) {
+            mail_request r;
+            r.url = &m->url;
+            r.ca_file = &m->ca_file;
+            r.username = &m->username;
+            r.password = &m->password;
+            r.from = &m->from;
+            r.to = &d.to_addresses;
+            r.message = &d.body;
+            r.timeout = m->timeout;
+            r.require_tls = m->require_tls;
+            r.allow_private = m->allow_private;
+            return client.send_mail(r);
+        }
+        const auto& config = std::get<webhook>(d.to->config);
         const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-        detail::request r;
+        request r;
         r.url = &d.to->where.url;
         r.shown = &d.to->where.shown;
         r.ca_file = &config.ca_file;
@@ -242,16 +270,15 @@ struct sender_core {
     }
 
     // Counts the attempt and decides what becomes of the delivery (under the mutex).
-    void settle(detail::delivery d, const detail::attempt_result& result, std::unique_lock<std::mutex>& lock) {
+    void settle(delivery d, const attempt_result& result, std::unique_lock<std::mutex>& lock) {
         auto& to = *d.to;
         auto& s = to.stats;
         ++s.attempts;
         ++d.attempts;
-        using detail::outcome;
         switch (result.outcome) {
             case outcome::delivered: ++s.delivered; return;
             case outcome::gone: break;
-            case outcome::http_error: ++s.http_errors; break;
+            case outcome::rejected: ++s.rejected; break;
             case outcome::throttled: ++s.throttled; break;
             case outcome::timed_out: ++s.timed_out; break;
             case outcome::network_error: ++s.network_errors; break;
@@ -277,7 +304,7 @@ struct sender_core {
             lock.lock();
             return;
         }
-        const auto& policy = to.config.retry;
+        const auto& policy = to.retry;
         if (d.attempts >= std::max<std::size_t>(policy.max_attempts, 1) || stopped) {
             ++s.given_up;
             const auto shared = d.to;
@@ -318,19 +345,25 @@ public:
     sender& operator=(const sender&) = delete;
     ~sender() { stop(); }
 
-    /// Adds `e`; returns its consumer, to register with a hub. Throws config_error (key "/url")
-    /// for a URL that is not http or https, or that names an address the endpoint does not allow.
+    /// Adds the webhook `e`; returns its consumer, to register with a hub. Throws config_error
+    /// (key "/url") for a URL that is not http or https, or that names an address the endpoint does
+    /// not allow, and for a timeout that is not positive.
     std::shared_ptr<endpoint_consumer> add(webhook e) {
-        auto where = detail::check_url(e.url, "", "/url");
-        if (!e.allow_private) {
-            if (const auto why = detail::forbidden_literal(where.host); !why.empty()) {
-                throw config_error("", "/url", where.shown + ": the host is " + std::string(why) +
-                                                   " (endpoint option allow_private permits it)");
-            }
+        auto where = checked(e.url, "http", "https", e.allow_private, e.timeout);
+        return consumer_of(std::make_shared<detail::endpoint_state>(std::move(e), std::move(where)));
+    }
+
+    /// Adds the mail endpoint `m`; returns its consumer, to register with a hub. Throws
+    /// config_error as add(webhook) does (smtp or smtps), and for a bad address in "/from" or
+    /// "/to/<n>", or no recipients at all ("/to").
+    std::shared_ptr<endpoint_consumer> add(mail m) {
+        auto where = checked(m.url, "smtp", "smtps", m.allow_private, m.timeout);
+        if (const auto why = detail::bad_address(m.from); !why.empty()) throw config_error("", "/from", why);
+        for (std::size_t i = 0; i < m.to.size(); ++i) {
+            if (const auto why = detail::bad_address(m.to[i]); !why.empty()) throw config_error("", "/to/" + std::to_string(i), why);
         }
-        if (e.timeout.count() <= 0) throw config_error("", "/timeout", "an endpoint's timeout must be positive");
-        auto state = std::make_shared<detail::endpoint_state>(std::move(e), std::move(where));
-        return std::shared_ptr<endpoint_consumer>(new endpoint_consumer(core_, std::move(state)));
+        if (m.to.empty() && m.to_data.empty()) throw config_error("", "/to", "a mail endpoint needs recipients (to, or to_data)");
+        return consumer_of(std::make_shared<detail::endpoint_state>(std::move(m), std::move(where)));
     }
 
     /// Waits until no event is queued or under way, or `limit` passed; returns whether it is idle.
@@ -365,6 +398,22 @@ public:
     }
 
 private:
+    static detail::checked_url checked(const std::string& url, std::string_view plain, std::string_view secure, bool allow_private,
+                                       std::chrono::milliseconds timeout) {
+        auto where = detail::check_url(url, "", "/url", plain, secure);
+        if (!allow_private) {
+            if (const auto why = detail::forbidden_literal(where.host); !why.empty()) {
+                throw config_error("", "/url", where.shown + ": the host is " + std::string(why) + " (endpoint option allow_private permits it)");
+            }
+        }
+        if (timeout.count() <= 0) throw config_error("", "/timeout", "an endpoint's timeout must be positive");
+        return where;
+    }
+
+    std::shared_ptr<endpoint_consumer> consumer_of(std::shared_ptr<detail::endpoint_state> state) {
+        return std::shared_ptr<endpoint_consumer>(new endpoint_consumer(core_, std::move(state)));
+    }
+
     std::shared_ptr<detail::sender_core> core_;
     std::vector<std::thread> workers_;
 };

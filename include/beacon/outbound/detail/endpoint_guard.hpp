@@ -26,7 +26,7 @@ struct checked_url {
     std::string url;
     std::string shown;
     std::string host;
-    bool https = false;
+    bool secure = false;
 };
 
 struct curl_url_deleter {
@@ -42,12 +42,14 @@ inline std::string url_part(CURLU* u, CURLUPart which) {
     return out;
 }
 
-/// Parses `url`; throws config_error at `key` (of `alias`) for anything but an http or https URL
-/// with a host. The message never quotes the credentials, query or fragment.
-inline checked_url check_url(const std::string& url, const std::string& alias, const std::string& key) {
+/// Parses `url`; throws config_error at `key` (of `alias`) for anything but a URL with a host whose
+/// scheme is `plain` or `secure` (http and https, smtp and smtps). The message never quotes the
+/// credentials, query or fragment.
+inline checked_url check_url(const std::string& url, const std::string& alias, const std::string& key,
+                             std::string_view plain = "http", std::string_view secure = "https") {
     const std::unique_ptr<CURLU, curl_url_deleter> u(curl_url());
     if (!u) throw config_error(alias, key, "cannot parse a URL: out of memory");
-    if (url.size() > 2048) throw config_error(alias, key, "a webhook URL is at most 2048 bytes, this one has " + std::to_string(url.size()));
+    if (url.size() > 2048) throw config_error(alias, key, "a URL is at most 2048 bytes, this one has " + std::to_string(url.size()));
     if (const auto rc = curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0); rc != CURLUE_OK) {
         // The text is not a URL: quote at most its scheme, never what could be a credential.
         const auto colon = url.find(':');
@@ -57,12 +59,13 @@ inline checked_url check_url(const std::string& url, const std::string& alias, c
     }
     checked_url out;
     const std::string scheme = url_part(u.get(), CURLUPART_SCHEME);
-    if (scheme != "http" && scheme != "https") {
-        throw config_error(alias, key, "unknown scheme \"" + ::beacon::detail::excerpt(scheme, 16) + "\" (a webhook URL is http or https)");
+    if (scheme != plain && scheme != secure) {
+        throw config_error(alias, key, "unknown scheme \"" + ::beacon::detail::excerpt(scheme, 16) + "\" (the URL is " +
+                                           std::string(plain) + " or " + std::string(secure) + ")");
     }
     out.host = url_part(u.get(), CURLUPART_HOST);
-    if (out.host.empty()) throw config_error(alias, key, "a webhook URL needs a host");
-    out.https = scheme == "https";
+    if (out.host.empty()) throw config_error(alias, key, "the URL needs a host");
+    out.secure = scheme == secure;
     out.url = url;
     const std::string port = url_part(u.get(), CURLUPART_PORT);
     out.shown = scheme + "://" + out.host + (port.empty() ? "" : ":" + port) + url_part(u.get(), CURLUPART_PATH);
