@@ -138,16 +138,20 @@ public:
         : error("config_error", (key.empty() ? std::string("/") : key) +
                                     (alias.empty() ? std::string() : " (alias \"" + alias + "\")") + ": " + details),
           alias_(std::move(alias)),
-          key_(std::move(key)) {}
+          key_(std::move(key)),
+          details_(details) {}
 
     /// The alias of the listener (or name of the hub) being configured; may be empty.
     const std::string& alias() const noexcept { return alias_; }
     /// The JSON pointer of the offending value ("" for the document itself).
     const std::string& key() const noexcept { return key_; }
+    /// What was wrong, without the key and alias (to report it under another key).
+    const std::string& details() const noexcept { return details_; }
 
 private:
     std::string alias_;
     std::string key_;
+    std::string details_;
 };
 
 /// A plugin host misuse: a plugin name loaded twice, unloading one that is not loaded, a bad

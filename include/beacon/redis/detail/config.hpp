@@ -5,6 +5,7 @@
 
 #include <beacon/event.hpp>
 #include <beacon/listener.hpp>
+#include <beacon/listener_options.hpp>
 #include <beacon/outbox.hpp>
 #include <beacon/unit_of_work.hpp>
 #include <beacon/wire_format.hpp>
@@ -12,12 +13,10 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <charconv>
 #include <cstddef>
 #include <iterator>
 #include <memory>
 #include <string>
-#include <system_error>
 #include <vector>
 
 namespace beacon::redis::detail {
@@ -29,43 +28,9 @@ inline bool loader_setting(const std::string& key) {
            key == "outbox";
 }
 
-/// A configured count: a number, or a string of digits as in an ini file, at least `min`.
-inline std::size_t config_count(const listener_context& c, const std::string& key, const nlohmann::json& value,
-                                std::size_t min, const char* what) {
-    const bool natural = value.is_number_unsigned() || (value.is_number_integer() && value.get<long long>() >= 0);
-    const std::string text = value.is_string() ? value.get<std::string>() : natural ? value.dump() : "";
-    std::size_t n = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || n < min) {
-        c.fail(key, std::string("expected ") + what + ", got " +
-                        (value.is_string() ? "\"" + beacon::detail::excerpt(text, 32) + "\"" : value.dump().substr(0, 32)));
-    }
-    return n;
-}
-
-/// A configured non-empty string.
-inline std::string config_string(const listener_context& c, const std::string& key, const nlohmann::json& value) {
-    if (!value.is_string() || value.get_ref<const std::string&>().empty()) {
-        c.fail(key, std::string("expected a non-empty string, got ") + (value.is_string() ? "\"\"" : value.type_name()));
-    }
-    return value.get<std::string>();
-}
-
-/// A configured wire format by name: "envelope", "kinto", "cloudevents", or one of the host's `formats`.
-inline wire_format config_format(const listener_context& c, const std::string& key, const nlohmann::json& value,
-                                 const std::vector<wire_format>& formats) {
-    const std::string name = config_string(c, key, value);
-    if (name == "envelope") return wire_format::envelope();
-    if (name == "kinto") return wire_format::kinto();
-    if (name == "cloudevents") return wire_format::cloudevents();
-    const auto it = std::find_if(formats.begin(), formats.end(), [&](const wire_format& f) { return f.name() == name; });
-    if (it == formats.end()) {
-        std::string known = "envelope, kinto, cloudevents";
-        for (const auto& f : formats) known += ", " + f.name();
-        c.fail(key, "unknown wire format \"" + beacon::detail::excerpt(name, 64) + "\" (known: " + known + ")");
-    }
-    return *it;
-}
+using ::beacon::config_count;
+using ::beacon::config_format;
+using ::beacon::config_string;
 
 /// The listener a configured forwarder becomes. With the option `outbox` (the name of an outbox
 /// the host registered, listener_types::add_outbox), each event the loader passes it is written

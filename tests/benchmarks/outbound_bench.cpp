@@ -1,0 +1,242 @@
+// P15, webhooks: events per second beacon::outbound::sender delivers to 100 local webhook
+// endpoints (4 workers, each endpoint a consumer, events round-robin over them, until wait_idle),
+// next to its peer, a bare loop of the same requests with the same HTTP library: 4 threads, each
+// with its own reused libcurl easy handle, POSTing the same body (beacon's envelope of the same
+// stamped 297-byte event) with the same headers, signed per request with outbound::sign (the peer
+// pays the HMAC too), to the same endpoints round-robin. Target: beacon >= 0.8x the bare loop.
+// The endpoints: one Boost.Beast HTTP/1.1 server in this process, on one io_context run by one
+// thread, listening on 100 loopback ports the OS picks; keep-alive; every POST is read whole and
+// answered 204 No Content. Counters: the server's requests and new connections per iteration
+// (how often a worker's connection cache missed). Arg: events (requests) per iteration.
+#include "alloc_count.hpp"
+
+#include <beacon/outbound/sender.hpp>
+#include <beacon/wire_format.hpp>
+
+#include <benchmark/benchmark.h>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <curl/curl.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+namespace outbound = beacon::outbound;
+
+constexpr std::size_t endpoint_count = 100;
+constexpr std::size_t threads = 4;  // the sender's default workers, and the bare loop's threads
+
+beacon::event sample() {
+    beacon::event e("blog-api", {{"bucket_id", "blog"}, {"collection_id", "articles"}, {"id", "a1"}});
+    e.action = beacon::action::create;
+    e.resource_name = "record";
+    e.uri = "/buckets/blog/collections/articles/records/a1";
+    e.user_id = "basicauth:alice";
+    e.impacted_records.push_back({std::nullopt, nlohmann::json{{"id", "a1"}, {"title", "Hello"}}});
+    e.stamp();
+    return e;
+}
+
+// The endpoints: 100 listeners on one io_context, one thread; counts requests and connections.
+class endpoints {
+public:
+    static endpoints& instance() {
+        static endpoints server;
+        return server;
+    }
+    std::vector<std::string> urls() const {
+        std::vector<std::string> out;
+        for (const auto& a : acceptors_) out.push_back("http://127.0.0.1:" + std::to_string(a.local_endpoint().port()) + "/hook");
+        return out;
+    }
+    std::atomic<std::uint64_t> requests{0}, connections{0};
+
+private:
+    struct session : std::enable_shared_from_this<session> {
+        session(tcp::socket s, endpoints& o) : socket(std::move(s)), owner(o) {}
+        tcp::socket socket;
+        endpoints& owner;
+        boost::beast::flat_buffer buffer;
+        std::optional<http::request_parser<http::string_body>> parser;
+        http::response<http::empty_body> answer;
+
+        void read() {
+            parser.emplace();
+            http::async_read(socket, buffer, *parser, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                if (!ec) self->respond();
+            });
+        }
+        void respond() {
+            const auto& request = parser->get();
+            const bool post = request.method() == http::verb::post;
+            if (post) owner.requests.fetch_add(1, std::memory_order_relaxed);
+            answer = {};
+            answer.version(11);
+            answer.result(post ? http::status::no_content : http::status::method_not_allowed);
+            answer.keep_alive(request.keep_alive());
+            answer.prepare_payload();
+            http::async_write(socket, answer, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                if (!ec && self->answer.keep_alive()) self->read();
+            });
+        }
+    };
+
+    endpoints() {
+        acceptors_.reserve(endpoint_count);
+        for (std::size_t i = 0; i < endpoint_count; ++i) {
+            accept(acceptors_.emplace_back(io_, tcp::endpoint(asio::ip::address_v4::loopback(), 0)));
+        }
+        thread_ = std::thread([this] { io_.run(); });
+    }
+    ~endpoints() {
+        io_.stop();
+        thread_.join();
+    }
+    void accept(tcp::acceptor& a) {
+        a.async_accept([this, &a](boost::system::error_code ec, tcp::socket s) {
+            if (ec) return;
+            connections.fetch_add(1, std::memory_order_relaxed);
+            s.set_option(tcp::no_delay(true));
+            std::make_shared<session>(std::move(s), *this)->read();
+            accept(a);
+        });
+    }
+
+    asio::io_context io_{1};
+    std::vector<tcp::acceptor> acceptors_;
+    std::thread thread_;
+};
+
+// The server's counts before a benchmark; reports them per iteration and checks every request came.
+struct server_check {
+    endpoints& server = endpoints::instance();
+    std::uint64_t requests = server.requests.load(), connections = server.connections.load();
+
+    void finish(benchmark::State& state, std::uint64_t sent, std::uint64_t delivered) const {
+        const auto got = server.requests.load() - requests;
+        const auto iterations = static_cast<double>(state.iterations());
+        state.counters["requests_per_iter"] = static_cast<double>(got) / iterations;
+        state.counters["connections_per_iter"] = static_cast<double>(server.connections.load() - connections) / iterations;
+        state.SetItemsProcessed(static_cast<std::int64_t>(delivered));
+        if (delivered != sent || got != sent) {
+            state.SkipWithError(("sent " + std::to_string(sent) + ", delivered " + std::to_string(delivered) + ", server got " +
+                                 std::to_string(got)).c_str());
+        }
+    }
+};
+
+void beacon_sender(benchmark::State& state) {
+    const auto n = static_cast<std::size_t>(state.range(0));
+    const auto e = sample();
+    const server_check check;
+    outbound::sender_options options;
+    options.workers = threads;
+    outbound::sender sender(options);
+    std::vector<std::shared_ptr<outbound::endpoint_consumer>> consumers;
+    for (const auto& url : check.server.urls()) {
+        outbound::webhook hook(url, outbound::signing_secret::generate());
+        hook.allow_private = true;  // loopback
+        consumers.push_back(sender.add(std::move(hook)));
+    }
+    std::uint64_t sent = 0;
+    for (auto _ : state) {
+        for (std::size_t i = 0; i < n; ++i) consumers[i % endpoint_count]->consume(e);
+        sent += n;
+        if (!sender.wait_idle(std::chrono::seconds(60))) {
+            state.SkipWithError("the sender was not idle after 60 s");
+            return;
+        }
+    }
+    std::uint64_t delivered = 0;
+    for (const auto& c : consumers) delivered += c->stats().delivered;
+    check.finish(state, sent, delivered);
+}
+BENCHMARK(beacon_sender)->Name("P15/beacon")->Arg(1000)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+std::size_t discard(char*, std::size_t size, std::size_t count, void*) { return size * count; }
+
+struct easy_deleter {
+    void operator()(CURL* h) const noexcept { curl_easy_cleanup(h); }
+};
+
+// The peer: per thread one easy handle, kept from iteration to iteration (its connections too).
+// `max_connects`: 0 leaves libcurl's connection cache at its default (as beacon's workers do);
+// 100 keeps one connection per endpoint alive (informative: what such a cache would give).
+void bare_libcurl(benchmark::State& state, long max_connects) {
+    static const bool curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+    if (!curl_ready) {
+        state.SkipWithError("curl_global_init failed");
+        return;
+    }
+    const auto n = static_cast<std::size_t>(state.range(0));
+    const auto e = sample();
+    const std::string body = beacon::wire_format::envelope().encode(e);
+    const std::string id = e.id.to_string();
+    const server_check check;
+    const auto urls = check.server.urls();
+    std::vector<outbound::signing_secret> secrets;
+    for (std::size_t i = 0; i < endpoint_count; ++i) secrets.push_back(outbound::signing_secret::generate());
+    std::vector<std::unique_ptr<CURL, easy_deleter>> handles;
+    for (std::size_t t = 0; t < threads; ++t) {
+        CURL* h = handles.emplace_back(curl_easy_init()).get();
+        curl_easy_setopt(h, CURLOPT_PROXY, "");
+        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &discard);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+        if (max_connects > 0) curl_easy_setopt(h, CURLOPT_MAXCONNECTS, max_connects);
+    }
+    std::atomic<std::uint64_t> delivered{0};
+    const auto post = [&](std::size_t t) {
+        CURL* h = handles[t].get();
+        std::uint64_t ok = 0;
+        for (std::size_t i = t; i < n; i += threads) {
+            const std::size_t to = i % endpoint_count;
+            const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+            curl_slist* headers = nullptr;
+            for (const std::string& line : {std::string("content-type: application/json"), "webhook-id: " + id,
+                                             "webhook-timestamp: " + std::to_string(now),
+                                             "webhook-signature: " + outbound::sign(secrets[to], id, now, body),
+                                             std::string("user-agent: beacon-webhook"), std::string("expect:")}) {
+                headers = curl_slist_append(headers, line.c_str());
+            }
+            curl_easy_setopt(h, CURLOPT_URL, urls[to].c_str());
+            curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+            long status = 0;
+            if (curl_easy_perform(h) == CURLE_OK && curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
+                status >= 200 && status < 300) {
+                ++ok;
+            }
+            curl_slist_free_all(headers);
+        }
+        delivered += ok;
+    };
+    std::uint64_t sent = 0;
+    for (auto _ : state) {
+        std::vector<std::thread> pool;
+        for (std::size_t t = 0; t < threads; ++t) pool.emplace_back(post, t);
+        for (auto& t : pool) t.join();
+        sent += n;
+    }
+    check.finish(state, sent, delivered.load());
+}
+BENCHMARK_CAPTURE(bare_libcurl, default_cache, 0L)->Name("P15/bare_libcurl")->Arg(1000)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(bare_libcurl, cache_100, static_cast<long>(endpoint_count))
+    ->Name("P15/bare_libcurl_maxconnects100")->Arg(1000)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
