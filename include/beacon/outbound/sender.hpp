@@ -25,6 +25,8 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -83,6 +85,7 @@ struct delivery {
     std::string body;             // a webhook's body, or the whole e-mail message
     std::vector<std::string> to_addresses;  // a mail's recipients
     std::size_t attempts = 0;
+    std::shared_ptr<std::promise<void>> done;  // deliver()'s: told the end instead of the failure sink
 };
 
 }  // namespace detail
@@ -91,8 +94,16 @@ struct delivery {
 /// delivery (never thrown back at the sending thread: what cannot be queued is reported).
 class endpoint_consumer : public consumer {
 public:
-    /// Queues `e` for delivery.
+    /// Queues `e` for delivery; what becomes of it is counted, and a failure reported.
     void consume(const event& e) override;
+    /// Delivers `e` and returns once it is delivered; throws transport_error (reporting nothing)
+    /// when it is refused, given up, discarded or the sender stops. For a durable path: a Redis
+    /// stream consumer's receiver or an outbox relay's publisher that calls it acknowledges the
+    /// event only once it is delivered, so a host killed mid-retry delivers it after its restart.
+    void deliver(const event& e);
+    /// Delivers `events` side by side and returns once every one is delivered; throws the first
+    /// failure (as deliver(event)) once every one has ended.
+    void deliver(const std::vector<event>& events);
     /// The endpoint's counters.
     endpoint_stats stats() const;
     /// The endpoint's URL as messages show it (no credentials, query or fragment).
@@ -132,10 +143,13 @@ struct sender_core {
         report(f, options.on_failure);
     }
 
-    void enqueue(const std::shared_ptr<endpoint_state>& to, const event& e) {
+    // Queues `e` for `to`; returns "" or why it was refused (counted; reported unless `done`).
+    std::string enqueue(const std::shared_ptr<endpoint_state>& to, const event& e, std::shared_ptr<std::promise<void>> done = {}) {
         delivery d;
         d.to = to;
         d.id = e.id.is_nil() ? event_id::make().to_string() : e.id.to_string();
+        d.done = std::move(done);
+        std::string refused;
         try {
             if (const auto* hook = std::get_if<webhook>(&to->config)) {
                 hook->format.encode(e, d.body);
@@ -143,15 +157,12 @@ struct sender_core {
                 compose(std::get<mail>(to->config), e, d);
             }
         } catch (const error& bad) {
-            const std::lock_guard lock(mutex);
-            ++to->stats.refused;
-            fail(*to, "event " + d.id + " refused: " + bad.what());
-            return;
+            refused = bad.what();
         }
-        std::string refused;
         {
             const std::lock_guard lock(mutex);
-            if (stopped) {
+            if (!refused.empty()) {
+            } else if (stopped) {
                 refused = "the sender is stopped";
             } else if (to->stats.disabled) {
                 refused = "the endpoint is disabled (it answered 410 Gone)";
@@ -167,8 +178,19 @@ struct sender_core {
         }
         if (refused.empty()) {
             wake.notify_one();
+            return refused;
+        }
+        refused = "event " + d.id + " refused: " + refused;
+        if (!d.done) fail(*to, refused);
+        return refused;
+    }
+
+    // Ends `d` unsuccessfully: deliver() throws `message`, or the failure is reported.
+    void finish(const delivery& d, const std::string& message) const {
+        if (d.done) {
+            d.done->set_exception(std::make_exception_ptr(transport_error(message)));
         } else {
-            fail(*to, "event " + d.id + " refused: " + refused);
+            fail(*d.to, message);
         }
     }
 
@@ -225,6 +247,7 @@ struct sender_core {
             queue.erase(queue.begin());
             if (d.to->stats.disabled) {
                 ++d.to->stats.discarded;
+                if (d.done) d.done->set_exception(std::make_exception_ptr(transport_error("event " + d.id + " discarded: the endpoint is disabled")));
                 idle.notify_all();
                 continue;
             }
@@ -276,7 +299,10 @@ struct sender_core {
         ++s.attempts;
         ++d.attempts;
         switch (result.outcome) {
-            case outcome::delivered: ++s.delivered; return;
+            case outcome::delivered:
+                ++s.delivered;
+                if (d.done) d.done->set_value();
+                return;
             case outcome::gone: break;
             case outcome::rejected: ++s.rejected; break;
             case outcome::throttled: ++s.throttled; break;
@@ -287,29 +313,30 @@ struct sender_core {
         if (result.outcome == outcome::gone) {
             s.disabled = true;
             ++s.given_up;
-            std::size_t dropped = 0;
+            std::vector<delivery> dropped;
             for (auto it = queue.begin(); it != queue.end();) {
                 if (it->second.to.get() == &to) {
+                    dropped.push_back(std::move(it->second));
                     it = queue.erase(it);
-                    ++dropped;
                 } else {
                     ++it;
                 }
             }
-            s.discarded += dropped;
-            const auto shared = d.to;
+            s.discarded += dropped.size();
             lock.unlock();
-            fail(*shared, "event " + d.id + ": HTTP 410 Gone: the endpoint is disabled; " + std::to_string(dropped) +
-                              " queued event(s) discarded, later ones refused");
+            const std::string gone = "HTTP 410 Gone: the endpoint is disabled";
+            finish(d, "event " + d.id + ": " + gone + "; " + std::to_string(dropped.size()) + " queued event(s) discarded, later ones refused");
+            for (const auto& other : dropped) {
+                if (other.done) finish(other, "event " + other.id + " discarded: " + gone);
+            }
             lock.lock();
             return;
         }
         const auto& policy = to.retry;
         if (d.attempts >= std::max<std::size_t>(policy.max_attempts, 1) || stopped) {
             ++s.given_up;
-            const auto shared = d.to;
             lock.unlock();
-            fail(*shared, "event " + d.id + " given up after " + std::to_string(d.attempts) + " attempt(s); the last: " + result.what);
+            finish(d, "event " + d.id + " given up after " + std::to_string(d.attempts) + " attempt(s); the last: " + result.what);
             lock.lock();
             return;
         }
@@ -325,6 +352,27 @@ struct sender_core {
 }  // namespace detail
 
 inline void endpoint_consumer::consume(const event& e) { core_->enqueue(state_, e); }
+
+inline void endpoint_consumer::deliver(const event& e) { deliver(std::vector<event>{e}); }
+
+inline void endpoint_consumer::deliver(const std::vector<event>& events) {
+    std::vector<std::future<void>> ends;
+    std::exception_ptr first;
+    for (const auto& e : events) {
+        auto done = std::make_shared<std::promise<void>>();
+        ends.push_back(done->get_future());
+        const std::string refused = core_->enqueue(state_, e, done);
+        if (!refused.empty()) done->set_exception(std::make_exception_ptr(transport_error(refused)));
+    }
+    for (auto& end : ends) {
+        try {
+            end.get();
+        } catch (...) {
+            if (!first) first = std::current_exception();
+        }
+    }
+    if (first) std::rethrow_exception(first);
+}
 
 inline endpoint_stats endpoint_consumer::stats() const {
     const std::lock_guard lock(core_->mutex);
@@ -376,16 +424,21 @@ public:
     /// the events still queued (counted as discarded), joins the workers. Later events are refused.
     void stop() {
         std::map<detail::endpoint_state*, std::pair<std::shared_ptr<detail::endpoint_state>, std::size_t>> left;
+        std::vector<detail::delivery> waiting;  // deliver()'s, told rather than reported
         {
             const std::lock_guard lock(core_->mutex);
             if (core_->stopped) return;
             core_->stopped = true;
             core_->stopping = true;
             for (auto& [due, d] : core_->queue) {
+                ++d.to->stats.discarded;
+                if (d.done) {
+                    waiting.push_back(std::move(d));
+                    continue;
+                }
                 auto& entry = left[d.to.get()];
                 entry.first = d.to;
                 ++entry.second;
-                ++d.to->stats.discarded;
             }
             core_->queue.clear();
         }
@@ -395,6 +448,7 @@ public:
         for (const auto& [key, entry] : left) {
             core_->fail(*entry.first, "stopped with " + std::to_string(entry.second) + " event(s) not delivered");
         }
+        for (const auto& d : waiting) core_->finish(d, "event " + d.id + " not delivered: the sender stopped");
     }
 
 private:
