@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     beacon::registry reg;
-    beacon::outbound::sender sender;  // 4 workers; failures go to the process-wide sink
+    beacon::outbound::courier courier;  // 4 workers; failures go to the process-wide sink
 
     beacon::outbound::webhook hook(argv[1], beacon::outbound::signing_secret::parse(argv[2]));
     hook.allow_private = true;  // the receiver is on this machine: allowed on purpose
@@ -54,8 +54,8 @@ int main(int argc, char** argv) {
     mail.allow_private = true;
 
     beacon::hub changes("changes");
-    const auto to_webhook = sender.add(hook);
-    const auto to_mail = sender.add(mail);
+    const auto to_webhook = courier.add(hook);
+    const auto to_mail = courier.add(mail);
     changes.register_consumer(to_webhook);
     changes.register_consumer(to_mail);
     reg.core().signal("resource_changed").connect([&](const beacon::event& e) { changes.send(e); });
@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
     s.put("/articles/2", "Café ☕", "bob");
     s.put("/articles/1", "Hello, again", "alice");
 
-    sender.wait_idle(std::chrono::seconds(30));
+    courier.wait_idle(std::chrono::seconds(30));
     for (const auto& [name, c] : {std::pair{"webhook", to_webhook}, std::pair{"mail", to_mail}}) {
         const auto st = c->stats();
         std::cout << name << ": " << st.delivered << " delivered in " << st.attempts << " attempt(s), " << st.given_up

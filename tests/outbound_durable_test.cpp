@@ -2,7 +2,7 @@
 // receiver, so that the stream entry is acknowledged only once the webhook has it. A worker killed
 // (SIGKILL) while its delivery waits between retries leaves the entry pending; the worker
 // restarted under its name delivers it: nothing lost, every attempt carrying the event's id.
-#include <beacon/outbound/sender.hpp>
+#include <beacon/outbound/courier.hpp>
 
 #include <beacon/redis/stream_consumer.hpp>
 #include <beacon/redis/stream_forwarder.hpp>
@@ -41,13 +41,13 @@ pid_t start_worker(const beacon_test::redis_server& redis, const std::string& ur
     const pid_t child = ::fork();
     if (child != 0) return child;
     try {
-        beacon::outbound::sender sender;
+        beacon::outbound::courier courier;
         beacon::outbound::webhook hook(url, beacon::outbound::signing_secret::generate());
         hook.allow_private = true;
         hook.retry.first_delay = 300ms;
         hook.retry.max_delay = 300ms;
         hook.retry.max_attempts = 10;
-        auto endpoint = sender.add(hook);
+        auto endpoint = courier.add(hook);
         beacon::signal local("core", "resource_changed");
         local.connect([&](const beacon::event& e) { endpoint->deliver(e); });
         beacon::redis::stream_consumer(local, stream_of(redis)).run();
@@ -95,15 +95,15 @@ TEST_CASE("a worker killed mid-retry delivers the webhook after its restart (Red
 TEST_CASE("deliver returns once delivered, and throws what ended a delivery that was not", "[outbound][durable]") {
     beacon_test::webhook_endpoint server;
     std::vector<std::string> reported;
-    beacon::outbound::sender_options options;
+    beacon::outbound::courier_options options;
     options.on_failure = [&](const beacon::failure& f) { reported.push_back(f.describe()); };
-    beacon::outbound::sender sender(options);
+    beacon::outbound::courier courier(options);
     const auto hook = [&](const std::string& path, std::size_t attempts) {
         beacon::outbound::webhook h(server.url(path), beacon::outbound::signing_secret::generate());
         h.allow_private = true;
         h.retry.first_delay = 20ms;
         h.retry.max_attempts = attempts;
-        return sender.add(h);
+        return courier.add(h);
     };
     beacon::event e("blog-api");
     e.stamp();

@@ -22,9 +22,9 @@ const std::string secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 struct fixture {
     beacon::registry reg;
     beacon::signal& changed = reg.core().signal("resource_changed");
-    beacon::outbound::sender sender;
+    beacon::outbound::courier courier;
     beacon::listener_types types;
-    fixture() { beacon::outbound::add_listener_types(types, sender); }
+    fixture() { beacon::outbound::add_listener_types(types, courier); }
 
     // The message of the config_error that loading `alias`'s `options` throws.
     std::string refusal(const json& options) {
@@ -51,7 +51,7 @@ TEST_CASE_METHOD(fixture, "a configured webhook gets the events its filter passe
     deleted.action = beacon::action::delete_;
     changed.send(created);
     changed.send(deleted);
-    REQUIRE(sender.wait_idle(10s));
+    REQUIRE(courier.wait_idle(10s));
     const auto got = server.log("/ok/conf");
     REQUIRE(got.size() == 1);
     CHECK(got[0].at("content_type") == "application/cloudevents+json");

@@ -1,7 +1,7 @@
 #include <beacon/outbound/mail.hpp>
 
 #include <beacon/hub.hpp>
-#include <beacon/outbound/sender.hpp>
+#include <beacon/outbound/courier.hpp>
 
 #include "eventually.hpp"
 #include "outbound_test_support.hpp"
@@ -92,21 +92,21 @@ TEST_CASE("a hub's events are mailed over STARTTLS with AUTH, from the templates
     auto server = smtp_server(ca);
     const int port = server->port();
     reports failures;
-    beacon::outbound::sender_options options;
+    beacon::outbound::courier_options options;
     options.on_failure = failures.handler();
-    beacon::outbound::sender sender(options);
+    beacon::outbound::courier courier(options);
     auto m = local_mail(ca, port);
     m.to = {"editors@example.org"};
     m.to_data = "notify";
     m.subject = beacon::outbound::message_template::parse("{{action}}: {{ data.title }}");
     m.body = beacon::outbound::message_template::parse("{{uri}} was changed by {{user_id}}.\nTitle: {{data.title}}\n");
     beacon::hub hub("mail");
-    auto c = sender.add(m);
+    auto c = courier.add(m);
     hub.register_consumer(c);
     auto e = change("Café ☕ naïve — 😀 日本語, a title long enough to need two encoded words");
     e.set("notify", {"bob@example.org", "carol@example.org"});
     hub.send(e);
-    REQUIRE(sender.wait_idle(20s));
+    REQUIRE(courier.wait_idle(20s));
     INFO(failures.all());
     REQUIRE(c->stats().delivered == 1);
 
@@ -128,20 +128,20 @@ TEST_CASE("the SMTP server down, then up: the message is retried and delivered o
     const int port = server->port();
     server.reset();  // down
     reports failures;
-    beacon::outbound::sender_options options;
+    beacon::outbound::courier_options options;
     options.on_failure = failures.handler();
-    beacon::outbound::sender sender(options);
+    beacon::outbound::courier courier(options);
     auto m = local_mail(ca, port);
     m.to = {"editors@example.org"};
     m.retry.max_attempts = 30;
     m.retry.first_delay = 100ms;
     m.retry.max_delay = 300ms;
-    auto c = sender.add(m);
+    auto c = courier.add(m);
     c->consume(change("x"));
     REQUIRE(beacon_test::eventually([&] { return c->stats().network_errors >= 2; }));
     server = smtp_server(ca, port);  // up again, on the same port
     REQUIRE(server->port() == port);
-    REQUIRE(sender.wait_idle(20s));
+    REQUIRE(courier.wait_idle(20s));
     const auto s = c->stats();
     CHECK(s.delivered == 1);
     CHECK(s.given_up == 0);
@@ -155,9 +155,9 @@ TEST_CASE("a refused login and a refused recipient are retried, given up and rep
     auto server = smtp_server(ca);
     const int port = server->port();
     reports failures;
-    beacon::outbound::sender_options options;
+    beacon::outbound::courier_options options;
     options.on_failure = failures.handler();
-    beacon::outbound::sender sender(options);
+    beacon::outbound::courier courier(options);
     auto wrong = local_mail(ca, port);
     wrong.to = {"editors@example.org"};
     wrong.password = "not-the-password";
@@ -165,11 +165,11 @@ TEST_CASE("a refused login and a refused recipient are retried, given up and rep
     auto full = local_mail(ca, port);
     full.to = {"someone@full.example"};
     full.retry.max_attempts = 2;
-    auto w = sender.add(wrong);
-    auto f = sender.add(full);
+    auto w = courier.add(wrong);
+    auto f = courier.add(full);
     w->consume(change("x"));
     f->consume(change("y"));
-    REQUIRE(sender.wait_idle(20s));
+    REQUIRE(courier.wait_idle(20s));
     CHECK(w->stats().rejected == 2);
     CHECK(w->stats().given_up == 1);
     CHECK(f->stats().rejected == 2);
@@ -182,10 +182,10 @@ TEST_CASE("a refused login and a refused recipient are retried, given up and rep
 }
 
 TEST_CASE("mail configuration: bad URLs, addresses and missing recipients are config errors naming the key", "[mail][config]") {
-    beacon::outbound::sender sender;
+    beacon::outbound::courier courier;
     const auto refuses = [&](beacon::outbound::mail m, const std::string& key, const std::string& says) {
         try {
-            sender.add(std::move(m));
+            courier.add(std::move(m));
             FAIL("accepted; wanted a config_error at " + key);
         } catch (const beacon::config_error& bad) {
             CHECK(bad.key() == key);
@@ -194,7 +194,7 @@ TEST_CASE("mail configuration: bad URLs, addresses and missing recipients are co
     };
     beacon::outbound::mail good("smtps://mail.example.org", "beacon@example.org");
     good.to = {"editors@example.org"};
-    CHECK_NOTHROW(sender.add(good));
+    CHECK_NOTHROW(courier.add(good));
     auto m = good;
     m.url = "https://mail.example.org";
     refuses(m, "/url", "unknown scheme \"https\" (the URL is smtp or smtps)");
@@ -214,12 +214,12 @@ TEST_CASE("mail configuration: bad URLs, addresses and missing recipients are co
 
 TEST_CASE("an event naming a bad recipient is refused and reported, not mailed", "[mail][config]") {
     reports failures;
-    beacon::outbound::sender_options options;
+    beacon::outbound::courier_options options;
     options.on_failure = failures.handler();
-    beacon::outbound::sender sender(options);
+    beacon::outbound::courier courier(options);
     beacon::outbound::mail m("smtps://mail.example.org", "beacon@example.org");
     m.to_data = "notify";
-    auto c = sender.add(m);
+    auto c = courier.add(m);
     auto e = change("x");
     e.set("notify", "eve@example.org>\r\nBcc: all");
     c->consume(e);

@@ -10,7 +10,7 @@
 // (how often a worker's connection cache missed). Arg: events (requests) per iteration.
 #include "alloc_count.hpp"
 
-#include <beacon/outbound/sender.hpp>
+#include <beacon/outbound/courier.hpp>
 #include <beacon/wire_format.hpp>
 
 #include <benchmark/benchmark.h>

@@ -1,10 +1,10 @@
 // Interop with the Standard Webhooks JS library (npm's `standardwebhooks` 1.1.1): a receiver built
-// on it (webhook_receiver.mjs) verifies every request beacon's webhook sender makes, in beacon's
+// on it (webhook_receiver.mjs) verifies every request beacon's courier makes, in beacon's
 // envelope and in CloudEvents, and answers the first one 500 so that a retry, signed again, is
 // verified too; then a request whose body was changed after signing must be refused. Any request
 // the library does not verify, or a tampered one it accepts, fails the test.
 // Usage: webhook_interop <node> <webhook_receiver.mjs>
-#include <beacon/outbound/sender.hpp>
+#include <beacon/outbound/courier.hpp>
 
 #include <beacon/cloudevents.hpp>
 #include <beacon/hub.hpp>
@@ -71,9 +71,9 @@ int main(int argc, char** argv) {
     const std::string base = "http://127.0.0.1:" + std::to_string(receiver.port());
 
     std::vector<std::string> failures;
-    beacon::outbound::sender_options options;
+    beacon::outbound::courier_options options;
     options.on_failure = [&](const beacon::failure& f) { failures.push_back(f.describe()); };
-    beacon::outbound::sender sender(options);
+    beacon::outbound::courier courier(options);
     beacon::hub hub("changes");
     for (const auto& [path, format] : {std::pair{"/envelope", beacon::wire_format::envelope()},
                                        std::pair{"/cloudevents", beacon::wire_format::cloudevents()}}) {
@@ -81,12 +81,12 @@ int main(int argc, char** argv) {
         e.format = format;
         e.allow_private = true;
         e.retry.first_delay = 50ms;
-        hub.register_consumer(sender.add(e));
+        hub.register_consumer(courier.add(e));
     }
     const auto sent = events();
     for (const auto& e : sent) hub.send(e);
-    if (!sender.wait_idle(30s)) return fail("the deliveries did not end within 30 s");
-    if (!failures.empty()) return fail("the sender reported: " + failures.front());
+    if (!courier.wait_idle(30s)) return fail("the deliveries did not end within 30 s");
+    if (!failures.empty()) return fail("the courier reported: " + failures.front());
 
     // 6 deliveries, the first answered 500 and made again: 7 requests, every one verified.
     std::map<std::string, int> per_id;

@@ -1,13 +1,13 @@
 #pragma once
 /// \file
-/// The listener types "webhook" and "mail": endpoints of an outbound::sender from configuration
+/// The listener types "webhook" and "mail": endpoints of an outbound::courier from configuration
 /// (load_listeners), each bad option a config_error naming its key, no secret ever quoted.
 
 #include <beacon/error.hpp>
 #include <beacon/listener.hpp>
 #include <beacon/listener_options.hpp>
 #include <beacon/outbound/mail.hpp>
-#include <beacon/outbound/sender.hpp>
+#include <beacon/outbound/courier.hpp>
 #include <beacon/outbound/webhook.hpp>
 
 #include <nlohmann/json.hpp>
@@ -61,10 +61,10 @@ inline const nlohmann::json& required(const listener_context& c, const char* key
     return *it;
 }
 
-// The consumer `add` makes, as a listener; a config_error of the sender's (keyed "/url", "/to/1")
+// The consumer `add` makes, as a listener; a config_error of the courier's (keyed "/url", "/to/1")
 // is keyed again under the alias's options.
 template <class Config>
-listener endpoint_listener(const listener_context& c, sender& s, Config config) {
+listener endpoint_listener(const listener_context& c, courier& s, Config config) {
     std::shared_ptr<endpoint_consumer> consumer;
     try {
         consumer = s.add(std::move(config));
@@ -77,7 +77,7 @@ listener endpoint_listener(const listener_context& c, sender& s, Config config) 
     return [consumer](const event& e) { consumer->consume(e); };
 }
 
-inline listener webhook_listener(const listener_context& c, sender& s, const std::vector<wire_format>& formats) {
+inline listener webhook_listener(const listener_context& c, courier& s, const std::vector<wire_format>& formats) {
     const std::string url = config_string(c, "url", required(c, "url", "the endpoint's http or https URL"));
     webhook config(url, signing_secret::parse(config_string(c, "secret", required(c, "secret", "the endpoint's whsec_ secret")),
                                               c.alias, c.key("secret")));
@@ -92,9 +92,9 @@ inline listener webhook_listener(const listener_context& c, sender& s, const std
     return endpoint_listener(c, s, std::move(config));
 }
 
-inline listener mail_listener(const listener_context& c, sender& s) {
+inline listener mail_listener(const listener_context& c, courier& s) {
     mail config(config_string(c, "url", required(c, "url", "the SMTP server's smtp or smtps URL")),
-                config_string(c, "from", required(c, "from", "the sender's address")));
+                config_string(c, "from", required(c, "from", "the courier's address")));
     for (const auto& [key, value] : c.options.items()) {
         if (loader_key(key) || key == "url" || key == "from" || common_option(c, key, value, config)) continue;
         if (key == "to") {
@@ -140,7 +140,7 @@ inline listener mail_listener(const listener_context& c, sender& s) {
 ///   `subject` and `body` (message templates), `username`, `password`, `require_tls`;
 /// - both: `timeout_ms`, `max_attempts`, `first_delay_ms`, `max_delay_ms`, `ca_file`, `allow_private`.
 /// A bad option throws config_error naming its key; no message quotes a secret or a password.
-inline void add_listener_types(listener_types& types, sender& s, std::vector<wire_format> formats = {}) {
+inline void add_listener_types(listener_types& types, courier& s, std::vector<wire_format> formats = {}) {
     types.add("webhook", [&s, formats](const listener_context& c) { return detail::webhook_listener(c, s, formats); });
     types.add("mail", [&s](const listener_context& c) { return detail::mail_listener(c, s); });
 }

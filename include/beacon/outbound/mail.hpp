@@ -2,7 +2,7 @@
 /// \file
 /// An e-mail endpoint's configuration (Flask-Notifications' e-mail consumer): the SMTP server
 /// (STARTTLS required on smtp://, TLS from the start on smtps://, AUTH with a user and password),
-/// the sender and recipients (fixed, or named by the event's data), the subject and body templates.
+/// the From address and recipients (fixed, or named by the event's data), the subject and body templates.
 
 #include <beacon/outbound/detail/crypto.hpp>
 #include <beacon/outbound/message_template.hpp>
@@ -22,11 +22,11 @@ namespace beacon::outbound {
 
 /// An e-mail endpoint: each event becomes one message to its recipients.
 struct mail {
-    /// Mail through the SMTP server at `server` (smtp:// or smtps://), from `sender_address`.
-    mail(std::string server, std::string sender_address) : url(std::move(server)), from(std::move(sender_address)) {}
+    /// Mail through the SMTP server at `server` (smtp:// or smtps://), from `from_address`.
+    mail(std::string server, std::string from_address) : url(std::move(server)), from(std::move(from_address)) {}
 
     std::string url;                 ///< smtp://host[:port] (STARTTLS) or smtps://host[:port]; credentials in it are never shown.
-    std::string from;                ///< The sender's address (From, and MAIL FROM).
+    std::string from;                ///< The address mail comes from (From, and MAIL FROM).
     std::vector<std::string> to;     ///< Recipients of every message.
     std::string to_data;             ///< A name in the event's data holding more recipients (a string or an array of them); "" for none.
     message_template subject = message_template::parse("{{type}} {{action}} {{uri}}");  ///< The Subject.

@@ -1,7 +1,7 @@
 #pragma once
 /// \file
 /// Standard Webhooks signatures (https://www.standardwebhooks.com, symmetric scheme "v1"): the
-/// signing secret, `sign` for a sender and `verify` for a receiver. HMAC-SHA256 of
+/// signing secret, `sign` for the side that sends webhooks and `verify` for a receiver. HMAC-SHA256 of
 /// "<webhook-id>.<webhook-timestamp>.<body>" under the secret, in base64, prefixed with "v1,".
 
 #include <beacon/error.hpp>

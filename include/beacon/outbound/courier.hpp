@@ -1,6 +1,6 @@
 #pragma once
 /// \file
-/// Events to the outside world: an outbound::sender delivers the events a hub passes to its
+/// Events to the outside world: an outbound::courier delivers the events a hub passes to its
 /// endpoints' consumers, on worker threads behind a bounded queue: to a webhook, POSTed and signed
 /// per Standard Webhooks (`webhook-id` = the event's id); to a mail endpoint, as an e-mail over
 /// SMTP. Failed attempts are retried with capped exponential backoff and jitter, 429 and 503 wait
@@ -42,10 +42,10 @@ namespace beacon::outbound {
 /// What happened to an endpoint's events and attempts so far.
 struct endpoint_stats {
     std::uint64_t queued = 0;           ///< Events accepted for delivery.
-    std::uint64_t refused = 0;          ///< Events refused: the queue full, the endpoint disabled, the sender stopped, or not encodable.
+    std::uint64_t refused = 0;          ///< Events refused: the queue full, the endpoint disabled, the courier stopped, or not encodable.
     std::uint64_t delivered = 0;        ///< Events an attempt delivered (HTTP 2xx; the SMTP server took the message).
     std::uint64_t given_up = 0;         ///< Events dropped after their last attempt failed.
-    std::uint64_t discarded = 0;        ///< Events dropped unattempted: the endpoint disabled, or the sender stopped.
+    std::uint64_t discarded = 0;        ///< Events dropped unattempted: the endpoint disabled, or the courier stopped.
     std::uint64_t attempts = 0;         ///< Attempts, each counted once under its outcome below.
     std::uint64_t rejected = 0;         ///< Attempts answered with a failure: HTTP other than 2xx, 410, 429, 503; SMTP 4xx, 5xx, AUTH.
     std::uint64_t throttled = 0;        ///< Attempts answered 429 or 503.
@@ -55,19 +55,19 @@ struct endpoint_stats {
     bool disabled = false;              ///< Whether the endpoint answered 410 Gone (then nothing more is sent).
 };
 
-/// How a sender runs.
-struct sender_options {
-    std::string name = "outbound";  ///< Names the sender in failure reports.
+/// How a courier runs.
+struct courier_options {
+    std::string name = "outbound";  ///< Names the courier in failure reports.
     std::size_t workers = 4;       ///< Attempts under way at once (each a thread with its connections).
     std::size_t max_queued = 10000;  ///< Events waiting (retries included) beyond which new ones are refused.
     failure_handler on_failure;    ///< Gets the failures; empty: the process-wide sink.
 };
 
-class sender;
+class courier;
 
 namespace detail {
 
-struct sender_core;
+struct courier_core;
 
 struct endpoint_state {
     template <class Config>
@@ -76,7 +76,7 @@ struct endpoint_state {
     std::variant<outbound::webhook, outbound::mail> config;
     checked_url where;
     retry_policy retry;
-    endpoint_stats stats;  // under the sender's mutex
+    endpoint_stats stats;  // under the courier's mutex
 };
 
 struct delivery {
@@ -97,7 +97,7 @@ public:
     /// Queues `e` for delivery; what becomes of it is counted, and a failure reported.
     void consume(const event& e) override;
     /// Delivers `e` and returns once it is delivered; throws transport_error (reporting nothing)
-    /// when it is refused, given up, discarded or the sender stops. For a durable path: a Redis
+    /// when it is refused, given up, discarded or the courier stops. For a durable path: a Redis
     /// stream consumer's receiver or an outbox relay's publisher that calls it acknowledges the
     /// event only once it is delivered, so a host killed mid-retry delivers it after its restart.
     void deliver(const event& e);
@@ -110,22 +110,22 @@ public:
     const std::string& shown_url() const noexcept { return state_->where.shown; }
 
 private:
-    friend class sender;
-    endpoint_consumer(std::shared_ptr<detail::sender_core> core, std::shared_ptr<detail::endpoint_state> state)
+    friend class courier;
+    endpoint_consumer(std::shared_ptr<detail::courier_core> core, std::shared_ptr<detail::endpoint_state> state)
         : core_(std::move(core)), state_(std::move(state)) {}
-    std::shared_ptr<detail::sender_core> core_;
+    std::shared_ptr<detail::courier_core> core_;
     std::shared_ptr<detail::endpoint_state> state_;
 };
 
 namespace detail {
 
-// The shared state of a sender and its consumers: the queue by due time, the workers' loop.
-struct sender_core {
+// The shared state of a courier and its consumers: the queue by due time, the workers' loop.
+struct courier_core {
     using clock = std::chrono::steady_clock;
 
-    explicit sender_core(sender_options o) : options(std::move(o)) {}
+    explicit courier_core(courier_options o) : options(std::move(o)) {}
 
-    sender_options options;
+    courier_options options;
     std::mutex mutex;
     std::condition_variable wake, idle;
     std::multimap<clock::time_point, delivery> queue;
@@ -163,7 +163,7 @@ struct sender_core {
             const std::lock_guard lock(mutex);
             if (!refused.empty()) {
             } else if (stopped) {
-                refused = "the sender is stopped";
+                refused = "the courier is stopped";
             } else if (to->stats.disabled) {
                 refused = "the endpoint is disabled (it answered 410 Gone)";
             } else if (queue.size() + in_flight >= options.max_queued) {
@@ -381,17 +381,17 @@ inline endpoint_stats endpoint_consumer::stats() const {
 
 /// Delivers events to endpoints on its worker threads; stopping it (or destroying it) ends the
 /// attempts under way and reports, per endpoint, the events still queued.
-class sender {
+class courier {
 public:
     /// Starts `options.workers` worker threads.
-    explicit sender(sender_options options = {}) : core_(std::make_shared<detail::sender_core>(std::move(options))) {
+    explicit courier(courier_options options = {}) : core_(std::make_shared<detail::courier_core>(std::move(options))) {
         detail::init_curl();
         const std::size_t n = std::max<std::size_t>(core_->options.workers, 1);
         for (std::size_t i = 0; i < n; ++i) workers_.emplace_back([core = core_] { core->work(); });
     }
-    sender(const sender&) = delete;
-    sender& operator=(const sender&) = delete;
-    ~sender() { stop(); }
+    courier(const courier&) = delete;
+    courier& operator=(const courier&) = delete;
+    ~courier() { stop(); }
 
     /// Adds the webhook `e`; returns its consumer, to register with a hub. Throws config_error
     /// (key "/url") for a URL that is not http or https, or that names an address the endpoint does
@@ -448,7 +448,7 @@ public:
         for (const auto& [key, entry] : left) {
             core_->fail(*entry.first, "stopped with " + std::to_string(entry.second) + " event(s) not delivered");
         }
-        for (const auto& d : waiting) core_->finish(d, "event " + d.id + " not delivered: the sender stopped");
+        for (const auto& d : waiting) core_->finish(d, "event " + d.id + " not delivered: the courier stopped");
     }
 
 private:
@@ -468,7 +468,7 @@ private:
         return std::shared_ptr<endpoint_consumer>(new endpoint_consumer(core_, std::move(state)));
     }
 
-    std::shared_ptr<detail::sender_core> core_;
+    std::shared_ptr<detail::courier_core> core_;
     std::vector<std::thread> workers_;
 };
 

@@ -1,4 +1,4 @@
-#include <beacon/outbound/sender.hpp>
+#include <beacon/outbound/courier.hpp>
 
 #include <beacon/cloudevents.hpp>
 #include <beacon/hub.hpp>
@@ -19,7 +19,7 @@ using namespace std::chrono_literals;
 using beacon_test::eventually;
 using beacon_test::webhook_endpoint;
 
-// The failures a sender reports, kept for the test to read.
+// The failures a courier reports, kept for the test to read.
 struct reports {
     std::mutex mutex;
     std::vector<std::string> lines;
@@ -59,31 +59,31 @@ beacon::outbound::webhook local(const std::string& url, const beacon::outbound::
     return e;
 }
 
-beacon::outbound::sender_options quiet(reports& r) {
-    beacon::outbound::sender_options o;
+beacon::outbound::courier_options quiet(reports& r) {
+    beacon::outbound::courier_options o;
     o.on_failure = r.handler();
     return o;
 }
 
 }  // namespace
 
-TEST_CASE("each event is POSTed once, signed per Standard Webhooks, its id the event's", "[webhook][sender]") {
+TEST_CASE("each event is POSTed once, signed per Standard Webhooks, its id the event's", "[webhook][courier]") {
     webhook_endpoint server;
     reports failures;
     const auto secret = beacon::outbound::signing_secret::generate();
-    beacon::outbound::sender sender(quiet(failures));
+    beacon::outbound::courier courier(quiet(failures));
     beacon::hub hub("changes");
-    auto envelope = sender.add(local(server.url("/ok/envelope"), secret));
+    auto envelope = courier.add(local(server.url("/ok/envelope"), secret));
     auto cloud_endpoint = local(server.url("/ok/cloud"), secret);
     cloud_endpoint.format = beacon::wire_format::cloudevents();
-    auto cloud = sender.add(cloud_endpoint);
+    auto cloud = courier.add(cloud_endpoint);
     hub.register_consumer(envelope);
     hub.register_consumer(cloud);
 
     const auto e = record("Café ☕");
     const auto before = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     hub.send(e);
-    REQUIRE(sender.wait_idle(10s));
+    REQUIRE(courier.wait_idle(10s));
 
     const auto got = server.log("/ok/envelope");
     REQUIRE(got.size() == 1);
@@ -111,13 +111,13 @@ TEST_CASE("each event is POSTed once, signed per Standard Webhooks, its id the e
     CHECK(failures.all().empty());
 }
 
-TEST_CASE("a failing endpoint is retried with backoff until it answers 2xx", "[webhook][sender][faults]") {
+TEST_CASE("a failing endpoint is retried with backoff until it answers 2xx", "[webhook][courier][faults]") {
     webhook_endpoint server;
     reports failures;
-    beacon::outbound::sender sender(quiet(failures));
-    auto c = sender.add(local(server.url("/fail/2/a"), beacon::outbound::signing_secret::generate()));
+    beacon::outbound::courier courier(quiet(failures));
+    auto c = courier.add(local(server.url("/fail/2/a"), beacon::outbound::signing_secret::generate()));
     c->consume(record("x"));
-    REQUIRE(sender.wait_idle(10s));
+    REQUIRE(courier.wait_idle(10s));
     const auto got = server.log("/fail/2/a");
     REQUIRE(got.size() == 3);
     CHECK(got[0].at("id") == got[2].at("id"));  // the same delivery, made again
@@ -132,16 +132,16 @@ TEST_CASE("a failing endpoint is retried with backoff until it answers 2xx", "[w
     CHECK(failures.all().empty());
 }
 
-TEST_CASE("an endpoint failing every attempt is given up after the last one, and reported", "[webhook][sender][faults]") {
+TEST_CASE("an endpoint failing every attempt is given up after the last one, and reported", "[webhook][courier][faults]") {
     webhook_endpoint server;
     reports failures;
-    beacon::outbound::sender sender(quiet(failures));
+    beacon::outbound::courier courier(quiet(failures));
     auto endpoint = local(server.url("/fail/99/b"), beacon::outbound::signing_secret::generate());
     endpoint.retry.max_attempts = 3;
-    auto c = sender.add(endpoint);
+    auto c = courier.add(endpoint);
     const auto e = record("x");
     c->consume(e);
-    REQUIRE(sender.wait_idle(10s));
+    REQUIRE(courier.wait_idle(10s));
     CHECK(server.log("/fail/99/b").size() == 3);
     CHECK(c->stats().given_up == 1);
     CHECK(c->stats().rejected == 3);
@@ -150,18 +150,18 @@ TEST_CASE("an endpoint failing every attempt is given up after the last one, and
                                                " given up after 3 attempt(s); the last: HTTP 500"));
 }
 
-TEST_CASE("410 Gone disables the endpoint: nothing is sent to it after", "[webhook][sender][faults]") {
+TEST_CASE("410 Gone disables the endpoint: nothing is sent to it after", "[webhook][courier][faults]") {
     webhook_endpoint server;
     reports failures;
-    beacon::outbound::sender_options options = quiet(failures);
+    beacon::outbound::courier_options options = quiet(failures);
     options.workers = 1;
-    beacon::outbound::sender sender(options);
-    auto c = sender.add(local(server.url("/gone/c"), beacon::outbound::signing_secret::generate()));
+    beacon::outbound::courier courier(options);
+    auto c = courier.add(local(server.url("/gone/c"), beacon::outbound::signing_secret::generate()));
     c->consume(record("1"));
-    REQUIRE(sender.wait_idle(10s));
+    REQUIRE(courier.wait_idle(10s));
     c->consume(record("2"));
     c->consume(record("3"));
-    REQUIRE(sender.wait_idle(10s));
+    REQUIRE(courier.wait_idle(10s));
     CHECK(server.log("/gone/c").size() == 1);
     const auto s = c->stats();
     CHECK(s.disabled);
@@ -171,15 +171,15 @@ TEST_CASE("410 Gone disables the endpoint: nothing is sent to it after", "[webho
     CHECK_THAT(failures.all(), Catch::Contains("refused: the endpoint is disabled (it answered 410 Gone)"));
 }
 
-TEST_CASE("429 and 503 with Retry-After wait as told, then deliver", "[webhook][sender][faults]") {
+TEST_CASE("429 and 503 with Retry-After wait as told, then deliver", "[webhook][courier][faults]") {
     webhook_endpoint server;
     reports failures;
-    beacon::outbound::sender sender(quiet(failures));
-    auto busy = sender.add(local(server.url("/busy/d"), beacon::outbound::signing_secret::generate()));
-    auto unavailable = sender.add(local(server.url("/unavailable/d"), beacon::outbound::signing_secret::generate()));
+    beacon::outbound::courier courier(quiet(failures));
+    auto busy = courier.add(local(server.url("/busy/d"), beacon::outbound::signing_secret::generate()));
+    auto unavailable = courier.add(local(server.url("/unavailable/d"), beacon::outbound::signing_secret::generate()));
     busy->consume(record("x"));
     unavailable->consume(record("y"));
-    REQUIRE(sender.wait_idle(10s));
+    REQUIRE(courier.wait_idle(10s));
     for (const auto* path : {"/busy/d", "/unavailable/d"}) {
         const auto got = server.log(path);
         REQUIRE(got.size() == 2);
@@ -192,20 +192,20 @@ TEST_CASE("429 and 503 with Retry-After wait as told, then deliver", "[webhook][
     CHECK(unavailable->stats().delivered == 1);
 }
 
-TEST_CASE("an endpoint that hangs times out; one that resets fails to deliver; both are retried", "[webhook][sender][faults]") {
+TEST_CASE("an endpoint that hangs times out; one that resets fails to deliver; both are retried", "[webhook][courier][faults]") {
     webhook_endpoint server;
     reports failures;
-    beacon::outbound::sender sender(quiet(failures));
+    beacon::outbound::courier courier(quiet(failures));
     auto hanging = local(server.url("/hang/e"), beacon::outbound::signing_secret::generate());
     hanging.timeout = 300ms;
     hanging.retry.max_attempts = 2;
     auto resetting = local(server.url("/reset/e"), beacon::outbound::signing_secret::generate());
     resetting.retry.max_attempts = 2;
-    auto h = sender.add(hanging);
-    auto r = sender.add(resetting);
+    auto h = courier.add(hanging);
+    auto r = courier.add(resetting);
     h->consume(record("x"));
     r->consume(record("y"));
-    REQUIRE(sender.wait_idle(10s));
+    REQUIRE(courier.wait_idle(10s));
     CHECK(h->stats().timed_out == 2);
     CHECK(h->stats().given_up == 1);
     CHECK(r->stats().network_errors == 2);
@@ -215,23 +215,23 @@ TEST_CASE("an endpoint that hangs times out; one that resets fails to deliver; b
                                    Catch::Contains("given up after 2 attempt(s); the last: Timeout was reached"));
 }
 
-TEST_CASE("a redirect is not followed (not even to a private address)", "[webhook][sender][faults][ssrf]") {
+TEST_CASE("a redirect is not followed (not even to a private address)", "[webhook][courier][faults][ssrf]") {
     webhook_endpoint server;
     reports failures;
-    beacon::outbound::sender sender(quiet(failures));
+    beacon::outbound::courier courier(quiet(failures));
     auto endpoint = local(server.url("/redirect/f"), beacon::outbound::signing_secret::generate());
     endpoint.retry.max_attempts = 1;
-    auto c = sender.add(endpoint);
+    auto c = courier.add(endpoint);
     c->consume(record("x"));
-    REQUIRE(sender.wait_idle(10s));
+    REQUIRE(courier.wait_idle(10s));
     CHECK(c->stats().rejected == 1);
     CHECK(c->stats().given_up == 1);
     CHECK_THAT(failures.all(), Catch::Contains("the last: HTTP 302 (redirects are not followed)"));
 }
 
-TEST_CASE("requests never reach loopback, private or link-local addresses unless allowed", "[webhook][sender][ssrf]") {
+TEST_CASE("requests never reach loopback, private or link-local addresses unless allowed", "[webhook][courier][ssrf]") {
     reports failures;
-    beacon::outbound::sender sender(quiet(failures));
+    beacon::outbound::courier courier(quiet(failures));
     const auto secret = beacon::outbound::signing_secret::generate();
     for (const char* url : {"http://127.0.0.1/x", "http://10.1.2.3/x", "http://172.16.0.1/x", "http://192.168.1.1/x",
                             "http://169.254.169.254/latest/meta-data", "http://100.64.0.1/x", "http://0.0.0.0/x",
@@ -239,35 +239,35 @@ TEST_CASE("requests never reach loopback, private or link-local addresses unless
                             "http://[::ffff:a9fe:a9fe]/x", "http://[64:ff9b::a00:1]/x", "http://[2002:0a00:0001::1]/x",
                             "http://224.0.0.1/x", "http://[::]/x"}) {
         INFO(url);
-        CHECK_THROWS_AS(sender.add(beacon::outbound::webhook(url, secret)), beacon::config_error);
+        CHECK_THROWS_AS(courier.add(beacon::outbound::webhook(url, secret)), beacon::config_error);
     }
-    CHECK_THROWS_WITH(sender.add(beacon::outbound::webhook("http://169.254.169.254/latest", secret)),
+    CHECK_THROWS_WITH(courier.add(beacon::outbound::webhook("http://169.254.169.254/latest", secret)),
                       "[beacon.config_error] /url: http://169.254.169.254/latest: the host is a link-local address "
                       "(endpoint option allow_private permits it)");
-    CHECK_NOTHROW(sender.add(beacon::outbound::webhook("https://93.184.215.14/hook", secret)));
-    CHECK_NOTHROW(sender.add(beacon::outbound::webhook("http://[2606:4700::1]/hook", secret)));
+    CHECK_NOTHROW(courier.add(beacon::outbound::webhook("https://93.184.215.14/hook", secret)));
+    CHECK_NOTHROW(courier.add(beacon::outbound::webhook("http://[2606:4700::1]/hook", secret)));
 
     // A name is judged on the addresses it resolves to, when the request connects: nothing is sent.
     webhook_endpoint server;
     beacon::outbound::webhook by_name(server.url("/ok/g", "localhost"), secret);
     by_name.retry.max_attempts = 1;
-    auto c = sender.add(by_name);
+    auto c = courier.add(by_name);
     c->consume(record("x"));
-    REQUIRE(sender.wait_idle(10s));
+    REQUIRE(courier.wait_idle(10s));
     CHECK(server.log("/ok/g").empty());
     CHECK(c->stats().address_refused == 1);
     CHECK_THAT(failures.all(), Catch::Contains("refused to connect: 127.0.0.1 is a loopback address") ||
                                    Catch::Contains("refused to connect: ::1 is a loopback address"));
 }
 
-TEST_CASE("bad endpoint URLs are config errors naming the key, never quoting credentials", "[webhook][sender][config]") {
-    beacon::outbound::sender sender;
+TEST_CASE("bad endpoint URLs are config errors naming the key, never quoting credentials", "[webhook][courier][config]") {
+    beacon::outbound::courier courier;
     const auto secret = beacon::outbound::signing_secret::generate();
-    CHECK_THROWS_WITH(sender.add(beacon::outbound::webhook("ftp://example.org/x", secret)),
+    CHECK_THROWS_WITH(courier.add(beacon::outbound::webhook("ftp://example.org/x", secret)),
                       "[beacon.config_error] /url: unknown scheme \"ftp\" (the URL is http or https)");
-    CHECK_THROWS_AS(sender.add(beacon::outbound::webhook("not a url", secret)), beacon::config_error);
+    CHECK_THROWS_AS(courier.add(beacon::outbound::webhook("not a url", secret)), beacon::config_error);
     try {
-        sender.add(beacon::outbound::webhook("http://user:s3cr3t@[oops/x?token=t0k3n", secret));
+        courier.add(beacon::outbound::webhook("http://user:s3cr3t@[oops/x?token=t0k3n", secret));
         FAIL("a bad URL was accepted");
     } catch (const beacon::config_error& bad) {
         CHECK(bad.key() == "/url");
@@ -275,18 +275,18 @@ TEST_CASE("bad endpoint URLs are config errors naming the key, never quoting cre
     }
     auto zero = beacon::outbound::webhook("https://example.org/x", secret);
     zero.timeout = 0ms;
-    CHECK_THROWS_WITH(sender.add(zero), "[beacon.config_error] /timeout: an endpoint's timeout must be positive");
+    CHECK_THROWS_WITH(courier.add(zero), "[beacon.config_error] /timeout: an endpoint's timeout must be positive");
 }
 
-TEST_CASE("credentials and query of an endpoint's URL never appear in a report", "[webhook][sender][config]") {
+TEST_CASE("credentials and query of an endpoint's URL never appear in a report", "[webhook][courier][config]") {
     webhook_endpoint server;
     reports failures;
-    beacon::outbound::sender sender(quiet(failures));
+    beacon::outbound::courier courier(quiet(failures));
     const std::string url = "http://alice:pa55word@127.0.0.1:" + std::to_string(server.port()) + "/gone/h?token=t0k3n";
-    auto c = sender.add(local(url, beacon::outbound::signing_secret::generate()));
+    auto c = courier.add(local(url, beacon::outbound::signing_secret::generate()));
     CHECK(c->shown_url() == "http://127.0.0.1:" + std::to_string(server.port()) + "/gone/h");
     c->consume(record("1"));
-    REQUIRE(sender.wait_idle(10s));
+    REQUIRE(courier.wait_idle(10s));
     c->consume(record("2"));
     REQUIRE(server.log("/gone/h?token=t0k3n").size() == 1);  // they were sent
     const auto text = failures.all();
@@ -294,21 +294,21 @@ TEST_CASE("credentials and query of an endpoint's URL never appear in a report",
     CHECK_THAT(text, !Catch::Contains("pa55word") && !Catch::Contains("t0k3n") && !Catch::Contains("alice"));
 }
 
-TEST_CASE("HTTPS endpoints are verified against the CA given, and refused without it", "[webhook][sender][tls]") {
+TEST_CASE("HTTPS endpoints are verified against the CA given, and refused without it", "[webhook][courier][tls]") {
     beacon_test::test_ca ca;
     webhook_endpoint server(ca.file("server.pem"), ca.file("server.key"), ca.file("ca.pem"));
     reports failures;
-    beacon::outbound::sender sender(quiet(failures));
+    beacon::outbound::courier courier(quiet(failures));
     const std::string url = "https://localhost:" + std::to_string(server.port()) + "/ok/tls";
     auto trusted = local(url, beacon::outbound::signing_secret::generate());
     trusted.ca_file = ca.file("ca.pem");
     auto untrusted = local(url, beacon::outbound::signing_secret::generate());
     untrusted.retry.max_attempts = 1;
-    auto good = sender.add(trusted);
-    auto bad = sender.add(untrusted);
+    auto good = courier.add(trusted);
+    auto bad = courier.add(untrusted);
     good->consume(record("x"));
     bad->consume(record("y"));
-    REQUIRE(sender.wait_idle(10s));
+    REQUIRE(courier.wait_idle(10s));
     CHECK(good->stats().delivered == 1);
     CHECK(bad->stats().network_errors == 1);
     CHECK(bad->stats().given_up == 1);
@@ -316,27 +316,27 @@ TEST_CASE("HTTPS endpoints are verified against the CA given, and refused withou
     CHECK_THAT(failures.all(), Catch::Contains("https://localhost:" + std::to_string(server.port()) + "/ok/tls failed"));
 }
 
-TEST_CASE("a full queue refuses events and reports each; stopping reports what was left", "[webhook][sender][limits]") {
+TEST_CASE("a full queue refuses events and reports each; stopping reports what was left", "[webhook][courier][limits]") {
     webhook_endpoint server;
     reports failures;
-    beacon::outbound::sender_options options = quiet(failures);
+    beacon::outbound::courier_options options = quiet(failures);
     options.workers = 1;
     options.max_queued = 2;
-    beacon::outbound::sender sender(options);
+    beacon::outbound::courier courier(options);
     auto hanging = local(server.url("/hang/i"), beacon::outbound::signing_secret::generate());
     hanging.timeout = 3s;
-    auto c = sender.add(hanging);
+    auto c = courier.add(hanging);
     for (int i = 0; i < 5; ++i) c->consume(record(std::to_string(i)));
     CHECK(c->stats().queued == 2);
     CHECK(c->stats().refused == 3);
     CHECK_THAT(failures.all(), Catch::Contains("refused: the queue is full (2 events)"));
     REQUIRE(eventually([&] { return server.log("/hang/i").size() == 1; }));
-    sender.stop();  // aborts the attempt under way, discards the one queued
+    courier.stop();  // aborts the attempt under way, discards the one queued
     const auto s = c->stats();
     CHECK(s.discarded == 1);
     CHECK(s.given_up == 1);
     CHECK_THAT(failures.all(), Catch::Contains("stopped with 1 event(s) not delivered"));
     c->consume(record("late"));
     CHECK(c->stats().refused == 4);
-    CHECK_THAT(failures.all(), Catch::Contains("refused: the sender is stopped"));
+    CHECK_THAT(failures.all(), Catch::Contains("refused: the courier is stopped"));
 }
