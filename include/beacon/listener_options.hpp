@@ -43,9 +43,12 @@ inline std::string config_string(const listener_context& c, const std::string& k
 
 /// A configured flag: true or false, also as the strings "true" and "false" (an ini file's).
 inline bool config_flag(const listener_context& c, const std::string& key, const nlohmann::json& value) {
-    if (value.is_boolean()) return value.get<bool>();
-    if (value == "true" || value == "false") return value == "true";
-    c.fail(key, std::string("expected true or false, got ") + (value.is_string() ? "\"" + detail::excerpt(value.get_ref<const std::string&>(), 32) + "\"" : value.type_name()));
+    if (!value.is_boolean() && value != "true" && value != "false") {
+        const std::string got = value.is_string() ? "\"" + detail::excerpt(value.get_ref<const std::string&>(), 32) + "\""
+                                                  : std::string(value.type_name());
+        c.fail(key, "expected true or false, got " + got);
+    }
+    return value.is_boolean() ? value.get<bool>() : value == "true";
 }
 
 /// A configured wire format by name: "envelope", "kinto", "cloudevents", or one of the host's `formats`.

@@ -60,6 +60,7 @@ struct courier_options {
     std::string name = "outbound";  ///< Names the courier in failure reports.
     std::size_t workers = 4;       ///< Attempts under way at once (each a thread with its connections).
     std::size_t max_queued = 10000;  ///< Events waiting (retries included) beyond which new ones are refused.
+    std::size_t connections = 128;   ///< Idle connections each worker keeps open for reuse (libcurl's cache).
     failure_handler on_failure;    ///< Gets the failures; empty: the process-wide sink.
 };
 
@@ -149,6 +150,8 @@ struct courier_core {
         d.to = to;
         d.id = e.id.is_nil() ? event_id::make().to_string() : e.id.to_string();
         d.done = std::move(done);
+        const std::string id = d.id;         // for the message, once `d` is queued
+        const bool told = d.done != nullptr;  // deliver() is told; consume() reports
         std::string refused;
         try {
             if (const auto* hook = std::get_if<webhook>(&to->config)) {
@@ -180,8 +183,8 @@ struct courier_core {
             wake.notify_one();
             return refused;
         }
-        refused = "event " + d.id + " refused: " + refused;
-        if (!d.done) fail(*to, refused);
+        refused = "event " + id + " refused: " + refused;
+        if (!told) fail(*to, refused);
         return refused;
     }
 
@@ -230,7 +233,7 @@ struct courier_core {
     }
 
     void work() {
-        curl_client client(stopping);
+        curl_client client(stopping, options.connections);
         std::unique_lock lock(mutex);
         for (;;) {
             if (stopped) return;
@@ -248,7 +251,7 @@ struct courier_core {
             if (d.to->stats.disabled) {
                 ++d.to->stats.discarded;
                 if (d.done) d.done->set_exception(std::make_exception_ptr(transport_error("event " + d.id + " discarded: the endpoint is disabled")));
-                idle.notify_all();
+                notify_if_idle();
                 continue;
             }
             ++in_flight;
@@ -257,7 +260,7 @@ struct courier_core {
             lock.lock();
             --in_flight;
             settle(std::move(d), result, lock);
-            idle.notify_all();
+            notify_if_idle();
         }
     }
 
@@ -290,6 +293,11 @@ struct courier_core {
         r.timeout = config.timeout;
         r.allow_private = config.allow_private;
         return client.post(r);
+    }
+
+    // Wakes wait_idle() once nothing is queued or under way (under the mutex).
+    void notify_if_idle() {
+        if (queue.empty() && in_flight == 0) idle.notify_all();
     }
 
     // Counts the attempt and decides what becomes of the delivery (under the mutex).

@@ -140,7 +140,7 @@ inline listener mail_listener(const listener_context& c, courier& s) {
 ///   `subject` and `body` (message templates), `username`, `password`, `require_tls`;
 /// - both: `timeout_ms`, `max_attempts`, `first_delay_ms`, `max_delay_ms`, `ca_file`, `allow_private`.
 /// A bad option throws config_error naming its key; no message quotes a secret or a password.
-inline void add_listener_types(listener_types& types, courier& s, std::vector<wire_format> formats = {}) {
+inline void add_listener_types(listener_types& types, courier& s, const std::vector<wire_format>& formats = {}) {
     types.add("webhook", [&s, formats](const listener_context& c) { return detail::webhook_listener(c, s, formats); });
     types.add("mail", [&s](const listener_context& c) { return detail::mail_listener(c, s); });
 }

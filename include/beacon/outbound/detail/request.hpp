@@ -13,7 +13,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
-#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -70,8 +69,10 @@ inline void init_curl() {
 /// A worker's libcurl handle, reused from attempt to attempt.
 class curl_client {
 public:
-    /// A handle; `stopping`, once set, aborts the attempt under way.
-    explicit curl_client(const std::atomic<bool>& stopping) : stopping_(&stopping) {
+    /// A handle keeping up to `connections` idle connections; `stopping`, once set, aborts the
+    /// attempt under way.
+    curl_client(const std::atomic<bool>& stopping, std::size_t connections)
+        : stopping_(&stopping), connections_(static_cast<long>(std::max<std::size_t>(connections, 1))) {
         init_curl();
         handle_.reset(curl_easy_init());
         if (!handle_) throw transport_error("outbound: curl_easy_init failed");
@@ -165,6 +166,7 @@ private:
         headers_.reset();
         curl_easy_setopt(h, CURLOPT_PROXY, "");
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(h, CURLOPT_MAXCONNECTS, connections_);  // the reset set it back to 5
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
         curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, &open_socket);
         curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &guard_);
@@ -204,7 +206,7 @@ private:
     static std::size_t read_message(char* to, std::size_t size, std::size_t count, void* data) {
         auto* self = static_cast<curl_client*>(data);
         const std::size_t n = std::min(size * count, self->message_->size() - self->message_sent_);
-        std::memcpy(to, self->message_->data() + self->message_sent_, n);
+        std::copy_n(self->message_->data() + self->message_sent_, n, to);
         self->message_sent_ += n;
         return n;
     }
@@ -248,6 +250,7 @@ private:
     }
 
     const std::atomic<bool>* stopping_;
+    long connections_;
     std::unique_ptr<CURL, easy_deleter> handle_;
     std::unique_ptr<curl_slist, slist_deleter> headers_;
     socket_guard guard_;
