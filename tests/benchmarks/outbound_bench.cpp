@@ -8,8 +8,9 @@
 // The endpoints: one Boost.Beast HTTP/1.1 server in this process, on one io_context run by one
 // thread, listening on 100 loopback ports the OS picks; keep-alive; every POST is read whole and
 // answered 204 No Content. consume_ns: what one consume() costs the sending thread (encoding the
-// event, queueing it, waking a worker), while the workers deliver. Counters: the server's requests and new connections per iteration
-// (how often a worker's connection cache missed). Arg: events (requests) per iteration.
+// event, queueing it, waking a worker), while the workers deliver. Counters: the server's requests
+// and new connections per iteration (how often a worker's connection cache missed). Args: events (requests) per iteration; for
+// P15/beacon, the courier's workers too (4, as the peer's threads; 1, for consume_ns alone).
 #include "alloc_count.hpp"
 
 #include <beacon/outbound/courier.hpp>
@@ -144,7 +145,7 @@ void beacon_courier(benchmark::State& state) {
     const auto e = sample();
     const server_check check;
     outbound::courier_options options;
-    options.workers = threads;
+    options.workers = static_cast<std::size_t>(state.range(1));
     outbound::courier courier(options);
     std::vector<std::shared_ptr<outbound::endpoint_consumer>> consumers;
     for (const auto& url : check.server.urls()) {
@@ -169,7 +170,7 @@ void beacon_courier(benchmark::State& state) {
     state.counters["consume_ns"] = sent ? static_cast<double>(consuming.count()) / static_cast<double>(sent) : 0.0;
     check.finish(state, sent, delivered);
 }
-BENCHMARK(beacon_courier)->Name("P15/beacon")->Arg(1000)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(beacon_courier)->Name("P15/beacon")->Args({1000, 4})->Args({1000, 1})->UseRealTime()->Unit(benchmark::kMillisecond);
 
 std::size_t discard(char*, std::size_t size, std::size_t count, void*) { return size * count; }
 

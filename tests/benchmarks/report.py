@@ -3,7 +3,7 @@
 
 Called by scripts/bench after it has built the benchmarks (Release). Every ratio compares two
 measurements taken in this same run on this same machine: signal_bench (Google Benchmark, P1-P4,
-P6, P13 and P15, the repetitions interleaved at random, medians kept; P4's floor is a loop of
+P6, P13 and P18, the repetitions interleaved at random, medians kept; P4's floor is a loop of
 std::function receivers), blinker_peer.py (P4's second peer) and two compilations timed here
 (P5, median CPU time). Other *_bench binaries in the build directory are run too and listed after
 the table. Nothing here asserts a timing: it reports.
@@ -153,14 +153,14 @@ def main():
         p6["P6/beacon"], p6["P6/boost"], p6["P6/beacon"] / p6["P6/boost"], 1.2, unit="B")
     row("P6", "bytes per connection bound to a distinct sender (vs raw, sender kept in the slot)",
         p6["P6/beacon/bound"], p6["P6/boost/filtered"], p6["P6/beacon/bound"] / p6["P6/boost/filtered"], None, unit="B")
-    one = t["P15/beacon/lookup/signals:1/shuffled:0"]
+    one = t["P18/beacon/lookup/signals:1/shuffled:0"]
     for shuffled, what in ((0, "one name again and again"), (1, "every name in a shuffled order, out of cache")):
-        name = f"P15/beacon/lookup/signals:100000/shuffled:{shuffled}"
-        row("P15", f"find a signal among 100,000 by name, {what} (vs among 1)", t[name], one, t[name] / one,
+        name = f"P18/beacon/lookup/signals:100000/shuffled:{shuffled}"
+        row("P18", f"find a signal among 100,000 by name, {what} (vs among 1)", t[name], one, t[name] / one,
             3 if shuffled == 0 else None)
-    p15 = {name: counter(f"P15/{name}/bytes_per_signal", "bytes_per_signal") for name in ("beacon", "boost")}
-    row("P15", "bytes per signal nobody connected to, with its place in the namespace (vs a raw Boost.Signals2 signal)",
-        p15["beacon"], p15["boost"], p15["beacon"] / p15["boost"], None, unit="B")
+    p18 = {name: counter(f"P18/{name}/bytes_per_signal", "bytes_per_signal") for name in ("beacon", "boost")}
+    row("P18", "bytes per signal nobody connected to, with its place in the namespace (vs a raw Boost.Signals2 signal)",
+        p18["beacon"], p18["boost"], p18["beacon"] / p18["boost"], None, unit="B")
     row("-", "connect + disconnect, any sender (vs raw)", t["connect_disconnect/beacon"],
         t["connect_disconnect/boost"], t["connect_disconnect/beacon"] / t["connect_disconnect/boost"], None)
     row("-", "connect + disconnect, bound to a sender (vs raw, any sender)", t["connect_disconnect/beacon/bound"],

@@ -1,4 +1,4 @@
-// beacon's performance targets P1-P4, P6, P13 and P15 (../../docs/performance.md), each measured
+// beacon's performance targets P1-P4, P6, P13 and P18 (../../docs/performance.md), each measured
 // side by side with its peer in the same run: raw Boost.Signals2 for dispatch and memory; for the
 // CKAN-like send, a loop of std::function receivers (the floor) and Python blinker
 // (blinker_peer.py, run by scripts/bench). P5 (compile time) is measured by
@@ -276,7 +276,7 @@ void p4_floor_set(benchmark::State& state) {
 }
 BENCHMARK(p4_floor_set)->Name("P4/floor/set");
 
-// P6: bytes held per connected receiver. live_bytes_per (P6, P15) calls `make(n)` while counting
+// P6: bytes held per connected receiver. live_bytes_per (P6, P18) calls `make(n)` while counting
 // and sets the counter `name` to the bytes it allocated and kept (malloc_usable_size), per thing
 // made, while what it returned is alive.
 template <class Make>
@@ -343,12 +343,12 @@ void p6_boost_filtered(benchmark::State& state) {
 }
 BENCHMARK(p6_boost_filtered)->Name("P6/boost/filtered")->Iterations(1);
 
-// P15: looking a signal up by name among 1 and among 100,000 signals of one namespace: one name
+// P18: looking a signal up by name among 1 and among 100,000 signals of one namespace: one name
 // again and again (the lookup's own cost, in cache), or every name in a shuffled order (a large
 // namespace is not all in cache: memory latency); and the bytes a signal nobody connected to
 // holds, with its place in the namespace (next to a raw Boost.Signals2 signal).
 
-void p15_lookup(benchmark::State& state) {
+void p18_lookup(benchmark::State& state) {
     const auto n = static_cast<std::size_t>(state.range(0));
     beacon::registry reg;
     std::vector<std::string> names;  // short enough to be held in place (no pointer to chase)
@@ -363,26 +363,26 @@ void p15_lookup(benchmark::State& state) {
         if (++i == names.size()) i = 0;
     }
 }
-BENCHMARK(p15_lookup)->Name("P15/beacon/lookup")->ArgNames({"signals", "shuffled"})
+BENCHMARK(p18_lookup)->Name("P18/beacon/lookup")->ArgNames({"signals", "shuffled"})
     ->Args({1, 0})->Args({100000, 0})->Args({100000, 1});
 
-void p15_beacon_memory(benchmark::State& state) {
+void p18_beacon_memory(benchmark::State& state) {
     live_bytes_per(state, "bytes_per_signal", 10000, [](int n) {
         auto reg = std::make_unique<beacon::registry>();
         for (int i = 0; i < n; ++i) reg->core().signal("resource_changed_" + std::to_string(i));
         return reg;
     });
 }
-BENCHMARK(p15_beacon_memory)->Name("P15/beacon/bytes_per_signal")->Iterations(1);
+BENCHMARK(p18_beacon_memory)->Name("P18/beacon/bytes_per_signal")->Iterations(1);
 
-void p15_boost_memory(benchmark::State& state) {
+void p18_boost_memory(benchmark::State& state) {
     live_bytes_per(state, "bytes_per_signal", 10000, [](int n) {
         std::vector<std::unique_ptr<raw_signal>> held;
         for (int i = 0; i < n; ++i) held.push_back(std::make_unique<raw_signal>());
         return held;
     });
 }
-BENCHMARK(p15_boost_memory)->Name("P15/boost/bytes_per_signal")->Iterations(1);
+BENCHMARK(p18_boost_memory)->Name("P18/boost/bytes_per_signal")->Iterations(1);
 
 // Connecting then disconnecting one receiver, next to 10 that stay connected.
 
