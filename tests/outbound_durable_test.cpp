@@ -2,14 +2,19 @@
 // receiver, so that the stream entry is acknowledged only once the webhook has it. A worker killed
 // (SIGKILL) while its delivery waits between retries leaves the entry pending; the worker
 // restarted under its name delivers it: nothing lost, every attempt carrying the event's id.
+// Likewise an outbox relay whose publisher calls deliver(): a courier stopped mid-retry leaves the
+// row in the outbox, and the next relay delivers it.
 #include <beacon/outbound/courier.hpp>
 
 #include <beacon/redis/stream_consumer.hpp>
 #include <beacon/redis/stream_forwarder.hpp>
+#include <beacon/sqlite/outbox.hpp>
+#include <beacon/sqlite/relay.hpp>
 
 #include "eventually.hpp"
 #include "outbound_test_support.hpp"
 #include "redis_server.hpp"
+#include "sqlite_test_support.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -17,8 +22,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace {
 
@@ -115,4 +123,54 @@ TEST_CASE("deliver returns once delivered, and throws what ended a delivery that
     CHECK_THROWS_WITH(gone->deliver(std::vector<beacon::event>{e, e}), Catch::Contains("HTTP 410 Gone"));
     CHECK_THROWS_WITH(gone->deliver(e), Catch::Contains("refused: the endpoint is disabled"));
     CHECK(reported.empty());  // told to the caller, not reported
+}
+
+TEST_CASE("an outbox row stays until its webhook is delivered, across a courier stopped mid-retry", "[outbound][durable]") {
+    sqlite_test::database_file file;
+    beacon_test::webhook_endpoint server;
+    const std::string path = "/fail/3/outbox";  // 500 three times, then 200
+    beacon::event e("blog-api");
+    e.action = beacon::action::create;
+    e.uri = "/buckets/blog";
+    e.stamp();
+    auto db = sqlite_test::open(file.path);
+    beacon::sqlite::outbox outbox(db.get());
+    sqlite_test::exec(db.get(), "BEGIN");
+    outbox.add(e);
+    sqlite_test::exec(db.get(), "COMMIT");
+
+    const auto webhook = [&](beacon::outbound::courier& c) {
+        beacon::outbound::webhook hook(server.url(path), beacon::outbound::signing_secret::generate());
+        hook.allow_private = true;
+        hook.retry.first_delay = 300ms;
+        hook.retry.max_delay = 300ms;
+        return c.add(hook);
+    };
+    {
+        beacon::outbound::courier first;
+        auto endpoint = webhook(first);
+        beacon::sqlite::relay relay(file.path, [&](const std::vector<beacon::event>& events) { endpoint->deliver(events); });
+        std::atomic<bool> threw{false};
+        std::thread publishing([&] {
+            try {
+                relay.run_once();
+            } catch (const beacon::transport_error&) {
+                threw = true;
+            }
+        });
+        REQUIRE(eventually([&] { return server.log(path).size() >= 2; }));
+        first.stop();  // the host going down mid-retry
+        publishing.join();
+        CHECK(threw);
+    }
+    CHECK(outbox.pending() == 1);  // not published: still there
+
+    beacon::outbound::courier second;
+    auto endpoint = webhook(second);
+    beacon::sqlite::relay relay(file.path, [&](const std::vector<beacon::event>& events) { endpoint->deliver(events); });
+    CHECK(relay.run_once() == 1);
+    CHECK(outbox.pending() == 0);
+    const auto got = server.log(path);
+    REQUIRE(got.size() == 4);
+    for (const auto& r : got) CHECK(r.at("id") == e.id.to_string());
 }
