@@ -155,6 +155,7 @@ struct courier_core {
         std::string refused;
         try {
             if (const auto* hook = std::get_if<webhook>(&to->config)) {
+                d.body.reserve(512);  // one allocation for a typical event, not one per doubling
                 hook->format.encode(e, d.body);
             } else {
                 compose(std::get<mail>(to->config), e, d);
