@@ -52,6 +52,7 @@ struct endpoint_stats {
     std::uint64_t timed_out = 0;        ///< Attempts that took longer than the endpoint's timeout.
     std::uint64_t network_errors = 0;   ///< Attempts that failed to connect, were reset or failed TLS.
     std::uint64_t address_refused = 0;  ///< Attempts not made: the address is one the endpoint does not allow.
+    std::uint64_t gone = 0;             ///< Attempts answered 410 Gone (the endpoint is then disabled).
     bool disabled = false;              ///< Whether the endpoint answered 410 Gone (then nothing more is sent).
 };
 
@@ -312,7 +313,7 @@ struct courier_core {
                 ++s.delivered;
                 if (d.done) d.done->set_value();
                 return;
-            case outcome::gone: break;
+            case outcome::gone: ++s.gone; break;
             case outcome::rejected: ++s.rejected; break;
             case outcome::throttled: ++s.throttled; break;
             case outcome::timed_out: ++s.timed_out; break;
