@@ -9,7 +9,6 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -18,24 +17,6 @@ namespace {
 using namespace std::chrono_literals;
 using beacon_test::eventually;
 using beacon_test::webhook_endpoint;
-
-// The failures a courier reports, kept for the test to read.
-struct reports {
-    std::mutex mutex;
-    std::vector<std::string> lines;
-    beacon::failure_handler handler() {
-        return [this](const beacon::failure& f) {
-            const std::lock_guard lock(mutex);
-            lines.push_back(f.describe());
-        };
-    }
-    std::string all() {
-        const std::lock_guard lock(mutex);
-        std::string out;
-        for (const auto& l : lines) out += l + "\n";
-        return out;
-    }
-};
 
 beacon::event record(const std::string& title) {
     beacon::event e("blog-api");
@@ -59,7 +40,7 @@ beacon::outbound::webhook local(const std::string& url, const beacon::outbound::
     return e;
 }
 
-beacon::outbound::courier_options quiet(reports& r) {
+beacon::outbound::courier_options quiet(beacon_test::failure_log& r) {
     beacon::outbound::courier_options o;
     o.on_failure = r.handler();
     return o;
@@ -69,7 +50,7 @@ beacon::outbound::courier_options quiet(reports& r) {
 
 TEST_CASE("each event is POSTed once, signed per Standard Webhooks, its id the event's", "[webhook][courier]") {
     webhook_endpoint server;
-    reports failures;
+    beacon_test::failure_log failures;
     const auto secret = beacon::outbound::signing_secret::generate();
     beacon::outbound::courier courier(quiet(failures));
     beacon::hub hub("changes");
@@ -113,7 +94,7 @@ TEST_CASE("each event is POSTed once, signed per Standard Webhooks, its id the e
 
 TEST_CASE("a failing endpoint is retried with backoff until it answers 2xx", "[webhook][courier][faults]") {
     webhook_endpoint server;
-    reports failures;
+    beacon_test::failure_log failures;
     beacon::outbound::courier courier(quiet(failures));
     auto c = courier.add(local(server.url("/fail/2/a"), beacon::outbound::signing_secret::generate()));
     c->consume(record("x"));
@@ -134,7 +115,7 @@ TEST_CASE("a failing endpoint is retried with backoff until it answers 2xx", "[w
 
 TEST_CASE("an endpoint failing every attempt is given up after the last one, and reported", "[webhook][courier][faults]") {
     webhook_endpoint server;
-    reports failures;
+    beacon_test::failure_log failures;
     beacon::outbound::courier courier(quiet(failures));
     auto endpoint = local(server.url("/fail/99/b"), beacon::outbound::signing_secret::generate());
     endpoint.retry.max_attempts = 3;
@@ -152,7 +133,7 @@ TEST_CASE("an endpoint failing every attempt is given up after the last one, and
 
 TEST_CASE("410 Gone disables the endpoint: nothing is sent to it after", "[webhook][courier][faults]") {
     webhook_endpoint server;
-    reports failures;
+    beacon_test::failure_log failures;
     beacon::outbound::courier_options options = quiet(failures);
     options.workers = 1;
     beacon::outbound::courier courier(options);
@@ -173,7 +154,7 @@ TEST_CASE("410 Gone disables the endpoint: nothing is sent to it after", "[webho
 
 TEST_CASE("429 and 503 with Retry-After wait as told, then deliver", "[webhook][courier][faults]") {
     webhook_endpoint server;
-    reports failures;
+    beacon_test::failure_log failures;
     beacon::outbound::courier courier(quiet(failures));
     auto busy = courier.add(local(server.url("/busy/d"), beacon::outbound::signing_secret::generate()));
     auto unavailable = courier.add(local(server.url("/unavailable/d"), beacon::outbound::signing_secret::generate()));
@@ -194,7 +175,7 @@ TEST_CASE("429 and 503 with Retry-After wait as told, then deliver", "[webhook][
 
 TEST_CASE("an endpoint that hangs times out; one that resets fails to deliver; both are retried", "[webhook][courier][faults]") {
     webhook_endpoint server;
-    reports failures;
+    beacon_test::failure_log failures;
     beacon::outbound::courier courier(quiet(failures));
     auto hanging = local(server.url("/hang/e"), beacon::outbound::signing_secret::generate());
     hanging.timeout = 300ms;
@@ -217,7 +198,7 @@ TEST_CASE("an endpoint that hangs times out; one that resets fails to deliver; b
 
 TEST_CASE("a redirect is not followed (not even to a private address)", "[webhook][courier][faults][ssrf]") {
     webhook_endpoint server;
-    reports failures;
+    beacon_test::failure_log failures;
     beacon::outbound::courier courier(quiet(failures));
     auto endpoint = local(server.url("/redirect/f"), beacon::outbound::signing_secret::generate());
     endpoint.retry.max_attempts = 1;
@@ -230,7 +211,7 @@ TEST_CASE("a redirect is not followed (not even to a private address)", "[webhoo
 }
 
 TEST_CASE("requests never reach loopback, private or link-local addresses unless allowed", "[webhook][courier][ssrf]") {
-    reports failures;
+    beacon_test::failure_log failures;
     beacon::outbound::courier courier(quiet(failures));
     const auto secret = beacon::outbound::signing_secret::generate();
     for (const char* url : {"http://127.0.0.1/x", "http://10.1.2.3/x", "http://172.16.0.1/x", "http://192.168.1.1/x",
@@ -280,7 +261,7 @@ TEST_CASE("bad endpoint URLs are config errors naming the key, never quoting cre
 
 TEST_CASE("credentials and query of an endpoint's URL never appear in a report", "[webhook][courier][config]") {
     webhook_endpoint server;
-    reports failures;
+    beacon_test::failure_log failures;
     beacon::outbound::courier courier(quiet(failures));
     const std::string url = "http://alice:pa55word@127.0.0.1:" + std::to_string(server.port()) + "/gone/h?token=t0k3n";
     auto c = courier.add(local(url, beacon::outbound::signing_secret::generate()));
@@ -297,7 +278,7 @@ TEST_CASE("credentials and query of an endpoint's URL never appear in a report",
 TEST_CASE("HTTPS endpoints are verified against the CA given, and refused without it", "[webhook][courier][tls]") {
     beacon_test::test_ca ca;
     webhook_endpoint server(ca.file("server.pem"), ca.file("server.key"), ca.file("ca.pem"));
-    reports failures;
+    beacon_test::failure_log failures;
     beacon::outbound::courier courier(quiet(failures));
     const std::string url = "https://localhost:" + std::to_string(server.port()) + "/ok/tls";
     auto trusted = local(url, beacon::outbound::signing_secret::generate());
@@ -316,9 +297,9 @@ TEST_CASE("HTTPS endpoints are verified against the CA given, and refused withou
     CHECK_THAT(failures.all(), Catch::Contains("https://localhost:" + std::to_string(server.port()) + "/ok/tls failed"));
 }
 
-TEST_CASE("a full queue refuses events and reports each; stopping reports what was left", "[webhook][courier][limits]") {
+TEST_CASE("a full queue refuses events and beacon_test::failure_log each; stopping beacon_test::failure_log what was left", "[webhook][courier][limits]") {
     webhook_endpoint server;
-    reports failures;
+    beacon_test::failure_log failures;
     beacon::outbound::courier_options options = quiet(failures);
     options.workers = 1;
     options.max_queued = 2;

@@ -24,6 +24,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -44,18 +45,31 @@ beacon::redis::stream_consumer_options stream_of(const beacon_test::redis_server
     return o;
 }
 
+// The webhook at `url` on `courier`: loopback allowed, retried every 300 ms up to 10 times.
+std::shared_ptr<beacon::outbound::endpoint_consumer> webhook(beacon::outbound::courier& courier, const std::string& url) {
+    beacon::outbound::webhook hook(url, beacon::outbound::signing_secret::generate());
+    hook.allow_private = true;
+    hook.retry.first_delay = 300ms;
+    hook.retry.max_delay = 300ms;
+    hook.retry.max_attempts = 10;
+    return courier.add(hook);
+}
+
+beacon::event created() {
+    beacon::event e("blog-api");
+    e.action = beacon::action::create;
+    e.uri = "/buckets/blog";
+    e.stamp();
+    return e;
+}
+
 // A worker process: a stream consumer whose receiver delivers each event to the webhook at `url`.
 pid_t start_worker(const beacon_test::redis_server& redis, const std::string& url) {
     const pid_t child = ::fork();
     if (child != 0) return child;
     try {
         beacon::outbound::courier courier;
-        beacon::outbound::webhook hook(url, beacon::outbound::signing_secret::generate());
-        hook.allow_private = true;
-        hook.retry.first_delay = 300ms;
-        hook.retry.max_delay = 300ms;
-        hook.retry.max_attempts = 10;
-        auto endpoint = courier.add(hook);
+        auto endpoint = webhook(courier, url);
         beacon::signal local("core", "resource_changed");
         local.connect([&](const beacon::event& e) { endpoint->deliver(e); });
         beacon::redis::stream_consumer(local, stream_of(redis)).run();
@@ -72,10 +86,7 @@ TEST_CASE("a worker killed mid-retry delivers the webhook after its restart (Red
     beacon_test::redis_server redis;
     beacon_test::webhook_endpoint server;
     const std::string path = "/fail/3/durable";  // 500 three times, then 200
-    beacon::event e("blog-api");
-    e.action = beacon::action::create;
-    e.uri = "/buckets/blog";
-    e.stamp();
+    const auto e = created();
     beacon::redis::stream_forwarder_options out;
     out.url = redis.url();
     out.stream = "hooks";
@@ -129,26 +140,16 @@ TEST_CASE("an outbox row stays until its webhook is delivered, across a courier 
     sqlite_test::database_file file;
     beacon_test::webhook_endpoint server;
     const std::string path = "/fail/3/outbox";  // 500 three times, then 200
-    beacon::event e("blog-api");
-    e.action = beacon::action::create;
-    e.uri = "/buckets/blog";
-    e.stamp();
+    const auto e = created();
     auto db = sqlite_test::open(file.path);
     beacon::sqlite::outbox outbox(db.get());
     sqlite_test::exec(db.get(), "BEGIN");
     outbox.add(e);
     sqlite_test::exec(db.get(), "COMMIT");
 
-    const auto webhook = [&](beacon::outbound::courier& c) {
-        beacon::outbound::webhook hook(server.url(path), beacon::outbound::signing_secret::generate());
-        hook.allow_private = true;
-        hook.retry.first_delay = 300ms;
-        hook.retry.max_delay = 300ms;
-        return c.add(hook);
-    };
     {
         beacon::outbound::courier first;
-        auto endpoint = webhook(first);
+        auto endpoint = webhook(first, server.url(path));
         beacon::sqlite::relay relay(file.path, [&](const std::vector<beacon::event>& events) { endpoint->deliver(events); });
         std::atomic<bool> threw{false};
         std::thread publishing([&] {
@@ -166,7 +167,7 @@ TEST_CASE("an outbox row stays until its webhook is delivered, across a courier 
     CHECK(outbox.pending() == 1);  // not published: still there
 
     beacon::outbound::courier second;
-    auto endpoint = webhook(second);
+    auto endpoint = webhook(second, server.url(path));
     beacon::sqlite::relay relay(file.path, [&](const std::vector<beacon::event>& events) { endpoint->deliver(events); });
     CHECK(relay.run_once() == 1);
     CHECK(outbox.pending() == 0);

@@ -11,7 +11,6 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -26,21 +25,6 @@ std::unique_ptr<child_process> smtp_server(const beacon_test::test_ca& ca, int p
                                                                     std::to_string(port), ca.file("server.pem"),
                                                                     ca.file("server.key"), "alice", "wonderland"});
 }
-
-struct reports {
-    std::mutex mutex;
-    std::string text;
-    beacon::failure_handler handler() {
-        return [this](const beacon::failure& f) {
-            const std::lock_guard lock(mutex);
-            text += f.describe() + "\n";
-        };
-    }
-    std::string all() {
-        const std::lock_guard lock(mutex);
-        return text;
-    }
-};
 
 beacon::outbound::mail local_mail(const beacon_test::test_ca& ca, int port) {
     beacon::outbound::mail m("smtp://127.0.0.1:" + std::to_string(port), "beacon@example.org");
@@ -91,7 +75,7 @@ TEST_CASE("a hub's events are mailed over STARTTLS with AUTH, from the templates
     beacon_test::test_ca ca;
     auto server = smtp_server(ca);
     const int port = server->port();
-    reports failures;
+    beacon_test::failure_log failures;
     beacon::outbound::courier_options options;
     options.on_failure = failures.handler();
     beacon::outbound::courier courier(options);
@@ -127,7 +111,7 @@ TEST_CASE("the SMTP server down, then up: the message is retried and delivered o
     auto server = smtp_server(ca);
     const int port = server->port();
     server.reset();  // down
-    reports failures;
+    beacon_test::failure_log failures;
     beacon::outbound::courier_options options;
     options.on_failure = failures.handler();
     beacon::outbound::courier courier(options);
@@ -154,7 +138,7 @@ TEST_CASE("a refused login and a refused recipient are retried, given up and rep
     beacon_test::test_ca ca;
     auto server = smtp_server(ca);
     const int port = server->port();
-    reports failures;
+    beacon_test::failure_log failures;
     beacon::outbound::courier_options options;
     options.on_failure = failures.handler();
     beacon::outbound::courier courier(options);
@@ -213,7 +197,7 @@ TEST_CASE("mail configuration: bad URLs, addresses and missing recipients are co
 }
 
 TEST_CASE("an event naming a bad recipient is refused and reported, not mailed", "[mail][config]") {
-    reports failures;
+    beacon_test::failure_log failures;
     beacon::outbound::courier_options options;
     options.on_failure = failures.handler();
     beacon::outbound::courier courier(options);

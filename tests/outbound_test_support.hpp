@@ -1,8 +1,10 @@
 #pragma once
-// Test support for the webhook part: a child process whose standard input the test holds (it
+// Test support for the outbound part: the failures a courier reports; a child process whose standard input the test holds (it
 // stops when the test closes it) and whose first line of output says its port (the endpoints of
 // tests/webhook_endpoint.py, the npm receiver of tests/interop); a GET over libcurl; a test CA and
 // a certificate for 127.0.0.1 and localhost made with the openssl command.
+#include <beacon/failure.hpp>
+
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
@@ -14,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -22,6 +25,22 @@
 extern char** environ;
 
 namespace beacon_test {
+
+// The failures a courier reports (courier_options::on_failure = handler()), for the test to read.
+struct failure_log {
+    std::mutex mutex;
+    std::string text;
+    beacon::failure_handler handler() {
+        return [this](const beacon::failure& f) {
+            const std::lock_guard lock(mutex);
+            text += f.describe() + "\n";
+        };
+    }
+    std::string all() {
+        const std::lock_guard lock(mutex);
+        return text;
+    }
+};
 
 // A child process started with `args`; its standard input is a pipe the destructor closes.
 class child_process {

@@ -122,14 +122,10 @@ public:
         curl_easy_setopt(h, CURLOPT_READFUNCTION, &read_message);
         curl_easy_setopt(h, CURLOPT_READDATA, this);
         const CURLcode rc = curl_easy_perform(h);
-        attempt_result out;
-        long reply = 0;
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply);
-        out.status = reply;
-        if (!guard_.refused.empty()) {
-            out.outcome = outcome::address_refused;
-            out.what = "refused to connect: " + guard_.refused + " (endpoint option allow_private permits it)";
-        } else if (rc == CURLE_OK) {
+        attempt_result out = first_look(h);
+        const long reply = out.status;
+        if (out.outcome == outcome::address_refused) return out;
+        if (rc == CURLE_OK) {
             out.outcome = outcome::delivered;
             out.what = "SMTP " + std::to_string(reply);
         } else if (rc == CURLE_OPERATION_TIMEDOUT) {
@@ -215,16 +211,22 @@ private:
         return static_cast<curl_client*>(data)->stopping_->load(std::memory_order_relaxed) ? 1 : 0;
     }
 
-    attempt_result judge(CURL* h, CURLcode rc) {
+    // The attempt's status (HTTP status or SMTP reply; 0 without one), and whether the guard
+    // refused the address it resolved.
+    attempt_result first_look(CURL* h) const {
         attempt_result out;
-        long status = 0;
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-        out.status = status;
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out.status);
         if (!guard_.refused.empty()) {
             out.outcome = outcome::address_refused;
             out.what = "refused to connect: " + guard_.refused + " (endpoint option allow_private permits it)";
-            return out;
         }
+        return out;
+    }
+
+    attempt_result judge(CURL* h, CURLcode rc) {
+        attempt_result out = first_look(h);
+        if (out.outcome == outcome::address_refused) return out;
+        const long status = out.status;
         // A status read in full counts, even when its body was cut at the bound.
         if (status == 0 || (rc != CURLE_OK && rc != CURLE_WRITE_ERROR)) {
             out.outcome = rc == CURLE_OPERATION_TIMEDOUT ? outcome::timed_out : outcome::network_error;
