@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -127,7 +128,7 @@ TEST_CASE("an endpoint failing every attempt is given up after the last one, and
     CHECK(c->stats().given_up == 1);
     CHECK(c->stats().rejected == 3);
     CHECK_THAT(failures.all(), Catch::Contains("beacon.outbound: outbound: http://127.0.0.1:" + std::to_string(server.port()) +
-                                               "/fail/99/b failed: [beacon.transport_error] event " + e.id.to_string() +
+                                               "/fail/... failed: [beacon.transport_error] event " + e.id.to_string() +
                                                " given up after 3 attempt(s); the last: HTTP 500"));
 }
 
@@ -192,7 +193,7 @@ TEST_CASE("an endpoint that hangs times out; one that resets fails to deliver; b
     CHECK(r->stats().network_errors == 2);
     CHECK(r->stats().given_up == 1);
     CHECK(server.log("/reset/e").size() == 2);
-    CHECK_THAT(failures.all(), Catch::Contains("/hang/e failed: [beacon.transport_error] event") &&
+    CHECK_THAT(failures.all(), Catch::Contains("/hang/... failed: [beacon.transport_error] event") &&
                                    Catch::Contains("given up after 2 attempt(s); the last: Timeout was reached"));
 }
 
@@ -218,7 +219,9 @@ TEST_CASE("requests never reach loopback, private or link-local addresses unless
                             "http://169.254.169.254/latest/meta-data", "http://100.64.0.1/x", "http://0.0.0.0/x",
                             "http://[::1]/x", "http://[fe80::1]/x", "http://[fd00::1]/x", "http://[::ffff:127.0.0.1]/x",
                             "http://[::ffff:a9fe:a9fe]/x", "http://[64:ff9b::a00:1]/x", "http://[2002:0a00:0001::1]/x",
-                            "http://224.0.0.1/x", "http://[::]/x"}) {
+                            "http://224.0.0.1/x", "http://[::]/x", "http://[64:ff9b:1::a00:1]/x", "http://[fec0::1]/x",
+                            "http://[::ffff:0:7f00:1]/x", "http://[2001:0:4136:e378::1]/x", "http://[100::1]/x",
+                            "http://127.1/x", "http://2130706433/x", "http://0x7f.1/x"}) {
         INFO(url);
         CHECK_THROWS_AS(courier.add(beacon::outbound::webhook(url, secret)), beacon::config_error);
     }
@@ -248,6 +251,15 @@ TEST_CASE("bad endpoint URLs are config errors naming the key, never quoting cre
                       "[beacon.config_error] /url: unknown scheme \"ftp\" (the URL is http or https)");
     CHECK_THROWS_AS(courier.add(beacon::outbound::webhook("not a url", secret)), beacon::config_error);
     try {
+        courier.add(beacon::outbound::webhook("admin:hunter2@example.com/x", secret));  // no scheme: not a URL
+        FAIL("a URL without a scheme was accepted");
+    } catch (const beacon::config_error& bad) {
+        CHECK_THAT(bad.what(), !Catch::Contains("admin") && !Catch::Contains("hunter2"));
+    }
+    // Shown: the path's first segment only (a Slack webhook's token is in its path).
+    CHECK(courier.add(beacon::outbound::webhook("https://hooks.slack.com/services/T0/B0/s3cr3tT0k3n", secret))->shown_url() ==
+          "https://hooks.slack.com/services/...");
+    try {
         courier.add(beacon::outbound::webhook("http://user:s3cr3t@[oops/x?token=t0k3n", secret));
         FAIL("a bad URL was accepted");
     } catch (const beacon::config_error& bad) {
@@ -265,7 +277,7 @@ TEST_CASE("credentials and query of an endpoint's URL never appear in a report",
     beacon::outbound::courier courier(quiet(failures));
     const std::string url = "http://alice:pa55word@127.0.0.1:" + std::to_string(server.port()) + "/gone/h?token=t0k3n";
     auto c = courier.add(local(url, beacon::outbound::signing_secret::generate()));
-    CHECK(c->shown_url() == "http://127.0.0.1:" + std::to_string(server.port()) + "/gone/h");
+    CHECK(c->shown_url() == "http://127.0.0.1:" + std::to_string(server.port()) + "/gone/...");
     c->consume(record("1"));
     REQUIRE(courier.wait_idle(10s));
     c->consume(record("2"));
@@ -294,10 +306,10 @@ TEST_CASE("HTTPS endpoints are verified against the CA given, and refused withou
     CHECK(bad->stats().network_errors == 1);
     CHECK(bad->stats().given_up == 1);
     CHECK(server.log("/ok/tls").size() == 1);
-    CHECK_THAT(failures.all(), Catch::Contains("https://localhost:" + std::to_string(server.port()) + "/ok/tls failed"));
+    CHECK_THAT(failures.all(), Catch::Contains("https://localhost:" + std::to_string(server.port()) + "/ok/... failed"));
 }
 
-TEST_CASE("a full queue refuses events and beacon_test::failure_log each; stopping beacon_test::failure_log what was left", "[webhook][courier][limits]") {
+TEST_CASE("a full queue refuses events and reports each; stopping reports what was left", "[webhook][courier][limits]") {
     webhook_endpoint server;
     beacon_test::failure_log failures;
     beacon::outbound::courier_options options = quiet(failures);
@@ -320,4 +332,26 @@ TEST_CASE("a full queue refuses events and beacon_test::failure_log each; stoppi
     c->consume(record("late"));
     CHECK(c->stats().refused == 4);
     CHECK_THAT(failures.all(), Catch::Contains("refused: the courier is stopped"));
+}
+
+TEST_CASE("a failure handler may stop the courier from the courier's own worker", "[webhook][courier][limits]") {
+    webhook_endpoint server;
+    beacon::outbound::courier* self = nullptr;
+    std::atomic<int> stops{0};
+    beacon::outbound::courier_options options;
+    options.on_failure = [&](const beacon::failure&) {
+        ++stops;
+        self->stop();  // joins the other workers, detaches this one
+    };
+    beacon::outbound::courier courier(options);
+    self = &courier;
+    auto endpoint = local(server.url("/fail/99/stop"), beacon::outbound::signing_secret::generate());
+    endpoint.retry.max_attempts = 1;
+    auto c = courier.add(endpoint);
+    c->consume(record("x"));
+    REQUIRE(eventually([&] { return stops.load() == 1; }));
+    REQUIRE(courier.wait_idle(10s));
+    CHECK(c->stats().given_up == 1);
+    c->consume(record("late"));  // the courier is stopped: refused, reported (the handler's stop returns at once)
+    CHECK(c->stats().refused == 1);
 }

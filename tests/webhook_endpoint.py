@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Webhook endpoints for beacon's webhook tests: one HTTP(S) server whose paths behave as the
-faults of docs/webhooks.md's table, and that records every request it gets.
+faults of docs/outbound.md's table, and that records every request it gets.
 
 Usage: webhook_endpoint.py [--tls CERT KEY]
 Prints "listening <port>" once it listens on 127.0.0.1 (a port of its own), then serves until its

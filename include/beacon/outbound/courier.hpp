@@ -44,7 +44,7 @@ struct endpoint_stats {
     std::uint64_t queued = 0;           ///< Events accepted for delivery.
     std::uint64_t refused = 0;          ///< Events refused: the queue full, the endpoint disabled, the courier stopped, or not encodable.
     std::uint64_t delivered = 0;        ///< Events an attempt delivered (HTTP 2xx; the SMTP server took the message).
-    std::uint64_t given_up = 0;         ///< Events dropped after their last attempt failed.
+    std::uint64_t given_up = 0;         ///< Events dropped after their last attempt failed, or on a 410 Gone.
     std::uint64_t discarded = 0;        ///< Events dropped unattempted: the endpoint disabled, or the courier stopped.
     std::uint64_t attempts = 0;         ///< Attempts, each counted once under its outcome below.
     std::uint64_t rejected = 0;         ///< Attempts answered with a failure: HTTP other than 2xx, 410, 429, 503; SMTP 4xx, 5xx, AUTH.
@@ -161,8 +161,10 @@ struct courier_core {
             } else {
                 compose(std::get<mail>(to->config), e, d);
             }
-        } catch (const error& bad) {
+        } catch (const std::exception& bad) {  // an encode_error, a host format's own, bad_alloc
             refused = bad.what();
+        } catch (...) {
+            refused = "unknown exception";
         }
         {
             const std::lock_guard lock(mutex);
@@ -235,7 +237,17 @@ struct courier_core {
     }
 
     void work() {
-        curl_client client(stopping, options.connections);
+        std::unique_ptr<curl_client> client;
+        try {
+            client = std::make_unique<curl_client>(stopping, options.connections);
+        } catch (const std::exception&) {  // libcurl could not make a handle: this worker ends
+            failure f;
+            f.part = part::outbound;
+            f.where = options.name;
+            f.exception = std::current_exception();
+            report(f, options.on_failure);
+            return;
+        }
         std::unique_lock lock(mutex);
         for (;;) {
             if (stopped) return;
@@ -258,7 +270,14 @@ struct courier_core {
             }
             ++in_flight;
             lock.unlock();
-            const auto result = attempt(client, d);
+            attempt_result result;
+            try {
+                result = attempt(*client, d);
+            } catch (const std::exception& bad) {  // signing or a header out of memory: a failed attempt
+                result.what = bad.what();
+            } catch (...) {
+                result.what = "unknown exception";
+            }
             lock.lock();
             --in_flight;
             settle(std::move(d), result, lock);
@@ -352,7 +371,9 @@ struct courier_core {
         }
         auto wait = backoff(policy, d.attempts);
         if (result.outcome == outcome::throttled && result.retry_after.count() > 0) {
-            wait = std::min<std::chrono::milliseconds>(result.retry_after, policy.max_delay);
+            // Clamped in seconds first: a hostile Retry-After must not overflow the milliseconds.
+            const auto most = std::chrono::duration_cast<std::chrono::seconds>(policy.max_delay) + std::chrono::seconds(1);
+            wait = std::min<std::chrono::milliseconds>(std::min(result.retry_after, most), policy.max_delay);
         }
         queue.emplace(clock::now() + wait, std::move(d));
         wake.notify_one();
@@ -399,8 +420,11 @@ public:
         const std::size_t n = std::max<std::size_t>(core_->options.workers, 1);
         for (std::size_t i = 0; i < n; ++i) workers_.emplace_back([core = core_] { core->work(); });
     }
+    /// Not copyable: the workers belong to one courier.
     courier(const courier&) = delete;
+    /// Not copyable.
     courier& operator=(const courier&) = delete;
+    /// Stops (see stop()).
     ~courier() { stop(); }
 
     /// Adds the webhook `e`; returns its consumer, to register with a hub. Throws config_error
@@ -453,7 +477,14 @@ public:
             core_->queue.clear();
         }
         core_->wake.notify_all();
-        for (auto& t : workers_) t.join();
+        core_->idle.notify_all();  // nothing is queued now: a wait_idle() returns once the attempts end
+        for (auto& t : workers_) {
+            if (t.get_id() == std::this_thread::get_id()) {
+                t.detach();  // stopped from its own failure handler: it ends on its own
+            } else {
+                t.join();
+            }
+        }
         workers_.clear();
         for (const auto& [key, entry] : left) {
             core_->fail(*entry.first, "stopped with " + std::to_string(entry.second) + " event(s) not delivered");

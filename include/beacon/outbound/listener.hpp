@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -32,7 +34,10 @@ inline bool loader_key(const std::string& key) {
 template <class Config>
 bool common_option(const listener_context& c, const std::string& key, const nlohmann::json& value, Config& config) {
     const auto millis = [&](const char* what) {
-        return std::chrono::milliseconds(static_cast<std::int64_t>(config_count(c, key, value, 1, what)));
+        constexpr std::size_t month = 30ULL * 24 * 3600 * 1000;  // no wait or timeout is longer
+        const std::size_t ms = config_count(c, key, value, 1, what);
+        if (ms > month) c.fail(key, std::string("expected ") + what + " of at most 30 days (" + std::to_string(month) + ")");
+        return std::chrono::milliseconds(static_cast<std::int64_t>(ms));
     };
     if (key == "timeout_ms") {
         config.timeout = millis("a positive number of milliseconds");
@@ -133,7 +138,8 @@ inline listener mail_listener(const listener_context& c, courier& s) {
 }  // namespace detail
 
 /// Registers in `types`, for load_listeners, the listener types whose aliases become endpoints of
-/// `s` (which must outlive the loaded listeners):
+/// `s` (which must outlive `types`: their factories keep a reference; the loaded listeners keep
+/// what they need themselves):
 /// - "webhook": `url`, `secret` (whsec_...), `format` ("envelope", "cloudevents", "kinto", or the
 ///   name of one of the host's `formats`);
 /// - "mail": `url` (smtp:// or smtps://), `from`, `to` (an address or a list), `to_data`,

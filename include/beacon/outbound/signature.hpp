@@ -14,7 +14,7 @@
 #include <string_view>
 #include <utility>
 
-/// Webhooks (optional part, CMake target beacon::webhook): Standard Webhooks signatures.
+/// Webhooks (optional part, CMake target beacon::outbound): Standard Webhooks signatures.
 namespace beacon::outbound {
 
 class signing_secret;

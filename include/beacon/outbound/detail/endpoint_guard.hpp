@@ -11,7 +11,10 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -21,12 +24,12 @@
 namespace beacon::outbound::detail {
 
 /// An endpoint's URL, checked: `url` as given (sent to libcurl), `shown` without credentials,
-/// query or fragment (the one form any message quotes), `host` as written in the URL.
+/// query, fragment or the path past its first segment (the one form any message quotes), `host`
+/// as written in the URL.
 struct checked_url {
     std::string url;
     std::string shown;
     std::string host;
-    bool secure = false;
 };
 
 struct curl_url_deleter {
@@ -51,9 +54,14 @@ inline checked_url check_url(const std::string& url, const std::string& alias, c
     if (!u) throw config_error(alias, key, "cannot parse a URL: out of memory");
     if (url.size() > 2048) throw config_error(alias, key, "a URL is at most 2048 bytes, this one has " + std::to_string(url.size()));
     if (const auto rc = curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0); rc != CURLUE_OK) {
-        // The text is not a URL: quote at most its scheme, never what could be a credential.
-        const auto colon = url.find(':');
-        const std::string scheme = colon == std::string::npos ? std::string() : ::beacon::detail::excerpt(url.substr(0, colon), 16);
+        // The text is not a URL: quote at most its scheme (letters, digits, + - . before "://"),
+        // never what could be a user name or a password.
+        const auto end = url.find("://");
+        const bool scheme_like = end != std::string::npos && end > 0 && end <= 16 && std::isalpha(static_cast<unsigned char>(url[0])) &&
+                                 std::all_of(url.begin(), url.begin() + static_cast<std::ptrdiff_t>(end), [](char c) {
+                                     return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+                                 });
+        const std::string scheme = scheme_like ? url.substr(0, end) : std::string();
         throw config_error(alias, key, std::string("not a URL (") + curl_url_strerror(rc) + ")" +
                                            (scheme.empty() ? "" : ", scheme \"" + scheme + "\""));
     }
@@ -65,10 +73,15 @@ inline checked_url check_url(const std::string& url, const std::string& alias, c
     }
     out.host = url_part(u.get(), CURLUPART_HOST);
     if (out.host.empty()) throw config_error(alias, key, "the URL needs a host");
-    out.secure = scheme == secure;
     out.url = url;
+    // Shown: the path's first segment only (Slack's, Discord's and Teams' webhook URLs carry
+    // their token in the path), and "/..." for the rest.
     const std::string port = url_part(u.get(), CURLUPART_PORT);
-    out.shown = scheme + "://" + out.host + (port.empty() ? "" : ":" + port) + url_part(u.get(), CURLUPART_PATH);
+    const std::string path = url_part(u.get(), CURLUPART_PATH);
+    const auto second = path.find('/', 1);
+    out.shown = scheme + "://" + out.host + (port.empty() ? "" : ":" + port) +
+                ::beacon::detail::excerpt(path.substr(0, second), 64) +
+                (second == std::string::npos || second + 1 == path.size() ? "" : "/...");
     return out;
 }
 
@@ -105,8 +118,15 @@ inline std::string_view forbidden_v6(const std::array<std::uint8_t, 16>& b) noex
     if (zeros(0, 15) && b[15] == 1) return "a loopback address";
     if (zeros(0, 16)) return "an unspecified address";
     if (zeros(0, 10) && b[10] == 0xFF && b[11] == 0xFF) return forbidden_v4(v4_at(12));               // ::ffff:a.b.c.d
+    if (zeros(0, 8) && b[8] == 0xFF && b[9] == 0xFF && b[10] == 0 && b[11] == 0) return forbidden_v4(v4_at(12));  // ::ffff:0:a.b.c.d
     if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xFF && b[3] == 0x9B && zeros(4, 12)) return forbidden_v4(v4_at(12));  // 64:ff9b::/96
     if (b[0] == 0x20 && b[1] == 0x02) return forbidden_v4(v4_at(2));                                   // 2002::/16
+    if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xFF && b[3] == 0x9B && b[4] == 0x00 && b[5] == 0x01) {
+        return "a local-use NAT64 address";  // 64:ff9b:1::/48: the IPv4 inside may be anything local
+    }
+    if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x00 && b[3] == 0x00) return "a Teredo address";  // 2001::/32
+    if (b[0] == 0x01 && zeros(1, 8)) return "a discard-only address";                              // 100::/64
+    if (b[0] == 0xFE && (b[1] & 0xC0) == 0xC0) return "a site-local address";                      // fec0::/10
     if (b[0] == 0xFE && (b[1] & 0xC0) == 0x80) return "a link-local address";
     if ((b[0] & 0xFE) == 0xFC) return "a unique local (private) address";
     if (b[0] == 0xFF) return "a multicast address";

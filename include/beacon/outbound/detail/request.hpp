@@ -66,7 +66,7 @@ inline void init_curl() {
     });
 }
 
-/// A worker's libcurl handle, reused from attempt to attempt.
+/// A worker's libcurl handles, reused from attempt to attempt.
 class curl_client {
 public:
     /// A handle keeping up to `connections` idle connections; `stopping`, once set, aborts the
@@ -74,8 +74,9 @@ public:
     curl_client(const std::atomic<bool>& stopping, std::size_t connections)
         : stopping_(&stopping), connections_(static_cast<long>(std::max<std::size_t>(connections, 1))) {
         init_curl();
-        handle_.reset(curl_easy_init());
-        if (!handle_) throw transport_error("outbound: curl_easy_init failed");
+        guarded_.reset(curl_easy_init());
+        unguarded_.reset(curl_easy_init());
+        if (!guarded_ || !unguarded_) throw transport_error("outbound: curl_easy_init failed");
     }
 
     /// Makes the webhook attempt; never throws for what the endpoint or the network does.
@@ -109,7 +110,7 @@ public:
         message_sent_ = 0;
         curl_easy_setopt(h, CURLOPT_URL, r.url->c_str());
         curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-        if (r.require_tls) curl_easy_setopt(h, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
+        curl_easy_setopt(h, CURLOPT_USE_SSL, static_cast<long>(r.require_tls ? CURLUSESSL_ALL : CURLUSESSL_TRY));
         if (!r.username->empty()) {
             curl_easy_setopt(h, CURLOPT_USERNAME, r.username->c_str());
             curl_easy_setopt(h, CURLOPT_PASSWORD, r.password->c_str());
@@ -153,10 +154,12 @@ private:
         void operator()(curl_slist* l) const noexcept { curl_slist_free_all(l); }
     };
 
-    // Resets the handle (keeping its connections, DNS and TLS session caches) and sets what every
+    // Resets a handle (keeping its connections, DNS and TLS session caches) and sets what every
     // attempt shares: the address guard, no proxy, no signals, the timeout, the CAs, the abort.
     CURL* start(bool allow_private, std::chrono::milliseconds timeout, const std::string& ca_file) {
-        CURL* h = handle_.get();
+        // Two handles, two connection caches: a connection opened for an endpoint that allows
+        // private addresses is never reused for one that does not (the guard runs on connect).
+        CURL* h = allow_private ? unguarded_.get() : guarded_.get();
         curl_easy_reset(h);
         guard_ = socket_guard{allow_private, {}};
         headers_.reset();
@@ -211,12 +214,13 @@ private:
         return static_cast<curl_client*>(data)->stopping_->load(std::memory_order_relaxed) ? 1 : 0;
     }
 
-    // The attempt's status (HTTP status or SMTP reply; 0 without one), and whether the guard
-    // refused the address it resolved.
+    // The attempt's status (HTTP status or SMTP reply; 0 without one), and whether it failed
+    // because the guard refused the addresses it resolved (one refused among others that answered
+    // does not count).
     attempt_result first_look(CURL* h) const {
         attempt_result out;
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out.status);
-        if (!guard_.refused.empty()) {
+        if (!guard_.refused.empty() && out.status == 0) {  // nothing answered: no address was allowed
             out.outcome = outcome::address_refused;
             out.what = "refused to connect: " + guard_.refused + " (endpoint option allow_private permits it)";
         }
@@ -253,7 +257,8 @@ private:
 
     const std::atomic<bool>* stopping_;
     long connections_;
-    std::unique_ptr<CURL, easy_deleter> handle_;
+    std::unique_ptr<CURL, easy_deleter> guarded_;
+    std::unique_ptr<CURL, easy_deleter> unguarded_;
     std::unique_ptr<curl_slist, slist_deleter> headers_;
     socket_guard guard_;
     std::size_t answer_bytes_ = 0;
