@@ -8,6 +8,7 @@
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -47,7 +48,8 @@ class child_process {
 public:
     explicit child_process(std::vector<std::string> args) {
         int in[2], out[2];
-        if (::pipe(in) != 0 || ::pipe(out) != 0) throw std::runtime_error("pipe failed");
+        // Close-on-exec: a later child must not hold this one's standard input open.
+        if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
         posix_spawn_file_actions_t actions;
         posix_spawn_file_actions_init(&actions);
         posix_spawn_file_actions_adddup2(&actions, in[0], 0);
@@ -123,6 +125,7 @@ public:
         CURL* h = curl_easy_init();
         std::string body;
         curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+        curl_easy_setopt(h, CURLOPT_PROXY, "");  // the endpoint is local: never through http_proxy
         if (!ca.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, ca.c_str());
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, +[](char* p, std::size_t s, std::size_t n, void* out) {
             static_cast<std::string*>(out)->append(p, s * n);
