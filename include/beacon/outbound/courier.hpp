@@ -108,7 +108,7 @@ public:
     void deliver(const std::vector<event>& events);
     /// The endpoint's counters.
     endpoint_stats stats() const;
-    /// The endpoint's URL as messages show it (no credentials, query or fragment).
+    /// The endpoint's URL as messages show it (no credentials, query, fragment or path past its first segment).
     const std::string& shown_url() const noexcept { return state_->where.shown; }
 
 private:
