@@ -14,10 +14,17 @@
 #include <charconv>
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
 namespace beacon {
+
+/// Whether `key` is one of the loader's own settings (the filter: "use", "actions", "resources";
+/// async delivery: "async" or the flat form's "async.<option>"), not an option of the listener type.
+inline bool loader_setting(std::string_view key) {
+    return key == "use" || key == "actions" || key == "resources" || key == "async" || key.substr(0, 6) == "async.";
+}
 
 /// A configured count: a number, or a string of digits as in an ini file, at least `min`.
 inline std::size_t config_count(const listener_context& c, const std::string& key, const nlohmann::json& value,

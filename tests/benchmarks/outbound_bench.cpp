@@ -12,6 +12,7 @@
 // and new connections per iteration (how often a worker's connection cache missed). Args: events (requests) per iteration; for
 // P15/beacon, the courier's workers too (4, as the peer's threads; 1, for consume_ns alone).
 #include "alloc_count.hpp"
+#include "sample_event.hpp"
 
 #include <beacon/outbound/courier.hpp>
 #include <beacon/wire_format.hpp>
@@ -43,13 +44,9 @@ namespace outbound = beacon::outbound;
 constexpr std::size_t endpoint_count = 100;
 constexpr std::size_t threads = 4;  // the courier's default workers, and the bare loop's threads
 
+// wire_format_bench's event, stamped (an id of its own).
 beacon::event sample() {
-    beacon::event e("blog-api", {{"bucket_id", "blog"}, {"collection_id", "articles"}, {"id", "a1"}});
-    e.action = beacon::action::create;
-    e.resource_name = "record";
-    e.uri = "/buckets/blog/collections/articles/records/a1";
-    e.user_id = "basicauth:alice";
-    e.impacted_records.push_back({std::nullopt, nlohmann::json{{"id", "a1"}, {"title", "Hello"}}});
+    auto e = beacon_bench::kinto_record();
     e.stamp();
     return e;
 }

@@ -7,6 +7,7 @@
 // decoding ("encode/stamped_*", "decode/stamped_*").
 
 #include "alloc_count.hpp"
+#include "sample_event.hpp"
 
 #include <beacon/wire_format.hpp>
 
@@ -18,16 +19,7 @@
 
 namespace {
 
-beacon::event sample() {
-    beacon::event e("blog-api", {{"bucket_id", "blog"}, {"collection_id", "articles"}, {"id", "a1"}});
-    e.action = beacon::action::create;
-    e.resource_name = "record";
-    e.uri = "/buckets/blog/collections/articles/records/a1";
-    e.user_id = "basicauth:alice";
-    e.impacted_records.push_back({std::nullopt, nlohmann::json{{"id", "a1"}, {"title", "Hello"}}});
-    e.timestamp = 1453896392123;
-    return e;
-}
+beacon::event sample() { return beacon_bench::kinto_record(); }
 
 void report(benchmark::State& state, const beacon_bench::alloc_stats& before, std::size_t bytes) {
     const auto made = beacon_bench::thread_allocs().allocations - before.allocations;

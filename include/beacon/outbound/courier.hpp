@@ -73,11 +73,9 @@ struct courier_core;
 
 struct endpoint_state {
     template <class Config>
-    endpoint_state(Config c, checked_url w)
-        : config(std::move(c)), where(std::move(w)), retry(std::get<Config>(config).retry) {}
+    endpoint_state(Config c, checked_url w) : config(std::move(c)), where(std::move(w)) {}
     std::variant<outbound::webhook, outbound::mail> config;
     checked_url where;
-    retry_policy retry;
     endpoint_stats stats;  // under the courier's mutex
 };
 
@@ -136,13 +134,18 @@ struct courier_core {
     std::atomic<bool> stopping{false};
     std::mt19937_64 random{std::random_device{}()};
 
-    void fail(const endpoint_state& to, const std::string& message) const {
+    // Reports `what` went wrong with the endpoint shown as `endpoint` ("" for the courier itself).
+    void report_failure(const std::string& endpoint, std::exception_ptr what) const {
         failure f;
         f.part = part::outbound;
         f.where = options.name;
-        f.receiver = to.where.shown;
-        f.exception = std::make_exception_ptr(transport_error(message));
+        f.receiver = endpoint;
+        f.exception = std::move(what);
         report(f, options.on_failure);
+    }
+
+    void fail(const endpoint_state& to, const std::string& message) const {
+        report_failure(to.where.shown, std::make_exception_ptr(transport_error(message)));
     }
 
     // Queues `e` for `to`; returns "" or why it was refused (counted; reported unless `done`).
@@ -241,11 +244,7 @@ struct courier_core {
         try {
             client = std::make_unique<curl_client>(stopping, options.connections);
         } catch (const std::exception&) {  // libcurl could not make a handle: this worker ends
-            failure f;
-            f.part = part::outbound;
-            f.where = options.name;
-            f.exception = std::current_exception();
-            report(f, options.on_failure);
+            report_failure("", std::current_exception());
             return;
         }
         std::unique_lock lock(mutex);
@@ -304,7 +303,6 @@ struct courier_core {
         const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
         request r;
         r.url = &d.to->where.url;
-        r.shown = &d.to->where.shown;
         r.ca_file = &config.ca_file;
         r.content_type = config.format.name() == "cloudevents" ? "application/cloudevents+json" : "application/json";
         r.id = d.id;
@@ -361,7 +359,7 @@ struct courier_core {
             lock.lock();
             return;
         }
-        const auto& policy = to.retry;
+        const retry_policy& policy = std::visit([](const auto& c) -> const retry_policy& { return c.retry; }, to.config);
         if (d.attempts >= std::max<std::size_t>(policy.max_attempts, 1) || stopped) {
             ++s.given_up;
             lock.unlock();

@@ -24,11 +24,6 @@ namespace beacon::outbound {
 
 namespace detail {
 
-// Whether `key` is the loader's own setting (the filter, async delivery), not an endpoint's option.
-inline bool loader_key(const std::string& key) {
-    return key == "use" || key == "actions" || key == "resources" || key == "async" || key.rfind("async.", 0) == 0;
-}
-
 // Reads the options every endpoint has into `retry`, `timeout`, `ca_file` and `allow_private`;
 // returns false for any other key.
 template <class Config>
@@ -87,7 +82,7 @@ inline listener webhook_listener(const listener_context& c, courier& s, const st
     webhook config(url, signing_secret::parse(config_string(c, "secret", required(c, "secret", "the endpoint's whsec_ secret")),
                                               c.alias, c.key("secret")));
     for (const auto& [key, value] : c.options.items()) {
-        if (loader_key(key) || key == "url" || key == "secret" || common_option(c, key, value, config)) continue;
+        if (loader_setting(key) || key == "url" || key == "secret" || common_option(c, key, value, config)) continue;
         if (key == "format") {
             config.format = config_format(c, key, value, formats);
         } else {
@@ -101,7 +96,7 @@ inline listener mail_listener(const listener_context& c, courier& s) {
     mail config(config_string(c, "url", required(c, "url", "the SMTP server's smtp or smtps URL")),
                 config_string(c, "from", required(c, "from", "the courier's address")));
     for (const auto& [key, value] : c.options.items()) {
-        if (loader_key(key) || key == "url" || key == "from" || common_option(c, key, value, config)) continue;
+        if (loader_setting(key) || key == "url" || key == "from" || common_option(c, key, value, config)) continue;
         if (key == "to") {
             config.to.clear();
             if (value.is_array()) {

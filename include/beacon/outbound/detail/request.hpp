@@ -35,7 +35,6 @@ struct attempt_result {
 /// What a webhook attempt sends: where, the headers' values, the body, its limits.
 struct request {
     const std::string* url = nullptr;
-    const std::string* shown = nullptr;
     const std::string* ca_file = nullptr;
     const char* content_type = "application/json";
     std::string id, timestamp, signature;

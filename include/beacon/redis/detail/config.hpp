@@ -23,10 +23,7 @@ namespace beacon::redis::detail {
 
 /// Whether `key` is one of the loader's own settings (the filter, and async delivery: "async" or
 /// flat "async.<option>") or "outbox" (read by forwarding_listener), not a forwarder's option.
-inline bool loader_setting(const std::string& key) {
-    return key == "use" || key == "actions" || key == "resources" || key == "async" || key.rfind("async.", 0) == 0 ||
-           key == "outbox";
-}
+inline bool loader_setting(const std::string& key) { return ::beacon::loader_setting(key) || key == "outbox"; }
 
 using ::beacon::config_count;
 using ::beacon::config_format;
