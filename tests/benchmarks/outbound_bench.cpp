@@ -11,9 +11,14 @@
 // event, queueing it, waking a worker), while the workers deliver. Counters: the server's requests
 // and new connections per iteration (how often a worker's connection cache missed). Args: events (requests) per iteration; for
 // P15/beacon, the courier's workers too (4, as the peer's threads; 1, for consume_ns alone).
+// P9/async_consumer: the sending thread's share measured the same way (consume_ns) for P9's
+// hand-off of the same event to a hub consumer, beacon::async_consumer around a no-op consumer
+// (which copies the event into its queue), with as many workers: the courier's consume_ns stays
+// P9's when it is at most this.
 #include "alloc_count.hpp"
 #include "sample_event.hpp"
 
+#include <beacon/async.hpp>
 #include <beacon/outbound/courier.hpp>
 #include <beacon/wire_format.hpp>
 
@@ -139,6 +144,13 @@ struct server_check {
     }
 };
 
+// The calling thread's CPU time, in ns.
+std::int64_t thread_cpu() {
+    timespec t{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return static_cast<std::int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
+}
+
 void beacon_courier(benchmark::State& state) {
     const auto n = static_cast<std::size_t>(state.range(0));
     const auto e = sample();
@@ -154,11 +166,6 @@ void beacon_courier(benchmark::State& state) {
     }
     std::uint64_t sent = 0;
     std::int64_t consuming = 0;  // the sending thread's share: consume() alone, its CPU time in ns
-    const auto thread_cpu = [] {
-        timespec t{};
-        ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-        return static_cast<std::int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
-    };
     for (auto _ : state) {
         const auto start = thread_cpu();
         for (std::size_t i = 0; i < n; ++i) consumers[i % endpoint_count]->consume(e);
@@ -175,6 +182,34 @@ void beacon_courier(benchmark::State& state) {
     check.finish(state, sent, delivered);
 }
 BENCHMARK(beacon_courier)->Name("P15/beacon")->Args({1000, 4})->Args({1000, 1})->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// A hub consumer that does nothing.
+struct no_op_consumer : beacon::consumer {
+    void consume(const beacon::event& e) override { benchmark::DoNotOptimize(e.timestamp); }
+};
+
+void async_consumer_handoff(benchmark::State& state) {
+    const auto n = static_cast<std::size_t>(state.range(0));
+    const auto e = sample();
+    beacon::async_options options;
+    options.workers = static_cast<std::size_t>(state.range(1));
+    beacon::async_consumer handoff(std::make_shared<no_op_consumer>(), options);
+    std::uint64_t sent = 0;
+    std::int64_t consuming = 0;
+    for (auto _ : state) {
+        const auto start = thread_cpu();
+        for (std::size_t i = 0; i < n; ++i) handoff.consume(e);
+        consuming += thread_cpu() - start;
+        sent += n;
+        if (!handoff.drain(std::chrono::seconds(60))) {
+            state.SkipWithError("the async consumer did not drain in 60 s");
+            return;
+        }
+    }
+    state.counters["consume_ns"] = static_cast<double>(consuming) / static_cast<double>(sent);
+    if (handoff.stats().delivered != sent) state.SkipWithError("events were lost");
+}
+BENCHMARK(async_consumer_handoff)->Name("P9/async_consumer")->Args({1000, 4})->Args({1000, 1})->UseRealTime()->Unit(benchmark::kMillisecond);
 
 std::size_t discard(char*, std::size_t size, std::size_t count, void*) { return size * count; }
 

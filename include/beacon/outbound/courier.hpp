@@ -25,6 +25,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <future>
 #include <map>
@@ -81,7 +82,7 @@ struct endpoint_state {
 
 struct delivery {
     std::shared_ptr<endpoint_state> to;
-    std::string id;
+    event_id id;                  // written out only for an attempt or a message
     std::string body;             // a webhook's body, or the whole e-mail message
     std::vector<std::string> to_addresses;  // a mail's recipients
     std::size_t attempts = 0;
@@ -119,7 +120,8 @@ private:
 
 namespace detail {
 
-// The shared state of a courier and its consumers: the queue by due time, the workers' loop.
+// The shared state of a courier and its consumers: the queue (new events in order of arrival,
+// retries by due time), the workers' loop.
 struct courier_core {
     using clock = std::chrono::steady_clock;
 
@@ -128,7 +130,8 @@ struct courier_core {
     courier_options options;
     std::mutex mutex;
     std::condition_variable wake, idle;
-    std::multimap<clock::time_point, delivery> queue;
+    std::deque<delivery> fresh;                            // not attempted yet, in order of arrival
+    std::multimap<clock::time_point, delivery> retries;  // by due time
     std::size_t in_flight = 0;
     bool stopped = false;
     std::atomic<bool> stopping{false};
@@ -152,9 +155,8 @@ struct courier_core {
     std::string enqueue(const std::shared_ptr<endpoint_state>& to, const event& e, std::shared_ptr<std::promise<void>> done = {}) {
         delivery d;
         d.to = to;
-        d.id = e.id.is_nil() ? event_id::make().to_string() : e.id.to_string();
+        d.id = e.id.is_nil() ? event_id::make() : e.id;
         d.done = std::move(done);
-        const std::string id = d.id;         // for the message, once `d` is queued
         const bool told = d.done != nullptr;  // deliver() is told; consume() reports
         std::string refused;
         try {
@@ -176,12 +178,12 @@ struct courier_core {
                 refused = "the courier is stopped";
             } else if (to->stats.disabled) {
                 refused = "the endpoint is disabled (it answered 410 Gone)";
-            } else if (queue.size() + in_flight >= options.max_queued) {
+            } else if (queued() >= options.max_queued) {
                 refused = "the queue is full (" + std::to_string(options.max_queued) + " events)";
             }
             if (refused.empty()) {
                 ++to->stats.queued;
-                queue.emplace(clock::now(), std::move(d));
+                fresh.push_back(std::move(d));
             } else {
                 ++to->stats.refused;
             }
@@ -190,7 +192,7 @@ struct courier_core {
             wake.notify_one();
             return refused;
         }
-        refused = "event " + id + " refused: " + refused;
+        refused = "event " + d.id.to_string() + " refused: " + refused;
         if (!told) fail(*to, refused);
         return refused;
     }
@@ -226,7 +228,7 @@ struct courier_core {
             }
         }
         if (d.to_addresses.empty()) throw encode_error("/data/" + m.to_data, "an e-mail without a recipient");
-        d.body = mail_message(m.from, d.to_addresses, m.subject.render(e), m.body.render(e), d.id);
+        d.body = mail_message(m.from, d.to_addresses, m.subject.render(e), m.body.render(e), d.id.to_string());
     }
 
     // The wait before attempt number `attempts` + 1 (under the mutex: uses `random`).
@@ -250,20 +252,25 @@ struct courier_core {
         std::unique_lock lock(mutex);
         for (;;) {
             if (stopped) return;
-            if (queue.empty()) {
+            delivery d;
+            if (!retries.empty() && (fresh.empty() || retries.begin()->first <= clock::now())) {
+                const auto due = retries.begin()->first;
+                if (due > clock::now()) {
+                    wake.wait_until(lock, due);
+                    continue;
+                }
+                d = std::move(retries.begin()->second);
+                retries.erase(retries.begin());
+            } else if (!fresh.empty()) {
+                d = std::move(fresh.front());
+                fresh.pop_front();
+            } else {
                 wake.wait(lock);
                 continue;
             }
-            const auto due = queue.begin()->first;
-            if (due > clock::now()) {
-                wake.wait_until(lock, due);
-                continue;
-            }
-            delivery d = std::move(queue.begin()->second);
-            queue.erase(queue.begin());
             if (d.to->stats.disabled) {
                 ++d.to->stats.discarded;
-                if (d.done) d.done->set_exception(std::make_exception_ptr(transport_error("event " + d.id + " discarded: the endpoint is disabled")));
+                if (d.done) d.done->set_exception(std::make_exception_ptr(transport_error("event " + d.id.to_string() + " discarded: the endpoint is disabled")));
                 notify_if_idle();
                 continue;
             }
@@ -305,18 +312,47 @@ struct courier_core {
         r.url = &d.to->where.url;
         r.ca_file = &config.ca_file;
         r.content_type = config.format.name() == "cloudevents" ? "application/cloudevents+json" : "application/json";
-        r.id = d.id;
+        r.id = d.id.to_string();
         r.timestamp = std::to_string(now);
-        r.signature = sign(config.secret, d.id, now, d.body);
+        r.signature = sign(config.secret, r.id, now, d.body);
         r.body = &d.body;
         r.timeout = config.timeout;
         r.allow_private = config.allow_private;
         return client.post(r);
     }
 
+    // Events waiting, retries included (under the mutex).
+    std::size_t waiting() const noexcept { return fresh.size() + retries.size(); }
+    // Events waiting or under way (under the mutex).
+    std::size_t queued() const noexcept { return waiting() + in_flight; }
+
+    // Takes out of the queue the deliveries `take` picks, in queue order (under the mutex).
+    template <class Pick>
+    std::vector<delivery> take_if(Pick take) {
+        std::vector<delivery> out;
+        for (auto it = retries.begin(); it != retries.end();) {
+            if (take(it->second)) {
+                out.push_back(std::move(it->second));
+                it = retries.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        std::deque<delivery> kept;  // one pass, not an erase from the middle per event
+        for (auto& d : fresh) {
+            if (take(d)) {
+                out.push_back(std::move(d));
+            } else {
+                kept.push_back(std::move(d));
+            }
+        }
+        fresh.swap(kept);
+        return out;
+    }
+
     // Wakes wait_idle() once nothing is queued or under way (under the mutex).
     void notify_if_idle() {
-        if (queue.empty() && in_flight == 0) idle.notify_all();
+        if (queued() == 0) idle.notify_all();
     }
 
     // Counts the attempt and decides what becomes of the delivery (under the mutex).
@@ -340,21 +376,13 @@ struct courier_core {
         if (result.outcome == outcome::gone) {
             s.disabled = true;
             ++s.given_up;
-            std::vector<delivery> dropped;
-            for (auto it = queue.begin(); it != queue.end();) {
-                if (it->second.to.get() == &to) {
-                    dropped.push_back(std::move(it->second));
-                    it = queue.erase(it);
-                } else {
-                    ++it;
-                }
-            }
+            const std::vector<delivery> dropped = take_if([&](const delivery& other) { return other.to.get() == &to; });
             s.discarded += dropped.size();
             lock.unlock();
             const std::string gone = "HTTP 410 Gone: the endpoint is disabled";
-            finish(d, "event " + d.id + ": " + gone + "; " + std::to_string(dropped.size()) + " queued event(s) discarded, later ones refused");
+            finish(d, "event " + d.id.to_string() + ": " + gone + "; " + std::to_string(dropped.size()) + " queued event(s) discarded, later ones refused");
             for (const auto& other : dropped) {
-                if (other.done) finish(other, "event " + other.id + " discarded: " + gone);
+                if (other.done) finish(other, "event " + other.id.to_string() + " discarded: " + gone);
             }
             lock.lock();
             return;
@@ -363,7 +391,7 @@ struct courier_core {
         if (d.attempts >= std::max<std::size_t>(policy.max_attempts, 1) || stopped) {
             ++s.given_up;
             lock.unlock();
-            finish(d, "event " + d.id + " given up after " + std::to_string(d.attempts) + " attempt(s); the last: " + result.what);
+            finish(d, "event " + d.id.to_string() + " given up after " + std::to_string(d.attempts) + " attempt(s); the last: " + result.what);
             lock.lock();
             return;
         }
@@ -373,7 +401,7 @@ struct courier_core {
             const auto most = std::chrono::duration_cast<std::chrono::seconds>(policy.max_delay) + std::chrono::seconds(1);
             wait = std::min<std::chrono::milliseconds>(std::min(result.retry_after, most), policy.max_delay);
         }
-        queue.emplace(clock::now() + wait, std::move(d));
+        retries.emplace(clock::now() + wait, std::move(d));
         wake.notify_one();
     }
 };
@@ -449,7 +477,7 @@ public:
     /// Waits until no event is queued or under way, or `limit` passed; returns whether it is idle.
     bool wait_idle(std::chrono::milliseconds limit) {
         std::unique_lock lock(core_->mutex);
-        return core_->idle.wait_for(lock, limit, [&] { return core_->queue.empty() && core_->in_flight == 0; });
+        return core_->idle.wait_for(lock, limit, [&] { return core_->queued() == 0; });
     }
 
     /// Stops: aborts the attempts under way (each then counts as given up), reports per endpoint
@@ -462,7 +490,7 @@ public:
             if (core_->stopped) return;
             core_->stopped = true;
             core_->stopping = true;
-            for (auto& [due, d] : core_->queue) {
+            for (auto& d : core_->take_if([](const detail::delivery&) { return true; })) {
                 ++d.to->stats.discarded;
                 if (d.done) {
                     waiting.push_back(std::move(d));
@@ -472,7 +500,6 @@ public:
                 entry.first = d.to;
                 ++entry.second;
             }
-            core_->queue.clear();
         }
         core_->wake.notify_all();
         core_->idle.notify_all();  // nothing is queued now: a wait_idle() returns once the attempts end
@@ -487,7 +514,7 @@ public:
         for (const auto& [key, entry] : left) {
             core_->fail(*entry.first, "stopped with " + std::to_string(entry.second) + " event(s) not delivered");
         }
-        for (const auto& d : waiting) core_->finish(d, "event " + d.id + " not delivered: the courier stopped");
+        for (const auto& d : waiting) core_->finish(d, "event " + d.id.to_string() + " not delivered: the courier stopped");
     }
 
 private:
