@@ -114,6 +114,8 @@ TEST_CASE("a bad signing secret is refused with its key, saying why without quot
         {"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwBr", "this one is not padded base64 (34 characters"},
         {"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwBr==", "this one is not canonical base64"},
         {"whsec_" + std::string(88, 'A'), "this one has 66 bytes"},
+        {"whsec_" + std::string(92, 'A'), "this one is too long (92 characters after \"whsec_\", at most 88)"},
+        {"whsec_" + std::string(std::size_t{1} << 20, '!'), "this one is too long (1048576 characters"},
     };
     for (const auto& c : cases) {
         CAPTURE(c.why);
@@ -141,6 +143,21 @@ TEST_CASE("secrets of 24 to 64 bytes are accepted and keep their text", "[webhoo
     CHECK(wh::signing_secret::parse(sixty_four).text() == sixty_four);
     CHECK(wh::signing_secret::parse("whsec_" + std::string(32, '/')).size() == 24);
     CHECK(wh::signing_secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwBg==").size() == 25);
+}
+
+TEST_CASE("a secret copied, moved or assigned signs as the original; the one moved from is empty", "[webhook][signature]") {
+    const auto original = wh::signing_secret::parse(secret_text);
+    const std::string expected = wh::sign(original, "msg_1", 1700000000, "{}");
+    wh::signing_secret copy = original;
+    CHECK(wh::sign(copy, "msg_1", 1700000000, "{}") == expected);
+    wh::signing_secret moved = std::move(copy);
+    CHECK(wh::sign(moved, "msg_1", 1700000000, "{}") == expected);
+    CHECK(copy.size() == 0);  // NOLINT(bugprone-use-after-move): what a move leaves is the point
+    wh::signing_secret assigned = wh::signing_secret::generate();
+    assigned = std::move(moved);
+    CHECK(wh::sign(assigned, "msg_1", 1700000000, "{}") == expected);
+    assigned = original;
+    CHECK(assigned.text() == secret_text);
 }
 
 TEST_CASE("generate gives 32 random bytes whose text parses back", "[webhook][signature]") {

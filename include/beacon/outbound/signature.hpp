@@ -34,6 +34,8 @@ public:
     static constexpr std::size_t min_size = 24;
     /// The most key bytes a secret may have (the specification's recommendation).
     static constexpr std::size_t max_size = 64;
+    /// The longest text after the prefix: the padded base64 of `max_size` bytes.
+    static constexpr std::size_t max_text_size = 4 * ((max_size + 2) / 3);
 
     /// Reads "whsec_" + padded standard base64 of 24 to 64 bytes; anything else throws
     /// config_error naming `alias` and the JSON pointer `key`, saying what was wrong without
@@ -47,6 +49,9 @@ public:
         if (text.empty()) throw refuse("is empty");
         if (text.substr(0, prefix.size()) != prefix) throw refuse("does not start with \"whsec_\"");
         const std::string_view encoded = text.substr(prefix.size());
+        if (encoded.size() > max_text_size)  // before any work on it: its length is the caller's
+            throw refuse("is too long (" + std::to_string(encoded.size()) + " characters after \"whsec_\", at most " +
+                         std::to_string(max_text_size) + ")");
         const std::size_t bad = detail::base64_error_at(encoded);
         if (bad != std::string_view::npos)
             throw refuse("is not base64 (at character " + std::to_string(prefix.size() + bad + 1) + ")");
@@ -70,6 +75,21 @@ public:
 
     /// The number of key bytes (24 to 64).
     std::size_t size() const noexcept { return key_.size(); }
+
+    /// A copy of `other`.
+    signing_secret(const signing_secret& other) = default;
+    /// Takes `other`'s key (which is left empty).
+    signing_secret(signing_secret&& other) noexcept = default;
+    /// Replaces the key with a copy of `other`'s.
+    signing_secret& operator=(const signing_secret& other) = default;
+    /// Replaces the key with `other`'s (wiping the one it had).
+    signing_secret& operator=(signing_secret&& other) noexcept {
+        detail::wipe(key_);
+        key_ = std::move(other.key_);
+        return *this;
+    }
+    /// Overwrites the key's bytes (OPENSSL_cleanse) before its memory is freed.
+    ~signing_secret() { detail::wipe(key_); }
 
 private:
     explicit signing_secret(std::string key) : key_(std::move(key)) {}

@@ -80,6 +80,11 @@ inline std::array<unsigned char, 32> hmac_sha256(std::string_view key, std::stri
     return mac;
 }
 
+/// Overwrites `secret`'s bytes with zeros in a way the compiler keeps (OPENSSL_cleanse).
+inline void wipe(std::string& secret) noexcept {
+    if (!secret.empty()) OPENSSL_cleanse(&secret[0], secret.size());
+}
+
 /// Whether `a` and `b` are equal, in time that depends on their lengths only.
 inline bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
     return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
