@@ -157,6 +157,7 @@ struct courier_core {
         d.to = to;
         d.id = e.id.is_nil() ? event_id::make() : e.id;
         d.done = std::move(done);
+        const event_id id = d.id;             // for the message, once `d` is queued
         const bool told = d.done != nullptr;  // deliver() is told; consume() reports
         std::string refused;
         try {
@@ -192,7 +193,7 @@ struct courier_core {
             wake.notify_one();
             return refused;
         }
-        refused = "event " + d.id.to_string() + " refused: " + refused;
+        refused = "event " + id.to_string() + " refused: " + refused;
         if (!told) fail(*to, refused);
         return refused;
     }
