@@ -147,15 +147,15 @@ TEST_CASE("secrets of 24 to 64 bytes are accepted and keep their text", "[webhoo
 
 TEST_CASE("a secret copied, moved or assigned signs as the original; the one moved from is empty", "[webhook][signature]") {
     const auto original = wh::signing_secret::parse(secret_text);
-    const std::string expected = wh::sign(original, "msg_1", 1700000000, "{}");
+    const std::string signed_by_original = wh::sign(original, "msg_1", 1700000000, "{}");
     wh::signing_secret copy = original;
-    CHECK(wh::sign(copy, "msg_1", 1700000000, "{}") == expected);
+    CHECK(wh::sign(copy, "msg_1", 1700000000, "{}") == signed_by_original);
     wh::signing_secret moved = std::move(copy);
-    CHECK(wh::sign(moved, "msg_1", 1700000000, "{}") == expected);
+    CHECK(wh::sign(moved, "msg_1", 1700000000, "{}") == signed_by_original);
     CHECK(copy.size() == 0);  // NOLINT(bugprone-use-after-move): what a move leaves is the point
     wh::signing_secret assigned = wh::signing_secret::generate();
     assigned = std::move(moved);
-    CHECK(wh::sign(assigned, "msg_1", 1700000000, "{}") == expected);
+    CHECK(wh::sign(assigned, "msg_1", 1700000000, "{}") == signed_by_original);
     assigned = original;
     CHECK(assigned.text() == secret_text);
 }
