@@ -53,12 +53,13 @@ int main(int argc, char** argv) {
     mail.require_tls = false;  // the local debugging server speaks plain SMTP: never in production
     mail.allow_private = true;
 
-    beacon::hub changes("changes");
     const auto to_webhook = courier.add(hook);
     const auto to_mail = courier.add(mail);
-    changes.register_consumer(to_webhook);
+    auto& changed = reg.core().signal("resource_changed");
+    changed.connect(to_webhook->receiver());  // shares each event; a worker writes and POSTs it
+    beacon::hub changes("changes");           // or through a hub, as a consumer
     changes.register_consumer(to_mail);
-    reg.core().signal("resource_changed").connect([&](const beacon::event& e) { changes.send(e); });
+    changed.connect([&](const beacon::event& e) { changes.send(e); });
 
     store s(reg);
     s.put("/articles/1", "Hello", "alice");

@@ -2,12 +2,14 @@
 
 #include <beacon/cloudevents.hpp>
 #include <beacon/hub.hpp>
+#include <beacon/registry.hpp>
 
 #include "eventually.hpp"
 #include "outbound_test_support.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <string>
@@ -91,6 +93,44 @@ TEST_CASE("each event is POSTed once, signed per Standard Webhooks, its id the e
     CHECK(envelope->stats().delivered == 1);
     CHECK(envelope->stats().attempts == 1);
     CHECK(failures.all().empty());
+}
+
+TEST_CASE("a receiver on a signal shares each event, a worker writes it; one it cannot write is discarded and reported",
+          "[webhook][courier][signal]") {
+    webhook_endpoint server;
+    beacon_test::failure_log failures;
+    const auto secret = beacon::outbound::signing_secret::generate();
+    beacon::outbound::courier courier(quiet(failures));
+    auto c = courier.add(local(server.url("/ok/shared"), secret));
+    beacon::registry reg;
+    auto& changed = reg.core().signal("resource_changed");
+    const auto connection = changed.connect(c->receiver());
+
+    const auto shared = std::make_shared<const beacon::event>(record("shared"));
+    const auto copied = record("sent by reference");
+    auto bad = record("x");
+    bad.set("title", std::string("\xff\xfe not UTF-8"));
+    changed.send(shared);
+    changed.send(copied);
+    changed.send(bad);
+    REQUIRE(courier.wait_idle(10s));
+
+    const auto got = server.log("/ok/shared");
+    REQUIRE(got.size() == 2);
+    for (const auto* e : {shared.get(), &copied}) {
+        const auto it = std::find_if(got.begin(), got.end(), [&](const auto& r) { return r.at("id") == e->id.to_string(); });
+        REQUIRE(it != got.end());
+        CHECK(it->at("body") == beacon::wire_format::envelope().encode(*e));
+        CHECK(beacon::outbound::verify(secret, e->id.to_string(), std::stoll(it->at("timestamp").get<std::string>()),
+                                      it->at("body").get<std::string>(), it->at("signature").get<std::string>()));
+    }
+    const auto s = c->stats();
+    CHECK(s.queued == 3);
+    CHECK(s.delivered == 2);
+    CHECK(s.discarded == 1);
+    CHECK(s.refused == 0);
+    CHECK(s.attempts == 2);
+    CHECK_THAT(failures.all(), Catch::Contains("event " + bad.id.to_string() + " discarded: [beacon.encode_error]"));
 }
 
 TEST_CASE("a failing endpoint is retried with backoff until it answers 2xx", "[webhook][courier][faults]") {

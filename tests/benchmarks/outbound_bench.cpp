@@ -11,6 +11,7 @@
 // event, queueing it, waking a worker), while the workers deliver. Counters: the server's requests
 // and new connections per iteration (how often a worker's connection cache missed). Args: events (requests) per iteration; for
 // P15/beacon, the courier's workers too (4, as the peer's threads; 1, for consume_ns alone).
+// P9/signal/<side>: P9 itself for a signal, see p9_signal below.
 // P9/async_consumer: the sending thread's share measured the same way (consume_ns) for P9's
 // hand-off of the same event to a hub consumer, beacon::async_consumer around a no-op consumer
 // (which copies the event into its queue), with as many workers: the courier's consume_ns stays
@@ -20,6 +21,7 @@
 
 #include <beacon/async.hpp>
 #include <beacon/outbound/courier.hpp>
+#include <beacon/registry.hpp>
 #include <beacon/wire_format.hpp>
 
 #include <benchmark/benchmark.h>
@@ -210,6 +212,58 @@ void async_consumer_handoff(benchmark::State& state) {
     if (handoff.stats().delivered != sent) state.SkipWithError("events were lost");
 }
 BENCHMARK(async_consumer_handoff)->Name("P9/async_consumer")->Args({1000, 4})->Args({1000, 1})->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// P9 as DESIGN.md states it, for a signal: the sending thread's CPU time per send of the same
+// event, as a shared_ptr, measured as consume_ns is (batches of `n`, then drained), to one
+// receiver: "sync", a no-op receiver called in the send; "async_receiver", a no-op receiver behind
+// beacon::async_receiver; "courier", an endpoint's receiver() (the worker writes and POSTs the
+// event to a local endpoint). Arg 2: the workers of the asynchronous sides.
+enum class side { sync, async_receiver, courier };
+
+void p9_signal(benchmark::State& state, side kind) {
+    const auto n = static_cast<std::size_t>(state.range(0));
+    const auto workers = static_cast<std::size_t>(state.range(1));
+    const auto e = std::make_shared<const beacon::event>(sample());
+    beacon::registry reg;
+    auto& sig = reg.core().signal("p9");
+    std::uint64_t called = 0;
+    beacon::async_options async_options;
+    async_options.workers = workers;
+    async_options.queue = 1'000'000;
+    beacon::async_receiver async([](const beacon::event& ev) { benchmark::DoNotOptimize(ev.timestamp); }, async_options);
+    outbound::courier_options courier_options;
+    courier_options.workers = workers;
+    outbound::courier courier(courier_options);
+    outbound::webhook hook(endpoints::instance().urls().front(), outbound::signing_secret::generate());
+    hook.allow_private = true;  // loopback
+    const auto endpoint = courier.add(std::move(hook));
+    const auto connection = kind == side::sync             ? sig.connect([&called](const beacon::event&) { ++called; })
+                            : kind == side::async_receiver ? sig.connect(async.receiver())
+                                                           : sig.connect(endpoint->receiver());
+    std::uint64_t sent = 0;
+    std::int64_t sending = 0;
+    for (auto _ : state) {
+        const auto start = thread_cpu();
+        for (std::size_t i = 0; i < n; ++i) sig.send(e);
+        sending += thread_cpu() - start;
+        sent += n;
+        const bool drained = kind == side::async_receiver ? async.drain(std::chrono::seconds(60))
+                             : kind == side::courier      ? courier.wait_idle(std::chrono::seconds(60))
+                                                          : true;
+        if (!drained) {
+            state.SkipWithError("not drained in 60 s");
+            return;
+        }
+    }
+    state.counters["send_ns"] = static_cast<double>(sending) / static_cast<double>(sent);
+    const std::uint64_t got = kind == side::sync ? called : kind == side::async_receiver ? async.stats().delivered : endpoint->stats().delivered;
+    if (got != sent) state.SkipWithError("events were lost");
+}
+BENCHMARK_CAPTURE(p9_signal, sync, side::sync)->Name("P9/signal/sync")->Args({1000, 1})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(p9_signal, async_receiver, side::async_receiver)
+    ->Name("P9/signal/async_receiver")->Args({1000, 4})->Args({1000, 1})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(p9_signal, courier, side::courier)
+    ->Name("P9/signal/courier")->Args({1000, 4})->Args({1000, 1})->UseRealTime()->Unit(benchmark::kMillisecond);
 
 std::size_t discard(char*, std::size_t size, std::size_t count, void*) { return size * count; }
 

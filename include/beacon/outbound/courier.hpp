@@ -8,6 +8,7 @@
 /// link-local addresses unless the endpoint allows it. Every attempt is counted; what is given up
 /// is reported (part::outbound).
 
+#include <beacon/detail/slot.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 #include <beacon/failure.hpp>
@@ -46,7 +47,7 @@ struct endpoint_stats {
     std::uint64_t refused = 0;          ///< Events refused: the queue full, the endpoint disabled, the courier stopped, or not encodable.
     std::uint64_t delivered = 0;        ///< Events an attempt delivered (HTTP 2xx; the SMTP server took the message).
     std::uint64_t given_up = 0;         ///< Events dropped after their last attempt failed, or on a 410 Gone.
-    std::uint64_t discarded = 0;        ///< Events dropped unattempted: the endpoint disabled, or the courier stopped.
+    std::uint64_t discarded = 0;        ///< Events dropped unattempted: the endpoint disabled, the courier stopped, or (shared from a signal) not encodable.
     std::uint64_t attempts = 0;         ///< Attempts, each counted once under its outcome below.
     std::uint64_t rejected = 0;         ///< Attempts answered with a failure: HTTP other than 2xx, 410, 429, 503; SMTP 4xx, 5xx, AUTH.
     std::uint64_t throttled = 0;        ///< Attempts answered 429 or 503.
@@ -67,6 +68,7 @@ struct courier_options {
 };
 
 class courier;
+class endpoint_receiver;
 
 namespace detail {
 
@@ -83,6 +85,7 @@ struct endpoint_state {
 struct delivery {
     std::shared_ptr<endpoint_state> to;
     event_id id;                  // written out only for an attempt or a message
+    std::shared_ptr<const event> source;  // a shared event the worker writes (body empty until then)
     std::string body;             // a webhook's body, or the whole e-mail message
     std::vector<std::string> to_addresses;  // a mail's recipients
     std::size_t attempts = 0;
@@ -105,6 +108,11 @@ public:
     /// Delivers `events` side by side and returns once every one is delivered; throws the first
     /// failure (as deliver(event)) once every one has ended.
     void deliver(const std::vector<event>& events);
+    /// A receiver to connect to signals: it shares each event sent (the send's own shared_ptr,
+    /// else one copy for every sharing receiver of the send) and a worker writes it, so that the
+    /// sending thread pays a queue hand-off, as for an async_receiver (P9). An event a worker
+    /// cannot write is counted as discarded and reported.
+    endpoint_receiver receiver() const;
     /// The endpoint's counters.
     endpoint_stats stats() const;
     /// The endpoint's URL as messages show it (no credentials, query, fragment or path past its first segment).
@@ -151,42 +159,65 @@ struct courier_core {
         report_failure(to.where.shown, std::make_exception_ptr(transport_error(message)));
     }
 
-    // Queues `e` for `to`; returns "" or why it was refused (counted; reported unless `done`).
+    // Queues `e` for `to`, written now; returns "" or why it was refused (counted; reported
+    // unless `done`).
     std::string enqueue(const std::shared_ptr<endpoint_state>& to, const event& e, std::shared_ptr<std::promise<void>> done = {}) {
         delivery d;
         d.to = to;
         d.id = e.id.is_nil() ? event_id::make() : e.id;
         d.done = std::move(done);
-        const event_id id = d.id;             // for the message, once `d` is queued
-        const bool told = d.done != nullptr;  // deliver() is told; consume() reports
-        std::string refused;
+        std::string why = write(e, d);  // before `d` moves
+        return admit(std::move(d), std::move(why));
+    }
+
+    // Queues the shared `e` for `to`, for the worker that takes it to write.
+    void enqueue_shared(const std::shared_ptr<endpoint_state>& to, std::shared_ptr<const event> e) {
+        delivery d;
+        d.to = to;
+        d.id = e->id.is_nil() ? event_id::make() : e->id;
+        d.source = std::move(e);
+        admit(std::move(d), {});
+    }
+
+    // Writes the request of `e` into `d` (a webhook's body; a mail's recipients and message);
+    // returns "" or why it cannot be written.
+    static std::string write(const event& e, delivery& d) noexcept {
         try {
-            if (const auto* hook = std::get_if<webhook>(&to->config)) {
+            if (const auto* hook = std::get_if<webhook>(&d.to->config)) {
                 d.body.reserve(512);  // one allocation for a typical event, not one per doubling
                 hook->format.encode(e, d.body);
             } else {
-                compose(std::get<mail>(to->config), e, d);
+                compose(std::get<mail>(d.to->config), e, d);
             }
+            return {};
         } catch (const std::exception& bad) {  // an encode_error, a host format's own, bad_alloc
-            refused = bad.what();
+            return bad.what();
         } catch (...) {
-            refused = "unknown exception";
+            return "unknown exception";
         }
+    }
+
+    // Queues `d` unless `refused` says why not, or the courier, its endpoint or its queue does;
+    // returns "" or why it was refused (counted; reported unless `d.done`).
+    std::string admit(delivery d, std::string refused) {
+        const event_id id = d.id;             // for the message, once `d` is queued
+        const bool told = d.done != nullptr;  // deliver() is told; consume() reports
+        endpoint_state& to = *d.to;           // the caller's consumer holds it
         {
             const std::lock_guard lock(mutex);
             if (!refused.empty()) {
             } else if (stopped) {
                 refused = "the courier is stopped";
-            } else if (to->stats.disabled) {
+            } else if (to.stats.disabled) {
                 refused = "the endpoint is disabled (it answered 410 Gone)";
             } else if (queued() >= options.max_queued) {
                 refused = "the queue is full (" + std::to_string(options.max_queued) + " events)";
             }
             if (refused.empty()) {
-                ++to->stats.queued;
+                ++to.stats.queued;
                 fresh.push_back(std::move(d));
             } else {
-                ++to->stats.refused;
+                ++to.stats.refused;
             }
         }
         if (refused.empty()) {
@@ -194,7 +225,7 @@ struct courier_core {
             return refused;
         }
         refused = "event " + id.to_string() + " refused: " + refused;
-        if (!told) fail(*to, refused);
+        if (!told) fail(to, refused);
         return refused;
     }
 
@@ -277,6 +308,18 @@ struct courier_core {
             }
             ++in_flight;
             lock.unlock();
+            if (d.source) {  // shared from a signal: written here, once
+                const std::string bad = write(*d.source, d);
+                d.source.reset();
+                if (!bad.empty()) {
+                    fail(*d.to, "event " + d.id.to_string() + " discarded: " + bad);
+                    lock.lock();
+                    --in_flight;
+                    ++d.to->stats.discarded;
+                    notify_if_idle();
+                    continue;
+                }
+            }
             attempt_result result;
             try {
                 result = attempt(*client, d);
@@ -409,7 +452,28 @@ struct courier_core {
 
 }  // namespace detail
 
+/// What `endpoint_consumer::receiver()` returns: a copyable receiver that queues each event it
+/// gets for its endpoint, shared, for a worker to write.
+class endpoint_receiver : public beacon::detail::sharing_receiver {
+public:
+    /// Queues `e`, shared rather than copied (the event must not change afterwards).
+    void operator()(std::shared_ptr<const event> e) const {
+        if (e) core_->enqueue_shared(state_, std::move(e));
+    }
+    /// Queues `e`, written now (as endpoint_consumer::consume).
+    void operator()(const event& e) const { core_->enqueue(state_, e); }
+
+private:
+    friend class endpoint_consumer;
+    endpoint_receiver(std::shared_ptr<detail::courier_core> core, std::shared_ptr<detail::endpoint_state> state)
+        : core_(std::move(core)), state_(std::move(state)) {}
+    std::shared_ptr<detail::courier_core> core_;
+    std::shared_ptr<detail::endpoint_state> state_;
+};
+
 inline void endpoint_consumer::consume(const event& e) { core_->enqueue(state_, e); }
+
+inline endpoint_receiver endpoint_consumer::receiver() const { return endpoint_receiver(core_, state_); }
 
 inline void endpoint_consumer::deliver(const event& e) { deliver(std::vector<event>{e}); }
 
