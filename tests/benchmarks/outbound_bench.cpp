@@ -217,13 +217,20 @@ BENCHMARK(async_consumer_handoff)->Name("P9/async_consumer")->Args({1000, 4})->A
 // event, as a shared_ptr, measured as consume_ns is (batches of `n`, then drained), to one
 // receiver: "sync", a no-op receiver called in the send; "async_receiver", a no-op receiver behind
 // beacon::async_receiver; "courier", an endpoint's receiver() (the worker writes and POSTs the
-// event to a local endpoint). Arg 2: the workers of the asynchronous sides.
+// event to a local endpoint). Args: events per batch; the workers of the asynchronous sides; 1 to
+// send the event stamped already (type and source set: the send copies nothing), 0 unstamped
+// (each send stamps a copy, shared by the asynchronous sides).
 enum class side { sync, async_receiver, courier };
 
 void p9_signal(benchmark::State& state, side kind) {
     const auto n = static_cast<std::size_t>(state.range(0));
     const auto workers = static_cast<std::size_t>(state.range(1));
-    const auto e = std::make_shared<const beacon::event>(sample());
+    auto prepared = sample();
+    if (state.range(2) != 0) {  // stamped as a signal would (type, source): the send copies nothing
+        prepared.type = "core.p9";
+        prepared.source = "/outbound_bench";
+    }
+    const auto e = std::make_shared<const beacon::event>(std::move(prepared));
     beacon::registry reg;
     auto& sig = reg.core().signal("p9");
     std::uint64_t called = 0;
@@ -259,11 +266,12 @@ void p9_signal(benchmark::State& state, side kind) {
     const std::uint64_t got = kind == side::sync ? called : kind == side::async_receiver ? async.stats().delivered : endpoint->stats().delivered;
     if (got != sent) state.SkipWithError("events were lost");
 }
-BENCHMARK_CAPTURE(p9_signal, sync, side::sync)->Name("P9/signal/sync")->Args({1000, 1})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(p9_signal, sync, side::sync)
+    ->Name("P9/signal/sync")->Args({1000, 1, 0})->Args({1000, 1, 1})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(p9_signal, async_receiver, side::async_receiver)
-    ->Name("P9/signal/async_receiver")->Args({1000, 4})->Args({1000, 1})->UseRealTime()->Unit(benchmark::kMillisecond);
+    ->Name("P9/signal/async_receiver")->ArgsProduct({{1000}, {4, 1}, {0, 1}})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(p9_signal, courier, side::courier)
-    ->Name("P9/signal/courier")->Args({1000, 4})->Args({1000, 1})->UseRealTime()->Unit(benchmark::kMillisecond);
+    ->Name("P9/signal/courier")->ArgsProduct({{1000}, {4, 1}, {0, 1}})->UseRealTime()->Unit(benchmark::kMillisecond);
 
 std::size_t discard(char*, std::size_t size, std::size_t count, void*) { return size * count; }
 
