@@ -30,7 +30,7 @@ struct exporter<outbound::endpoint_stats> {
                   s.delivered);
         f.counter("beacon_outbound_given_up_total", "Events dropped after their last attempt failed, or on a 410 Gone.",
                   l, s.given_up);
-        f.counter("beacon_outbound_discarded_total", "Events dropped unattempted: the endpoint disabled, or the courier stopped.",
+        f.counter("beacon_outbound_discarded_total", "Events dropped unattempted: the endpoint disabled, the courier stopped, or (shared from a signal) not encodable.",
                   l, s.discarded);
         const std::pair<const char*, std::uint64_t> outcomes[] = {
             {"delivered", s.delivered}, {"rejected", s.rejected},           {"throttled", s.throttled},
