@@ -153,6 +153,25 @@ std::int64_t thread_cpu() {
     return static_cast<std::int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
 }
 
+// Runs the benchmark's iterations: `send(i)` for i in [0, n), timed in the calling thread's CPU
+// time, then `drain()` (untimed); returns the CPU time per send, in ns, or -1 when a drain failed.
+template <class Send, class Drain>
+double per_send_ns(benchmark::State& state, std::size_t n, Send send, Drain drain) {
+    std::uint64_t sent = 0;
+    std::int64_t sending = 0;
+    for (auto _ : state) {
+        const auto start = thread_cpu();
+        for (std::size_t i = 0; i < n; ++i) send(i);
+        sending += thread_cpu() - start;
+        sent += n;
+        if (!drain()) {
+            state.SkipWithError("not drained in 60 s");
+            return -1;
+        }
+    }
+    return static_cast<double>(sending) / static_cast<double>(sent);
+}
+
 void beacon_courier(benchmark::State& state) {
     const auto n = static_cast<std::size_t>(state.range(0));
     const auto e = sample();
@@ -166,22 +185,15 @@ void beacon_courier(benchmark::State& state) {
         hook.allow_private = true;  // loopback
         consumers.push_back(courier.add(std::move(hook)));
     }
-    std::uint64_t sent = 0;
-    std::int64_t consuming = 0;  // the sending thread's share: consume() alone, its CPU time in ns
-    for (auto _ : state) {
-        const auto start = thread_cpu();
-        for (std::size_t i = 0; i < n; ++i) consumers[i % endpoint_count]->consume(e);
-        consuming += thread_cpu() - start;
-        sent += n;
-        if (!courier.wait_idle(std::chrono::seconds(60))) {
-            state.SkipWithError("the courier was not idle after 60 s");
-            return;
-        }
-    }
+    // The sending thread's share: consume() alone, its CPU time.
+    const double consume_ns = per_send_ns(
+        state, n, [&](std::size_t i) { consumers[i % endpoint_count]->consume(e); },
+        [&] { return courier.wait_idle(std::chrono::seconds(60)); });
+    if (consume_ns < 0) return;
     std::uint64_t delivered = 0;
     for (const auto& c : consumers) delivered += c->stats().delivered;
-    state.counters["consume_ns"] = sent ? static_cast<double>(consuming) / static_cast<double>(sent) : 0.0;
-    check.finish(state, sent, delivered);
+    state.counters["consume_ns"] = consume_ns;
+    check.finish(state, static_cast<std::uint64_t>(state.iterations()) * n, delivered);
 }
 BENCHMARK(beacon_courier)->Name("P15/beacon")->Args({1000, 4})->Args({1000, 1})->UseRealTime()->Unit(benchmark::kMillisecond);
 
@@ -196,20 +208,11 @@ void async_consumer_handoff(benchmark::State& state) {
     beacon::async_options options;
     options.workers = static_cast<std::size_t>(state.range(1));
     beacon::async_consumer handoff(std::make_shared<no_op_consumer>(), options);
-    std::uint64_t sent = 0;
-    std::int64_t consuming = 0;
-    for (auto _ : state) {
-        const auto start = thread_cpu();
-        for (std::size_t i = 0; i < n; ++i) handoff.consume(e);
-        consuming += thread_cpu() - start;
-        sent += n;
-        if (!handoff.drain(std::chrono::seconds(60))) {
-            state.SkipWithError("the async consumer did not drain in 60 s");
-            return;
-        }
-    }
-    state.counters["consume_ns"] = static_cast<double>(consuming) / static_cast<double>(sent);
-    if (handoff.stats().delivered != sent) state.SkipWithError("events were lost");
+    const double consume_ns =
+        per_send_ns(state, n, [&](std::size_t) { handoff.consume(e); }, [&] { return handoff.drain(std::chrono::seconds(60)); });
+    if (consume_ns < 0) return;
+    state.counters["consume_ns"] = consume_ns;
+    if (handoff.stats().delivered != static_cast<std::uint64_t>(state.iterations()) * n) state.SkipWithError("events were lost");
 }
 BENCHMARK(async_consumer_handoff)->Name("P9/async_consumer")->Args({1000, 4})->Args({1000, 1})->UseRealTime()->Unit(benchmark::kMillisecond);
 
@@ -247,22 +250,14 @@ void p9_signal(benchmark::State& state, side kind) {
     const auto connection = kind == side::sync             ? sig.connect([&called](const beacon::event&) { ++called; })
                             : kind == side::async_receiver ? sig.connect(async.receiver())
                                                            : sig.connect(endpoint->receiver());
-    std::uint64_t sent = 0;
-    std::int64_t sending = 0;
-    for (auto _ : state) {
-        const auto start = thread_cpu();
-        for (std::size_t i = 0; i < n; ++i) sig.send(e);
-        sending += thread_cpu() - start;
-        sent += n;
-        const bool drained = kind == side::async_receiver ? async.drain(std::chrono::seconds(60))
-                             : kind == side::courier      ? courier.wait_idle(std::chrono::seconds(60))
-                                                          : true;
-        if (!drained) {
-            state.SkipWithError("not drained in 60 s");
-            return;
-        }
-    }
-    state.counters["send_ns"] = static_cast<double>(sending) / static_cast<double>(sent);
+    const double send_ns = per_send_ns(state, n, [&](std::size_t) { sig.send(e); }, [&] {
+        return kind == side::async_receiver ? async.drain(std::chrono::seconds(60))
+               : kind == side::courier      ? courier.wait_idle(std::chrono::seconds(60))
+                                            : true;
+    });
+    if (send_ns < 0) return;
+    state.counters["send_ns"] = send_ns;
+    const std::uint64_t sent = static_cast<std::uint64_t>(state.iterations()) * n;
     const std::uint64_t got = kind == side::sync ? called : kind == side::async_receiver ? async.stats().delivered : endpoint->stats().delivered;
     if (got != sent) state.SkipWithError("events were lost");
 }
