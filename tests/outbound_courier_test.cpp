@@ -154,6 +154,27 @@ TEST_CASE("a failing endpoint is retried with backoff until it answers 2xx", "[w
     CHECK(failures.all().empty());
 }
 
+TEST_CASE("a dead endpoint's retries do not hold back new events for another endpoint", "[webhook][courier][faults]") {
+    webhook_endpoint server;
+    beacon_test::failure_log failures;
+    auto options = quiet(failures);
+    options.workers = 1;  // one worker: it must take new events between the retries
+    beacon::outbound::courier courier(options);
+    auto dead_endpoint = local(server.url("/fail/9999/dead"), beacon::outbound::signing_secret::generate());
+    dead_endpoint.retry.first_delay = 1ms;
+    dead_endpoint.retry.max_delay = 1ms;  // a retry is always due
+    dead_endpoint.retry.max_attempts = 50;
+    auto dead = courier.add(dead_endpoint);
+    auto healthy = courier.add(local(server.url("/ok/healthy"), beacon::outbound::signing_secret::generate()));
+    for (int i = 0; i < 20; ++i) dead->consume(record("x"));
+    REQUIRE(eventually([&] { return dead->stats().attempts >= 20; }));  // every event is retrying now
+    healthy->consume(record("y"));
+    REQUIRE(eventually([&] { return healthy->stats().delivered == 1; }));
+    CHECK(dead->stats().attempts < 60);  // taken in turn with the retries, not after the 1,000 of them
+    CHECK(dead->stats().given_up == 0);
+    courier.stop();
+}
+
 TEST_CASE("an endpoint failing every attempt is given up after the last one, and reported", "[webhook][courier][faults]") {
     webhook_endpoint server;
     beacon_test::failure_log failures;

@@ -153,11 +153,16 @@ TEST_CASE("a secret copied, moved or assigned signs as the original; the one mov
     wh::signing_secret moved = std::move(copy);
     CHECK(wh::sign(moved, "msg_1", 1700000000, "{}") == signed_by_original);
     CHECK(copy.size() == 0);  // NOLINT(bugprone-use-after-move): what a move leaves is the point
+    CHECK_THROWS_AS(wh::sign(copy, "msg_1", 1700000000, "{}"), beacon::misuse_error);  // NOLINT(bugprone-use-after-move)
     wh::signing_secret assigned = wh::signing_secret::generate();
     assigned = std::move(moved);
     CHECK(wh::sign(assigned, "msg_1", 1700000000, "{}") == signed_by_original);
     assigned = original;
     CHECK(assigned.text() == secret_text);
+    wh::signing_secret longer = wh::signing_secret::parse("whsec_" + std::string(84, 'A') + "AA==");  // 64 bytes
+    longer = original;  // a shorter key over a longer one
+    CHECK(longer.size() == original.size());
+    CHECK(wh::sign(longer, "msg_1", 1700000000, "{}") == signed_by_original);
 }
 
 TEST_CASE("generate gives 32 random bytes whose text parses back", "[webhook][signature]") {

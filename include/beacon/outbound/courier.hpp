@@ -29,6 +29,8 @@
 #include <deque>
 #include <exception>
 #include <future>
+#include <iterator>
+#include <new>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -111,7 +113,8 @@ public:
     /// A receiver to connect to signals: it shares each event sent (the send's own shared_ptr,
     /// else one copy for every sharing receiver of the send) and a worker writes it, so that the
     /// sending thread pays a queue hand-off, as for an async_receiver (P9). An event a worker
-    /// cannot write is counted as discarded and reported.
+    /// cannot write is counted as discarded and reported; one too deep to copy (sent by reference)
+    /// throws encode_error at the send, as for every sharing receiver.
     endpoint_receiver receiver() const;
     /// The endpoint's counters.
     endpoint_stats stats() const;
@@ -141,6 +144,7 @@ struct courier_core {
     std::deque<delivery> fresh;                            // not attempted yet, in order of arrival
     std::multimap<clock::time_point, delivery> retries;  // by due time
     std::size_t in_flight = 0;
+    bool retry_next = true;  // when both a due retry and a new event wait, workers take them in turn
     bool stopped = false;
     std::atomic<bool> stopping{false};
     std::mt19937_64 random{std::random_device{}()};
@@ -180,8 +184,8 @@ struct courier_core {
     }
 
     // Writes the request of `e` into `d` (a webhook's body; a mail's recipients and message);
-    // returns "" or why it cannot be written.
-    static std::string write(const event& e, delivery& d) noexcept {
+    // returns "" or why it cannot be written (throws only when out of memory for the reason).
+    static std::string write(const event& e, delivery& d) {
         try {
             if (const auto* hook = std::get_if<webhook>(&d.to->config)) {
                 d.body.reserve(512);  // one allocation for a typical event, not one per doubling
@@ -214,11 +218,14 @@ struct courier_core {
                 refused = "the queue is full (" + std::to_string(options.max_queued) + " events)";
             }
             if (refused.empty()) {
-                ++to.stats.queued;
-                fresh.push_back(std::move(d));
-            } else {
-                ++to.stats.refused;
+                try {
+                    fresh.push_back(std::move(d));  // moves only once it has room (strong guarantee)
+                    ++to.stats.queued;
+                } catch (const std::bad_alloc&) {
+                    refused = "out of memory";
+                }
             }
+            if (!refused.empty()) ++to.stats.refused;
         }
         if (refused.empty()) {
             wake.notify_one();
@@ -285,17 +292,18 @@ struct courier_core {
         for (;;) {
             if (stopped) return;
             delivery d;
-            if (!retries.empty() && (fresh.empty() || retries.begin()->first <= clock::now())) {
-                const auto due = retries.begin()->first;
-                if (due > clock::now()) {
-                    wake.wait_until(lock, due);
-                    continue;
-                }
+            const bool retry_due = !retries.empty() && retries.begin()->first <= clock::now();
+            if (retry_due && (fresh.empty() || retry_next)) {
                 d = std::move(retries.begin()->second);
                 retries.erase(retries.begin());
+                retry_next = false;
             } else if (!fresh.empty()) {
                 d = std::move(fresh.front());
                 fresh.pop_front();
+                retry_next = true;  // neither a dead endpoint's retries nor a burst of new events starves the other
+            } else if (!retries.empty()) {
+                wake.wait_until(lock, retries.begin()->first);
+                continue;
             } else {
                 wake.wait(lock);
                 continue;
@@ -309,13 +317,23 @@ struct courier_core {
             ++in_flight;
             lock.unlock();
             if (d.source) {  // shared from a signal: written here, once
-                const std::string bad = write(*d.source, d);
+                std::string bad;
+                try {
+                    bad = write(*d.source, d);
+                } catch (...) {  // out of memory for the reason itself
+                    bad = "out of memory";
+                }
                 d.source.reset();
                 if (!bad.empty()) {
-                    fail(*d.to, "event " + d.id.to_string() + " discarded: " + bad);
+                    lock.lock();
+                    ++d.to->stats.discarded;  // counted before it is reported, as everywhere
+                    lock.unlock();
+                    try {
+                        fail(*d.to, "event " + d.id.to_string() + " discarded: " + bad);
+                    } catch (...) {  // no memory for the report: the count stands
+                    }
                     lock.lock();
                     --in_flight;
-                    ++d.to->stats.discarded;
                     notify_if_idle();
                     continue;
                 }
@@ -373,7 +391,9 @@ struct courier_core {
     // Takes out of the queue the deliveries `take` picks, in queue order (under the mutex).
     template <class Pick>
     std::vector<delivery> take_if(Pick take) {
-        std::vector<delivery> out;
+        std::vector<delivery> out;  // room made first: nothing is moved out half-way
+        out.reserve(static_cast<std::size_t>(std::count_if(retries.begin(), retries.end(), [&](const auto& r) { return take(r.second); }) +
+                                             std::count_if(fresh.begin(), fresh.end(), take)));
         for (auto it = retries.begin(); it != retries.end();) {
             if (take(it->second)) {
                 out.push_back(std::move(it->second));
@@ -382,15 +402,10 @@ struct courier_core {
                 ++it;
             }
         }
-        std::deque<delivery> kept;  // one pass, not an erase from the middle per event
-        for (auto& d : fresh) {
-            if (take(d)) {
-                out.push_back(std::move(d));
-            } else {
-                kept.push_back(std::move(d));
-            }
-        }
-        fresh.swap(kept);
+        // The kept ones first, in order (without memory, stable_partition still works, slower).
+        const auto taken = std::stable_partition(fresh.begin(), fresh.end(), [&](const delivery& d) { return !take(d); });
+        std::move(taken, fresh.end(), std::back_inserter(out));
+        fresh.erase(taken, fresh.end());
         return out;
     }
 

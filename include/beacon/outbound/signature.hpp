@@ -80,12 +80,18 @@ public:
     signing_secret(const signing_secret& other) = default;
     /// Takes `other`'s key (which is left empty).
     signing_secret(signing_secret&& other) noexcept = default;
-    /// Replaces the key with a copy of `other`'s.
-    signing_secret& operator=(const signing_secret& other) = default;
+    /// Replaces the key with a copy of `other`'s (the one it had is wiped, whatever its length).
+    signing_secret& operator=(const signing_secret& other) {
+        signing_secret copy(other);
+        key_.swap(copy.key_);  // the old key leaves with `copy`, whose destructor wipes it
+        return *this;
+    }
     /// Replaces the key with `other`'s (wiping the one it had).
     signing_secret& operator=(signing_secret&& other) noexcept {
-        detail::wipe(key_);
-        key_ = std::move(other.key_);
+        if (this != &other) {
+            detail::wipe(key_);
+            key_ = std::move(other.key_);
+        }
         return *this;
     }
     /// Overwrites the key's bytes (OPENSSL_cleanse) before its memory is freed.
@@ -104,6 +110,7 @@ namespace detail {
 /// The base64 of the HMAC-SHA256 of "<id>.<timestamp>.<body>" under `secret`.
 inline std::string signature_base64(const signing_secret& secret, std::string_view id, std::int64_t timestamp,
                                     std::string_view body) {
+    if (secret.key_.empty()) throw misuse_error("outbound: signing with a secret that was moved from (it has no key)");
     std::string content;
     const std::string seconds = std::to_string(timestamp);
     content.reserve(id.size() + seconds.size() + body.size() + 2);

@@ -34,6 +34,11 @@ inline std::string base64_encode(std::string_view bytes) {
     return out;
 }
 
+/// Overwrites `secret`'s bytes with zeros in a way the compiler keeps (OPENSSL_cleanse).
+inline void wipe(std::string& secret) noexcept {
+    if (!secret.empty()) OPENSSL_cleanse(&secret[0], secret.size());
+}
+
 /// Whether `c` is in the standard base64 alphabet (padding '=' excluded).
 inline bool is_base64_char(char c) noexcept {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
@@ -65,7 +70,13 @@ inline std::optional<std::string> base64_decode(std::string_view text) {
     std::size_t size = static_cast<std::size_t>(n);
     for (std::size_t i = text.size(); i > 0 && text[i - 1] == '='; --i) --size;
     out.resize(size);
-    if (base64_encode(out) != text) return std::nullopt;  // stray bits: not the canonical form
+    std::string again = base64_encode(out);
+    const bool canonical = again == text;  // else stray bits in the last character
+    wipe(again);
+    if (!canonical) {
+        wipe(out);
+        return std::nullopt;
+    }
     return out;
 }
 
@@ -78,11 +89,6 @@ inline std::array<unsigned char, 32> hmac_sha256(std::string_view key, std::stri
         size != mac.size())
         throw transport_error("outbound: OpenSSL's HMAC-SHA256 failed");
     return mac;
-}
-
-/// Overwrites `secret`'s bytes with zeros in a way the compiler keeps (OPENSSL_cleanse).
-inline void wipe(std::string& secret) noexcept {
-    if (!secret.empty()) OPENSSL_cleanse(&secret[0], secret.size());
 }
 
 /// Whether `a` and `b` are equal, in time that depends on their lengths only.
