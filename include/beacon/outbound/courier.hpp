@@ -302,7 +302,8 @@ struct courier_core {
                 fresh.pop_front();
                 retry_next = true;  // neither a dead endpoint's retries nor a burst of new events starves the other
             } else if (!retries.empty()) {
-                wake.wait_until(lock, retries.begin()->first);
+                const auto due = retries.begin()->first;  // a copy: another worker may take that retry meanwhile
+                wake.wait_until(lock, due);
                 continue;
             } else {
                 wake.wait(lock);
