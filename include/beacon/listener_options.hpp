@@ -20,11 +20,10 @@
 
 namespace beacon {
 
-/// Whether `key` is one of the loader's own settings (the filter: "use", "actions", "resources";
-/// async delivery: "async" or the flat form's "async.<option>"), not an option of the listener type.
-inline bool loader_setting(std::string_view key) {
-    return key == "use" || key == "actions" || key == "resources" || key == "async" || key.substr(0, 6) == "async.";
-}
+/// Whether `key` is one of the loader's own settings left in listener_context::options ("use",
+/// "actions", "resources"), not an option of the listener type. (The loader takes "async" and the
+/// flat form's "async.<option>" out before the type's factory runs.)
+inline bool loader_setting(std::string_view key) { return key == "use" || key == "actions" || key == "resources"; }
 
 /// A configured count: a number, or a string of digits as in an ini file, at least `min`.
 inline std::size_t config_count(const listener_context& c, const std::string& key, const nlohmann::json& value,

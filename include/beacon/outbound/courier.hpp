@@ -30,10 +30,10 @@
 #include <exception>
 #include <future>
 #include <iterator>
-#include <new>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <random>
 #include <string>
 #include <thread>

@@ -142,7 +142,7 @@ namespace detail {
 /// fields' names; Kinto's `listname` is read as `list`.
 inline forwarder make_forwarder(const listener_context& c, forwarder_options options, const std::vector<wire_format>& formats) {
     for (const auto& [key, value] : c.options.items()) {
-        if (loader_setting(key)) continue;
+        if (forwarder_setting(key)) continue;
         if (key == "pool_size") {
             options.pool_size = config_count(c, key, value, 1, "a positive number of connections");
         } else if (key == "format") {

@@ -180,7 +180,7 @@ inline void add_stream_listener_type(listener_types& types, resource_notifier* n
     types.add("redis_stream", [notifier, formats = std::move(formats)](const listener_context& c) -> listener {
         stream_forwarder_options options;
         for (const auto& [key, value] : c.options.items()) {
-            if (detail::loader_setting(key)) continue;
+            if (detail::forwarder_setting(key)) continue;
             if (key == "url" || key == "stream") {
                 (key == "url" ? options.url : options.stream) = detail::config_string(c, key, value);
             } else if (key == "max_length") {

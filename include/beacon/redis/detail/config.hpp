@@ -21,9 +21,9 @@
 
 namespace beacon::redis::detail {
 
-/// Whether `key` is one of the loader's own settings (the filter, and async delivery: "async" or
-/// flat "async.<option>") or "outbox" (read by forwarding_listener), not a forwarder's option.
-inline bool loader_setting(const std::string& key) { return ::beacon::loader_setting(key) || key == "outbox"; }
+/// Whether `key` is one of the loader's own settings (beacon::loader_setting) or "outbox" (read by
+/// forwarding_listener), not an option of the forwarder itself.
+inline bool forwarder_setting(const std::string& key) { return ::beacon::loader_setting(key) || key == "outbox"; }
 
 using ::beacon::config_count;
 using ::beacon::config_format;
