@@ -1,14 +1,18 @@
 // Scaling out with Redis, side by side with redis-benchmark on the same server in the same run:
 // a batch of 100 (one LPUSH) vs `-t lpush -P 100`; 50 producer threads each committing units of
 // work (one event each) through one listener vs `-t lpush -c 50 -P 1`; XADD batches of 100 vs
-// redis-benchmark running the same XADD pipelined; a consumer group's events/s with 1, 2 and 4
-// consumers. Starts its own redis-server on a free loopback port. Usage: redis_scale_bench
-// [events] (default 100000). Prints a Markdown table; no figure is asserted anywhere.
+// redis-benchmark running the same XADD pipelined, and vs the same transactions sent by hiredis
+// alone, the texts written beforehand (what the client library and the server cost without
+// beacon); a consumer group's events/s with 1, 2 and 4 consumers. Starts its own redis-server on
+// a free loopback port. Usage: redis_scale_bench [events] (default 100000). Prints a Markdown
+// table; no figure is asserted anywhere.
 #include <beacon/redis.hpp>
 #include <beacon/registry.hpp>
 #include <beacon/unit_of_work.hpp>
 
 #include "../redis_server.hpp"
+
+#include <hiredis/hiredis.h>
 
 #include <atomic>
 #include <chrono>
@@ -77,6 +81,32 @@ std::vector<std::vector<beacon::event>> batches_of(const std::vector<beacon::eve
         out.emplace_back(events.begin() + static_cast<std::ptrdiff_t>(i), end);
     }
     return out;
+}
+
+// Events per second of beacon's XADD transactions (MULTI, an XADD per text, EXEC) sent by hiredis
+// alone, the texts written beforehand: what the client library and the server cost, without
+// beacon's encoding and pool.
+double hiredis_transactions(int port, const std::vector<std::vector<std::string>>& batches, int events) {
+    redisContext* c = redisConnect("127.0.0.1", port);
+    if (!c || c->err) throw std::runtime_error("cannot connect to redis-server");
+    const double rate = per_second(events, [&] {
+        for (const auto& texts : batches) {
+            redisAppendCommand(c, "MULTI");
+            for (const auto& text : texts) {
+                const char* argv[] = {"XADD", "bench.hiredis", "MAXLEN", "~", "1000000", "*", "event", text.data()};
+                const std::size_t lengths[] = {4, 13, 6, 1, 7, 1, 5, text.size()};
+                redisAppendCommandArgv(c, 8, argv, lengths);
+            }
+            redisAppendCommand(c, "EXEC");
+            for (std::size_t i = 0; i < texts.size() + 2; ++i) {
+                void* reply = nullptr;
+                if (redisGetReply(c, &reply) != REDIS_OK) throw std::runtime_error("hiredis: " + std::string(c->errstr));
+                freeReplyObject(reply);
+            }
+        }
+    });
+    redisFree(c);
+    return rate;
 }
 
 // Events per second that `consumers` consumers of one group take out of a stream holding `events`.
@@ -172,6 +202,14 @@ int main(int argc, char** argv) {
         });
         table.push_back(row("redis-benchmark -P 100 XADD bench.peer MAXLEN ~ 1000000 * event <" + std::to_string(size) + " bytes>", peer, peer));
         table.push_back(row("beacon redis::stream_forwarder.forward(batch of 100), MULTI/XADD x100/EXEC", ours, peer));
+        std::vector<std::vector<std::string>> texts;
+        for (const auto& batch : batches) {
+            texts.emplace_back();
+            for (const auto& e : batch) texts.back().push_back(beacon::wire_format::envelope().encode(e));
+        }
+        const double bare = hiredis_transactions(server.port(), texts, events);
+        table.push_back(row("hiredis alone: the same transactions, texts written beforehand", bare, peer));
+        table.push_back(row("beacon's stream_forwarder against hiredis alone", ours, bare));
     }
     // A consumer group taking the events out of that stream, with 1, 2 and 4 consumers.
     {

@@ -8,6 +8,7 @@
 #include <beacon/event.hpp>
 #include <beacon/wire_format.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -69,14 +70,20 @@ struct encoded_batch {
     }
 };
 
+/// The most bytes encode_batch reserves for a batch's texts at once (more grow as written).
+constexpr std::size_t reserve_cap = std::size_t(4) << 20;
+
 /// Encodes every event of `batch` that can be written, in order; one that cannot does not hold
-/// the others back (its position is kept in `left_out`).
+/// the others back (its position is kept in `left_out`). The buffer is sized once, after the first
+/// text, for as many texts of that size and a quarter more (up to reserve_cap), so that it does
+/// not grow (and move the texts written) a dozen times.
 inline encoded_batch encode_batch(const wire_format& format, const std::vector<event>& batch, const size_limit& limit) {
     encoded_batch out;
     out.ends.reserve(batch.size());
     for (std::size_t i = 0; i < batch.size(); ++i) {
         try {
             encode_within(format, batch[i], out.texts, limit);
+            if (i == 0) out.texts.reserve(std::min(out.texts.size() * batch.size() * 5 / 4, reserve_cap));
             out.ends.push_back(out.texts.size());
         } catch (const encode_error& failure) {
             if (!out.first_bad) out.first_bad = failure;

@@ -12,7 +12,7 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <memory>
@@ -209,15 +209,25 @@ public:
     }
 
 private:
-    // Queues `cmd` in hiredis's output buffer; nothing is written yet.
+    // Queues `cmd` in hiredis's output buffer; nothing is written yet. The argument arrays of a
+    // short command (every one of beacon's but a batch's LPUSH) are on the stack.
     void append(const redis_command& cmd) {
-        std::vector<const char*> argv;
-        std::vector<std::size_t> argvlen;
-        for (auto arg : cmd) {
-            argv.push_back(arg.data());
-            argvlen.push_back(arg.size());
+        constexpr std::size_t on_stack = 16;
+        std::array<const char*, on_stack> short_argv;
+        std::array<std::size_t, on_stack> short_argvlen;
+        std::vector<const char*> long_argv;
+        std::vector<std::size_t> long_argvlen;
+        if (cmd.size() > on_stack) {
+            long_argv.resize(cmd.size());
+            long_argvlen.resize(cmd.size());
         }
-        if (redisAppendCommandArgv(context_.get(), static_cast<int>(argv.size()), argv.data(), argvlen.data()) != REDIS_OK) {
+        const char** argv = cmd.size() > on_stack ? long_argv.data() : short_argv.data();
+        std::size_t* argvlen = cmd.size() > on_stack ? long_argvlen.data() : short_argvlen.data();
+        for (std::size_t i = 0; i < cmd.size(); ++i) {
+            argv[i] = cmd[i].data();
+            argvlen[i] = cmd[i].size();
+        }
+        if (redisAppendCommandArgv(context_.get(), static_cast<int>(cmd.size()), argv, argvlen) != REDIS_OK) {
             io_failure(describe(cmd));
         }
     }

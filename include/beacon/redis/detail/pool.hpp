@@ -112,23 +112,29 @@ private:
         while (!own.done && !queue_.empty()) {
             round.clear();
             commands.clear();
-            while (!queue_.empty() && (round.empty() || commands.size() + queue_.front()->commands->size() <= max_pipeline)) {
+            std::size_t count = 0;
+            while (!queue_.empty() && (round.empty() || count + queue_.front()->commands->size() <= max_pipeline)) {
+                count += queue_.front()->commands->size();
                 round.push_back(queue_.front());
                 round.back()->queued = false;
                 queue_.pop_front();
-                commands.insert(commands.end(), round.back()->commands->begin(), round.back()->commands->end());
+            }
+            if (round.size() > 1) {
+                for (const request* r : round) commands.insert(commands.end(), r->commands->begin(), r->commands->end());
             }
             lock.unlock();
+            // A lone request's commands are sent as they are, not copied.
+            const std::vector<redis_command>& sent = round.size() == 1 ? *round.front()->commands : commands;
             std::vector<redis_reply> replies;
             std::exception_ptr failure;
             try {
                 if (round_trips_) {
                     connection.ensure_connected();  // connecting is no part of the round trip
                     const auto start = std::chrono::steady_clock::now();
-                    replies = connection.exchange_connected(commands);
+                    replies = connection.exchange_connected(sent);
                     round_trips_->record(std::chrono::steady_clock::now() - start);
                 } else {
-                    replies = connection.exchange(commands);
+                    replies = connection.exchange(sent);
                 }
             } catch (...) {
                 failure = std::current_exception();
