@@ -1,7 +1,7 @@
 // Web push on real loopback sockets: the SSE stream's wire format, authorization, per-user
 // delivery, Last-Event-ID resume, overflow, vanishing clients, heartbeats, CORS, 1,000 clients,
-// a stream mounted in a host's own Beast server, and curl -N (the server's own limits are in
-// web_server_test and web_server_limits_test).
+// connections over several shards, a stream mounted in a host's own Beast server, and curl -N
+// (the server's own limits are in web_server_test and web_server_limits_test).
 #include <beacon/web/sse_stream.hpp>
 
 #include <beacon/registry.hpp>
@@ -370,6 +370,80 @@ TEST_CASE("1,000 concurrent connections each receive every event", "[web][sse][l
     CHECK(stream->stats().accepted == n);
     clients.clear();
     REQUIRE(eventually([&] { return stream->stats().connections == 0; }));
+}
+
+TEST_CASE("connections spread over several shards get every event in order, resume, and all close on stop()",
+          "[web][sse][shards]") {
+    web::server_options so;
+    so.threads = 2;
+    so.max_connections = 100;
+    so.max_connections_per_address = 100;
+    web::server s(so);
+    web::sse_options o = user_options();
+    o.shards = 4;
+    o.max_connections = 26;
+    auto stream = s.add_stream("/events", o);
+    CHECK(stream->options().shards == 4);
+    CHECK(s.add_stream("/default", user_options())->options().shards == 1);
+    web::sse_options per_thread = user_options();
+    per_thread.shards = 0;
+    CHECK(s.add_stream("/per_thread", per_thread)->options().shards == 2);  // one per server thread
+    s.start();
+    boost::asio::io_context io;
+
+    // 24 clients in turn over the 4 shards, 6 per user; a user's connections are in every shard.
+    const std::vector<std::string> users{"u0", "u1", "u2", "u3"};
+    std::vector<std::unique_ptr<http_client>> clients;
+    for (int i = 0; i < 24; ++i) clients.push_back(subscribe(io, s, users[static_cast<std::size_t>(i) % 4]));
+    REQUIRE(eventually([&] { return stream->stats().connections == 24; }));
+    std::vector<std::string> ids;
+    for (int i = 0; i < 40; ++i) {
+        ids.push_back(stream->publish(note("all " + std::to_string(i), users)));
+        if (i % 10 == 0) stream->publish(note("u1 " + std::to_string(i), {"u1"}));
+    }
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        INFO("client " << i << " of " << users[i % 4]);
+        for (int k = 0; k < 40; ++k) {
+            const auto f = clients[i]->next_event();
+            REQUIRE(f);
+            CHECK(title_of(*f) == "all " + std::to_string(k));
+            CHECK(f->id == ids[static_cast<std::size_t>(k)]);
+            if (i % 4 == 1 && k % 10 == 0) {
+                const auto own = clients[i]->next_event();
+                REQUIRE(own);
+                CHECK(title_of(*own) == "u1 " + std::to_string(k));
+            }
+        }
+    }
+
+    // Resuming works in whichever shard a connection lands.
+    std::vector<std::unique_ptr<http_client>> resumed;
+    for (int i = 0; i < 2; ++i) resumed.push_back(subscribe(io, s, "u2", "Last-Event-ID: " + ids[37] + "\r\n"));
+    for (auto& c : resumed) {
+        for (int k = 38; k < 40; ++k) {
+            const auto f = c->next_event();
+            REQUIRE(f);
+            CHECK(f->id == ids[static_cast<std::size_t>(k)]);
+        }
+    }
+    REQUIRE(eventually([&] { return stream->stats().connections == 26; }));
+    CHECK(stream->stats().resumed == 2);
+
+    // max_connections holds across shards.
+    http_client over(io, s.port());
+    over.get("/events", auth("u0"));
+    const auto head = over.head();
+    REQUIRE(head);
+    CHECK_THAT(*head, StartsWith("HTTP/1.1 503"));
+    CHECK(stream->stats().rejected == 1);
+
+    stream->stop().wait();
+    CHECK(stream->stats().connections == 0);
+    for (auto& c : clients) CHECK(c->closed());
+    for (auto& c : resumed) CHECK(c->closed());
+    CHECK(stream->publish(note("after", users)).size() > 0);
+    CHECK(stream->stats().published == 44);
+    CHECK(stream->stats().accepted == 26);
 }
 
 TEST_CASE("a stream mounted in a host's own Beast server", "[web][sse]") {

@@ -3,9 +3,12 @@
 // redis::sse_fanout), a Python peer written the Flask-Notifications way (Flask + gevent + redis-py:
 // one pub/sub subscription per request, a generator yielding SSE), and the physical limit, a bare
 // loop write()ing the same bytes to the same number of loopback sockets. Per side: events per
-// second per client (a burst of E events, until every client has every event), p50/p99 latency
-// from send to receipt (events sent one every 2 ms), and memory per idle connection (RSS growth).
-// Usage: web_bench [events] [clients] [peer_events]. Prints a Markdown table; asserts nothing.
+// second per client (a burst of E events, until every client has every event: the capacity),
+// p50/p99 latency from send to receipt (E/4 events paced at half of beacon's in-process capacity,
+// or at `paced_per_s` events per second; the Python peer's one every 2 ms), and memory per idle
+// connection (RSS growth). beacon's servers run one thread per core, as a host's would, or
+// `threads`. Usage: web_bench [events] [clients] [peer_events (0: no peer)] [paced_per_s (0: half
+// capacity)] [threads]. Prints a Markdown table; asserts nothing.
 #include <beacon/web.hpp>
 #include <beacon/redis/sse_fanout.hpp>
 
@@ -156,8 +159,10 @@ double percentile(std::vector<std::int64_t> v, double p) {
     return static_cast<double>(v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))]) / 1e6;
 }
 
-// One side: `send(payload)` sends an event; burst of `events`, then `paced` events 2 ms apart.
-result run(const std::string& side, clients& c, int events, int paced, const std::function<void(const std::string&)>& send) {
+// One side: `send(payload)` sends an event; burst of `events`, then `paced` events apart by
+// `gap(events/s per client in the burst)`.
+result run(const std::string& side, clients& c, int events, int paced, const std::function<clock_type::duration(double)>& gap,
+           const std::function<void(const std::string&)>& send) {
     result r;
     r.side = side;
     const auto start = clock_type::now();
@@ -165,10 +170,13 @@ result run(const std::string& side, clients& c, int events, int paced, const std
     const auto end = c.read_all(static_cast<std::size_t>(events), nullptr);
     r.events_per_s_per_client = events / std::chrono::duration<double>(end - start).count();
     std::vector<std::int64_t> latencies;
+    const auto apart = gap(r.events_per_s_per_client);
     std::thread sender([&] {
+        auto next = clock_type::now();
         for (int i = 0; i < paced; ++i) {
             send(payload(now_ns()));
-            std::this_thread::sleep_for(2ms);
+            next += apart;
+            std::this_thread::sleep_until(next);
         }
     });
     c.read_all(static_cast<std::size_t>(events + paced), &latencies);
@@ -187,6 +195,13 @@ int main(int argc, char** argv) {
     const int n = argc > 2 ? std::atoi(argv[2]) : 1000;
     const int peer_events = argc > 3 ? std::atoi(argv[3]) : std::max(1, events / 10);
     const int paced = std::max(1, events / 4);
+    const double paced_per_s = argc > 4 ? std::atof(argv[4]) : 0;  // 0: half of beacon's in-process capacity
+    const auto threads = argc > 5 ? static_cast<unsigned>(std::atoi(argv[5])) : std::max(1u, std::thread::hardware_concurrency());
+    // The paced gap: 1 / paced_per_s, else set from beacon's in-process capacity (its burst's rate).
+    clock_type::duration gap{};
+    const auto gap_of = [](double per_s) { return std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(1 / per_s)); };
+    const auto same_gap = [&](double) { return gap; };
+    if (paced_per_s > 0) gap = gap_of(paced_per_s);
     std::vector<result> results;
     beacon_test::redis_server redis;
 
@@ -199,6 +214,7 @@ int main(int argc, char** argv) {
         web::server_options so;
         so.max_connections = static_cast<std::size_t>(n) + 16;
         so.max_connections_per_address = so.max_connections;  // every client is on 127.0.0.1
+        so.threads = threads;
         web::server s(so);
         auto stream = s.add_stream("/events", o);
         s.start();
@@ -208,7 +224,12 @@ int main(int argc, char** argv) {
         c.read_all(0, nullptr);
         std::this_thread::sleep_for(100ms);
         const long after = rss_kib();
-        auto r = run("beacon sse_stream (in-process publish)", c, events, paced, [&](const std::string& p) { stream->publish(event_of(p)); });
+        const auto half_capacity = [&](double capacity) {
+            if (paced_per_s <= 0) gap = gap_of(capacity / 2);
+            return gap;
+        };
+        auto r = run("beacon sse_stream (in-process publish)", c, events, paced, half_capacity,
+                     [&](const std::string& p) { stream->publish(event_of(p)); });
         r.kib_per_connection = static_cast<double>(after - before) / n;
         results.push_back(r);
     }
@@ -216,6 +237,7 @@ int main(int argc, char** argv) {
         web::server_options so;
         so.max_connections = static_cast<std::size_t>(n) + 16;
         so.max_connections_per_address = so.max_connections;  // every client is on 127.0.0.1
+        so.threads = threads;
         web::server s(so);
         beacon::redis::consumer_options sub;
         sub.url = redis.url();
@@ -229,7 +251,7 @@ int main(int argc, char** argv) {
         lo.url = redis.url();
         lo.channel = "bench.beacon";
         beacon::redis::forwarder publisher(lo);
-        results.push_back(run("beacon via Redis pub/sub (redis::sse_fanout)", c, events, paced,
+        results.push_back(run("beacon via Redis pub/sub (redis::sse_fanout)", c, events, paced, same_gap,
                               [&](const std::string& p) { publisher.forward(event_of(p)); }));
     }
     {  // the bare loop: accept n sockets, write the same bytes to each, one write() per event per socket
@@ -248,7 +270,7 @@ int main(int argc, char** argv) {
         clients c(ntohs(a.sin_port), n, "");
         acceptor.join();
         std::uint64_t sequence = 0;
-        results.push_back(run("bare loop: write() to every socket", c, events, paced, [&](const std::string& p) {
+        results.push_back(run("bare loop: write() to every socket", c, events, paced, same_gap, [&](const std::string& p) {
             const std::string frame = "id: " + std::to_string(++sequence) + "\ndata: " + p + "\n\n";
             for (int fd : server_side) {
                 for (std::size_t done = 0; done < frame.size();) {
@@ -260,7 +282,7 @@ int main(int argc, char** argv) {
         for (int fd : server_side) ::close(fd);
         ::close(listener);
     }
-    {  // the Python peer: Flask + gevent + redis-py, one pub/sub subscription per client
+    if (peer_events > 0) {  // the Python peer: Flask + gevent + redis-py, one pub/sub subscription per client
         const std::string command = "/usr/bin/python3 " BEACON_BENCH_DIR "/web_peer.py " + std::to_string(redis.port());
         FILE* peer = ::popen(command.c_str(), "r");
         int pid = 0, port = 0;
@@ -272,21 +294,28 @@ int main(int argc, char** argv) {
         while (redis.command({"PUBSUB", "NUMSUB", "bench.peer"})->element[1]->integer < n) std::this_thread::sleep_for(5ms);
         c.read_all(0, nullptr);
         beacon::redis::detail::redis_connection publisher(beacon::redis::detail::parse_redis_url(redis.url()), 2000ms);
-        results.push_back(run("Python peer: Flask + gevent + redis pub/sub", c, peer_events, std::max(1, peer_events / 4),
+        const auto every_2ms = [](double) { return clock_type::duration(2ms); };
+        results.push_back(run("Python peer: Flask + gevent + redis pub/sub", c, peer_events, std::max(1, peer_events / 4), every_2ms,
                               [&](const std::string& p) { publisher.command({"PUBLISH", "bench.peer", p}); }));
         ::kill(pid, SIGTERM);
         ::pclose(peer);
     }
 
     const auto& beacon_side = results[0];
+    std::cout << "beacon's server threads: " << threads << "; paced events: " << paced << " per side, "
+              << 1 / std::chrono::duration<double>(gap).count() << " per second (the Python peer's: 500 per second)\n\n";
     std::cout << "| side (" << n << " clients, ~200-byte events) | events/s per client | p50 ms | p99 ms | KiB per idle connection |\n"
               << "|---|---:|---:|---:|---:|\n";
     for (const auto& r : results) {
         std::cout << "| " << r.side << " | " << static_cast<long>(r.events_per_s_per_client) << " | " << r.p50_ms << " | "
                   << r.p99_ms << " | " << (r.kib_per_connection > 0 ? std::to_string(r.kib_per_connection) : "-") << " |\n";
     }
-    std::cout << "\nbeacon / Python peer: " << beacon_side.events_per_s_per_client / results[3].events_per_s_per_client
-              << "x (target >= 20x); beacon / bare loop: " << beacon_side.events_per_s_per_client / results[2].events_per_s_per_client
-              << "x (target >= 0.5x); beacon via Redis / Python peer: "
-              << results[1].events_per_s_per_client / results[3].events_per_s_per_client << "x\n";
+    const auto& bare = results[2];
+    std::cout << "\nbeacon / bare loop: " << beacon_side.events_per_s_per_client / bare.events_per_s_per_client
+              << "x (target >= 0.5x); paced p99, beacon / bare loop: " << beacon_side.p99_ms / bare.p99_ms << "x\n";
+    if (results.size() > 3) {
+        std::cout << "beacon / Python peer: " << beacon_side.events_per_s_per_client / results[3].events_per_s_per_client
+                  << "x (target >= 20x); beacon via Redis / Python peer: "
+                  << results[1].events_per_s_per_client / results[3].events_per_s_per_client << "x\n";
+    }
 }

@@ -90,8 +90,10 @@ public:
     /// Stops the server.
     ~server() { stop(); }
 
-    /// Creates an event stream running on this server's threads and mounts it at `path`.
+    /// Creates an event stream running on this server's threads and mounts it at `path`
+    /// (`options.shards` 0: one shard per server thread).
     std::shared_ptr<sse_stream> add_stream(const std::string& path, sse_options options = {}) {
+        if (options.shards == 0) options.shards = state_->options.threads;
         auto s = sse_stream::create(context_.get_executor(), std::move(options));
         mount(path, s);
         return s;

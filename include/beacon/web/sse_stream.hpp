@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -34,6 +35,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -58,6 +60,10 @@ struct sse_options {
     std::size_t replay_capacity = 1024;   ///< Events kept for `Last-Event-ID` resume.
     std::size_t queue = 256;              ///< Frames waiting per connection; one more closes it.
     std::size_t max_connections = 10000;  ///< Open connections; more are answered 503.
+    /// Strands the connections are spread over (in turn as they come), each fanning events out to
+    /// its own, so that as many threads of the executor do it at once; 0: one per hardware thread
+    /// (`server::add_stream`: one per server thread).
+    std::size_t shards = 1;
     std::chrono::milliseconds heartbeat{15000};  ///< A comment line after this long without a write.
     std::chrono::milliseconds retry{0};   ///< When > 0, sent first as the client's `retry:` delay.
     std::string allow_origin;             ///< When set, `Access-Control-Allow-Origin` (CORS).
@@ -83,15 +89,16 @@ struct sse_stats {
 
 /// One hub's SSE endpoint. Create it with `create`, register it on the hub (it is a consumer),
 /// and hand it connections: `serve(socket, request)` from beacon's server or a host's own. Its
-/// connections live in one strand of the executor it was made with; `publish` (any thread) only
-/// encodes the event once and posts it, never touching a socket.
+/// connections live in `sse_options::shards` strands of the executor it was made with; `publish`
+/// (any thread) only encodes the event once and posts it to each, never touching a socket.
 class sse_stream : public consumer, public std::enable_shared_from_this<sse_stream> {
     struct private_tag {};
 
 public:
     /// Use `create`.
-    sse_stream(private_tag, const net::any_io_executor& executor, sse_options options)
-        : options_(std::move(options)), strand_(net::make_strand(executor)), io_strand_(*strand_) {
+    sse_stream(private_tag, const net::any_io_executor& executor, sse_options options) : options_(std::move(options)) {
+        if (options_.shards == 0) options_.shards = std::max(1u, std::thread::hardware_concurrency());
+        for (std::size_t i = 0; i < options_.shards; ++i) shards_.push_back(std::make_unique<shard>(executor));
         std::random_device seed;
         std::ostringstream epoch;
         epoch << std::hex << (std::uint64_t{seed()} << 32 | seed());
@@ -132,9 +139,11 @@ public:
         item->frame = std::make_shared<const std::string>(
             frame(item->id, type, options_.encode ? options_.encode(e) : nlohmann::json(e).dump()));
         std::lock_guard lock(post_mutex_);
-        if (!strand_) return item->id;
+        if (stopped_) return item->id;
         ++published_;
-        net::post(*strand_, [self = shared_from_this(), item] { self->deliver(item); });
+        for (auto& home : shards_) {
+            net::post(*home->strand, [self = shared_from_this(), &home = *home, item] { self->deliver(home, item); });
+        }
         return item->id;
     }
 
@@ -142,36 +151,34 @@ public:
     /// on): authorizes it and streams, or answers 401 / 405 / 503 and closes. Thread-safe.
     void serve(tcp::socket socket, request req) {
         std::lock_guard lock(post_mutex_);
-        if (!strand_) return;  // stopped: the socket closes here
-        net::post(*strand_, [self = shared_from_this(), s = std::move(socket), r = std::move(req)]() mutable {
-            self->start(std::move(s), r);
+        if (stopped_) return;  // the socket closes here
+        auto& home = *shards_[next_shard_++ % shards_.size()];
+        net::post(*home.strand, [self = shared_from_this(), &home, s = std::move(socket), r = std::move(req)]() mutable {
+            self->start(home, std::move(s), r);
         });
     }
 
     /// Closes every connection and stops the heartbeat; later publishes and connections are
-    /// dropped. Returns at once: the closing runs in the stream's strand, and the future is
+    /// dropped. Returns at once: the closing runs in the stream's strands, and the future is
     /// ready when it is done, the stream then holding nothing of its executor's io_context (which
     /// must run until then; a host destroys it only afterwards). A second call's future is ready.
     std::future<void> stop() {
         auto done = std::make_shared<std::promise<void>>();
         auto ready = done->get_future();
         std::lock_guard lock(post_mutex_);
-        if (!strand_) {
+        if (stopped_) {
             done->set_value();
             return ready;
         }
         stopped_ = true;
-        net::post(*strand_, [self = shared_from_this(), done] {
-            std::vector<std::shared_ptr<connection>> all;
-            for (auto& [user, list] : self->by_user_) all.insert(all.end(), list.begin(), list.end());
-            for (auto& c : all) self->close(c, nullptr);
-            self->by_user_.clear();
-            self->replay_.clear();
-            self->timer_.reset();
-            self->io_strand_.reset();
-            done->set_value();
-        });
-        strand_.reset();
+        auto left = std::make_shared<std::atomic<std::size_t>>(shards_.size());
+        for (auto& home : shards_) {
+            net::post(*home->strand, [self = shared_from_this(), &home = *home, done, left] {
+                self->close_all(home);
+                if (--*left == 0) done->set_value();
+            });
+            home->strand.reset();
+        }
         return ready;
     }
 
@@ -202,9 +209,12 @@ private:
         frame_ptr frame;
     };
 
+    struct shard;
+
     struct connection {
-        explicit connection(tcp::socket s) : socket(std::move(s)) {}
+        connection(tcp::socket s, shard& h) : socket(std::move(s)), home(h) {}
         tcp::socket socket;
+        shard& home;  // the shard it lives in
         std::string user;
         std::vector<frame_ptr> pending;  // waiting for the next write
         std::vector<frame_ptr> writing;  // in the write under way
@@ -213,6 +223,20 @@ private:
         bool open = true;
         bool active = false;  // written to since the last heartbeat tick
         std::array<char, 64> sink{};  // what a client sends after its request is read and dropped
+    };
+
+    // A share of the connections, with all their state, in a strand of its own.
+    struct shard {
+        explicit shard(const net::any_io_executor& executor) : strand(net::make_strand(executor)), io_strand(*strand) {}
+        std::optional<net::strand<net::any_io_executor>> strand;  // to post to; under post_mutex_, reset by stop
+
+        // Strand state.
+        std::optional<net::strand<net::any_io_executor>> io_strand;  // what handlers bind to
+        std::unique_ptr<net::steady_timer> timer;  // the heartbeat, while connections are open
+        std::deque<std::shared_ptr<const entry>> replay;  // every shard sees every event: each resumes alone
+        std::map<std::string, std::vector<std::shared_ptr<connection>>, std::less<>> by_user;
+        std::size_t open = 0;  // connections in by_user
+        bool flushing = false;  // a flush is posted
     };
 
     static bool single_line(std::string_view s) noexcept { return s.find_first_of("\r\n", 0, 3) == std::string_view::npos; }
@@ -265,26 +289,39 @@ private:
         }
     }
 
-    // --- everything below runs in the strand ---
+    // --- everything below runs in a shard's strand (the shard of `home`, or of the connection) ---
 
-    void deliver(const std::shared_ptr<const entry>& item) {
+    void deliver(shard& home, const std::shared_ptr<const entry>& item) {
         if (options_.replay_capacity > 0) {
-            replay_.push_back(item);
-            if (replay_.size() > options_.replay_capacity) replay_.pop_front();
+            home.replay.push_back(item);
+            if (home.replay.size() > options_.replay_capacity) home.replay.pop_front();
         }
         std::vector<std::shared_ptr<connection>> full;
-        for (auto& [user, list] : by_user_) {
+        for (auto& [user, list] : home.by_user) {
             if (!passes(item->e, user)) continue;
             for (auto& c : list) {
                 if (!enqueue(*c, item->frame)) full.push_back(c);
             }
         }
         for (auto& c : full) close(c, &overflowed_);
-        for (auto& [user, list] : by_user_) {
+        // Writes after the events already posted to the shard, so that a burst goes out in one
+        // gather write per connection.
+        if (home.flushing) return;
+        home.flushing = true;
+        net::post(*home.io_strand, [self = shared_from_this(), &home] {
+            home.flushing = false;
+            self->flush(home);
+        });
+    }
+
+    void flush(shard& home) {
+        std::vector<std::shared_ptr<connection>> gone;
+        for (auto& [user, list] : home.by_user) {
             for (auto& c : list) {
-                if (!c->busy && !c->pending.empty()) write(c);
+                if (!c->busy && !c->pending.empty() && !write(c)) gone.push_back(c);
             }
         }
+        for (auto& c : gone) close(c, &vanished_);
     }
 
     bool enqueue(connection& c, const frame_ptr& f) {
@@ -293,7 +330,7 @@ private:
         return true;
     }
 
-    void start(tcp::socket socket, const request& req) {
+    void start(shard& home, tcp::socket socket, const request& req) {
         const auto refuse = [&](const http_error& bad, std::atomic<std::uint64_t>& counter) {
             ++counter;
             response res = error_response(bad);
@@ -312,11 +349,12 @@ private:
         if (req.method() != http::verb::get) {
             return refuse(http_error(http::status::method_not_allowed, describe(req), "an event stream answers GET only"), rejected_);
         }
-        if (open_.load() >= options_.max_connections) {
-            return refuse(http_error(http::status::service_unavailable, describe(req),
-                                     "too many event-stream connections (" + std::to_string(options_.max_connections) + ")"),
-                          rejected_);
-        }
+        const auto too_many = [&] {
+            refuse(http_error(http::status::service_unavailable, describe(req),
+                              "too many event-stream connections (" + std::to_string(options_.max_connections) + ")"),
+                   rejected_);
+        };
+        if (open_.load() >= options_.max_connections) return too_many();
         std::optional<std::string> user = std::string();
         if (options_.authorize) {
             try {
@@ -331,35 +369,42 @@ private:
             }
             if (!user) return refuse(http_error(http::status::unauthorized, describe(req), "not authorized"), refused_);
         }
-        auto c = std::make_shared<connection>(std::move(socket));
+        // Takes a place, unless another shard took the last one meanwhile.
+        for (auto n = open_.load();;) {
+            if (n >= options_.max_connections) return too_many();
+            if (open_.compare_exchange_weak(n, n + 1)) break;
+        }
+        auto c = std::make_shared<connection>(std::move(socket), home);
         c->user = std::move(*user);
         c->pending.push_back(head_);
         resume(*c, req);
-        by_user_[c->user].push_back(c);
-        ++open_;
+        home.by_user[c->user].push_back(c);
         ++accepted_;
-        write(c);
+        if (++home.open == 1) arm_heartbeat(home);
+        boost::beast::error_code ec;
+        c->socket.non_blocking(true, ec);  // for write's first attempt
+        if (ec || !write(c)) return close(c, &vanished_);
         read_idle(c);
-        if (open_.load() == 1) arm_heartbeat();
     }
 
     void resume(connection& c, const request& req) {
         const auto last = req.find("Last-Event-ID");
         if (last == req.end() || last->value().empty()) return;
         const std::string_view id(last->value().data(), last->value().size());
-        auto it = replay_.end();
-        while (it != replay_.begin()) {
+        const auto& replay = c.home.replay;
+        auto it = replay.end();
+        while (it != replay.begin()) {
             --it;
             if ((*it)->id == id) break;
         }
-        if (it == replay_.end() || (*it)->id != id) {
+        if (it == replay.end() || (*it)->id != id) {
             ++resume_misses_;
             c.pending.push_back(missed_);
             return;
         }
         ++resumed_;
         std::size_t room = options_.queue;
-        for (++it; it != replay_.end() && room > 0; ++it) {
+        for (++it; it != replay.end() && room > 0; ++it) {
             if (passes((*it)->e, c.user)) {
                 c.pending.push_back((*it)->frame);
                 --room;
@@ -367,24 +412,44 @@ private:
         }
     }
 
-    void write(const std::shared_ptr<connection>& c) {
-        c->busy = true;
+    // Writes the pending frames: at once as far as the socket takes them (most often all, with
+    // no handler to run), the rest asynchronously. False when the socket failed: the caller
+    // closes the connection (after any loop over the shard's connections).
+    bool write(const std::shared_ptr<connection>& c) {
         c->writing.swap(c->pending);
         c->buffers.clear();
-        for (const auto& f : c->writing) c->buffers.push_back(net::buffer(*f));
+        std::size_t size = 0;
+        for (const auto& f : c->writing) {
+            c->buffers.push_back(net::buffer(*f));
+            size += f->size();
+        }
+        boost::beast::error_code failed;
+        std::size_t written = c->socket.write_some(c->buffers, failed);
+        if (failed && failed != net::error::would_block && failed != net::error::try_again) return false;
+        if (written == size) {
+            c->writing.clear();
+            c->active = true;
+            return true;
+        }
+        auto first = c->buffers.begin();  // the rest: from the first byte not written
+        for (; written >= first->size(); ++first) written -= first->size();
+        *first += written;
+        c->buffers.erase(c->buffers.begin(), first);
+        c->busy = true;
         net::async_write(c->socket, c->buffers,
-                         net::bind_executor(*io_strand_, [self = shared_from_this(), c](boost::beast::error_code ec, std::size_t) {
+                         net::bind_executor(*c->home.io_strand, [self = shared_from_this(), c](boost::beast::error_code ec, std::size_t) {
                              c->busy = false;
                              c->writing.clear();
                              if (ec) return self->close(c, &self->vanished_);
                              c->active = true;
-                             if (c->open && !c->pending.empty()) self->write(c);
+                             if (c->open && !c->pending.empty() && !self->write(c)) self->close(c, &self->vanished_);
                          }));
+        return true;
     }
 
     void read_idle(const std::shared_ptr<connection>& c) {
         c->socket.async_read_some(net::buffer(c->sink),
-                                  net::bind_executor(*io_strand_, [self = shared_from_this(), c](boost::beast::error_code ec, std::size_t) {
+                                  net::bind_executor(*c->home.io_strand, [self = shared_from_this(), c](boost::beast::error_code ec, std::size_t) {
                                       if (ec) return self->close(c, &self->vanished_);
                                       if (c->open) self->read_idle(c);
                                   }));
@@ -398,8 +463,9 @@ private:
         c->socket.shutdown(tcp::socket::shutdown_both, ignored);
         c->socket.close(ignored);
         c->pending.clear();
-        const auto it = by_user_.find(c->user);
-        if (it != by_user_.end()) {
+        auto& by_user = c->home.by_user;
+        const auto it = by_user.find(c->user);
+        if (it != by_user.end()) {
             auto& list = it->second;
             for (std::size_t i = 0; i < list.size(); ++i) {
                 if (list[i] == c) {
@@ -408,28 +474,41 @@ private:
                     break;
                 }
             }
-            if (list.empty()) by_user_.erase(it);
+            if (list.empty()) by_user.erase(it);
         }
+        --c->home.open;
         --open_;
     }
 
-    void arm_heartbeat() {
-        if (!timer_) timer_ = std::make_unique<net::steady_timer>(*io_strand_);
-        timer_->expires_after(options_.heartbeat);
-        timer_->async_wait([weak = weak_from_this()](boost::beast::error_code ec) {
+    void close_all(shard& home) {
+        std::vector<std::shared_ptr<connection>> all;
+        for (auto& [user, list] : home.by_user) all.insert(all.end(), list.begin(), list.end());
+        for (auto& c : all) close(c, nullptr);
+        home.by_user.clear();
+        home.replay.clear();
+        home.timer.reset();
+        home.io_strand.reset();
+    }
+
+    void arm_heartbeat(shard& home) {
+        if (!home.timer) home.timer = std::make_unique<net::steady_timer>(*home.io_strand);
+        home.timer->expires_after(options_.heartbeat);
+        home.timer->async_wait([weak = weak_from_this(), &home](boost::beast::error_code ec) {
             const auto self = weak.lock();
             if (ec || !self || self->stopped_) return;
-            std::vector<std::shared_ptr<connection>> full;
-            for (auto& [user, list] : self->by_user_) {
+            std::vector<std::shared_ptr<connection>> gone;
+            for (auto& [user, list] : home.by_user) {
                 for (auto& c : list) {
-                    if (!c->active && c->pending.empty() && !c->busy) {
-                        c->pending.push_back(self->heartbeat_);
-                        self->write(c);
-                    }
+                    const bool idle = !c->active && c->pending.empty() && !c->busy;
                     c->active = false;
+                    if (idle) {
+                        c->pending.push_back(self->heartbeat_);
+                        if (!self->write(c)) gone.push_back(c);
+                    }
                 }
             }
-            if (self->open_.load() > 0) self->arm_heartbeat();
+            for (auto& c : gone) self->close(c, &self->vanished_);
+            if (home.open > 0) self->arm_heartbeat(home);
         });
     }
 
@@ -438,23 +517,18 @@ private:
     }
 
     sse_options options_;
-    std::optional<net::strand<net::any_io_executor>> strand_;  // to post to; under post_mutex_, reset by stop
+    std::vector<std::unique_ptr<shard>> shards_;  // options_.shards of them, for the stream's life
     std::string epoch_;
     std::atomic<std::uint64_t> sequence_{0};
     frame_ptr head_;
     const frame_ptr heartbeat_ = std::make_shared<const std::string>(":\n\n");
     const frame_ptr missed_ = std::make_shared<const std::string>(": Last-Event-ID not in the replay buffer; events may have been missed\n\n");
 
-    std::mutex post_mutex_;              // guards strand_ and orders publishes before stop
+    std::mutex post_mutex_;              // guards the shards' `strand`s and next_shard_; orders publishes before stop
     std::atomic<bool> stopped_{false};  // set under post_mutex_
+    std::size_t next_shard_ = 0;        // the shard of the next connection
 
-    // Strand state.
-    std::optional<net::strand<net::any_io_executor>> io_strand_;  // what handlers bind to
-    std::unique_ptr<net::steady_timer> timer_;                      // the heartbeat, while connections are open
-    std::deque<std::shared_ptr<const entry>> replay_;
-    std::map<std::string, std::vector<std::shared_ptr<connection>>, std::less<>> by_user_;
-
-    std::atomic<std::size_t> open_{0};
+    std::atomic<std::size_t> open_{0};  // connections in every shard
     std::atomic<std::uint64_t> accepted_{0}, refused_{0}, rejected_{0}, overflowed_{0}, vanished_{0}, published_{0},
         resumed_{0}, resume_misses_{0};
 };
