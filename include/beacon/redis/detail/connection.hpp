@@ -12,7 +12,6 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include <array>
 #include <cerrno>
 #include <chrono>
 #include <memory>
@@ -209,25 +208,15 @@ public:
     }
 
 private:
-    // Queues `cmd` in hiredis's output buffer; nothing is written yet. The argument arrays of a
-    // short command (every one of beacon's but a batch's LPUSH) are on the stack.
+    // Queues `cmd` in hiredis's output buffer; nothing is written yet.
     void append(const redis_command& cmd) {
-        constexpr std::size_t on_stack = 16;
-        std::array<const char*, on_stack> short_argv;
-        std::array<std::size_t, on_stack> short_argvlen;
-        std::vector<const char*> long_argv;
-        std::vector<std::size_t> long_argvlen;
-        if (cmd.size() > on_stack) {
-            long_argv.resize(cmd.size());
-            long_argvlen.resize(cmd.size());
+        argv_.clear();
+        argvlen_.clear();
+        for (auto arg : cmd) {
+            argv_.push_back(arg.data());
+            argvlen_.push_back(arg.size());
         }
-        const char** argv = cmd.size() > on_stack ? long_argv.data() : short_argv.data();
-        std::size_t* argvlen = cmd.size() > on_stack ? long_argvlen.data() : short_argvlen.data();
-        for (std::size_t i = 0; i < cmd.size(); ++i) {
-            argv[i] = cmd[i].data();
-            argvlen[i] = cmd[i].size();
-        }
-        if (redisAppendCommandArgv(context_.get(), static_cast<int>(cmd.size()), argv, argvlen) != REDIS_OK) {
+        if (redisAppendCommandArgv(context_.get(), static_cast<int>(argv_.size()), argv_.data(), argvlen_.data()) != REDIS_OK) {
             io_failure(describe(cmd));
         }
     }
@@ -254,6 +243,8 @@ private:
     std::chrono::milliseconds connect_timeout_;
     std::chrono::milliseconds read_timeout_;
     std::unique_ptr<redisContext, context_deleter> context_;
+    std::vector<const char*> argv_;     // append's argument arrays, kept to be reused
+    std::vector<std::size_t> argvlen_;
 };
 
 }  // namespace beacon::redis::detail
