@@ -68,6 +68,37 @@ TEST_CASE("ids made one after another sort by time", "[event_id]") {
     CHECK(early < late);
 }
 
+TEST_CASE("the id generator is xoshiro256**: the reference implementation's outputs from state 1, 2, 3, 4",
+          "[event_id]") {
+    // The vector rand_xoshiro's `reference` test took from the authors' xoshiro256starstar.c.
+    beacon::detail::id_generator generator;
+    generator.state = {1, 2, 3, 4};
+    generator.seeded = true;
+    generator.generation = beacon::detail::fork_generation().load();
+    const std::uint64_t expected[] = {11520ULL,
+                                      0ULL,
+                                      1509978240ULL,
+                                      1215971899390074240ULL,
+                                      1216172134540287360ULL,
+                                      607988272756665600ULL,
+                                      16172922978634559625ULL,
+                                      8476171486693032832ULL,
+                                      10595114339597558777ULL,
+                                      2904607092377533576ULL};
+    for (const std::uint64_t want : expected) CHECK(generator.next() == want);
+}
+
+TEST_CASE("a generator seeds itself from the operating system's entropy before its first draw", "[event_id]") {
+    beacon::detail::id_generator a;
+    beacon::detail::id_generator b;
+    const std::uint64_t first_a = a.next();
+    const std::uint64_t first_b = b.next();
+    CHECK(a.seeded);
+    CHECK(a.state != decltype(a.state){});
+    CHECK(a.state != b.state);  // 256 bits each: equal with a probability of 2^-256
+    CHECK(first_a != first_b);
+}
+
 TEST_CASE("ids made on many threads are all distinct", "[event_id][behaviour14]") {
     constexpr int threads = 4;
     constexpr int per_thread = 50000;
