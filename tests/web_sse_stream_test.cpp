@@ -16,6 +16,8 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -300,6 +302,34 @@ TEST_CASE("a client vanishing mid-stream is dropped and releases its connection"
     const auto beat = stays->next();
     REQUIRE(beat);
     CHECK(beat->comment);
+}
+
+TEST_CASE("an idle connection gets a heartbeat every interval, not every second one", "[web][sse][heartbeat]") {
+    // Timers never fire early, so two ticks are at least 2 intervals apart: a connection beaten
+    // every second tick never sees a gap under 2 intervals. Beaten every tick, most gaps are one
+    // interval plus the scheduling delay; one gap of 6 under 1.5 intervals is asked (a slow
+    // machine lengthens gaps, so it can only make this test miss the defect, never fail).
+    const auto interval = 100ms;
+    web::sse_options o;
+    o.heartbeat = interval;
+    web::server s;
+    auto stream = s.add_stream("/events", o);
+    s.start();
+    boost::asio::io_context io;
+    auto idle = subscribe(io, s, "");
+    REQUIRE(eventually([&] { return stream->stats().connections == 1; }));
+    REQUIRE(idle->next());  // the first beat: the gaps count from here
+    auto last = std::chrono::steady_clock::now();
+    auto shortest = std::chrono::steady_clock::duration::max();
+    for (int i = 0; i < 6; ++i) {
+        const auto beat = idle->next();
+        REQUIRE(beat);
+        CHECK(beat->comment);
+        const auto now = std::chrono::steady_clock::now();
+        shortest = std::min(shortest, now - last);
+        last = now;
+    }
+    CHECK(std::chrono::duration_cast<std::chrono::milliseconds>(shortest).count() < (interval * 3 / 2).count());
 }
 
 TEST_CASE("CORS: the allowed origin is announced, and preflights are answered", "[web][sse]") {

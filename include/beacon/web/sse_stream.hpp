@@ -64,7 +64,8 @@ struct sse_options {
     /// its own, so that as many threads of the executor do it at once; 0: one per hardware thread
     /// (`server::add_stream`: one per server thread).
     std::size_t shards = 1;
-    std::chrono::milliseconds heartbeat{15000};  ///< A comment line after this long without a write.
+    /// How often an idle connection gets a comment line (after an event: within twice this).
+    std::chrono::milliseconds heartbeat{15000};
     std::chrono::milliseconds retry{0};   ///< When > 0, sent first as the client's `retry:` delay.
     std::string allow_origin;             ///< When set, `Access-Control-Allow-Origin` (CORS).
     std::string name = "event stream";    ///< Names the stream in failures.
@@ -221,7 +222,7 @@ private:
         std::vector<net::const_buffer> buffers;
         bool busy = false;    // a write is under way
         bool open = true;
-        bool active = false;  // written to since the last heartbeat tick
+        bool active = false;  // an event written since the last heartbeat tick (or a heartbeat's write completed late)
         std::array<char, 64> sink{};  // what a client sends after its request is read and dropped
     };
 
@@ -504,6 +505,7 @@ private:
                     if (idle) {
                         c->pending.push_back(self->heartbeat_);
                         if (!self->write(c)) gone.push_back(c);
+                        c->active = false;  // a heartbeat written now leaves the connection idle: the next tick beats again
                     }
                 }
             }
