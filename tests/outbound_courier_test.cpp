@@ -12,7 +12,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <future>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -402,7 +405,7 @@ TEST_CASE("a failure handler may stop the courier from the courier's own worker"
     beacon::outbound::courier_options options;
     options.on_failure = [&](const beacon::failure&) {
         ++stops;
-        self->stop();  // joins the other workers, detaches this one
+        self->stop();  // stops without joining (from a worker): the destructor joins the workers
     };
     beacon::outbound::courier courier(options);
     self = &courier;
@@ -415,4 +418,44 @@ TEST_CASE("a failure handler may stop the courier from the courier's own worker"
     CHECK(c->stats().given_up == 1);
     c->consume(record("late"));  // the courier is stopped: refused, reported (the handler's stop returns at once)
     CHECK(c->stats().refused == 1);
+}
+
+TEST_CASE("a courier stopped by its own worker is destroyed only once its workers end", "[webhook][courier][limits]") {
+    // One worker blocks in the failure handler of one event; the other's handler for another
+    // event stops the courier. Destroying the courier must then wait for the first (it was a std::terminate: the
+    // destructor's stop() returned at once, the courier being stopped, and destroyed the threads
+    // that the handler's stop() was still joining).
+    webhook_endpoint server;
+    std::promise<void> release;
+    const auto released = release.get_future().share();
+    std::atomic<bool> blocking{false}, stopping{false}, blocked_done{false};
+    beacon::outbound::courier* self = nullptr;
+    const auto to_block = record("block"), to_stop = record("stop");  // told apart by their ids
+    beacon::outbound::courier_options options;
+    options.workers = 2;
+    options.on_failure = [&](const beacon::failure& f) {
+        const auto about = [&](const beacon::event& e) { return f.message().find(e.id.to_string()) != std::string::npos; };
+        if (about(to_block) && !blocking.exchange(true)) {
+            released.wait();
+            blocked_done = true;
+        } else if (about(to_stop) && !stopping.exchange(true)) {
+            self->stop();
+        }
+    };
+    auto courier = std::make_unique<beacon::outbound::courier>(options);
+    self = courier.get();
+    auto block = local(server.url("/fail/99/block"), beacon::outbound::signing_secret::generate());
+    block.retry.max_attempts = 1;
+    auto stop = local(server.url("/fail/99/stop"), beacon::outbound::signing_secret::generate());
+    stop.retry.max_attempts = 1;
+    courier->add(block)->consume(to_block);
+    REQUIRE(eventually([&] { return blocking.load(); }));
+    courier->add(stop)->consume(to_stop);
+    REQUIRE(eventually([&] { return stopping.load(); }));
+    std::this_thread::sleep_for(100ms);  // the handler's stop() under way (a slow machine only hides the defect)
+    std::thread destroying([&] { courier.reset(); });
+    std::this_thread::sleep_for(100ms);
+    release.set_value();
+    destroying.join();
+    CHECK(blocked_done);  // the destructor returned after the blocked handler did
 }

@@ -526,13 +526,17 @@ public:
         detail::init_curl();
         const std::size_t n = std::max<std::size_t>(core_->options.workers, 1);
         for (std::size_t i = 0; i < n; ++i) workers_.emplace_back([core = core_] { core->work(); });
+        for (const auto& t : workers_) worker_ids_.push_back(t.get_id());
     }
     /// Not copyable: the workers belong to one courier.
     courier(const courier&) = delete;
     /// Not copyable.
     courier& operator=(const courier&) = delete;
-    /// Stops (see stop()).
-    ~courier() { stop(); }
+    /// Stops (see stop()); destroyed on one of its own workers, joins the others and detaches that one.
+    ~courier() {
+        stop();
+        join_workers();
+    }
 
     /// Adds the webhook `e`; returns its consumer, to register with a hub. Throws config_error
     /// (key "/url") for a URL that is not http or https, or that names an address the endpoint does
@@ -563,35 +567,36 @@ public:
 
     /// Stops: aborts the attempts under way (each then counts as given up), reports per endpoint
     /// the events still queued (counted as discarded), joins the workers. Later events are refused.
+    /// From one of the courier's own workers (a failure handler) it stops without joining: the
+    /// next stop() from another thread joins them, at the latest the destructor's.
     void stop() {
         std::map<detail::endpoint_state*, std::pair<std::shared_ptr<detail::endpoint_state>, std::size_t>> left;
         std::vector<detail::delivery> waiting;  // deliver()'s, told rather than reported
+        bool first = false;                     // this call stopped the courier: it reports
         {
             const std::lock_guard lock(core_->mutex);
-            if (core_->stopped) return;
-            core_->stopped = true;
-            core_->stopping = true;
-            for (auto& d : core_->take_if([](const detail::delivery&) { return true; })) {
-                ++d.to->stats.discarded;
-                if (d.done) {
-                    waiting.push_back(std::move(d));
-                    continue;
+            if (!core_->stopped) {
+                first = true;
+                core_->stopped = true;
+                core_->stopping = true;
+                for (auto& d : core_->take_if([](const detail::delivery&) { return true; })) {
+                    ++d.to->stats.discarded;
+                    if (d.done) {
+                        waiting.push_back(std::move(d));
+                        continue;
+                    }
+                    auto& entry = left[d.to.get()];
+                    entry.first = d.to;
+                    ++entry.second;
                 }
-                auto& entry = left[d.to.get()];
-                entry.first = d.to;
-                ++entry.second;
             }
         }
         core_->wake.notify_all();
         core_->idle.notify_all();  // nothing is queued now: a wait_idle() returns once the attempts end
-        for (auto& t : workers_) {
-            if (t.get_id() == std::this_thread::get_id()) {
-                t.detach();  // stopped from its own failure handler: it ends on its own
-            } else {
-                t.join();
-            }
-        }
-        workers_.clear();
+        // Not from a worker: joins them, or waits for the stop() that joins them, so that no
+        // thread returns from here with a worker running (nor the destructor with one joinable).
+        if (std::find(worker_ids_.begin(), worker_ids_.end(), std::this_thread::get_id()) == worker_ids_.end()) join_workers();
+        if (!first) return;
         for (const auto& [key, entry] : left) {
             core_->fail(*entry.first, "stopped with " + std::to_string(entry.second) + " event(s) not delivered");
         }
@@ -599,6 +604,19 @@ public:
     }
 
 private:
+    // Joins the workers, but detaches the calling thread if it is one (it ends once its handler returns).
+    void join_workers() {
+        const std::lock_guard joining(join_mutex_);
+        for (auto& t : workers_) {
+            if (t.get_id() == std::this_thread::get_id()) {
+                t.detach();
+            } else {
+                t.join();
+            }
+        }
+        workers_.clear();
+    }
+
     static detail::checked_url checked(const std::string& url, std::string_view plain, std::string_view secure, bool allow_private,
                                        std::chrono::milliseconds timeout) {
         auto where = detail::check_url(url, "", "/url", plain, secure);
@@ -616,7 +634,9 @@ private:
     }
 
     std::shared_ptr<detail::courier_core> core_;
-    std::vector<std::thread> workers_;
+    std::vector<std::thread::id> worker_ids_;  // set by the constructor, then only read
+    std::mutex join_mutex_;                    // held while a stop() joins the workers
+    std::vector<std::thread> workers_;         // under join_mutex_ once running
 };
 
 }  // namespace beacon::outbound
