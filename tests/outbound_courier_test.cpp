@@ -422,9 +422,9 @@ TEST_CASE("a failure handler may stop the courier from the courier's own worker"
 
 TEST_CASE("a courier stopped by its own worker is destroyed only once its workers end", "[webhook][courier][limits]") {
     // One worker blocks in the failure handler of one event; the other's handler for another
-    // event stops the courier. Destroying the courier must then wait for the first (it was a std::terminate: the
-    // destructor's stop() returned at once, the courier being stopped, and destroyed the threads
-    // that the handler's stop() was still joining).
+    // event stops the courier. Destroying the courier must then wait for the first. (It was a
+    // std::terminate: the destructor's stop() returned at once, the courier being stopped, and
+    // destroyed the threads that the handler's stop() was still joining.)
     webhook_endpoint server;
     std::promise<void> release;
     const auto released = release.get_future().share();

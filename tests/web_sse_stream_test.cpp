@@ -305,11 +305,11 @@ TEST_CASE("a client vanishing mid-stream is dropped and releases its connection"
 }
 
 TEST_CASE("an idle connection gets a heartbeat every interval, not every second one", "[web][sse][heartbeat]") {
-    // Timers never fire early, so two ticks are at least 2 intervals apart: a connection beaten
-    // every second tick never sees a gap under 2 intervals. Beaten every tick, most gaps are one
-    // interval plus the scheduling delay; one gap of 6 under 1.5 intervals is asked (a slow
-    // machine lengthens gaps, so it can only make this test miss the defect, never fail).
-    const auto interval = 100ms;
+    // Timers never fire early, so a connection beaten every second tick sees gaps of 2 intervals
+    // or more (less only the jitter of reading them). Beaten every tick, a gap is one interval
+    // plus that tick's delay: one gap of 8 under 1.5 intervals is asked, which fails only if
+    // every one of 8 ticks comes half an interval (100 ms) late.
+    const auto interval = 200ms;
     web::sse_options o;
     o.heartbeat = interval;
     web::server s;
@@ -321,7 +321,7 @@ TEST_CASE("an idle connection gets a heartbeat every interval, not every second 
     REQUIRE(idle->next());  // the first beat: the gaps count from here
     auto last = std::chrono::steady_clock::now();
     auto shortest = std::chrono::steady_clock::duration::max();
-    for (int i = 0; i < 6; ++i) {
+    for (int i = 0; i < 8; ++i) {
         const auto beat = idle->next();
         REQUIRE(beat);
         CHECK(beat->comment);

@@ -222,7 +222,7 @@ private:
         std::vector<net::const_buffer> buffers;
         bool busy = false;    // a write is under way
         bool open = true;
-        bool active = false;  // an event written since the last heartbeat tick (or a heartbeat's write completed late)
+        bool active = false;  // an event written since the last tick (or a heartbeat's write that ended late)
         std::array<char, 64> sink{};  // what a client sends after its request is read and dropped
     };
 
@@ -505,7 +505,7 @@ private:
                     if (idle) {
                         c->pending.push_back(self->heartbeat_);
                         if (!self->write(c)) gone.push_back(c);
-                        c->active = false;  // a heartbeat written now leaves the connection idle: the next tick beats again
+                        c->active = false;  // a heartbeat written now leaves it idle: the next tick beats again
                     }
                 }
             }
