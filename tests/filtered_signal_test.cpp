@@ -22,7 +22,7 @@ using test_events::counting;
 namespace {
 
 
-struct fixture {
+struct filtered_fixture {
     beacon::signal sig{"core", "resource_changed"};
     beacon::filtered_signal filtered{sig};
     std::vector<std::string> log;
@@ -34,7 +34,7 @@ struct fixture {
 
 }  // namespace
 
-TEST_CASE_METHOD(fixture, "a filtered receiver gets only the events its filter passes",
+TEST_CASE_METHOD(filtered_fixture, "a filtered receiver gets only the events its filter passes",
                  "[filtered_signal]") {
     using beacon::action;
     filtered.connect(beacon::with_action(action::create) & beacon::with_resource("bucket"), recorder("buckets"));
@@ -50,7 +50,7 @@ TEST_CASE_METHOD(fixture, "a filtered receiver gets only the events its filter p
     CHECK(log == std::vector<std::string>{"buckets:bucket", "bob:bucket", "not-bucket:record", "not-bucket:"});
 }
 
-TEST_CASE_METHOD(fixture, "keyed: a send evaluates only the filters whose scope admits its key",
+TEST_CASE_METHOD(filtered_fixture, "keyed: a send evaluates only the filters whose scope admits its key",
                  "[filtered_signal][keyed][behaviour4]") {
     using beacon::action;
     int evaluated = 0;
@@ -73,7 +73,7 @@ TEST_CASE_METHOD(fixture, "keyed: a send evaluates only the filters whose scope 
     for (std::size_t i = 0; i < 1000; ++i) REQUIRE(calls[i] == (i == 500 || i == 501 ? 1 : 0));
 }
 
-TEST_CASE_METHOD(fixture, "filters whose scope is empty are never visited", "[filtered_signal][keyed]") {
+TEST_CASE_METHOD(filtered_fixture, "filters whose scope is empty are never visited", "[filtered_signal][keyed]") {
     int evaluated = 0;
     const auto c = filtered.connect(counting(evaluated, true) & beacon::with_resource("a") & beacon::with_resource("b"),
                                     recorder("never"));
@@ -84,7 +84,7 @@ TEST_CASE_METHOD(fixture, "filters whose scope is empty are never visited", "[fi
     CHECK(log.empty());
 }
 
-TEST_CASE_METHOD(fixture, "filtered receivers are called in connection order across keys",
+TEST_CASE_METHOD(filtered_fixture, "filtered receivers are called in connection order across keys",
                  "[filtered_signal][behaviour5]") {
     using beacon::action;
     filtered.connect(beacon::with_action(action::create) & beacon::with_resource("bucket"), recorder("1-create-bucket"));
@@ -102,7 +102,7 @@ TEST_CASE_METHOD(fixture, "filtered receivers are called in connection order acr
     CHECK(log == std::vector<std::string>{"2-all:x", "5-create/delete-x/bucket:x", "6-all:x"});
 }
 
-TEST_CASE_METHOD(fixture, "disconnect, block, scoped connection and tracking", "[filtered_signal][connection]") {
+TEST_CASE_METHOD(filtered_fixture, "disconnect, block, scoped connection and tracking", "[filtered_signal][connection]") {
     const auto everything = beacon::filter();
     auto a = filtered.connect(everything, recorder("a"));
     auto b = filtered.connect(beacon::with_resource("r"), recorder("b"));
@@ -137,7 +137,7 @@ TEST_CASE_METHOD(fixture, "disconnect, block, scoped connection and tracking", "
     CHECK(filtered.receiver_count() == 1);
 }
 
-TEST_CASE_METHOD(fixture, "changes during a send: disconnected before its turn is skipped, connected is not called",
+TEST_CASE_METHOD(filtered_fixture, "changes during a send: disconnected before its turn is skipped, connected is not called",
                  "[filtered_signal][behaviour6]") {
     beacon::connection later;
     filtered.connect(beacon::filter(), [&](const beacon::event& e) {
@@ -151,7 +151,7 @@ TEST_CASE_METHOD(fixture, "changes during a send: disconnected before its turn i
     CHECK(log == std::vector<std::string>{"first:outer", "first:inner", "new:inner"});
 }
 
-TEST_CASE_METHOD(fixture, "a filtered receiver's exception propagates and the index stays usable",
+TEST_CASE_METHOD(filtered_fixture, "a filtered receiver's exception propagates and the index stays usable",
                  "[filtered_signal][behaviour7]") {
     filtered.connect(beacon::with_resource("bad"), [](const beacon::event&) { throw std::runtime_error("boom"); });
     filtered.connect(beacon::filter(), recorder("after"));
@@ -164,7 +164,7 @@ TEST_CASE_METHOD(fixture, "a filtered receiver's exception propagates and the in
     CHECK(errors[0].message() == "boom");
 }
 
-TEST_CASE_METHOD(fixture, "a robust send calls every filtered receiver and reports each one that throws",
+TEST_CASE_METHOD(filtered_fixture, "a robust send calls every filtered receiver and reports each one that throws",
                  "[filtered_signal][behaviour7]") {
     const auto first = filtered.connect(beacon::with_resource("bad"), [&](const beacon::event&) {
         log.push_back("first");
@@ -188,7 +188,7 @@ TEST_CASE_METHOD(fixture, "a robust send calls every filtered receiver and repor
     CHECK(sig.send(change(beacon::action::update, "bad")) == 2);
 }
 
-TEST_CASE_METHOD(fixture, "the signal stays lazy until the first filtered receiver", "[filtered_signal][behaviour3]") {
+TEST_CASE_METHOD(filtered_fixture, "the signal stays lazy until the first filtered receiver", "[filtered_signal][behaviour3]") {
     CHECK_FALSE(sig.has_receivers());
     int built = 0;
     sig.send_lazy("storage", [&] { return ++built, change(beacon::action::create, "x"); });
@@ -201,7 +201,7 @@ TEST_CASE_METHOD(fixture, "the signal stays lazy until the first filtered receiv
     CHECK(log == std::vector<std::string>{"x:x"});
 }
 
-TEST_CASE_METHOD(fixture, "destroying the filtered_signal disconnects its receivers", "[filtered_signal][lifetime]") {
+TEST_CASE_METHOD(filtered_fixture, "destroying the filtered_signal disconnects its receivers", "[filtered_signal][lifetime]") {
     filtered.connect(beacon::with_resource("kept"), recorder("kept"));
     beacon::connection c;
     {
@@ -236,7 +236,7 @@ TEST_CASE("connecting and disconnecting in a loop does not grow the index", "[fi
     CHECK(delivered == 1);
 }
 
-TEST_CASE_METHOD(fixture, "concurrent sends, connects and disconnects lose no delivery",
+TEST_CASE_METHOD(filtered_fixture, "filtered: concurrent sends, connects and disconnects lose no delivery",
                  "[filtered_signal][behaviour8][threads]") {
     std::atomic<int> steady{0};
     filtered.connect(beacon::with_action(beacon::action::create) & beacon::with_resource("steady"),

@@ -29,7 +29,7 @@ beacon::event change(beacon::action a, std::string resource) {
 
 /// A registry with Kinto's two signals and a "recorder" listener type: each listener logs
 /// "<alias>/<its "tag" option>:<action> <resource>", and every build is counted.
-struct fixture {
+struct listener_fixture {
     beacon::registry reg;
     beacon::signal& changed = reg.core().signal("resource_changed");
     beacon::signal& read = reg.core().signal("resource_read");
@@ -37,7 +37,7 @@ struct fixture {
     std::vector<std::string> log;
     std::map<std::string, int> builds;
 
-    fixture() {
+    listener_fixture() {
         types.add("recorder", [this](const beacon::listener_context& c) -> beacon::listener {
             ++builds[c.alias];
             const std::string tag = c.options.value("tag", "");
@@ -72,7 +72,7 @@ TEST_CASE("listener types: add, find, names, and bad registrations", "[listener]
     CHECK_THROWS_AS(types.add("none", nullptr), beacon::misuse_error);
 }
 
-TEST_CASE_METHOD(fixture, "nested form: actions default to changes, resources filter, options per alias",
+TEST_CASE_METHOD(listener_fixture, "nested form: actions default to changes, resources filter, options per alias",
                  "[listener][load]") {
     const auto loaded = beacon::load_listeners(reg, json::parse(R"({
         "event_listeners": {
@@ -91,7 +91,7 @@ TEST_CASE_METHOD(fixture, "nested form: actions default to changes, resources fi
     CHECK(builds == std::map<std::string, int>{{"all", 1}, {"reader", 1}, {"tracker", 1}});
 }
 
-TEST_CASE_METHOD(fixture, "one listener object per alias, shared by both signals", "[listener][load]") {
+TEST_CASE_METHOD(listener_fixture, "one listener object per alias, shared by both signals", "[listener][load]") {
     int counter_builds = 0;
     types.add("counter", [&](const beacon::listener_context&) -> beacon::listener {
         ++counter_builds;
@@ -106,7 +106,7 @@ TEST_CASE_METHOD(fixture, "one listener object per alias, shared by both signals
     CHECK(log == std::vector<std::string>{"1", "2", "3"});
 }
 
-TEST_CASE_METHOD(fixture, "flat form, as in Kinto's ini settings", "[listener][load][flat]") {
+TEST_CASE_METHOD(listener_fixture, "flat form, as in Kinto's ini settings", "[listener][load][flat]") {
     const auto loaded = beacon::load_listeners(reg, json::parse(R"({
         "event_listeners": "tracker  audit",
         "event_listeners.tracker.use": "recorder",
@@ -124,7 +124,7 @@ TEST_CASE_METHOD(fixture, "flat form, as in Kinto's ini settings", "[listener][l
                                           "audit/:update record", "audit/:delete record"});
 }
 
-TEST_CASE_METHOD(fixture, "unloading one alias, all, or by destruction", "[listener][unload]") {
+TEST_CASE_METHOD(listener_fixture, "unloading one alias, all, or by destruction", "[listener][unload]") {
     const json settings = {{"event_listeners", {{"a", {{"use", "recorder"}}}, {"b", {{"use", "recorder"}}}}}};
     {
         auto loaded = beacon::load_listeners(reg, settings, types);
@@ -167,7 +167,7 @@ TEST_CASE_METHOD(fixture, "unloading one alias, all, or by destruction", "[liste
     CHECK_FALSE(read.has_receivers());
 }
 
-TEST_CASE_METHOD(fixture, "no event_listeners key loads nothing; listeners reach the signals they need only",
+TEST_CASE_METHOD(listener_fixture, "no event_listeners key loads nothing; listeners reach the signals they need only",
                  "[listener][load]") {
     CHECK(beacon::load_listeners(reg, json::object(), types).aliases().empty());
     CHECK(beacon::load_listeners(reg, {{"event_listeners", nullptr}}, types).aliases().empty());
@@ -179,7 +179,7 @@ TEST_CASE_METHOD(fixture, "no event_listeners key loads nothing; listeners reach
 namespace {
 
 /// Loads `settings` and returns the config_error message; checks nothing was connected or built.
-std::string load_error(fixture& f, const json& settings) {
+std::string load_error(listener_fixture& f, const json& settings) {
     try {
         beacon::load_listeners(f.reg, settings, f.types);
     } catch (const beacon::config_error& e) {
@@ -193,7 +193,7 @@ std::string load_error(fixture& f, const json& settings) {
 
 }  // namespace
 
-TEST_CASE_METHOD(fixture, "bad configuration names the alias and the key, and connects nothing",
+TEST_CASE_METHOD(listener_fixture, "bad configuration names the alias and the key, and connects nothing",
                  "[listener][errors][behaviour11]") {
     const json good = {{"use", "recorder"}};
     auto with = [&](const json& bad) { return json{{"event_listeners", {{"a", good}, {"bad", bad}}}}; };
@@ -224,7 +224,7 @@ TEST_CASE_METHOD(fixture, "bad configuration names the alias and the key, and co
     CHECK(builds.empty());
 }
 
-TEST_CASE_METHOD(fixture, "bad flat configuration names the flat key", "[listener][errors][flat]") {
+TEST_CASE_METHOD(listener_fixture, "bad flat configuration names the flat key", "[listener][errors][flat]") {
     CHECK(load_error(*this, {{"event_listeners", "a b a"}, {"event_listeners.a.use", "recorder"},
                              {"event_listeners.b.use", "recorder"}}) ==
           "[beacon.config_error] /event_listeners (alias \"a\"): alias \"a\" is listed twice");
@@ -237,7 +237,7 @@ TEST_CASE_METHOD(fixture, "bad flat configuration names the flat key", "[listene
     CHECK(builds.empty());
 }
 
-TEST_CASE_METHOD(fixture, "a failing factory: nothing built before it stays connected", "[listener][errors]") {
+TEST_CASE_METHOD(listener_fixture, "a failing factory: nothing built before it stays connected", "[listener][errors]") {
     types.add("picky", [](const beacon::listener_context& c) -> beacon::listener {
         if (!c.options.contains("url")) c.fail("url", "missing required key \"url\"");
         if (c.options["url"] == "crash") throw std::runtime_error("cannot reach server");
@@ -274,7 +274,7 @@ TEST_CASE("a sealed core without Kinto's signals is a configuration error", "[li
                 "which the host's sealed core namespace does not declare"));
 }
 
-TEST_CASE_METHOD(fixture, "a factory gets its alias's filter and hands the loader connections to keep",
+TEST_CASE_METHOD(listener_fixture, "a factory gets its alias's filter and hands the loader connections to keep",
                  "[listener][keep]") {
     using beacon::action;
     beacon::signal& audit = reg.ns("app").signal("audit");
@@ -338,7 +338,7 @@ struct memory_outbox : beacon::outbox {
 
 }  // namespace
 
-TEST_CASE_METHOD(fixture, "a factory claims a registered outbox by name and holds its relay while the alias is loaded",
+TEST_CASE_METHOD(listener_fixture, "a factory claims a registered outbox by name and holds its relay while the alias is loaded",
                  "[listener][outbox]") {
     memory_outbox box;
     types.add_outbox("main", box);
@@ -370,7 +370,7 @@ TEST_CASE_METHOD(fixture, "a factory claims a registered outbox by name and hold
     CHECK(*box.relays == 1);  // a later load may claim it again
 }
 
-TEST_CASE_METHOD(fixture, "settings nested 100,000 levels deep are a config_error, not a stack overflow",
+TEST_CASE_METHOD(listener_fixture, "settings nested 100,000 levels deep are a config_error, not a stack overflow",
                  "[listener][errors][behaviour11]") {
     // Built in place: copying (or comparing) such a value would itself recurse once per level.
     json settings;
@@ -384,7 +384,7 @@ TEST_CASE_METHOD(fixture, "settings nested 100,000 levels deep are a config_erro
     CHECK(builds.empty());
 }
 
-TEST_CASE_METHOD(fixture, "every configured listener is timed: calls, failures and a duration histogram",
+TEST_CASE_METHOD(listener_fixture, "every configured listener is timed: calls, failures and a duration histogram",
                  "[listener][stats]") {
     types.add("flaky", [](const beacon::listener_context&) -> beacon::listener {
         return [](const beacon::event& e) {

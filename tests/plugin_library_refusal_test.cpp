@@ -60,7 +60,7 @@ const std::filesystem::path plugin_dir = BEACON_TEST_PLUGIN_DIR;
 
 std::filesystem::path library(const std::string& name) { return plugin_dir / ("lib" + name + ".so"); }
 
-struct fixture {
+struct refusal_fixture {
     beacon::registry reg;
     beacon::plugin_host host{reg};
     beacon::plugin_loader loader{host};
@@ -100,7 +100,7 @@ std::string read_file(const std::filesystem::path& file) {
 
 }  // namespace
 
-TEST_CASE_METHOD(fixture, "an entry point that throws comes out of load_file as a plugin_error naming the file",
+TEST_CASE_METHOD(refusal_fixture, "an entry point that throws comes out of load_file as a plugin_error naming the file",
                  "[plugin_library][errors]") {
     const auto file = library("broken_throws");
     CHECK_THROWS_MATCHES(loader.load_file(file), beacon::plugin_error,
@@ -109,7 +109,7 @@ TEST_CASE_METHOD(fixture, "an entry point that throws comes out of load_file as 
     CHECK_FALSE(mapped(file));  // opened, refused, closed
 }
 
-TEST_CASE_METHOD(fixture, "a null entry point is refused before the library is opened", "[plugin_library][errors]") {
+TEST_CASE_METHOD(refusal_fixture, "a null entry point is refused before the library is opened", "[plugin_library][errors]") {
     const auto null_entry = library("broken_null_entry");
     CHECK_THROWS_MATCHES(loader.load_file(null_entry), beacon::plugin_error,
                          Message(prefix(null_entry) +
@@ -123,7 +123,7 @@ TEST_CASE_METHOD(fixture, "a null entry point is refused before the library is o
     CHECK(host.names().empty());
 }
 
-TEST_CASE_METHOD(fixture, "a 1-byte handshake symbol is refused, never read past its end", "[plugin_library][errors]") {
+TEST_CASE_METHOD(refusal_fixture, "a 1-byte handshake symbol is refused, never read past its end", "[plugin_library][errors]") {
     const auto file = library("broken_tiny_handshake");
     // 1 byte, or 32 under AddressSanitizer, which pads the symbol with a redzone: short either way.
     CHECK_THROWS_MATCHES(loader.load_file(file), beacon::plugin_error,
@@ -137,7 +137,7 @@ TEST_CASE_METHOD(fixture, "a 1-byte handshake symbol is refused, never read past
     CHECK_FALSE(initialized("broken_tiny_handshake"));
 }
 
-TEST_CASE_METHOD(fixture, "a file that is not an ELF shared library of this machine is refused before dlopen",
+TEST_CASE_METHOD(refusal_fixture, "a file that is not an ELF shared library of this machine is refused before dlopen",
                  "[plugin_library][errors]") {
     const std::string elf = read_file(library("counter"));
     REQUIRE(elf.size() > 4096);
@@ -165,7 +165,7 @@ TEST_CASE_METHOD(fixture, "a file that is not an ELF shared library of this mach
     }
 }
 
-TEST_CASE_METHOD(fixture, "ten rejected libraries leave nothing mapped", "[plugin_library][errors]") {
+TEST_CASE_METHOD(refusal_fixture, "ten rejected libraries leave nothing mapped", "[plugin_library][errors]") {
     const std::vector<std::string> refused_before_dlopen{"counter_foreign", "counter_bare", "broken_null_entry",
                                                          "broken_tiny_handshake", "broken_no_entry"};
     std::vector<std::filesystem::path> files;
@@ -193,7 +193,7 @@ TEST_CASE_METHOD(fixture, "ten rejected libraries leave nothing mapped", "[plugi
     CHECK(host.names().empty());
 }
 
-TEST_CASE_METHOD(fixture, "a handshake whose section's offset wraps around past 2^64 is refused, not read from the file's start",
+TEST_CASE_METHOD(refusal_fixture, "a handshake whose section's offset wraps around past 2^64 is refused, not read from the file's start",
                  "[plugin_library][errors]") {
     // The handshake symbol and its section are moved (in the file's tables only) so that its place
     // in the section exceeds its real file offset, and the section's offset is that real offset
@@ -237,7 +237,7 @@ TEST_CASE_METHOD(fixture, "a handshake whose section's offset wraps around past 
     CHECK_FALSE(mapped(file));
 }
 
-TEST_CASE_METHOD(fixture, "a short file claiming 65535 section headers is refused without allocating their table",
+TEST_CASE_METHOD(refusal_fixture, "a short file claiming 65535 section headers is refused without allocating their table",
                  "[plugin_library][errors]") {
     // Found by plugin_file_fuzz (its slow executions): a 64-byte ELF header claiming 65535
     // section headers of 64 bytes made the check allocate and zero 4 MiB before reading them.

@@ -33,7 +33,7 @@ int counter_function(const char* name) {
     return value;
 }
 
-struct fixture {
+struct library_fixture {
     beacon::registry reg;
     beacon::signal& user_created = reg.core().signal("user_created");
     beacon::plugin_host host{reg};
@@ -41,7 +41,7 @@ struct fixture {
 
 }  // namespace
 
-TEST_CASE_METHOD(fixture, "a plugin library is loaded, unloaded and loaded again", "[plugin_library]") {
+TEST_CASE_METHOD(library_fixture, "a plugin library is loaded, unloaded and loaded again", "[plugin_library]") {
     beacon::plugin_loader loader(host);
     CHECK(loader.load_file(counter_file) == "counter");
     CHECK(host.loaded("counter"));
@@ -75,7 +75,7 @@ TEST_CASE_METHOD(fixture, "a plugin library is loaded, unloaded and loaded again
     CHECK(counter_function("counter_live_plugins") == 1);
 }
 
-TEST_CASE_METHOD(fixture, "destroying the loader unloads the plugins it loaded", "[plugin_library]") {
+TEST_CASE_METHOD(library_fixture, "destroying the loader unloads the plugins it loaded", "[plugin_library]") {
     {
         beacon::plugin_loader loader(host, {plugin_dir});
         CHECK(loader.load("counter") == "counter");
@@ -86,7 +86,7 @@ TEST_CASE_METHOD(fixture, "destroying the loader unloads the plugins it loaded",
     CHECK(counter_function("counter_live_plugins") == 0);
 }
 
-TEST_CASE_METHOD(fixture, "a library built against another beacon version is refused before it is called",
+TEST_CASE_METHOD(library_fixture, "a library built against another beacon version is refused before it is called",
                  "[plugin_library][errors]") {
     beacon::plugin_loader loader(host);
     const auto foreign = plugin_dir / "libcounter_foreign.so";
@@ -126,7 +126,7 @@ TEST_CASE("each field of the handshake is compared", "[plugin_library][errors]")
     CHECK_THAT(host.incompatibility(other), Contains("sizeof(std::string)"));
 }
 
-TEST_CASE_METHOD(fixture, "missing file, missing symbol, missing plugin: plugin_error naming file and cause",
+TEST_CASE_METHOD(library_fixture, "missing file, missing symbol, missing plugin: plugin_error naming file and cause",
                  "[plugin_library][errors]") {
     beacon::plugin_loader loader(host, {plugin_dir / "nowhere", plugin_dir});
     const auto missing = plugin_dir / "libabsent.so";
@@ -148,7 +148,7 @@ TEST_CASE_METHOD(fixture, "missing file, missing symbol, missing plugin: plugin_
     CHECK(host.names().empty());
 }
 
-TEST_CASE_METHOD(fixture, "the plugins a configuration names are loaded from the search path, all or nothing",
+TEST_CASE_METHOD(library_fixture, "the plugins a configuration names are loaded from the search path, all or nothing",
                  "[plugin_library][config]") {
     beacon::plugin_loader loader(host, {plugin_dir});
     // CKAN's `ckan.plugins = a b c`.
@@ -161,7 +161,7 @@ TEST_CASE_METHOD(fixture, "the plugins a configuration names are loaded from the
     CHECK(loader.load_all("").empty());
 }
 
-TEST_CASE_METHOD(fixture, "loading and unloading a library while other threads send", "[plugin_library][threads]") {
+TEST_CASE_METHOD(library_fixture, "loading and unloading a library while other threads send", "[plugin_library][threads]") {
     beacon::plugin_loader loader(host);
     std::atomic<bool> stop{false};
     std::atomic<long> sends{0};

@@ -25,22 +25,13 @@
 #include <vector>
 
 using Catch::Matchers::Contains;
+using beacon_test::exec;
 using beacon_test::pg_connection;
 using beacon_test::postgres_server;
 
 namespace {
 
 const std::string password = "pw-Zq7-never-in-a-message";
-
-// Runs `sql` on `conn`; throws std::runtime_error with the server's message (no Catch2 macro: the
-// receivers of the threads test call it too).
-void exec(PGconn* conn, const std::string& sql) {
-    PGresult* r = PQexec(conn, sql.c_str());
-    const auto status = PQresultStatus(r);
-    const std::string message = PQresultErrorMessage(r);
-    PQclear(r);
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) throw std::runtime_error(sql + ": " + message);
-}
 
 long long scalar(PGconn* conn, const std::string& sql) {
     PGresult* r = PQexec(conn, sql.c_str());
@@ -80,7 +71,7 @@ struct database {
     }
 };
 
-beacon::event numbered(int n) {
+beacon::event stored(int n) {
     beacon::event e("store", {{"n", n}});
     e.stamp();
     return e;
@@ -99,7 +90,7 @@ TEST_CASE("a postgres inbox runs an event's effects once and records its id with
     auto conn = db.connect();
     exec(conn.get(), "CREATE TABLE effects (n integer)");
     beacon::postgres::inbox inbox(conn.get());
-    const auto one = numbered(1), two = numbered(2);
+    const auto one = stored(1), two = stored(2);
     CHECK(inbox.process(one, insert_effect(conn.get(), 1)));
     CHECK_FALSE(inbox.process(one, insert_effect(conn.get(), 1)));  // delivered again: nothing runs
     CHECK(inbox.process(two, insert_effect(conn.get(), 2)));
@@ -107,10 +98,10 @@ TEST_CASE("a postgres inbox runs an event's effects once and records its id with
     CHECK(scalar(conn.get(), "SELECT count(*) FROM beacon_inbox") == 2);
     CHECK(scalar(conn.get(), "SELECT count(*) FROM beacon_inbox WHERE id = '" + one.id.to_string() + "'") == 1);
     CHECK(inbox.contains(one.id));
-    CHECK_FALSE(inbox.contains(numbered(9).id));
+    CHECK_FALSE(inbox.contains(stored(9).id));
     CHECK(PQtransactionStatus(conn.get()) == PQTRANS_IDLE);
 
-    beacon::event anonymous = numbered(3);
+    beacon::event anonymous = stored(3);
     anonymous.id = beacon::event_id();
     bool in_transaction = false;
     const auto effect = [&] {
@@ -138,7 +129,7 @@ TEST_CASE("postgres: effects that throw roll back with the record: the event is 
     auto conn = db.connect();
     exec(conn.get(), "CREATE TABLE effects (n integer)");
     beacon::postgres::inbox inbox(conn.get());
-    const auto one = numbered(1);
+    const auto one = stored(1);
     CHECK_THROWS_WITH(inbox.process(one,
                                     [&] {
                                         exec(conn.get(), "INSERT INTO effects (n) VALUES (1)");
@@ -160,7 +151,7 @@ TEST_CASE("postgres: a commit that fails is a postgres_error and keeps nothing, 
     exec(conn.get(), "CREATE TABLE effects (n integer UNIQUE DEFERRABLE INITIALLY DEFERRED)");
     exec(conn.get(), "INSERT INTO effects (n) VALUES (1)");
     beacon::postgres::inbox inbox(conn.get());
-    const auto e = numbered(1);
+    const auto e = stored(1);
 
     SECTION("a deferred constraint violated by the effect") {
         try {
@@ -199,7 +190,7 @@ TEST_CASE("postgres: records older than the horizon are deleted; the event is th
     options.horizon = std::chrono::hours(1);
     beacon::postgres::inbox inbox(conn.get(), options);
     CHECK(inbox.options().table == "worker_inbox");
-    const auto old = numbered(1), fresh = numbered(2);
+    const auto old = stored(1), fresh = stored(2);
     REQUIRE(inbox.process(old, [] {}));
     REQUIRE(inbox.process(fresh, [] {}));
     exec(conn.get(), "UPDATE worker_inbox SET processed_at = processed_at - interval '2 hours' WHERE id = '" +
@@ -223,7 +214,7 @@ TEST_CASE("postgres: two consumers' inboxes, each with its connection, process e
         exec(conn.get(), "CREATE TABLE effects (n integer)");
     }
     std::vector<beacon::event> events;
-    for (int n = 0; n < 300; ++n) events.push_back(numbered(n));
+    for (int n = 0; n < 300; ++n) events.push_back(stored(n));
     std::atomic<int> ran{0};
     std::atomic<int> errors{0};
     // Connections made on the main thread (Catch2's macros are not thread-safe); the inboxes are
@@ -271,10 +262,10 @@ TEST_CASE("postgres: bad options and misuse are refused by name", "[postgres][in
 
     beacon::postgres::inbox inbox(conn.get());
     exec(conn.get(), "BEGIN");
-    CHECK_THROWS_WITH(inbox.process(numbered(1), [] {}),
+    CHECK_THROWS_WITH(inbox.process(stored(1), [] {}),
                       Contains("[beacon.misuse_error]") && Contains("inside a transaction already"));
     exec(conn.get(), "ROLLBACK");
-    const auto e = numbered(2);
+    const auto e = stored(2);
     CHECK_THROWS_WITH(inbox.process(e, [&] { exec(conn.get(), "COMMIT"); }),
                       Contains("[beacon.misuse_error]") && Contains("the effects ended the inbox's transaction"));
     CHECK(PQtransactionStatus(conn.get()) == PQTRANS_IDLE);
@@ -291,7 +282,7 @@ TEST_CASE("postgres: a server killed mid-run is a postgres_error naming the serv
     REQUIRE(PQstatus(conn.get()) == CONNECTION_OK);
     exec(conn.get(), "CREATE TABLE effects (n integer)");
     beacon::postgres::inbox inbox(conn.get());
-    for (int n = 0; n < 20; ++n) REQUIRE(inbox.process(numbered(n), insert_effect(conn.get(), n)));
+    for (int n = 0; n < 20; ++n) REQUIRE(inbox.process(stored(n), insert_effect(conn.get(), n)));
 
     std::vector<std::string> messages;
     const auto refused = [&](const std::function<void()>& call) {
@@ -302,7 +293,7 @@ TEST_CASE("postgres: a server killed mid-run is a postgres_error naming the serv
             messages.emplace_back(e.what());
         }
     };
-    const auto lost = numbered(100);
+    const auto lost = stored(100);
     bool ran = false;
     SECTION("between two events") {
         server.stop(SIGKILL);
@@ -318,7 +309,7 @@ TEST_CASE("postgres: a server killed mid-run is a postgres_error naming the serv
             });
         });
     }
-    refused([&] { inbox.process(numbered(101), [] {}); });  // the connection is known lost now
+    refused([&] { inbox.process(stored(101), [] {}); });  // the connection is known lost now
     refused([&] { inbox.contains(lost.id); });
     refused([&] { inbox.expire(); });
     auto fresh = postgres_server::connect(conninfo);  // a consumer starting while the server is down

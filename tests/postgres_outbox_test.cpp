@@ -18,20 +18,13 @@
 #include <string>
 
 using Catch::Matchers::Contains;
+using beacon_test::exec;
 using beacon_test::pg_connection;
 using beacon_test::postgres_server;
 
 namespace {
 
 const std::string password = "pw-Ox4-never-in-a-message";
-
-void exec(PGconn* conn, const std::string& sql) {
-    PGresult* r = PQexec(conn, sql.c_str());
-    const auto status = PQresultStatus(r);
-    const std::string message = PQresultErrorMessage(r);
-    PQclear(r);
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) throw std::runtime_error(sql + ": " + message);
-}
 
 std::string text(PGconn* conn, const std::string& sql) {
     PGresult* r = PQexec(conn, sql.c_str());

@@ -41,21 +41,13 @@ using relay_test::range;
 using relay_test::recorder;
 using namespace std::chrono_literals;
 using beacon_test::eventually;
+using beacon_test::exec;
 using beacon_test::pg_connection;
 using beacon_test::postgres_server;
 
 namespace {
 
-const std::string password = "pw-Rl9-never-in-a-message";
-
-// Runs `sql`; throws std::runtime_error (no Catch2 macro: threads and child processes call it).
-void exec(PGconn* conn, const std::string& sql) {
-    PGresult* r = PQexec(conn, sql.c_str());
-    const auto status = PQresultStatus(r);
-    const std::string message = PQresultErrorMessage(r);
-    PQclear(r);
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) throw std::runtime_error(sql + ": " + message);
-}
+const std::string host_password = "pw-Rl9-never-in-a-message";
 
 // The one value `sql` returns; throws std::runtime_error.
 long long value(PGconn* conn, const std::string& sql) {
@@ -75,10 +67,10 @@ pg_connection connect(const std::string& conninfo) {
     return conn;
 }
 
-postgres_server& cluster() {
+postgres_server& relay_cluster() {
     static postgres_server server;
     static const bool role = [] {
-        exec(server.admin().get(), "CREATE ROLE host LOGIN PASSWORD '" + password + "'");
+        exec(server.admin().get(), "CREATE ROLE host LOGIN PASSWORD '" + host_password + "'");
         return true;
     }();
     (void)role;
@@ -86,11 +78,11 @@ postgres_server& cluster() {
 }
 
 // A database of the test case's own on `server`, owned by `host`; its conninfo (with the password).
-std::string database(postgres_server& server = cluster()) {
+std::string relay_database(postgres_server& server = relay_cluster()) {
     static int count = 0;
     const std::string name = "relay_" + std::to_string(++count);
     exec(server.admin().get(), "CREATE DATABASE " + name + " OWNER host");
-    return server.conninfo(name, "host", password);
+    return server.conninfo(name, "host", host_password);
 }
 
 
@@ -110,7 +102,7 @@ void commit_events(const std::string& conninfo, int first, int last, int per_tra
 
 TEST_CASE("postgres: a relay publishes the outbox in seq order, in batches, and deletes what it published",
           "[postgres][relay]") {
-    const auto conninfo = database();
+    const auto conninfo = relay_database();
     commit_events(conninfo, 0, 250);
     recorder got;
     beacon::postgres::relay_options options;
@@ -143,7 +135,7 @@ TEST_CASE("postgres: a relay publishes the outbox in seq order, in batches, and 
 
 TEST_CASE("postgres: a publisher that fails is retried with growing waits, and nothing is lost or reordered",
           "[postgres][relay][failure][threads][behaviour15]") {
-    const auto conninfo = database();
+    const auto conninfo = relay_database();
     commit_events(conninfo, 0, 30);
     recorder got;
     std::mutex mutex;
@@ -179,9 +171,9 @@ TEST_CASE("postgres: a publisher that fails is retried with growing waits, and n
     std::lock_guard lock(mutex);
     REQUIRE(reports.size() == 5);
     const std::string name = conninfo.substr(conninfo.find("dbname=") + 7);
-    CHECK_THAT(reports[0], Contains("beacon.postgres: postgres::relay of 127.0.0.1:" + std::to_string(cluster().port()) +
+    CHECK_THAT(reports[0], Contains("beacon.postgres: postgres::relay of 127.0.0.1:" + std::to_string(relay_cluster().port()) +
                                     "/" + name.substr(0, name.find(' ')) + " table beacon_outbox, publishing") &&
-                               Contains("target down") && !Contains(password));
+                               Contains("target down") && !Contains(host_password));
     // The waits: at least half of 20, 40, 80, 80, 80 ms (doubling, capped, with jitter).
     const std::vector<int> at_least{10, 20, 40, 40, 40};
     for (std::size_t i = 0; i < at_least.size(); ++i) {
@@ -193,14 +185,14 @@ TEST_CASE("postgres: a publisher that fails is retried with growing waits, and n
 
 TEST_CASE("postgres: a running relay counts its backlog: rows waiting and the age of the oldest",
           "[postgres][relay][stats][threads]") {
-    const auto conninfo = database();
+    const auto conninfo = relay_database();
     commit_events(conninfo, 0, 12);
     relay_test::check_backlog_counted<beacon::postgres::relay, beacon::postgres::relay_options>(conninfo);
 }
 
 TEST_CASE("postgres: a corrupt row and an event the format refuses are set aside; the rows behind them go",
           "[postgres][relay][failure][behaviour15]") {
-    const auto conninfo = database();
+    const auto conninfo = relay_database();
     commit_events(conninfo, 0, 6);
     auto conn = connect(conninfo);  // hand-edited bytes in the third row
     exec(conn.get(), "UPDATE beacon_outbox SET payload = '{\"sender\": [unterminated' WHERE seq = 3");
@@ -232,7 +224,7 @@ TEST_CASE("postgres: a corrupt row and an event the format refuses are set aside
 TEST_CASE("postgres: a configured redis_stream listener with an outbox appends what commits, as stored, through its relay",
           "[postgres][relay][listener]") {
     beacon_test::redis_server server;
-    const auto conninfo = database();
+    const auto conninfo = relay_database();
     auto conn = connect(conninfo);
     beacon::postgres::outbox outbox(conn.get());
     beacon::registry reg;
@@ -262,7 +254,7 @@ TEST_CASE("postgres: a configured redis_stream listener with an outbox appends w
 
 TEST_CASE("postgres: two relays on one outbox, while the host commits, publish each event once",
           "[postgres][relay][threads]") {
-    const auto conninfo = database();
+    const auto conninfo = relay_database();
     commit_events(conninfo, 0, 500);
     recorder got;
     beacon::postgres::relay_options options;
@@ -303,8 +295,8 @@ TEST_CASE("postgres: two relays on one outbox, while the host commits, publish e
 TEST_CASE("postgres: a server killed under a running relay is reported without the password; the relay reconnects",
           "[postgres][relay][failure][threads][behaviour15]") {
     postgres_server server;  // its own: this one dies
-    exec(server.admin().get(), "CREATE ROLE host LOGIN PASSWORD '" + password + "'");
-    const auto conninfo = database(server);
+    exec(server.admin().get(), "CREATE ROLE host LOGIN PASSWORD '" + host_password + "'");
+    const auto conninfo = relay_database(server);
     commit_events(conninfo, 0, 10);
     recorder got;
     std::mutex mutex;
@@ -333,13 +325,13 @@ TEST_CASE("postgres: a server killed under a running relay is reported without t
     for (const auto& r : reports) {
         INFO(r);
         CHECK_THAT(r, Contains("[beacon.postgres_error] 127.0.0.1:" + std::to_string(server.port()) + "/relay_"));
-        CHECK_THAT(r, !Contains(password));
+        CHECK_THAT(r, !Contains(host_password));
     }
 }
 
 TEST_CASE("postgres: bad relay options are refused by name; an unreachable server is named, never the password",
           "[postgres][relay][config]") {
-    const auto conninfo = database();
+    const auto conninfo = relay_database();
     beacon::postgres::relay_options options;
     options.table = "outbox; DROP TABLE x";
     CHECK_THROWS_WITH(beacon::postgres::relay(conninfo, [](const std::vector<beacon::event>&) {}, options),
@@ -348,12 +340,12 @@ TEST_CASE("postgres: bad relay options are refused by name; an unreachable serve
     const int port = beacon_test::free_port();
     try {
         beacon::postgres::relay refused("host=127.0.0.1 port=" + std::to_string(port) + " dbname=gone user=host password=" +
-                                            password + " connect_timeout=2",
+                                            host_password + " connect_timeout=2",
                                         [](const std::vector<beacon::event>&) {});
         FAIL("no error");
     } catch (const beacon::postgres::postgres_error& e) {
         CHECK_THAT(e.what(), Contains("[beacon.postgres_error] 127.0.0.1:" + std::to_string(port) + "/gone: connect: ") &&
-                                 !Contains(password));
+                                 !Contains(host_password));
     }
 }
 
@@ -392,7 +384,7 @@ TEST_CASE("postgres: host and worker SIGKILLed over 10,000 units of work, Redis 
           "[postgres][relay][outbox][inbox][redis][kill][threads][behaviour15][behaviour16]") {
     constexpr int total = 10000, worker_kills = 20, host_kills = 10;
     const auto started = std::chrono::steady_clock::now();
-    const auto host_db = database(), worker_db = database();
+    const auto host_db = relay_database(), worker_db = relay_database();
     beacon_test::redis_server server(/*durable=*/true);
     // The parent's own connections, made before the children fork: the children never use them
     // (each child opens its own after fork), and exit by SIGKILL or _exit, never closing them.

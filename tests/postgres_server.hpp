@@ -229,4 +229,14 @@ private:
     pid_t pid_ = -1;
 };
 
+// Runs `sql` on `conn`; throws std::runtime_error with the server's message (no Catch2 macro:
+// threads and child processes call it).
+inline void exec(PGconn* conn, const std::string& sql) {
+    PGresult* r = PQexec(conn, sql.c_str());
+    const auto status = PQresultStatus(r);
+    const std::string message = PQresultErrorMessage(r);
+    PQclear(r);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) throw std::runtime_error(sql + ": " + message);
+}
+
 }  // namespace beacon_test

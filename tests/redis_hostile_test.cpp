@@ -22,19 +22,10 @@ using beacon_test::listener_for;
 using beacon_test::numbered;
 using beacon_test::quick;
 using beacon_test::redis_server;
+using beacon_test::url_error;
 using beacon_test::worker_side;
 
 namespace {
-
-// The message of the config_error parsing `url` throws, or "" when it parses.
-std::string url_error(const std::string& url) {
-    try {
-        beacon::redis::detail::parse_redis_url(url);
-    } catch (const beacon::config_error& e) {
-        return e.what();
-    }
-    return {};
-}
 
 // A TCP peer on a loopback port that accepts connections (the kernel completes them) and never
 // reads or answers: what a consumer sees of a hung server or of something that is not Redis.

@@ -20,7 +20,7 @@ using beacon_test::redis_server;
 
 namespace {
 
-beacon::event numbered(int thread, int n) {
+beacon::event from_thread(int thread, int n) {
     beacon::event e("producer", {{"thread", thread}, {"n", n}});
     e.action = beacon::action::create;
     e.resource_name = "record";
@@ -53,10 +53,10 @@ TEST_CASE("forwards from many threads at once share the pool's connections; each
         producers.emplace_back([&, t] {
             for (int n = 0; n < per_thread; n += 2) {
                 if (n % 4 == 0) {
-                    listener.forward(numbered(t, n));
-                    listener.forward(numbered(t, n + 1));
+                    listener.forward(from_thread(t, n));
+                    listener.forward(from_thread(t, n + 1));
                 } else {
-                    listener.forward(std::vector<beacon::event>{numbered(t, n), numbered(t, n + 1)});
+                    listener.forward(std::vector<beacon::event>{from_thread(t, n), from_thread(t, n + 1)});
                 }
             }
         });
@@ -122,14 +122,14 @@ TEST_CASE("a server gone fails the callers of the pipelines in flight; the pool 
     options.pool_size = 2;
     options.timeout = 500ms;
     const beacon::redis::stream_forwarder listener(options);
-    listener.forward(numbered(0, 0));
+    listener.forward(from_thread(0, 0));
     server.stop(SIGKILL);
     std::atomic<int> failed{0};
     std::vector<std::thread> callers;
     for (int t = 0; t < 4; ++t) {
         callers.emplace_back([&, t] {
             try {
-                listener.forward(numbered(t, 1));
+                listener.forward(from_thread(t, 1));
             } catch (const beacon::redis::redis_error& e) {
                 if (std::string(e.what()).find(std::to_string(server.port())) != std::string::npos) ++failed;
             }
@@ -138,6 +138,6 @@ TEST_CASE("a server gone fails the callers of the pipelines in flight; the pool 
     for (auto& c : callers) c.join();
     CHECK(failed == 4);
     server.start();
-    listener.forward(numbered(0, 2));
+    listener.forward(from_thread(0, 2));
     CHECK(server.command({"XLEN", "beacon.stream"})->integer == 1);
 }

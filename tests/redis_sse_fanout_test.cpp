@@ -22,8 +22,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::unique_ptr<http_client> subscribe(boost::asio::io_context& io, web::server& s, const std::string& user,
-                                       const std::string& extra = "") {
+std::unique_ptr<http_client> subscribe_user(boost::asio::io_context& io, web::server& s, const std::string& user,
+                                            const std::string& extra = "") {
     auto c = std::make_unique<http_client>(io, s.port());
     c->get("/user_notifications?user=" + user, extra);
     const auto head = c->head();
@@ -47,7 +47,7 @@ web::sse_options user_stream() {
     return o;
 }
 
-beacon::event note(const std::string& title, std::vector<std::string> to) {
+beacon::event notification_to(const std::string& title, std::vector<std::string> to) {
     web::notification n;
     n.event_type = "user";
     n.title = title;
@@ -91,15 +91,15 @@ TEST_CASE("two web servers serve one hub's events through Redis pub/sub", "[web]
     }));
 
     boost::asio::io_context io;
-    auto alice_a = subscribe(io, a, "alice");
-    auto alice_b = subscribe(io, b, "alice");
-    auto bob_b = subscribe(io, b, "bob");
+    auto alice_a = subscribe_user(io, a, "alice");
+    auto alice_b = subscribe_user(io, b, "alice");
+    auto bob_b = subscribe_user(io, b, "bob");
     REQUIRE(beacon_test::eventually([&] {
         return fan_a.stream()->stats().connections == 1 && fan_b.stream()->stats().connections == 2;
     }));
 
-    hubs.send(note("for bob", {"bob"}));
-    hubs.send(note("for alice", {"alice"}));
+    hubs.send(notification_to("for bob", {"bob"}));
+    hubs.send(notification_to("for alice", {"alice"}));
     const auto on_a = alice_a->next_event();
     const auto on_b = alice_b->next_event();
     const auto bobs = bob_b->next_event();
@@ -117,12 +117,12 @@ TEST_CASE("two web servers serve one hub's events through Redis pub/sub", "[web]
     // alice leaves server A; two more events; she comes back on server B and resumes there.
     alice_a.reset();
     REQUIRE(beacon_test::eventually([&] { return fan_a.stream()->stats().connections == 0; }));
-    hubs.send(note("missed 1", {"alice"}));
-    hubs.send(note("missed 2", {"alice", "bob"}));
+    hubs.send(notification_to("missed 1", {"alice"}));
+    hubs.send(notification_to("missed 2", {"alice", "bob"}));
     const auto b1 = alice_b->next_event();
     const auto b2 = alice_b->next_event();
     REQUIRE(b2);
-    auto back = subscribe(io, b, "alice", "Last-Event-ID: " + on_a->id + "\r\n");
+    auto back = subscribe_user(io, b, "alice", "Last-Event-ID: " + on_a->id + "\r\n");
     const auto r1 = back->next_event();
     const auto r2 = back->next_event();
     REQUIRE(r1);
@@ -155,14 +155,14 @@ TEST_CASE("an event published twice is served once", "[web][redis][dedup]") {
     a.start();
     REQUIRE(beacon_test::eventually([&] { return redis.command({"PUBSUB", "NUMSUB", channel})->element[1]->integer == 1; }));
     boost::asio::io_context io;
-    auto alice = subscribe(io, a, "alice");
+    auto alice = subscribe_user(io, a, "alice");
     REQUIRE(beacon_test::eventually([&] { return fan.stream()->stats().connections == 1; }));
 
-    beacon::event twice = note("twice", {"alice"});
+    beacon::event twice = notification_to("twice", {"alice"});
     twice.stamp();  // one id, published twice (a retried publish)
     publish.consume(twice);
     publish.consume(twice);
-    publish.consume(note("next", {"alice"}));
+    publish.consume(notification_to("next", {"alice"}));
     const auto first = alice->next_event();
     const auto second = alice->next_event();
     REQUIRE(first);

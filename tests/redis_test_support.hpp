@@ -1,7 +1,8 @@
 #pragma once
-// Helpers shared by the Redis bridge's tests: a shell, numbered events, the worker side of a test
-// (a local signal collecting what a consumer re-sends, and what it reports), a listener and quick
-// consumer options for a URL, and a host whose configured redis listeners publish after commit.
+// Helpers shared by the Redis bridge's tests: a shell, the message a bad URL gets, numbered
+// events, the worker side of a test (a local signal collecting what a consumer re-sends, and what
+// it reports), a listener and quick consumer options for a URL, and a host whose configured redis
+// listeners publish after commit.
 #include <beacon/redis.hpp>
 #include <beacon/registry.hpp>
 #include <beacon/unit_of_work.hpp>
@@ -30,6 +31,16 @@ inline std::string shell(const std::string& command) {
     while (const auto n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
     ::pclose(pipe);
     return out;
+}
+
+// The message of the config_error parsing `url` throws, or "" when it parses.
+inline std::string url_error(const std::string& url) {
+    try {
+        beacon::redis::detail::parse_redis_url(url);
+    } catch (const beacon::config_error& e) {
+        return e.what();
+    }
+    return {};
 }
 
 inline beacon::event numbered(int n) {

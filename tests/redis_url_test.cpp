@@ -22,22 +22,13 @@ using beacon_test::listener_for;
 using beacon_test::numbered;
 using beacon_test::redis_server;
 using beacon_test::shell;
+using beacon_test::url_error;
 using namespace std::chrono_literals;
 
 namespace {
 
 using beacon::redis::detail::parse_redis_url;
 using beacon::redis::detail::redis_connection;
-
-// The message of the config_error parsing `url` throws, or "" when it parses.
-std::string url_error(const std::string& url) {
-    try {
-        parse_redis_url(url);
-    } catch (const beacon::config_error& e) {
-        return e.what();
-    }
-    return {};
-}
 
 // The password of the servers below, and its escaped form for a URL.
 const std::string password = "p@ss%w/:x";

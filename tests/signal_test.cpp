@@ -16,7 +16,7 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-struct fixture {
+struct signal_fixture {
     beacon::signal sig{"core", "resource_changed"};
     std::vector<std::string> log;
 
@@ -35,7 +35,7 @@ struct quota_checker {
 
 }  // namespace
 
-TEST_CASE_METHOD(fixture, "any-sender receivers get every send, bound ones only their sender's",
+TEST_CASE_METHOD(signal_fixture, "any-sender receivers get every send, bound ones only their sender's",
                  "[signal][behaviour2]") {
     sig.connect(recorder("any"));
     sig.connect("alice", recorder("alice-only"));
@@ -45,7 +45,7 @@ TEST_CASE_METHOD(fixture, "any-sender receivers get every send, bound ones only 
     CHECK(log == std::vector<std::string>{"any:alice", "alice-only:alice", "any:bob", "any:alice", "alice-only:alice"});
 }
 
-TEST_CASE_METHOD(fixture, "a send nobody listens to builds no event", "[signal][behaviour3]") {
+TEST_CASE_METHOD(signal_fixture, "a send nobody listens to builds no event", "[signal][behaviour3]") {
     int built = 0;
     auto make = [&] {
         ++built;
@@ -75,7 +75,7 @@ TEST_CASE_METHOD(fixture, "a send nobody listens to builds no event", "[signal][
     CHECK(built == 2);
 }
 
-TEST_CASE_METHOD(fixture, "a lazy send builds only for senders with live receivers, whatever their hashes",
+TEST_CASE_METHOD(signal_fixture, "a lazy send builds only for senders with live receivers, whatever their hashes",
                  "[signal][behaviour3]") {
     // 2000 bound senders share the hash bins that tell "nobody listens" with those that are not
     // bound: the shared bins must fall back to the exact lookup, never to a wrong answer.
@@ -97,7 +97,7 @@ TEST_CASE_METHOD(fixture, "a lazy send builds only for senders with live receive
     CHECK(built == 1);
 }
 
-TEST_CASE_METHOD(fixture, "a receiver connected while a lazy send builds its event is not called by it",
+TEST_CASE_METHOD(signal_fixture, "a receiver connected while a lazy send builds its event is not called by it",
                  "[signal][behaviour6]") {
     sig.connect("alice", recorder("first"));
     beacon::scoped_connection late;
@@ -109,7 +109,7 @@ TEST_CASE_METHOD(fixture, "a receiver connected while a lazy send builds its eve
     CHECK(log == std::vector<std::string>{"first:alice", "first:alice", "late:alice"});
 }
 
-TEST_CASE_METHOD(fixture, "dispatch is keyed: a send calls only the receivers for its sender",
+TEST_CASE_METHOD(signal_fixture, "dispatch is keyed: a send calls only the receivers for its sender",
                  "[signal][behaviour4]") {
     std::vector<int> calls(2000, 0);
     for (std::size_t i = 0; i < 2000; ++i) sig.connect("sender-" + std::to_string(i), [&calls, i](const beacon::event&) { ++calls[i]; });
@@ -120,7 +120,7 @@ TEST_CASE_METHOD(fixture, "dispatch is keyed: a send calls only the receivers fo
     for (std::size_t i = 0; i < 2000; ++i) REQUIRE(calls[i] == (i == 500 ? 1 : 0));
 }
 
-TEST_CASE_METHOD(fixture, "call order: any-sender receivers, then bound ones, each in connection order",
+TEST_CASE_METHOD(signal_fixture, "call order: any-sender receivers, then bound ones, each in connection order",
                  "[signal][behaviour5]") {
     sig.connect("alice", recorder("bound1"));
     sig.connect(recorder("any1"));
@@ -130,7 +130,7 @@ TEST_CASE_METHOD(fixture, "call order: any-sender receivers, then bound ones, ea
     CHECK(log == std::vector<std::string>{"any1:alice", "any2:alice", "bound1:alice", "bound2:alice"});
 }
 
-TEST_CASE_METHOD(fixture, "a receiver disconnected or blocked before its turn is not called", "[signal][behaviour6]") {
+TEST_CASE_METHOD(signal_fixture, "a receiver disconnected or blocked before its turn is not called", "[signal][behaviour6]") {
     beacon::connection third;
     beacon::connection fifth;
     std::optional<beacon::scoped_block> block;
@@ -149,7 +149,7 @@ TEST_CASE_METHOD(fixture, "a receiver disconnected or blocked before its turn is
     CHECK(fifth.blocked());
 }
 
-TEST_CASE_METHOD(fixture, "a receiver can disconnect itself during a send", "[signal][behaviour6]") {
+TEST_CASE_METHOD(signal_fixture, "a receiver can disconnect itself during a send", "[signal][behaviour6]") {
     beacon::connection self;
     self = sig.connect([&](const beacon::event&) {
         log.push_back("once");
@@ -161,7 +161,7 @@ TEST_CASE_METHOD(fixture, "a receiver can disconnect itself during a send", "[si
     CHECK(log == std::vector<std::string>{"once", "after:x", "after:y"});
 }
 
-TEST_CASE_METHOD(fixture, "a receiver connected during a send is first called by the next send",
+TEST_CASE_METHOD(signal_fixture, "a receiver connected during a send is first called by the next send",
                  "[signal][behaviour6]") {
     bool connected = false;
     sig.connect([&](const beacon::event&) {
@@ -178,7 +178,7 @@ TEST_CASE_METHOD(fixture, "a receiver connected during a send is first called by
     CHECK(log == std::vector<std::string>{"late-any:x", "bound:x", "late-bound:x"});
 }
 
-TEST_CASE_METHOD(fixture, "re-entrant sends work", "[signal][behaviour6]") {
+TEST_CASE_METHOD(signal_fixture, "re-entrant sends work", "[signal][behaviour6]") {
     sig.connect([&](const beacon::event& e) {
         log.push_back("enter:" + e.sender);
         if (e.sender.size() < 3) sig.send(beacon::event(e.sender + "+"));
@@ -190,7 +190,7 @@ TEST_CASE_METHOD(fixture, "re-entrant sends work", "[signal][behaviour6]") {
                                           "leave:a"});
 }
 
-TEST_CASE_METHOD(fixture, "a receiver's exception propagates and the signal stays usable", "[signal][behaviour7]") {
+TEST_CASE_METHOD(signal_fixture, "a receiver's exception propagates and the signal stays usable", "[signal][behaviour7]") {
     sig.connect(recorder("before"));
     auto thrower = sig.connect([](const beacon::event& e) {
         if (e.sender == "bad") throw std::runtime_error("receiver failed");
@@ -204,7 +204,7 @@ TEST_CASE_METHOD(fixture, "a receiver's exception propagates and the signal stay
     CHECK(sig.receiver_count() == 2);
 }
 
-TEST_CASE_METHOD(fixture, "a robust send calls every receiver and returns each error with its receiver",
+TEST_CASE_METHOD(signal_fixture, "a robust send calls every receiver and returns each error with its receiver",
                  "[signal][behaviour7]") {
     sig.connect(recorder("one"));
     auto two = sig.connect(quota_checker{&log});
@@ -226,7 +226,7 @@ TEST_CASE_METHOD(fixture, "a robust send calls every receiver and returns each e
     CHECK(sig.send_robust(beacon::event("y")).size() == 1);
 }
 
-TEST_CASE_METHOD(fixture, "send_collect gives each receiver called and what it returned, as blinker's send",
+TEST_CASE_METHOD(signal_fixture, "send_collect gives each receiver called and what it returned, as blinker's send",
                  "[signal][collect]") {
     // CKAN's example_isignal: x2 for any sender, x10 bound to sender "10".
     auto x2 = sig.connect([](const beacon::event& e) { return std::stoi(e.sender) * 2; });
@@ -251,7 +251,7 @@ TEST_CASE_METHOD(fixture, "send_collect gives each receiver called and what it r
     CHECK(sig.send_collect("10").empty());
 }
 
-TEST_CASE_METHOD(fixture, "a receiver's exception propagates out of send_collect", "[signal][collect][behaviour7]") {
+TEST_CASE_METHOD(signal_fixture, "a receiver's exception propagates out of send_collect", "[signal][collect][behaviour7]") {
     sig.connect([](const beacon::event&) { return "first"; });
     sig.connect(quota_checker{&log});
     CHECK_THROWS_WITH(sig.send_collect("x"), "two failed");
@@ -259,7 +259,7 @@ TEST_CASE_METHOD(fixture, "a receiver's exception propagates out of send_collect
     CHECK(sig.send_robust(beacon::event("y")).size() == 1);
 }
 
-TEST_CASE_METHOD(fixture, "a callable connected for any sender and for sender x is two receivers", "[signal][twice]") {
+TEST_CASE_METHOD(signal_fixture, "a callable connected for any sender and for sender x is two receivers", "[signal][twice]") {
     // Unlike blinker (which keys receivers by identity and calls one once per send), each connect
     // is a receiver of its own: connected for any sender and for "x", it is called twice by a send
     // from "x", and disconnecting one connection leaves the other.
@@ -297,7 +297,7 @@ static_assert(!beacon::detail::takes_event<std::function<void(beacon::event)>>()
 static_assert(beacon::detail::method_takes_event<decltype(&handler::on_event)>());
 static_assert(!beacon::detail::method_takes_event<decltype(&handler::on_json)>());
 
-TEST_CASE_METHOD(fixture, "receivers: lambdas, generic lambdas, functions, function objects, methods",
+TEST_CASE_METHOD(signal_fixture, "receivers: lambdas, generic lambdas, functions, function objects, methods",
                  "[signal][receivers]") {
     auto owner = std::make_shared<handler>();
     sig.connect(recorder("lambda"));
@@ -312,7 +312,7 @@ TEST_CASE_METHOD(fixture, "receivers: lambdas, generic lambdas, functions, funct
     CHECK(results[3].value == 1);
 }
 
-TEST_CASE_METHOD(fixture, "meta signals report connects and disconnects, as blinker's", "[signal][meta]") {
+TEST_CASE_METHOD(signal_fixture, "meta signals report connects and disconnects, as blinker's", "[signal][meta]") {
     std::vector<nlohmann::json> connected;
     std::vector<nlohmann::json> disconnected;
     // Connected for this signal's meta events only (their sender is "<namespace>/<name>").
@@ -350,7 +350,7 @@ TEST_CASE_METHOD(fixture, "meta signals report connects and disconnects, as blin
     CHECK(connected.size() == 3);
 }
 
-TEST_CASE_METHOD(fixture, "meta signals under concurrent connects and disconnects", "[signal][meta][threads]") {
+TEST_CASE_METHOD(signal_fixture, "meta signals under concurrent connects and disconnects", "[signal][meta][threads]") {
     std::atomic<int> connects{0};
     std::atomic<int> disconnects{0};
     std::atomic<int> calls{0};
@@ -374,7 +374,7 @@ TEST_CASE_METHOD(fixture, "meta signals under concurrent connects and disconnect
     CHECK(sig.receiver_count() == 0);
 }
 
-TEST_CASE_METHOD(fixture, "muting is scoped and nests", "[signal][behaviour9]") {
+TEST_CASE_METHOD(signal_fixture, "muting is scoped and nests", "[signal][behaviour9]") {
     sig.connect(recorder("r"));
     {
         auto outer = sig.mute();
@@ -392,7 +392,7 @@ TEST_CASE_METHOD(fixture, "muting is scoped and nests", "[signal][behaviour9]") 
     CHECK(log == std::vector<std::string>{"r:d"});
 }
 
-TEST_CASE_METHOD(fixture, "receivers see a stamped event; a const event is not changed", "[signal]") {
+TEST_CASE_METHOD(signal_fixture, "receivers see a stamped event; a const event is not changed", "[signal]") {
     std::int64_t seen = 0;
     sig.connect([&](const beacon::event& e) { seen = e.timestamp; });
     const beacon::event unstamped("a");
@@ -407,7 +407,7 @@ TEST_CASE_METHOD(fixture, "receivers see a stamped event; a const event is not c
     CHECK(seen > 7);
 }
 
-TEST_CASE_METHOD(fixture, "receiver counts and disconnect_all", "[signal]") {
+TEST_CASE_METHOD(signal_fixture, "receiver counts and disconnect_all", "[signal]") {
     CHECK_FALSE(sig.has_receivers());
     CHECK_FALSE(sig.has_receivers_for("a"));
     auto a = sig.connect("a", recorder("a"));
@@ -424,7 +424,7 @@ TEST_CASE_METHOD(fixture, "receiver counts and disconnect_all", "[signal]") {
     CHECK(sig.send(beacon::event("a")) == 0);
 }
 
-TEST_CASE_METHOD(fixture, "senders that come and go do not keep receivers alive", "[signal]") {
+TEST_CASE_METHOD(signal_fixture, "senders that come and go do not keep receivers alive", "[signal]") {
     for (int i = 0; i < 500; ++i) {
         beacon::scoped_connection c = sig.connect("once-" + std::to_string(i), recorder("r"));
         CHECK(sig.send(beacon::event("once-" + std::to_string(i))) == 1);
@@ -436,7 +436,7 @@ TEST_CASE_METHOD(fixture, "senders that come and go do not keep receivers alive"
     CHECK(log.back() == "again:once-3");
 }
 
-TEST_CASE_METHOD(fixture, "sending an event too deep to copy is an encode_error, not a stack overflow",
+TEST_CASE_METHOD(signal_fixture, "sending an event too deep to copy is an encode_error, not a stack overflow",
                  "[signal][limits][behaviour11]") {
     // 100,000 nested arrays, built without recursion; copying them (to stamp a const event)
     // overflowed the stack.
@@ -539,7 +539,7 @@ TEST_CASE("sweeps of expired owners run while other threads send and connect", "
     CHECK(sig.receiver_count() == 1);
 }
 
-TEST_CASE_METHOD(fixture, "stats count sends, receiver calls and errors once enabled, and nothing before",
+TEST_CASE_METHOD(signal_fixture, "stats count sends, receiver calls and errors once enabled, and nothing before",
                  "[signal][stats]") {
     auto any = sig.connect(recorder("any"));
     auto bound = sig.connect("alice", recorder("alice"));

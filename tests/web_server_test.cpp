@@ -33,7 +33,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-web::sse_options user_options() {
+web::sse_options bearer_options() {
     web::sse_options o;
     o.authorize = bearer;
     return o;
@@ -56,7 +56,7 @@ TEST_CASE("malformed and oversized requests get a clear 4xx and the server keeps
         failures.push_back(f);
     };
     web::server s(so);
-    s.add_stream("/events", user_options());
+    s.add_stream("/events", bearer_options());
     s.route("/ping", [](const web::request&) { return web::text_response(web::http::status::ok, "pong"); });
     s.route("/fail", [](const web::request& req) -> web::response {
         throw web::http_error(web::http::status::bad_request, web::describe(req), "missing parameter \"user\"");
