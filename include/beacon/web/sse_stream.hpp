@@ -222,7 +222,7 @@ private:
         std::vector<net::const_buffer> buffers;
         bool busy = false;    // a write is under way
         bool open = true;
-        bool active = false;  // an event written since the last tick (or a heartbeat's write that ended late)
+        bool active = false;  // a frame other than a heartbeat queued since the last tick
         std::array<char, 64> sink{};  // what a client sends after its request is read and dropped
     };
 
@@ -328,6 +328,7 @@ private:
     bool enqueue(connection& c, const frame_ptr& f) {
         if (c.pending.size() >= options_.queue) return false;
         c.pending.push_back(f);
+        c.active = true;
         return true;
     }
 
@@ -378,6 +379,7 @@ private:
         auto c = std::make_shared<connection>(std::move(socket), home);
         c->user = std::move(*user);
         c->pending.push_back(head_);
+        c->active = true;
         resume(*c, req);
         home.by_user[c->user].push_back(c);
         ++accepted_;
@@ -429,7 +431,6 @@ private:
         if (failed && failed != net::error::would_block && failed != net::error::try_again) return false;
         if (written == size) {
             c->writing.clear();
-            c->active = true;
             return true;
         }
         auto first = c->buffers.begin();  // the rest: from the first byte not written
@@ -442,7 +443,6 @@ private:
                              c->busy = false;
                              c->writing.clear();
                              if (ec) return self->close(c, &self->vanished_);
-                             c->active = true;
                              if (c->open && !c->pending.empty() && !self->write(c)) self->close(c, &self->vanished_);
                          }));
         return true;
@@ -505,7 +505,6 @@ private:
                     if (idle) {
                         c->pending.push_back(self->heartbeat_);
                         if (!self->write(c)) gone.push_back(c);
-                        c->active = false;  // a heartbeat written now leaves it idle: the next tick beats again
                     }
                 }
             }
