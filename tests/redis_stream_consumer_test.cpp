@@ -135,11 +135,12 @@ pid_t spawn_worker(const std::string& url, const std::string& group, const std::
     return pid;
 }
 
-// The record numbers a worker's log shows ("<name>: create /buckets/b/collections/c/records/r<n>").
+// The record numbers a worker's log shows ("<name>: create /buckets/b/collections/c/records/r<n>"),
+// in its complete lines (a worker may be writing the last one).
 std::vector<int> logged(const std::string& log) {
     std::ifstream in(log);
     std::vector<int> out;
-    for (std::string line; std::getline(in, line);) {
+    for (std::string line; std::getline(in, line) && !in.eof();) {
         const auto at = line.rfind("/records/r");
         if (at != std::string::npos) out.push_back(std::stoi(line.substr(at + 10)));
     }
@@ -383,6 +384,20 @@ TEST_CASE("worker processes SIGKILLed mid-stream and restarted lose nothing; dup
         auto listener = listener_for(server.url());
         for (int n = 0; n < total; n += batch) listener.forward(numbered(n, n + batch));
     });
+    // Also when a REQUIRE fails: the workers killed (else they hold CTest's output pipe open), the
+    // producer joined (else std::terminate).
+    struct stop_all {
+        pid_t* workers;
+        std::thread& producer;
+        ~stop_all() {
+            for (int i = 0; i < 2; ++i) {
+                if (workers[i] <= 0) continue;
+                ::kill(workers[i], SIGKILL);
+                ::waitpid(workers[i], nullptr, 0);
+            }
+            if (producer.joinable()) producer.join();
+        }
+    } guard{workers, producer};
     int kills = 0;
     for (int i = 0; i < 2; ++i) {
         // Kill each worker once it has handled some events, and restart it under its name.
@@ -403,9 +418,10 @@ TEST_CASE("worker processes SIGKILLed mid-stream and restarted lose nothing; dup
         const std::set<int> distinct(all.begin(), all.end());
         return distinct.size() == total && pending(server, "svc") == 0;
     }));
-    for (auto pid : workers) {
+    for (auto& pid : workers) {
         ::kill(pid, SIGKILL);
         ::waitpid(pid, nullptr, 0);
+        pid = -1;
     }
     const auto duplicates = all.size() - total;
     std::cout << "stream workers: " << total << " events, " << kills << " kills, " << duplicates << " duplicates\n";
