@@ -3,7 +3,7 @@
 // temporary directory, `postgres` on a free loopback port, never a system service's), started and
 // stopped by the test. initdb and postgres refuse to run as root: run as root (CI), the helper runs
 // them as the user `nobody` (setgid/setuid in the child before exec, the directory given to it);
-// run as anyone else, as that user.
+// run as anyone else, as that user. And exec(), which runs a statement or throws.
 #include <fcntl.h>
 #include <grp.h>
 #include <libpq-fe.h>
