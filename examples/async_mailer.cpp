@@ -51,7 +51,7 @@ int main() {
 
     // The request handler: store the user, send the signal, answer. The send only queues the event.
     auto sign_up = [&](const std::string& username, const std::string& email) {
-        user_created.send(std::make_shared<const beacon::event>(
+        user_created.send(std::make_shared<beacon::event>(
             beacon::event("signup", {{"username", username}, {"email", email}})));
         std::cout << "POST /signup " << username << ": 201 Created\n";
     };

@@ -70,13 +70,18 @@ TEST_CASE("a send given a shared_ptr lets async receivers share the event instea
     CHECK(sig.send(std::make_shared<const beacon::event>(beacon::event("s"))) == 2);  // unstamped: a stamped copy
     CHECK(sig.send(std::shared_ptr<const beacon::event>()) == 0);  // null: nothing
     async(shared);                                                  // called directly, shared too
+    const auto in_place = std::make_shared<beacon::event>("s");    // unstamped, mutable: stamped in place
+    CHECK(sig.send(in_place) == 2);
     REQUIRE(async.drain(20s));
-    CHECK(sync_calls == 3);
-    REQUIRE(got.size() == 4);
+    CHECK(sync_calls == 4);
+    REQUIRE(got.size() == 5);
     CHECK(got[0].first == shared.get());
     CHECK(got[1].first != shared.get());
     CHECK(got[2].second != 0);
     CHECK(got[3].first == shared.get());
+    CHECK(got[4].first == in_place.get());
+    CHECK(got[4].second == in_place->timestamp);
+    CHECK(in_place->timestamp != 0);
 }
 
 TEST_CASE("events with the same key are delivered in send order under concurrency", "[async]") {

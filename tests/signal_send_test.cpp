@@ -1,5 +1,6 @@
-// Signals' send forms: send, send_robust and send_collect each take a prebuilt event (const, moved
-// or shared), a sender with data, and a sender with a builder, with the same meaning.
+// Signals' send forms: send, send_robust and send_collect each take a prebuilt event (const, moved,
+// shared mutable or shared const), a sender with data, and a sender with a builder, with the same
+// meaning.
 #include <beacon/signal.hpp>
 
 #include <catch2/catch.hpp>
@@ -46,7 +47,7 @@ void expect_calls(std::size_t reported, std::size_t expected) {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("send, send_robust and send_collect take the same five forms", "[signal][send]", plain, robust,
+TEMPLATE_TEST_CASE("send, send_robust and send_collect take the same six forms", "[signal][send]", plain, robust,
                    collect) {
     beacon::signal sig("core", "resource_changed");
     seen got;
@@ -67,12 +68,19 @@ TEMPLATE_TEST_CASE("send, send_robust and send_collect take the same five forms"
                  1);
     expect_calls(TestType::called(sig, std::shared_ptr<const beacon::event>()), 0);
 
+    const auto mutable_shared = std::make_shared<beacon::event>("alice", nlohmann::json{{"name", "shared in place"}});
+    expect_calls(TestType::called(sig, mutable_shared), 1);
+    CHECK(mutable_shared->timestamp != 0);  // stamped in place: id, timestamp, type and source
+    CHECK(!beacon::signal::needs_stamp(*mutable_shared));
+    CHECK(mutable_shared->type == "core.resource_changed");
+    expect_calls(TestType::called(sig, std::shared_ptr<beacon::event>()), 0);
+
     expect_calls(TestType::called(sig, "alice", nlohmann::json{{"name", "data"}}), 1);
     expect_calls(TestType::called(sig, "alice", [] { return beacon::event("whoever", {{"name", "built"}}); }), 1);
 
-    CHECK(got.senders == std::vector<std::string>(5, "alice"));
-    CHECK(got.names == std::vector<std::string>{"const", "moved", "shared", "data", "built"});
-    CHECK(got.stamped == std::vector<bool>(5, true));
+    CHECK(got.senders == std::vector<std::string>(6, "alice"));
+    CHECK(got.names == std::vector<std::string>{"const", "moved", "shared", "shared in place", "data", "built"});
+    CHECK(got.stamped == std::vector<bool>(6, true));
 }
 
 TEMPLATE_TEST_CASE("every send form builds nothing when nobody listens or the signal is muted",
@@ -90,6 +98,9 @@ TEMPLATE_TEST_CASE("every send form builds nothing when nobody listens or the si
         const auto mute = sig.mute();
         expect_calls(TestType::called(sig, "alice", make), 0);
         expect_calls(TestType::called(sig, beacon::event("alice")), 0);
+        const auto unsent = std::make_shared<beacon::event>("alice");
+        expect_calls(TestType::called(sig, unsent), 0);
+        CHECK(unsent->timestamp == 0);  // a muted signal stamps nothing
     }
     CHECK(built == 0);
     expect_calls(TestType::called(sig, "alice", make), 1);

@@ -160,10 +160,11 @@ public:
                         typeid(std::decay_t<F>));
     }
 
-    // Three entry points take the same five forms (an event by reference, by value or shared, a
-    // sender with data, a sender with a builder) and share one implementation, `deliver`: they
-    // differ only in what they return. Every form stamps an unstamped event (see needs_stamp; a const
-    // or shared event on a copy) and builds nothing when the signal is muted or nobody listens.
+    // Three entry points take the same six forms (an event by reference, by value, shared mutable
+    // or shared const, a sender with data, a sender with a builder) and share one implementation,
+    // `deliver`: they differ only in what they return. Every form stamps an unstamped event (see
+    // needs_stamp; a const event on a copy) and builds nothing when the signal is muted or nobody
+    // listens.
 
     /// Sends `e` to the receivers for any sender and those for `e.sender`; returns how many were
     /// called. A receiver's exception propagates and the remaining receivers are not called.
@@ -176,6 +177,9 @@ public:
     /// keep events (async_receiver) share `e` instead of copying the event: it must not change
     /// after the send. An unstamped event is stamped on a copy (see send(const event&)).
     std::size_t send(std::shared_ptr<const event> e) { return deliver<std::size_t>(std::move(e)); }
+    /// Sends `*e` as `send(shared_ptr<const event>)` does, stamping it in place when unstamped: the
+    /// receivers that keep events share `e` itself, stamped or not (`std::make_shared<event>(...)`).
+    std::size_t send(std::shared_ptr<event> e) { return deliver<std::size_t>(std::move(e)); }
     /// CKAN's `send(sender, **kwargs)`: builds the event only when someone listens for `sender`.
     std::size_t send(std::string_view sender, nlohmann::json data = nlohmann::json::object()) {
         return deliver<std::size_t>(sender, data_builder{sender, data});
@@ -203,6 +207,8 @@ public:
     std::vector<receiver_error> send_robust(std::shared_ptr<const event> e) {
         return deliver<std::vector<receiver_error>>(std::move(e));
     }
+    /// `send_robust` of `*e`, stamped in place when unstamped and shared (see send(shared_ptr<event>)).
+    std::vector<receiver_error> send_robust(std::shared_ptr<event> e) { return deliver<std::vector<receiver_error>>(std::move(e)); }
     /// `send_robust` of the event from `sender` carrying `data`, built only when someone listens.
     std::vector<receiver_error> send_robust(std::string_view sender, nlohmann::json data = nlohmann::json::object()) {
         return deliver<std::vector<receiver_error>>(sender, data_builder{sender, data});
@@ -222,6 +228,8 @@ public:
     std::vector<receiver_result> send_collect(std::shared_ptr<const event> e) {
         return deliver<std::vector<receiver_result>>(std::move(e));
     }
+    /// `send_collect` of `*e`, stamped in place when unstamped and shared (see send(shared_ptr<event>)).
+    std::vector<receiver_result> send_collect(std::shared_ptr<event> e) { return deliver<std::vector<receiver_result>>(std::move(e)); }
     /// `send_collect` of the event from `sender` carrying `data`, built only when someone listens.
     std::vector<receiver_result> send_collect(std::string_view sender, nlohmann::json data = nlohmann::json::object()) {
         return deliver<std::vector<receiver_result>>(sender, data_builder{sender, data});
@@ -504,6 +512,17 @@ private:
             e = std::move(stamped);
         }
         return out.finish(dispatch(*e, to, out.errors(), &e, out.results()));
+    }
+
+    template <class Result>
+    Result deliver(std::shared_ptr<event> e) {
+        outcome<Result> out;
+        if (!e || muted()) return out.finish(0);
+        const auto to = targets_for(e->sender);
+        if (!to) return out.finish(0);
+        stamp(*e);
+        const std::shared_ptr<const event> shared = std::move(e);
+        return out.finish(dispatch(*shared, to, out.errors(), &shared, out.results()));
     }
 
     template <class Result, class Make>

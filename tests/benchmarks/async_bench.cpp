@@ -1,7 +1,8 @@
 // P9 (../../docs/performance.md): the sending thread's cost of an asynchronous delivery next to a
-// synchronous send of the same event to one no-op receiver, side by side in one run; and how many
-// events per second one and two workers drain. Names are "<target>/<side>/<event>"; scripts/bench
-// pairs P9/async with P9/sync.
+// synchronous send of the same stamped event to one no-op receiver, side by side in one run; a
+// fresh event shared mutable (stamped in place) or const (stamped on a copy); and how many events
+// per second one and two workers drain. Names are "<target>/<side>/<event>"; scripts/bench pairs
+// P9/async with P9/sync.
 
 #include "alloc_count.hpp"
 
@@ -45,7 +46,12 @@ beacon::event kinto_event() {
     return e;
 }
 
-beacon::event make_event(std::int64_t kind) { return kind == 0 ? small_event() : kinto_event(); }
+/// The event of `kind`, stamped as `sig` stamps it (id, timestamp, type, source): sent as it is.
+beacon::event make_event(std::int64_t kind, const beacon::signal& sig) {
+    auto e = kind == 0 ? small_event() : kinto_event();
+    sig.stamp(e);
+    return e;
+}
 const char* event_label(std::int64_t kind) { return kind == 0 ? "small" : "kinto"; }
 
 /// Reports the allocations the sending thread made per iteration since `before`.
@@ -61,7 +67,7 @@ void p9_sync(benchmark::State& state) {
     beacon::registry reg;
     auto& sig = reg.core().signal("p9");
     auto c = sig.connect(sink{});
-    const auto e = make_event(state.range(0));
+    const auto e = make_event(state.range(0), sig);
     state.SetLabel(event_label(state.range(0)));
     const auto before = beacon_bench::thread_allocs();
     for (auto _ : state) sig.send(e);
@@ -79,7 +85,7 @@ void p9_async(benchmark::State& state) {
     options.queue = 1'000'000;  // room for what the worker has not delivered yet: the sender never waits
     beacon::async_receiver async(sink{}, options);
     auto c = sig.connect(async.receiver());
-    const auto e = std::make_shared<const beacon::event>(make_event(state.range(0)));
+    const auto e = std::make_shared<const beacon::event>(make_event(state.range(0), sig));
     state.SetLabel(event_label(state.range(0)));
     const auto before = beacon_bench::thread_allocs();
     for (auto _ : state) {
@@ -94,6 +100,25 @@ void p9_async(benchmark::State& state) {
 }
 BENCHMARK(p9_async<false>)->Name("P9/async")->Arg(0)->Arg(1);
 BENCHMARK(p9_async<true>)->Name("P9/async_copy")->Arg(0)->Arg(1);
+
+/// A host's own send: a fresh, unstamped small event per send, made shared mutable (the signal
+/// stamps it in place and shares it) or shared const (the signal stamps a copy and shares that).
+template <class Event>
+void p9_fresh(benchmark::State& state) {
+    beacon::registry reg;
+    auto& sig = reg.core().signal("p9");
+    beacon::async_options options;
+    options.queue = 1'000'000;
+    beacon::async_receiver async(sink{}, options);
+    auto c = sig.connect(async.receiver());
+    const auto before = beacon_bench::thread_allocs();
+    for (auto _ : state) sig.send(std::make_shared<Event>("package_create", nlohmann::json{{"id", 42}}));
+    report_allocations(state, before);
+    async.drain(std::chrono::seconds(60));
+    if (async.stats().dropped != 0) state.SkipWithError("events were dropped");
+}
+BENCHMARK(p9_fresh<beacon::event>)->Name("P9/async_fresh/mutable");
+BENCHMARK(p9_fresh<const beacon::event>)->Name("P9/async_fresh/const");
 
 // Drain: events queued while the workers are held, then released; events per second from the
 // release until drain() returns. The argument is the number of workers; the events come from 64
