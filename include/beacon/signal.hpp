@@ -499,29 +499,25 @@ private:
         return out.finish(dispatch(e, to, out.errors(), nullptr, out.results()));
     }
 
-    template <class Result>
-    Result deliver(std::shared_ptr<const event> e) {
+    // A shared event: a mutable one is stamped in place, a const one on a copy when unstamped.
+    template <class Result, class Event>
+    Result deliver(std::shared_ptr<Event> e) {
         outcome<Result> out;
         if (!e || muted()) return out.finish(0);
         const auto to = targets_for(e->sender);
         if (!to) return out.finish(0);
-        if (needs_stamp(*e)) {
+        std::shared_ptr<const event> shared;
+        if constexpr (!std::is_const_v<Event>) {
+            stamp(*e);
+            shared = std::move(e);
+        } else if (needs_stamp(*e)) {
             check_depth(*e);
             auto stamped = std::make_shared<event>(*e);
             stamp(*stamped);
-            e = std::move(stamped);
+            shared = std::move(stamped);
+        } else {
+            shared = std::move(e);
         }
-        return out.finish(dispatch(*e, to, out.errors(), &e, out.results()));
-    }
-
-    template <class Result>
-    Result deliver(std::shared_ptr<event> e) {
-        outcome<Result> out;
-        if (!e || muted()) return out.finish(0);
-        const auto to = targets_for(e->sender);
-        if (!to) return out.finish(0);
-        stamp(*e);
-        const std::shared_ptr<const event> shared = std::move(e);
         return out.finish(dispatch(*shared, to, out.errors(), &shared, out.results()));
     }
 
