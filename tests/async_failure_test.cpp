@@ -124,6 +124,13 @@ TEST_CASE("bad options are config_errors naming the option; a null consumer is a
                            Catch::Matchers::Predicate<beacon::config_error>([](const auto& e) { return e.key() == "/queue"; }));
     o = options(beacon::async_options::max_workers + 1, 10);
     REQUIRE_THROWS_AS(beacon::async_receiver([](const beacon::event&) {}, o), beacon::config_error);
+    o = options(1, 10);
+    o.spin = beacon::async_options::max_spin + std::chrono::microseconds(1);
+    REQUIRE_THROWS_MATCHES(beacon::async_receiver([](const beacon::event&) {}, o), beacon::config_error,
+                           Catch::Matchers::Predicate<beacon::config_error>([](const auto& e) {
+                               return e.key() == "/spin" && std::string(e.what()).find("expected a spin of 0 to 10000 us, got 10001") !=
+                                                                std::string::npos;
+                           }));
     REQUIRE_THROWS_AS(beacon::async_consumer(nullptr), beacon::misuse_error);
     REQUIRE_THROWS_AS(beacon::async_receiver(std::function<void(const beacon::event&)>(), {}, "none"), beacon::misuse_error);
 }

@@ -56,15 +56,15 @@ TEST_CASE("configured listeners take an async option, nested and flat", "[async]
     const auto settings = GENERATE(as<nlohmann::json>{},
         nlohmann::json::parse(R"({"event_listeners": {"mailer": {"use": "mail",
             "async": {"workers": 2, "queue": 100, "on_full": "drop_oldest", "block_timeout": 5, "order_by": "uri",
-                      "shutdown_timeout": 250}}}})"),
+                      "shutdown_timeout": 250, "spin": 0}}}})"),
         nlohmann::json::parse(R"({"event_listeners": "mailer", "event_listeners.mailer.use": "mail",
             "event_listeners.mailer.async.workers": "2", "event_listeners.mailer.async.queue": "100",
             "event_listeners.mailer.async.on_full": "drop_oldest", "event_listeners.mailer.async.block_timeout": 5,
-            "event_listeners.mailer.async.shutdown_timeout": "250",
+            "event_listeners.mailer.async.shutdown_timeout": "250", "event_listeners.mailer.async.spin": "0",
             "event_listeners.mailer.async.order_by": "uri"})"),
         nlohmann::json::parse(R"({"event_listeners": "mailer", "event_listeners.mailer.use": "mail",
             "event_listeners.mailer.async": {"workers": 2, "queue": 100, "on_full": "drop_oldest", "block_timeout": 5,
-                                           "shutdown_timeout": 250},
+                                           "shutdown_timeout": 250, "spin": 0},
             "event_listeners.mailer.async.order_by": "uri"})"));
     auto listeners = beacon::load_listeners(reg, settings, types);
     auto* async = listeners.async("mailer");
@@ -74,6 +74,7 @@ TEST_CASE("configured listeners take an async option, nested and flat", "[async]
     CHECK(async->options().on_full == beacon::full_policy::drop_oldest);
     CHECK(async->options().block_timeout == 5ms);
     CHECK(async->options().shutdown_timeout == 250ms);
+    CHECK(async->options().spin == 0us);
     CHECK(async->options().name == "mailer");
     for (int i = 0; i < 20; ++i) changed.send(change("/buckets/b" + std::to_string(i % 2), "user-" + std::to_string(i)));
     REQUIRE(listeners.drain(std::chrono::steady_clock::now() + 20s));
@@ -205,10 +206,12 @@ TEST_CASE("bad async settings are config_errors naming the key; nothing is conne
          "/event_listeners/m/async/block_timeout", "expected an integer from 0 to 3600000"},
         {R"({"event_listeners": {"m": {"use": "mail", "async": {"shutdown_timeout": 3600001}}}})",
          "/event_listeners/m/async/shutdown_timeout", "expected an integer from 0 to 3600000"},
+        {R"({"event_listeners": {"m": {"use": "mail", "async": {"spin": 10001}}}})", "/event_listeners/m/async/spin",
+         "expected an integer from 0 to 10000"},
         {R"({"event_listeners": {"m": {"use": "mail", "async": {"block_ms": 5}}}})", "/event_listeners/m/async/block_ms",
          "unknown async option \"block_ms\""},
         {R"({"event_listeners": {"m": {"use": "mail", "async": {"wokers": 2}}}})", "/event_listeners/m/async/wokers",
-         "unknown async option \"wokers\" (expected workers, queue, on_full, block_timeout, shutdown_timeout, order_by or after_commit)"},
+         "unknown async option \"wokers\" (expected workers, queue, on_full, block_timeout, shutdown_timeout, spin, order_by or after_commit)"},
         {R"({"event_listeners": {"m": {"use": "mail", "async": "yes"}}})", "/event_listeners/m/async",
          "expected an object of async options or a boolean, got string"},
         {R"({"event_listeners": "m", "event_listeners.m.use": "mail", "event_listeners.m.async.workers": "-1"})",

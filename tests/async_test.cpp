@@ -142,6 +142,28 @@ TEST_CASE("with one worker, events of every key are delivered in send order", "[
     CHECK(seen.all == range(0, 300));
 }
 
+TEST_CASE("an idle worker that spins, or sleeps at once, misses no event and stops when closed", "[async][spin]") {
+    const auto spin = GENERATE(0us, 100us, beacon::async_options::max_spin);
+    recorder seen;
+    auto o = options(1, 1000);
+    o.spin = spin;
+    std::vector<int> sent;
+    {
+        beacon::async_receiver async(std::ref(seen), o);
+        for (int i = 0; i < 200; ++i) {  // in bursts, with pauses the worker spends looking or asleep
+            async(numbered("s", i));
+            sent.push_back(i);
+            if (i % 20 == 19) std::this_thread::sleep_for(i % 40 == 19 ? 50us : 20ms);
+        }
+        REQUIRE(async.drain(20s));
+        CHECK(async.stats().delivered == 200);
+        async(numbered("s", 200));  // then destroyed while its worker looks: drained or dropped, and joined
+    }
+    std::lock_guard lock(seen.mutex);
+    REQUIRE(seen.all.size() >= 200);
+    CHECK(std::vector<int>(seen.all.begin(), seen.all.begin() + 200) == sent);
+}
+
 TEST_CASE("with two workers, a slow key does not hold up the others", "[async][behaviour18]") {
     gate g;
     std::atomic<int> fast{0};

@@ -11,6 +11,11 @@
 #include <beacon/hub.hpp>
 
 #include <boost/core/demangle.hpp>
+#if __has_include(<boost/core/yield_primitives.hpp>)  // Boost 1.82 and later
+#include <boost/core/yield_primitives.hpp>
+#else
+#include <boost/smart_ptr/detail/sp_thread_pause.hpp>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -65,6 +70,8 @@ struct async_options {
     static constexpr std::size_t max_queue = 10'000'000;
     /// The longest shutdown timeout an adapter accepts (one hour).
     static constexpr std::chrono::milliseconds max_shutdown_timeout{3'600'000};
+    /// The longest spin an adapter accepts (10 ms).
+    static constexpr std::chrono::microseconds max_spin{10'000};
 
     std::size_t workers = 1;      ///< Worker threads (1 to max_workers); with 1, delivery is in global send order.
     std::size_t queue = 10'000;   ///< How many events may wait at once (1 to max_queue).
@@ -73,6 +80,9 @@ struct async_options {
     /// The longest the destructor waits for deliveries under way; then it detaches the workers
     /// still delivering, reports one failure and counts them in `async_stats::abandoned`.
     std::chrono::milliseconds shutdown_timeout{5000};
+    /// How long an idle worker keeps looking for new events (every 20 us, pausing the core in
+    /// between) before it sleeps: a send that finds it looking need not wake it. 0: it sleeps at once.
+    std::chrono::microseconds spin{100};
     order_key order_by = by_sender;                 ///< The key of per-key order (empty: by_sender).
     std::string name;                               ///< Names the receiver in failures and errors.
     failure_handler on_failure;  ///< Gets what receivers throw, as a beacon::failure (empty: the process-wide sink).
@@ -90,6 +100,15 @@ struct async_stats {
 };
 
 namespace detail {
+
+// Tells the core this thread is spinning (x86's pause): Boost's, where Boost keeps it.
+inline void cpu_pause() noexcept {
+#if __has_include(<boost/core/yield_primitives.hpp>)
+    boost::core::sp_thread_pause();
+#else
+    boost::detail::sp_thread_pause();
+#endif
+}
 
 // The queue and its workers' shared state: per-key lanes (a key always maps to the same lane, so
 // its events stay in send order), a FIFO of lanes ready for a worker, and the counters. Shared
@@ -125,8 +144,7 @@ public:
         l.items.push_back({next_seq_++, std::move(e)});
         high_water_ = std::max(high_water_, ++depth_);
         if (!l.busy && !l.ready) {
-            l.ready = true;
-            ready_.push_back(lane_index);
+            make_ready(l, lane_index);
             if (waiting_workers_ != 0) {
                 lock.unlock();
                 work_.notify_one();
@@ -142,7 +160,14 @@ public:
         std::vector<item> batch;
         batch.reserve(batch_size);
         std::unique_lock lock(mutex_);
+        bool watched = false;
         for (;;) {
+            if (ready_.empty() && !closed_ && !watched && options_.spin.count() != 0) {
+                watched = true;
+                watch_for_work(lock);
+                continue;
+            }
+            watched = false;
             ++waiting_workers_;
             work_.wait(lock, [&] { return closed_ || !ready_.empty(); });
             --waiting_workers_;
@@ -178,8 +203,7 @@ public:
             dropped_ += skipped;
             l.busy = false;
             if (!l.items.empty() && !closed_) {
-                l.ready = true;
-                ready_.push_back(lane_index);  // behind the other ready lanes: keys take turns
+                make_ready(l, lane_index);  // behind the other ready lanes: keys take turns
                 if (ready_.size() > 1 && waiting_workers_ != 0) work_.notify_one();
             }
             if (depth_ == 0 && active_ == 0) idle_.notify_all();
@@ -294,6 +318,40 @@ private:
         return false;
     }
 
+    // Lists lane `l` as ready for a worker (the lock held).
+    void make_ready(lane& l, std::size_t lane_index) {
+        l.ready = true;
+        ready_.push_back(lane_index);
+        readied_.store(readied_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);  // written under the lock only
+    }
+
+    // Before a worker sleeps, it looks for a ready lane every `look` for `async_options::spin`,
+    // without the lock, pausing the core in between; one worker at a time. A sender that finds it
+    // awake need not wake it (a futex call, microseconds), and what arrives meanwhile is taken in
+    // batches. Looking more often makes the worker and the sender pass the queue's cache lines back
+    // and forth at every event.
+    void watch_for_work(std::unique_lock<std::mutex>& lock) {
+        constexpr auto look = std::chrono::microseconds(20);
+        if (watching_) return;
+        watching_ = true;
+        const std::uint64_t seen = readied_.load(std::memory_order_relaxed);
+        lock.unlock();
+        const auto start = std::chrono::steady_clock::now();
+        auto next_look = start + look;
+        for (;;) {
+            for (int i = 0; i < 16; ++i) cpu_pause();
+            const auto now = std::chrono::steady_clock::now();
+            if (now < next_look) continue;
+            if (readied_.load(std::memory_order_relaxed) != seen || closing_.load(std::memory_order_relaxed) ||
+                now - start >= options_.spin) {
+                break;
+            }
+            next_look = now + look;
+        }
+        lock.lock();
+        watching_ = false;
+    }
+
     // Calls the receiver; what it throws is reported as a failure. Returns whether it returned.
     bool deliver(const event& e) noexcept {
         const detail::frame_guard handling(&e.trace, &e.id);  // as in the sending thread (see signal)
@@ -319,8 +377,10 @@ private:
     std::deque<std::size_t> ready_;  // lanes with events and no worker, in the order they became ready
     bool closed_ = false;
     std::atomic<bool> closing_{false};  // closed_, read by workers between the events of a batch
+    alignas(64) std::atomic<std::uint64_t> readied_{0};  // lanes made ready so far, read by watching workers
     std::size_t waiting_workers_ = 0;
     std::size_t blocked_senders_ = 0;
+    bool watching_ = false;  // a worker is in watch_for_work
     std::uint64_t next_seq_ = 0;
     std::uint64_t depth_ = 0;
     std::uint64_t active_ = 0;
@@ -352,6 +412,11 @@ void check_async_options(const async_options& o, const std::string& alias, KeyOf
     }
     if (o.block_timeout.count() < 0) {
         throw config_error(alias, key_of("block_timeout"), "expected a non-negative block timeout");
+    }
+    if (o.spin.count() < 0 || o.spin > async_options::max_spin) {
+        throw config_error(alias, key_of("spin"),
+                           "expected a spin of 0 to " + std::to_string(async_options::max_spin.count()) + " us, got " +
+                               std::to_string(o.spin.count()));
     }
     if (o.shutdown_timeout.count() < 0 || o.shutdown_timeout > async_options::max_shutdown_timeout) {
         throw config_error(alias, key_of("shutdown_timeout"),

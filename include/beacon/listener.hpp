@@ -296,7 +296,7 @@ struct async_setting {
 inline std::optional<async_setting> read_async_setting(const nlohmann::json& settings, const std::string& alias,
                                                       const std::function<std::string(std::string_view)>& key_of) {
     using pointer = nlohmann::json::json_pointer;
-    constexpr std::string_view known = "workers, queue, on_full, block_timeout, shutdown_timeout, order_by or after_commit";
+    constexpr std::string_view known = "workers, queue, on_full, block_timeout, shutdown_timeout, spin, order_by or after_commit";
     std::vector<std::tuple<std::string, const nlohmann::json*, std::string>> given;  // option, value, key
     const auto whole = settings.find("async");
     const bool enabled_whole = whole != settings.end() && !whole->is_null() && !(whole->is_boolean() && !whole->get<bool>());
@@ -354,6 +354,9 @@ inline std::optional<async_setting> read_async_setting(const nlohmann::json& set
         } else if (name == "shutdown_timeout") {  // milliseconds
             const auto most = static_cast<std::uint64_t>(async_options::max_shutdown_timeout.count());
             out.options.shutdown_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(number(0, most)));
+        } else if (name == "spin") {  // microseconds
+            const auto most = static_cast<std::uint64_t>(async_options::max_spin.count());
+            out.options.spin = std::chrono::microseconds(static_cast<std::int64_t>(number(0, most)));
         } else if (name == "on_full") {
             const auto w = word({"block", "drop_newest", "drop_oldest", "throw_error"});
             out.options.on_full = w == "block"         ? full_policy::block
