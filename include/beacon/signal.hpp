@@ -208,7 +208,9 @@ public:
         return deliver<std::vector<receiver_error>>(std::move(e));
     }
     /// `send_robust` of `*e`, stamped in place when unstamped and shared (see send(shared_ptr<event>)).
-    std::vector<receiver_error> send_robust(std::shared_ptr<event> e) { return deliver<std::vector<receiver_error>>(std::move(e)); }
+    std::vector<receiver_error> send_robust(std::shared_ptr<event> e) {
+        return deliver<std::vector<receiver_error>>(std::move(e));
+    }
     /// `send_robust` of the event from `sender` carrying `data`, built only when someone listens.
     std::vector<receiver_error> send_robust(std::string_view sender, nlohmann::json data = nlohmann::json::object()) {
         return deliver<std::vector<receiver_error>>(sender, data_builder{sender, data});
@@ -229,7 +231,9 @@ public:
         return deliver<std::vector<receiver_result>>(std::move(e));
     }
     /// `send_collect` of `*e`, stamped in place when unstamped and shared (see send(shared_ptr<event>)).
-    std::vector<receiver_result> send_collect(std::shared_ptr<event> e) { return deliver<std::vector<receiver_result>>(std::move(e)); }
+    std::vector<receiver_result> send_collect(std::shared_ptr<event> e) {
+        return deliver<std::vector<receiver_result>>(std::move(e));
+    }
     /// `send_collect` of the event from `sender` carrying `data`, built only when someone listens.
     std::vector<receiver_result> send_collect(std::string_view sender, nlohmann::json data = nlohmann::json::object()) {
         return deliver<std::vector<receiver_result>>(sender, data_builder{sender, data});
