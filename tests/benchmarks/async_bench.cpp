@@ -28,11 +28,7 @@ struct sink {
 };
 
 /// A small event: a sender and one keyword argument (CKAN's shape).
-beacon::event small_event() {
-    beacon::event e("package_create", {{"id", 42}});
-    e.stamp();
-    return e;
-}
+beacon::event small_event() { return beacon::event("package_create", {{"id", 42}}); }
 
 /// A Kinto-like event: a record created in a collection, with its ids and one impacted record.
 beacon::event kinto_event() {
@@ -42,7 +38,6 @@ beacon::event kinto_event() {
     e.uri = "/buckets/blog/collections/articles/records/r-0001";
     e.user_id = e.sender;
     e.impacted_records.push_back({std::nullopt, nlohmann::json{{"id", "r-0001"}, {"title", "Hello"}, {"last_modified", 1700000000000}}});
-    e.stamp();
     return e;
 }
 
@@ -75,28 +70,42 @@ void p9_sync(benchmark::State& state) {
 }
 BENCHMARK(p9_sync)->Name("P9/sync")->Arg(0)->Arg(1);
 
+/// One signal connected to an asynchronous receiver around `sink`, its queue room for what the
+/// worker has not delivered yet: the sender never waits.
+struct p9_async_setup {
+    beacon::registry reg;
+    beacon::signal& sig = reg.core().signal("p9");
+    beacon::async_receiver async{sink{}, queue_room()};
+    beacon::scoped_connection c{sig.connect(async.receiver())};
+
+    static beacon::async_options queue_room() {
+        beacon::async_options options;
+        options.queue = 1'000'000;
+        return options;
+    }
+    /// Waits for the worker, then reports its queue's high water and any event dropped.
+    void finish(benchmark::State& state) {
+        async.drain(std::chrono::seconds(60));
+        const auto s = async.stats();
+        state.counters["high_water"] = static_cast<double>(s.high_water);
+        if (s.dropped != 0) state.SkipWithError("events were dropped");
+    }
+};
+
 /// The asynchronous side: the same event, sent as a shared_ptr (the receiver shares it) or, for
 /// `copy`, as a reference (the receiver copies it).
 template <bool copy>
 void p9_async(benchmark::State& state) {
-    beacon::registry reg;
-    auto& sig = reg.core().signal("p9");
-    beacon::async_options options;
-    options.queue = 1'000'000;  // room for what the worker has not delivered yet: the sender never waits
-    beacon::async_receiver async(sink{}, options);
-    auto c = sig.connect(async.receiver());
-    const auto e = std::make_shared<const beacon::event>(make_event(state.range(0), sig));
+    p9_async_setup p9;
+    const auto e = std::make_shared<const beacon::event>(make_event(state.range(0), p9.sig));
     state.SetLabel(event_label(state.range(0)));
     const auto before = beacon_bench::thread_allocs();
     for (auto _ : state) {
-        if constexpr (copy) sig.send(*e);
-        else sig.send(e);
+        if constexpr (copy) p9.sig.send(*e);
+        else p9.sig.send(e);
     }
     report_allocations(state, before);
-    async.drain(std::chrono::seconds(60));
-    const auto s = async.stats();
-    state.counters["high_water"] = static_cast<double>(s.high_water);
-    if (s.dropped != 0) state.SkipWithError("events were dropped");
+    p9.finish(state);
 }
 BENCHMARK(p9_async<false>)->Name("P9/async")->Arg(0)->Arg(1);
 BENCHMARK(p9_async<true>)->Name("P9/async_copy")->Arg(0)->Arg(1);
@@ -105,17 +114,11 @@ BENCHMARK(p9_async<true>)->Name("P9/async_copy")->Arg(0)->Arg(1);
 /// stamps it in place and shares it) or shared const (the signal stamps a copy and shares that).
 template <class Event>
 void p9_fresh(benchmark::State& state) {
-    beacon::registry reg;
-    auto& sig = reg.core().signal("p9");
-    beacon::async_options options;
-    options.queue = 1'000'000;
-    beacon::async_receiver async(sink{}, options);
-    auto c = sig.connect(async.receiver());
+    p9_async_setup p9;
     const auto before = beacon_bench::thread_allocs();
-    for (auto _ : state) sig.send(std::make_shared<Event>("package_create", nlohmann::json{{"id", 42}}));
+    for (auto _ : state) p9.sig.send(std::make_shared<Event>("package_create", nlohmann::json{{"id", 42}}));
     report_allocations(state, before);
-    async.drain(std::chrono::seconds(60));
-    if (async.stats().dropped != 0) state.SkipWithError("events were dropped");
+    p9.finish(state);
 }
 BENCHMARK(p9_fresh<beacon::event>)->Name("P9/async_fresh/mutable");
 BENCHMARK(p9_fresh<const beacon::event>)->Name("P9/async_fresh/const");
@@ -165,6 +168,7 @@ void drain_rate(benchmark::State& state, Work work) {
     std::vector<std::shared_ptr<const beacon::event>> batch;  // shared: queueing them copies nothing
     for (int i = 0; i < events; ++i) {
         auto e = kinto_event();
+        e.stamp();
         e.sender = "sender-" + std::to_string(i % 64);
         batch.push_back(std::make_shared<const beacon::event>(std::move(e)));
     }
