@@ -179,58 +179,83 @@ public:
 
     /// Writes `s` as a JSON string; throws unwritable_value when it is not valid UTF-8.
     void string(std::string_view s) {
-        out_ += '"';
-        std::size_t run = 0;  // start of the bytes not yet copied
-        for (std::size_t i = 0; i < s.size();) {
-            const auto c = static_cast<unsigned char>(s[i]);
-            if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\') {  // the common case: a run of them
-                i += std::max<std::size_t>(1, plain_prefix(s.data() + i, s.size() - i));
-                continue;
+        // The bytes go straight into `out_`, grown first to what `s` takes when nothing in it is
+        // escaped, plus `slack`; an escape that leaves less room grows it again (room()).
+        std::size_t at = out_.size();
+        out_.resize(at + 1 + s.size() + slack);
+        char* o = out_.data();
+        o[at++] = '"';
+        const char* const begin = s.data();
+        const char* const end = begin + s.size();
+        const char* p = begin;
+        for (;;) {
+            if (end - p >= 16) {  // 16 bytes copied at once, then the plain ones among them kept
+                const std::size_t plain = copy_plain16(p, o + at);
+                p += plain, at += plain;
+                if (plain == 16) continue;
+            } else {
+                if (end - p >= 8) {  // 8 to 15 bytes left: a word at once (plain_ascii), then byte by byte
+                    std::memcpy(o + at, p, 8);
+                    const std::size_t plain = plain_ascii(p);
+                    p += plain, at += plain;
+                }
+                while (p != end && is_plain(static_cast<unsigned char>(*p))) o[at++] = *p++;
+                if (p == end) break;
             }
+            const auto i = static_cast<std::size_t>(p - begin);
             std::uint32_t cp = 0;
             const std::size_t n = utf8_sequence(s, i, cp);
-            if (n == 0) invalid_utf8(s, i);
-            if (cp >= 0x80 && style_ == json_style::compact) {  // kept as it is
-                i += n;
+            if (n == 0) {
+                out_.resize(at);  // left partly written, without the room it was grown by
+                invalid_utf8(s, i);
+            }
+            p += n;
+            if (style_ == json_style::compact && cp >= 0x7F) {  // kept as it is (UTF-8, or DEL)
+                std::memcpy(o + at, p - n, n);
+                at += n;
                 continue;
             }
-            if (cp == 0x7F && style_ == json_style::compact) {
-                ++i;
-                continue;
-            }
-            out_.append(s.data() + run, i - run);
-            escape(cp);
-            i += n;
-            run = i;
+            at += escape(cp, o + at);
+            const auto left = static_cast<std::size_t>(end - p);
+            if (out_.size() - at < left + slack) o = room(at, left);
         }
-        out_.append(s.data() + run, s.size() - run);
-        out_ += '"';
+        o[at++] = '"';
+        out_.resize(at);
     }
 
 private:
-    // How many bytes from `p` (`left` of them there), from the first, are plain ASCII (see
-    // plain_ascii): 16 at a time where SSE2 is there, then 8 at a time; the last 7 or fewer are
-    // left to the byte loop.
-    static std::size_t plain_prefix(const char* p, std::size_t left) noexcept {
-        std::size_t n = 0;
+    // What string() keeps in `out_` beyond the input left to write: the closing quote, a 16-byte
+    // store from the last byte written, and an escape's 12 bytes (a surrogate pair).
+    static constexpr std::size_t slack = 1 + 16 + 12;
+
+    // Grows `out_`, written up to `at`, for `left` more bytes of input; returns its new data().
+    char* room(std::size_t at, std::size_t left) {
+        out_.resize(std::max(at + left + slack, out_.size() + out_.size() / 2));
+        return out_.data();
+    }
+
+    // Whether the byte `c` is written as it is in either style: printable ASCII (0x20 to 0x7E)
+    // other than '"' and '\\'.
+    static bool is_plain(unsigned char c) noexcept { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; }
+
+    // Copies the 16 bytes at `p` to `o` and returns how many of them, from the first, are plain
+    // (16 when all are): one SSE2 test where it is there (every x86-64), else two of 8 bytes.
+    static std::size_t copy_plain16(const char* p, char* o) noexcept {
+        std::memcpy(o, p, 16);
 #if defined(__SSE2__)
-        for (; left - n >= 16; n += 16) {
-            const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + n));
-            // Signed: a byte from 0x80 up is below 0x20 too, as a control is.
-            const __m128i low = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
-            const __m128i del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F));
-            const __m128i quote = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
-            const __m128i backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
-            const auto special = static_cast<unsigned>(
-                _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(low, del), _mm_or_si128(quote, backslash))));
-            if (special != 0) return n + static_cast<std::size_t>(__builtin_ctz(special));
-        }
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+        // Signed: a byte from 0x80 up is below 0x20 too, as a control is.
+        const __m128i low = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
+        const __m128i del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F));
+        const __m128i quote = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
+        const __m128i backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
+        const auto special = static_cast<unsigned>(
+            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(low, del), _mm_or_si128(quote, backslash))));
+        return special == 0 ? 16 : static_cast<std::size_t>(__builtin_ctz(special));
+#else
+        const std::size_t first = plain_ascii(p);
+        return first != 8 ? first : 8 + plain_ascii(p + 8);
 #endif
-        for (; left - n >= 8; n += 8) {
-            const std::size_t plain = plain_ascii(p + n);
-            if (plain != 8) return n + plain;
-        }
-        return n;
     }
 
     // How many of the 8 bytes at `p`, from the first, are written as they are in either style:
@@ -282,34 +307,31 @@ private:
         return out;
     }
 
-    void escape(std::uint32_t cp) {
-        const auto two = [&](char c) {
-            out_.push_back('\\');
-            out_.push_back(c);
-        };
+    // Writes the escape of `cp` (a code point that string() does not keep as it is) at `o`: 2,
+    // 6 or 12 bytes; returns how many.
+    static std::size_t escape(std::uint32_t cp, char* o) noexcept {
+        o[0] = '\\';
         switch (cp) {
-            case '"': return two('"');
-            case '\\': return two('\\');
-            case '\b': return two('b');
-            case '\f': return two('f');
-            case '\n': return two('n');
-            case '\r': return two('r');
-            case '\t': return two('t');
+            case '"': return o[1] = '"', 2;
+            case '\\': return o[1] = '\\', 2;
+            case '\b': return o[1] = 'b', 2;
+            case '\f': return o[1] = 'f', 2;
+            case '\n': return o[1] = 'n', 2;
+            case '\r': return o[1] = 'r', 2;
+            case '\t': return o[1] = 't', 2;
             default: break;
         }
-        if (cp >= 0x10000) {  // a surrogate pair, as Python writes it
-            const std::uint32_t v = cp - 0x10000;
-            unicode_escape(0xD800 + (v >> 10));
-            unicode_escape(0xDC00 + (v & 0x3FF));
-        } else {
-            unicode_escape(cp);
-        }
+        if (cp < 0x10000) return unicode_escape(cp, o);
+        const std::uint32_t v = cp - 0x10000;  // a surrogate pair, as Python writes it
+        unicode_escape(0xD800 + (v >> 10), o);
+        return 6 + unicode_escape(0xDC00 + (v & 0x3FF), o + 6);
     }
 
-    void unicode_escape(std::uint32_t unit) {
-        char buffer[6] = {'\\', 'u'};
-        to_hex(buffer + 2, unit, 4);
-        out_.append(buffer, 6);
+    // Writes "\\u" and the 4 hex digits of `unit` at `o`; returns 6.
+    static std::size_t unicode_escape(std::uint32_t unit, char* o) noexcept {
+        o[0] = '\\', o[1] = 'u';
+        to_hex(o + 2, unit, 4);
+        return 6;
     }
 
     // Python's repr(float): the shortest digits that read back the same value, written with an
