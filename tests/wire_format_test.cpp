@@ -99,10 +99,10 @@ TEST_CASE("a string whose escapes outgrow it is written whole, however many ther
     const auto envelope = beacon::wire_format::envelope();
     const auto kinto = beacon::wire_format::kinto();
     auto e = record_event(beacon::action::update, "a1", "basicauth:alice");
-    for (const std::size_t count : {1, 2, 15, 16, 17, 100, 1000, 5000}) {
+    for (const int count : {1, 2, 15, 16, 17, 100, 1000, 5000}) {
         for (const std::string plain : {"", "a", "0123456789abcdefghi"}) {
             std::string text, as_python;
-            for (std::size_t k = 0; k < count; ++k) {
+            for (int k = 0; k < count; ++k) {
                 text += (k % 2 ? "\x01" : "\xf0\x9f\x98\x80") + plain;
                 as_python += (k % 2 ? "\\u0001" : "\\ud83d\\ude00") + plain;
             }

@@ -82,6 +82,50 @@ void decode_stamped(benchmark::State& state, const beacon::wire_format& format) 
 BENCHMARK_CAPTURE(decode_stamped, envelope, beacon::wire_format::envelope())->Name("decode/stamped_envelope");
 BENCHMARK_CAPTURE(decode_stamped, cloudevents, beacon::wire_format::cloudevents())->Name("decode/stamped_cloudevents");
 
+// The floors of decoding the same envelope text with nlohmann's parser (issue 25, item 1: decode
+// at most 3x encode): "decode/nlohmann_parse" builds the document with nlohmann::json::parse (no
+// limits, no event), "decode/nlohmann_lexer" reads it with a SAX handler that keeps nothing (the
+// lexer and the grammar alone: no decoder built on this parser can be faster).
+struct keep_nothing {
+    using json = nlohmann::json;
+    bool null() { return true; }
+    bool boolean(bool) { return true; }
+    bool number_integer(json::number_integer_t) { return true; }
+    bool number_unsigned(json::number_unsigned_t) { return true; }
+    bool number_float(json::number_float_t, const json::string_t&) { return true; }
+    bool string(json::string_t&) { return true; }
+    bool binary(json::binary_t&) { return true; }
+    bool start_object(std::size_t) { return true; }
+    bool key(json::string_t&) { return true; }
+    bool end_object() { return true; }
+    bool start_array(std::size_t) { return true; }
+    bool end_array() { return true; }
+    template <class Exception>
+    bool parse_error(std::size_t, const std::string&, const Exception&) { return false; }
+};
+
+void nlohmann_parse(benchmark::State& state) {
+    const std::string text = beacon::wire_format::envelope().encode(stamped());
+    const auto before = beacon_bench::thread_allocs();
+    for (auto _ : state) {
+        auto j = nlohmann::json::parse(text);
+        benchmark::DoNotOptimize(&j);
+    }
+    report(state, before, text.size());
+}
+BENCHMARK(nlohmann_parse)->Name("decode/nlohmann_parse");
+
+void nlohmann_lexer(benchmark::State& state) {
+    const std::string text = beacon::wire_format::envelope().encode(stamped());
+    const auto before = beacon_bench::thread_allocs();
+    for (auto _ : state) {
+        keep_nothing sax;
+        if (!nlohmann::json::sax_parse(text, &sax)) state.SkipWithError("the text did not parse");
+    }
+    report(state, before, text.size());
+}
+BENCHMARK(nlohmann_lexer)->Name("decode/nlohmann_lexer");
+
 // A fresh string per event, as a listener forwarding one event does.
 void encode_fresh(benchmark::State& state) {
     const auto e = sample();
