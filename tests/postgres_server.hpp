@@ -89,7 +89,17 @@ public:
         run_and_wait({bindir_ + "/initdb", "-D", dir_ + "/data", "-U", "postgres", "--no-locale", "-E", "UTF8",
                       "--no-sync", "--auth-local=trust", "--auth-host=scram-sha-256"},
                      "initdb");
-        start();
+        for (int attempt = 1;; ++attempt) {
+            try {
+                start();
+                return;
+            } catch (const std::runtime_error&) {
+                // Exited at start: most likely its port was taken between free_port() and its bind,
+                // by a test running beside this one. Another port, a few times.
+                if (pid_ > 0 || attempt == 5) throw;
+                port_ = free_port();
+            }
+        }
     }
     postgres_server(const postgres_server&) = delete;
     postgres_server& operator=(const postgres_server&) = delete;

@@ -33,11 +33,20 @@ using namespace std::chrono_literals;
 // directory; `durable` turns on the append-only file, fsynced on every write.
 class redis_server {
 public:
-    explicit redis_server(bool durable = false, int port = free_port()) : port_(port), durable_(durable) {
+    // `port` 0: a free one, chosen again when another process binds it first (free_port() finds a
+    // port free, and a test running beside this one may take it before this server binds it).
+    explicit redis_server(bool durable = false, int port = 0) : port_(port), durable_(durable) {
         char dir[] = "/tmp/beacon-redis-XXXXXX";
         if (!::mkdtemp(dir)) throw std::runtime_error("mkdtemp failed");
         dir_ = dir;
-        start();
+        for (int attempt = 1;; ++attempt) {
+            if (port == 0) port_ = free_port();
+            if (try_start()) return;
+            if (port != 0 || attempt == 5) {
+                std::filesystem::remove_all(dir_);
+                throw std::runtime_error("redis-server did not come up on port " + std::to_string(port_));
+            }
+        }
     }
     redis_server(const redis_server&) = delete;
     redis_server& operator=(const redis_server&) = delete;
@@ -50,30 +59,9 @@ public:
     std::string url() const { return url_for(port_); }
     static std::string url_for(int port) { return "redis://127.0.0.1:" + std::to_string(port) + "/0"; }
 
+    // Starts the server again on its port (after stop()); throws when it does not come up.
     void start() {
-        const std::string port = std::to_string(port_);
-        std::vector<std::string> args{"redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", dir_,
-                                      "--save", "", "--logfile", dir_ + "/redis.log", "--daemonize", "no"};
-        if (durable_) {
-            args.insert(args.end(), {"--appendonly", "yes", "--appendfsync", "always"});
-        } else {
-            args.insert(args.end(), {"--appendonly", "no"});
-        }
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        if (::posix_spawnp(&pid_, "redis-server", nullptr, nullptr, argv.data(), environ) != 0) {
-            throw std::runtime_error("cannot start redis-server (Debian: apt install redis-server)");
-        }
-        const bool up = eventually([&] {
-            try {
-                beacon::redis::detail::redis_connection probe(beacon::redis::detail::parse_redis_url(url()), 1000ms);
-                return probe.command({"PING"})->type == REDIS_REPLY_STATUS;
-            } catch (const beacon::redis::redis_error&) {
-                return false;
-            }
-        });
-        if (!up) throw std::runtime_error("redis-server did not come up on port " + port);
+        if (!try_start()) throw std::runtime_error("redis-server did not come up on port " + std::to_string(port_));
     }
 
     // Sends `sig` to the server (SIGSTOP: it hangs; SIGCONT: it goes on).
@@ -95,6 +83,45 @@ public:
     long long llen(const std::string& list) { return command({"LLEN", list})->integer; }
 
 private:
+    // Starts the server and waits until it answers as itself (its process id), not as another
+    // test's server on the same port: false when it exits first (its port taken) or never answers.
+    bool try_start() {
+        const std::string port = std::to_string(port_);
+        std::vector<std::string> args{"redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", dir_,
+                                      "--save", "", "--logfile", dir_ + "/redis.log", "--daemonize", "no"};
+        if (durable_) {
+            args.insert(args.end(), {"--appendonly", "yes", "--appendfsync", "always"});
+        } else {
+            args.insert(args.end(), {"--appendonly", "no"});
+        }
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        if (::posix_spawnp(&pid_, "redis-server", nullptr, nullptr, argv.data(), environ) != 0) {
+            throw std::runtime_error("cannot start redis-server (Debian: apt install redis-server)");
+        }
+        const std::string own = "process_id:" + std::to_string(pid_) + "\r\n";
+        bool exited = false;
+        const bool up = eventually([&] {
+            if (::waitpid(pid_, nullptr, WNOHANG) == pid_) return exited = true;
+            try {
+                beacon::redis::detail::redis_connection probe(beacon::redis::detail::parse_redis_url(url()), 1000ms);
+                const auto info = probe.command({"INFO", "server"});  // answered even while loading
+                if (info->type != REDIS_REPLY_STRING || std::string(info->str, info->len).find(own) == std::string::npos) return false;
+                return probe.command({"PING"})->type == REDIS_REPLY_STATUS;  // not an error: done loading its data
+            } catch (const beacon::redis::redis_error&) {
+                return false;
+            }
+        });
+        if (up && !exited) return true;
+        if (!exited) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+        pid_ = -1;
+        return false;
+    }
+
     int port_;
     bool durable_;
     std::string dir_;
