@@ -181,14 +181,31 @@ TEST_CASE("a write to a closed peer fails with EPIPE instead of killing the proc
     int fds[2];
     REQUIRE(::pipe(fds) == 0);
     ::close(fds[0]);
-    {
-        beacon::redis::detail::sigpipe_guard guard;
+    // As a connection does: a failed write throws while the guard is in scope.
+    const auto failed_write = [&] {
+        const beacon::redis::detail::sigpipe_guard guard;
         CHECK(::write(fds[1], "x", 1) == -1);
         CHECK(errno == EPIPE);
-    }
+        throw beacon::redis::redis_error("write: EPIPE");
+    };
+    CHECK_THROWS_AS(failed_write(), beacon::redis::redis_error);
     sigset_t pending;
     sigpending(&pending);
     CHECK(sigismember(&pending, SIGPIPE) == 0);
+
+    // A thread that blocks SIGPIPE itself keeps the one it had pending.
+    sigset_t pipe_only, old;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    REQUIRE(pthread_sigmask(SIG_BLOCK, &pipe_only, &old) == 0);
+    REQUIRE(pthread_kill(pthread_self(), SIGPIPE) == 0);
+    CHECK_THROWS_AS(failed_write(), beacon::redis::redis_error);
+    sigpending(&pending);
+    CHECK(sigismember(&pending, SIGPIPE) == 1);
+    const timespec zero{0, 0};
+    CHECK(sigtimedwait(&pipe_only, nullptr, &zero) == SIGPIPE);
+    CHECK(sigtimedwait(&pipe_only, nullptr, &zero) == -1);  // one pending signal, not two
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
     ::close(fds[1]);
 }
 
@@ -463,6 +480,63 @@ TEST_CASE("a connection's read timeout survives a silent reconnection", "[redis]
     CHECK(server.command({"CLIENT", "KILL", "TYPE", "normal"})->integer == 1);  // all but the server's own client
     // Reconnected before BLPOP, which waits 1 s for nothing: longer than the I/O timeout.
     CHECK(connection.command({"BLPOP", "nothing", "1"})->type == REDIS_REPLY_NIL);
+}
+
+TEST_CASE("a posted command is written at once and its reply read later, in order", "[redis][post]") {
+    redis_server server;
+    beacon::redis::detail::redis_connection connection(beacon::redis::detail::parse_redis_url(server.url()), 2000ms);
+    connection.post({"SET", "k", "1"});
+    // Written, not waiting for the next command: another client sees it.
+    CHECK(eventually([&] { return server.command({"EXISTS", "k"})->integer == 1; }));
+    connection.post({"INCR", "k"});
+    connection.post({"INCR", "k"});
+    const auto reply = connection.command({"GET", "k"});  // the posted replies read first
+    CHECK(std::string(reply->str, reply->len) == "3");
+
+    // More than max_posted left unread: the oldest are read on the way, none is lost.
+    const auto many = beacon::redis::detail::redis_connection::max_posted * 2 + 5;
+    for (std::size_t i = 0; i < many; ++i) connection.post({"INCR", "n"});
+    connection.settle();
+    CHECK(server.command({"GET", "n"})->str == std::to_string(many));
+    connection.settle();  // nothing owed: nothing read
+    CHECK(connection.command({"PING"})->type == REDIS_REPLY_STATUS);
+}
+
+TEST_CASE("a posted command's error reply throws when it is read, naming the command; the others ran",
+          "[redis][post][failure]") {
+    redis_server server;
+    beacon::redis::detail::redis_connection connection(beacon::redis::detail::parse_redis_url(server.url()), 2000ms);
+    connection.post({"SET", "text", "abc"});
+    connection.post({"INCR", "text"});
+    connection.post({"INCR", "counter"});
+    CHECK_THROWS_WITH(connection.settle(), Contains("[beacon.redis_error]") && Contains(server.url()) &&
+                                               Contains("INCR text") && Contains("not an integer"));
+    CHECK(server.command({"GET", "counter"})->str == std::string("1"));
+    // Every reply was read: the connection goes on in step.
+    CHECK(std::string(connection.command({"ECHO", "next"})->str) == "next");
+
+    // Not settled explicitly: the next command throws it, before it is sent.
+    connection.post({"INCR", "text"});
+    CHECK_THROWS_WITH(connection.command({"INCR", "counter"}), Contains("INCR text"));
+    CHECK(server.command({"GET", "counter"})->str == std::string("1"));
+    CHECK(connection.command({"INCR", "counter"})->integer == 2);
+}
+
+TEST_CASE("a posted command to a server that died throws a redis_error, and the connection recovers",
+          "[redis][post][failure]") {
+    redis_server server;
+    beacon::redis::detail::redis_connection connection(beacon::redis::detail::parse_redis_url(server.url()), 500ms);
+    connection.post({"SET", "k", "1"});
+    server.stop(SIGKILL);
+    // The first write after the server died may still succeed; reading its reply may not.
+    CHECK_THROWS_AS(
+        [&] {
+            for (int i = 0; i < 100; ++i) connection.post({"INCR", "k"});
+            connection.settle();
+        }(),
+        beacon::redis::redis_error);
+    server.start();
+    CHECK(connection.command({"PING"})->type == REDIS_REPLY_STATUS);
 }
 
 TEST_CASE("a forwarder's stats count the events published and failed, and each round trip, for all its copies",

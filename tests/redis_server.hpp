@@ -44,7 +44,7 @@ public:
             if (try_start()) return;
             if (port != 0 || attempt == 5) {
                 std::filesystem::remove_all(dir_);
-                throw std::runtime_error("redis-server did not come up on port " + std::to_string(port_));
+                did_not_come_up();
             }
         }
     }
@@ -61,7 +61,7 @@ public:
 
     // Starts the server again on its port (after stop()); throws when it does not come up.
     void start() {
-        if (!try_start()) throw std::runtime_error("redis-server did not come up on port " + std::to_string(port_));
+        if (!try_start()) did_not_come_up();
     }
 
     // Sends `sig` to the server (SIGSTOP: it hangs; SIGCONT: it goes on).
@@ -83,6 +83,10 @@ public:
     long long llen(const std::string& list) { return command({"LLEN", list})->integer; }
 
 private:
+    [[noreturn]] void did_not_come_up() const {
+        throw std::runtime_error("redis-server did not come up on port " + std::to_string(port_));
+    }
+
     // Starts the server and waits until it answers as itself (its process id), not as another
     // test's server on the same port: false when it exits first (its port taken) or never answers.
     bool try_start() {

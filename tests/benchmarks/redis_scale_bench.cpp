@@ -214,7 +214,7 @@ int main(int argc, char** argv) {
     // A consumer group taking the events out of that stream, with 1, 2 and 4 consumers.
     {
         const double one = group_rate(server, "bench.stream", events, 1);
-        table.push_back(row("consumer group, 1 consumer (XREADGROUP COUNT 100, XACK per batch)", one, one));
+        table.push_back(row("consumer group, 1 consumer (XREADGROUP COUNT 100, an XACK written per entry)", one, one));
         table.push_back(row("consumer group, 2 consumers", group_rate(server, "bench.stream", events, 2), one));
         table.push_back(row("consumer group, 4 consumers", group_rate(server, "bench.stream", events, 4), one));
     }

@@ -174,6 +174,7 @@ private:
         if (result == delivered) {
             // The id recorded (with the Redis record) before the message is removed.
             dedup_.acknowledge(connection_, e, remove, [&](const redis_error& refused) { report(refused, payload); });
+            connection_.settle();
             counters_.count_delivered(threw);
         } else if (result == duplicate || options_.dead_letter.empty()) {
             connection_.command(remove);

@@ -49,8 +49,9 @@ struct stream_consumer_options {
     /// Where a group this consumer creates starts: "0" (everything the stream holds) or "$"
     /// (only entries added from now on).
     std::string start_id = "0";
-    /// New entries read per round trip (XREADGROUP COUNT); each is acknowledged (XACK) as soon as
-    /// its receivers returned, so that a crash on one leaves the entries handled before it done.
+    /// New entries read per round trip (XREADGROUP COUNT); each is acknowledged (XACK written) as
+    /// soon as its receivers returned, so that a crash on one leaves the entries handled before it
+    /// done, and the replies of a batch's XACKs are read at its end: one round trip a batch.
     std::size_t batch = 16;
     /// An entry pending with a consumer (of this group) for longer than this is taken over
     /// (XAUTOCLAIM): its consumer is presumed dead. Must exceed the time a batch takes to handle.
@@ -236,8 +237,11 @@ private:
     }
 
     // Delivers `entries` in order (or dead-letters them), acknowledging each as soon as its
-    // receivers returned: a crash on one entry leaves only that one (and those not yet handled)
-    // pending. `counts` maps ids to delivery counts; an id missing from it is on its first.
+    // receivers returned: its XACK is written then, and the replies of them all read at the end,
+    // one round trip a batch. A crash on one entry leaves that one (and those not yet handled)
+    // pending, and those before it acknowledged as far as their XACKs written reach the server
+    // (the kernel sends what a dead process wrote). `counts` maps ids to delivery counts; an id
+    // missing from it is on its first.
     void handle(const std::vector<entry>& entries, const std::map<std::string, std::size_t>& counts) {
         for (const auto& item : entries) {
             if (stopping()) break;  // the rest stays pending with this consumer
@@ -282,9 +286,10 @@ private:
             dedup_.acknowledge(connection_, e, {"XACK", options_.stream, options_.group, item.id}, refused);
             counters_.count_delivered(threw, deliveries > 1);
         }
+        connection_.settle();
     }
 
-    void acknowledge(const std::string& id) { connection_.command({"XACK", options_.stream, options_.group, id}); }
+    void acknowledge(const std::string& id) { connection_.post({"XACK", options_.stream, options_.group, id}); }
 
     // Moves an entry to the dead-letter stream and acknowledges it, atomically (its fields are
     // copied when `copy_fields`), then reports `why`.

@@ -14,6 +14,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <exception>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -23,21 +24,26 @@ namespace beacon::redis::detail {
 
 // Blocks SIGPIPE in this thread while hiredis writes (it uses write(), not send(MSG_NOSIGNAL)), and
 // swallows a SIGPIPE that a write to a dead server raised meanwhile, so that the write fails with
-// EPIPE instead of killing the process. The process's own signal dispositions are left alone.
+// EPIPE instead of killing the process. The process's own signal dispositions are left alone. A
+// write that raised SIGPIPE failed, and the connection threw: the pending signal is looked for
+// only then, so that a command costs two system calls more, not four.
 class sigpipe_guard {
 public:
-    sigpipe_guard() noexcept {
+    sigpipe_guard() noexcept : exceptions_(std::uncaught_exceptions()) {
         sigemptyset(&pipe_);
         sigaddset(&pipe_, SIGPIPE);
-        sigset_t pending;
-        sigpending(&pending);
-        was_pending_ = sigismember(&pending, SIGPIPE) == 1;
         pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+        // A thread that blocks SIGPIPE itself may have one pending already: not ours to swallow.
+        if (sigismember(&old_, SIGPIPE) == 1) {
+            sigset_t pending;
+            sigpending(&pending);
+            was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+        }
     }
     sigpipe_guard(const sigpipe_guard&) = delete;
     sigpipe_guard& operator=(const sigpipe_guard&) = delete;
     ~sigpipe_guard() {
-        if (!was_pending_) {
+        if (std::uncaught_exceptions() > exceptions_ && !was_pending_) {
             sigset_t pending;
             sigpending(&pending);
             if (sigismember(&pending, SIGPIPE) == 1) {
@@ -49,6 +55,7 @@ public:
     }
 
 private:
+    int exceptions_;
     sigset_t pipe_;
     sigset_t old_;
     bool was_pending_ = false;
@@ -82,6 +89,9 @@ inline std::string describe(const redis_command& command) {
 /// A blocking connection to one Redis server; not thread-safe (callers hold a lock).
 class redis_connection {
 public:
+    /// How many replies `post` leaves unread at most.
+    static constexpr std::size_t max_posted = 1024;
+
     /// A connection to `endpoint`, made on first use; `io_timeout` bounds connecting, reading
     /// and writing, unless the URL's `socket_timeout` or `socket_connect_timeout` say otherwise.
     redis_connection(redis_endpoint endpoint, std::chrono::milliseconds io_timeout)
@@ -129,8 +139,11 @@ public:
         }
     }
 
-    /// Drops the connection; the next command reconnects.
-    void close() noexcept { context_.reset(); }
+    /// Drops the connection (and the replies `post` left unread); the next command reconnects.
+    void close() noexcept {
+        context_.reset();
+        posted_.clear();
+    }
 
     /// Sets how long a read may wait, e.g. longer than a blocking pop's own timeout: now, and on
     /// every later (re)connection, after AUTH and SELECT (which wait at most the I/O timeout).
@@ -160,15 +173,18 @@ public:
         return replies;
     }
 
-    /// As `pipeline`, but error replies are returned, not thrown (only an I/O error throws): for
-    /// a pipeline that carries several callers' commands.
+    /// As `pipeline`, but error replies are returned, not thrown (only an I/O error throws, or a
+    /// `post`ed command's error reply, read first): for a pipeline that carries several callers'
+    /// commands.
     std::vector<redis_reply> exchange(const std::vector<redis_command>& commands) {
         ensure_connected();
         return exchange_connected(commands);
     }
 
     /// As `exchange`, right after `ensure_connected()` (the round trip alone, e.g. to time it).
+    /// The replies `post` left unread are read first (`settle`).
     std::vector<redis_reply> exchange_connected(const std::vector<redis_command>& commands) {
+        settle();
         for (const auto& cmd : commands) append(cmd);
         std::vector<redis_reply> replies;
         replies.reserve(commands.size());
@@ -179,6 +195,33 @@ public:
             replies.emplace_back(static_cast<redisReply*>(raw));
         }
         return replies;
+    }
+
+    /// Writes a command now and reads its reply later, at `settle()` or before the next
+    /// exchange: a command whose outcome can wait (an acknowledgement), sent without waiting a
+    /// round trip for it. At most `max_posted` replies are left unread. Throws redis_error on an
+    /// I/O error (dropping the connection), or when it settles and a reply was an error.
+    void post(const redis_command& cmd) {
+        if (posted_.size() >= max_posted) settle();
+        send(cmd);
+        posted_.push_back(describe(cmd));
+    }
+
+    /// Reads the replies `post` left unread. Throws redis_error on an I/O error (dropping the
+    /// connection), or, after reading them all, when one of them was an error.
+    void settle() {
+        if (posted_.empty()) return;
+        const auto owed = std::move(posted_);  // io_failure clears posted_
+        posted_.clear();
+        sigpipe_guard guard;
+        std::string refused;  // the first error reply, with its command
+        for (const auto& what : owed) {
+            void* raw = nullptr;
+            if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) io_failure(what);
+            const redis_reply reply(static_cast<redisReply*>(raw));
+            if (reply->type == REDIS_REPLY_ERROR && refused.empty()) refused = what + ": " + std::string(reply->str, reply->len);
+        }
+        if (!refused.empty()) throw redis_error(endpoint_.url + ": " + refused);
     }
 
     /// Sends a command without waiting for its reply (e.g. SUBSCRIBE, whose replies are read
@@ -221,11 +264,12 @@ private:
         }
     }
 
-    // A request/response socket never has bytes to read between commands: if it is readable,
-    // the server has closed it (or reset it).
+    // A request/response socket has no bytes to read between commands, but the replies to those
+    // posted: if it is readable with none owed, the server has closed it (or reset it).
     bool stale() const noexcept {
+        if (context_->err != 0) return true;
         pollfd p{context_->fd, POLLIN, 0};
-        return context_->err != 0 || ::poll(&p, 1, 0) != 0;
+        return posted_.empty() && ::poll(&p, 1, 0) != 0;
     }
 
     [[noreturn]] void io_failure(const std::string& what) {
@@ -245,6 +289,7 @@ private:
     std::unique_ptr<redisContext, context_deleter> context_;
     std::vector<const char*> argv_;     // append's argument arrays, kept to be reused
     std::vector<std::size_t> argvlen_;
+    std::vector<std::string> posted_;   // the commands whose replies are owed, for messages
 };
 
 }  // namespace beacon::redis::detail

@@ -58,17 +58,18 @@ public:
     /// which acknowledges nothing).
     void remember(const event& e) { window_.insert(e.id); }
 
-    /// After `e`'s receivers returned: remembers its id, and runs `ack` (which acknowledges the
-    /// message) on `connection`, preceded in the same round trip by the Redis record's mark
-    /// (SET <prefix><id> 1 NX PX <ttl>), so that the id is recorded before the message goes. An
-    /// I/O error throws redis_error (the message stays, and is delivered again: not lost); the
-    /// mark refused by the server is handed to `refused` (the message is acknowledged all the
-    /// same); `ack` refused throws redis_error.
+    /// After `e`'s receivers returned: remembers its id, and writes `ack` (which acknowledges the
+    /// message) on `connection`, its reply read at the connection's next `settle()` or exchange.
+    /// With the Redis record, `ack` follows the record's mark (SET <prefix><id> 1 NX PX <ttl>) in
+    /// one round trip, so that the id is recorded before the message goes. An I/O error throws
+    /// redis_error (the message stays, and is delivered again: not lost); the mark refused by the
+    /// server is handed to `refused` (the message is acknowledged all the same); `ack` refused
+    /// throws redis_error, when its reply is read.
     template <class Refused>
     void acknowledge(redis_connection& connection, const event& e, const redis_command& ack, Refused&& refused) {
         window_.insert(e.id);
         if (!in_redis_ || e.id.is_nil()) {
-            connection.command(ack);
+            connection.post(ack);
             return;
         }
         mark_key_ = key(e);
