@@ -163,6 +163,37 @@ TEST_CASE("a consumer stops promptly when idle, and when stopped from a receiver
     CHECK(server.llen("beacon.events.processing") == 0);
 }
 
+TEST_CASE("a consumer stopped reads the reply to the LREM it wrote last before its thread ends", "[redis][stop][failure]") {
+    redis_server server;
+    // A user whose LREMs the server refuses from the moment event 2 is handled: the last LREM's
+    // reply, an error, is read only once the consumer stops.
+    server.command({"ACL", "SETUSER", "worker", "on", ">secret", "~*", "&*", "+@all"});
+    beacon::redis::detail::redis_connection admin(beacon::redis::detail::parse_redis_url(server.url()), 2000ms);
+    listener_for(server.url()).forward(std::vector<beacon::event>{numbered(1), numbered(2), numbered(3)});
+    const auto url = "redis://worker:secret@127.0.0.1:" + std::to_string(server.port()) + "/0";
+    worker_side got;
+    got.local.connect([&](const beacon::event& e) {  // in the consumer's thread: admin is used there only
+        if (e.data.at("n") != 2) return;
+        admin.command({"ACL", "SETUSER", "worker", "-lrem"});
+        got.consumer->stop();
+    });
+    got.start(quick(url));
+    got.consumer->join();
+    CHECK(got.numbers() == std::vector<int>{1, 2});
+    REQUIRE(got.error_count() == 1);
+    CHECK_THAT(got.first_error(), Contains("LREM beacon.events.processing") && Contains("NOPERM") && !Contains("secret"));
+    CHECK(server.llen("beacon.events") == 1);             // 3, not taken
+    CHECK(server.llen("beacon.events.processing") == 1);  // 2, not removed: delivered again by the next consumer
+
+    server.command({"ACL", "SETUSER", "worker", "+lrem"});
+    worker_side next;
+    next.start(quick(url));
+    REQUIRE(eventually([&] { return next.event_count() == 2; }));
+    next.stop();
+    CHECK(next.numbers() == std::vector<int>{2, 3});
+    CHECK(server.llen("beacon.events.processing") == 0);
+}
+
 TEST_CASE("a server killed and restarted during a stream loses no acknowledged event",
           "[redis][failure][restart]") {
     redis_server server(/*durable=*/true);

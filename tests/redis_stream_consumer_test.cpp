@@ -477,6 +477,32 @@ TEST_CASE("a group lost with a server restarted without persistence is created a
     CHECK(got.got() == range(0, 6));
 }
 
+TEST_CASE("XACKs refused mid-batch are reported at its end; the entries come back and are not delivered twice",
+          "[redis][stream][failure]") {
+    redis_server server;
+    // A user whose XACKs the server refuses from the moment event 20 is handled until the test
+    // allows them again (as a server refuses writes it cannot persist, or a replica's).
+    server.command({"ACL", "SETUSER", "worker", "on", ">secret", "~*", "&*", "+@all"});
+    beacon::redis::detail::redis_connection admin(beacon::redis::detail::parse_redis_url(server.url()), 2000ms);
+    listener_for(server.url()).forward(numbered(0, 50));
+    member got;
+    got.local.connect([&](const beacon::event& e) {  // in the consumer's thread: admin is used there only
+        if (e.data.at("n") == 20) admin.command({"ACL", "SETUSER", "worker", "-xack"});
+    });
+    auto options = quick("redis://worker:secret@127.0.0.1:" + std::to_string(server.port()) + "/0", "svc", "a");
+    got.start(options);  // batches of 16: the second, 16 to 31, has 12 XACKs refused
+    REQUIRE(eventually([&] { return got.error_count() >= 1; }));
+    server.command({"ACL", "SETUSER", "worker", "+xack"});
+    REQUIRE(eventually([&] { return got.got().size() >= 50 && pending(server, "svc") == 0; }));
+    got.stop();
+
+    CHECK(got.got() == range(0, 50));  // each once, in order
+    CHECK(got.consumer->duplicates_dropped() >= 12);  // 20 to 31 came back, each dropped by the window
+    std::lock_guard lock(got.mutex);
+    CHECK_THAT(got.errors.front(), Contains("[beacon.redis_error]") && Contains("XACK beacon.stream") &&
+                                       Contains("NOPERM") && !Contains("secret"));
+}
+
 TEST_CASE("a stream consumer runs once; a bad URL is refused", "[redis][stream]") {
     redis_server server;
     beacon::signal local("core", "resource_changed");

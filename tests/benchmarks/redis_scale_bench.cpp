@@ -3,9 +3,9 @@
 // work (one event each) through one listener vs `-t lpush -c 50 -P 1`; XADD batches of 100 vs
 // redis-benchmark running the same XADD pipelined, and vs the same transactions sent by hiredis
 // alone, the texts written beforehand (what the client library and the server cost without
-// beacon); a consumer group's events/s with 1, 2 and 4 consumers. Starts its own redis-server on
-// a free loopback port. Usage: redis_scale_bench [events] (default 100000). Prints a Markdown
-// table; no figure is asserted anywhere.
+// beacon); a consumer group's events/s with 1, 2 and 4 consumers, and a list consumer's. Starts
+// its own redis-server on a free loopback port. Usage: redis_scale_bench [events] (default
+// 100000). Prints a Markdown table; no figure is asserted anywhere.
 #include <beacon/redis.hpp>
 #include <beacon/registry.hpp>
 #include <beacon/unit_of_work.hpp>
@@ -136,6 +136,22 @@ double group_rate(beacon_test::redis_server& server, const std::string& stream, 
     return rate;
 }
 
+// Events per second that one list consumer takes out of `list`, holding `events`.
+double list_rate(beacon_test::redis_server& server, const std::string& list, int events) {
+    std::atomic<int> handled{0};
+    beacon::signal local("core", "resource_changed");
+    local.connect([&](const beacon::event&) { ++handled; });
+    beacon::redis::consumer_options options;
+    options.url = server.url();
+    options.list = list;
+    options.poll_timeout = std::chrono::milliseconds(50);
+    beacon::redis::consumer consumer(local, options);
+    return per_second(events, [&] {
+        consumer.start();
+        while (handled.load() < events) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -217,6 +233,9 @@ int main(int argc, char** argv) {
         table.push_back(row("consumer group, 1 consumer (XREADGROUP COUNT 100, an XACK written per entry)", one, one));
         table.push_back(row("consumer group, 2 consumers", group_rate(server, "bench.stream", events, 2), one));
         table.push_back(row("consumer group, 4 consumers", group_rate(server, "bench.stream", events, 4), one));
+        // The list the batches of 100 went to, taken by one list consumer (BLMOVE, then LREM).
+        table.push_back(row("list consumer, 1 consumer (a BLMOVE and an LREM per message)",
+                            list_rate(server, "beacon.events", events), one));
     }
 
     std::cout << events << " events of " << size << " bytes (beacon's envelope), local redis-server, "

@@ -94,7 +94,9 @@ public:
     /// Throws config_error for a bad URL; does not connect yet.
     explicit consumer(signal& target, consumer_options options = {}, failure_handler on_failure = {})
         : consumer_loop("redis::consumer", options.channel.empty() ? "list " + options.list : "channel " + options.channel,
-                        std::move(on_failure), {[this] { prepare(); }, [this] { step(); }, [this] { connection_.close(); }},
+                        std::move(on_failure),
+                        {[this] { prepare(); }, [this] { step(); }, [this] { connection_.close(); },
+                         [this] { connection_.settle(); }},
                         options.backoff_min, options.backoff_max),
           target_(target),
           options_(with_defaults(std::move(options))),
@@ -173,8 +175,8 @@ private:
         const detail::redis_command remove{"LREM", options_.processing_list, "1", payload};
         if (result == delivered) {
             // The id recorded (with the Redis record) before the message is removed.
+            // Its LREM written now, its reply read with the next command's: one round trip a message.
             dedup_.acknowledge(connection_, e, remove, [&](const redis_error& refused) { report(refused, payload); });
-            connection_.settle();
             counters_.count_delivered(threw);
         } else if (result == duplicate || options_.dead_letter.empty()) {
             connection_.command(remove);

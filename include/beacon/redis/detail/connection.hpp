@@ -182,10 +182,19 @@ public:
     }
 
     /// As `exchange`, right after `ensure_connected()` (the round trip alone, e.g. to time it).
-    /// The replies `post` left unread are read first (`settle`).
+    /// The replies `post` left unread are read first, in the same round trip: `commands` are
+    /// written before them. When one of those is an error, it throws after `commands` ran, and the
+    /// connection is dropped (their replies unread).
     std::vector<redis_reply> exchange_connected(const std::vector<redis_command>& commands) {
-        settle();
         for (const auto& cmd : commands) append(cmd);
+        if (!posted_.empty()) {
+            try {
+                settle();
+            } catch (const redis_error&) {
+                close();
+                throw;
+            }
+        }
         std::vector<redis_reply> replies;
         replies.reserve(commands.size());
         sigpipe_guard guard;
@@ -197,9 +206,9 @@ public:
         return replies;
     }
 
-    /// Writes a command now and reads its reply later, at `settle()` or before the next
-    /// exchange: a command whose outcome can wait (an acknowledgement), sent without waiting a
-    /// round trip for it. At most `max_posted` replies are left unread. Throws redis_error on an
+    /// Writes a command now and reads its reply later, at `settle()` or with the next exchange's:
+    /// a command whose outcome can wait (an acknowledgement), sent without waiting a round trip
+    /// for it. At most `max_posted` replies are left unread. Throws redis_error on an
     /// I/O error (dropping the connection), or when it settles and a reply was an error.
     void post(const redis_command& cmd) {
         if (posted_.size() >= max_posted) settle();

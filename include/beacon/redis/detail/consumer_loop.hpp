@@ -65,11 +65,13 @@ public:
     }
 
 protected:
-    /// What a consumer does: (re)connect and set up, handle what one wait brings, drop the connection.
+    /// What a consumer does: (re)connect and set up, handle what one wait brings, drop the
+    /// connection; and once stopped, when set, finish (e.g. read the replies it left unread).
     struct steps {
         std::function<void()> prepare;
         std::function<void()> step;
         std::function<void()> close;
+        std::function<void()> finish = {};
     };
 
     /// A loop for the consumer named `name` ("redis::consumer"), whose failures go to `on_failure`
@@ -176,6 +178,13 @@ private:
                 stop_cv_.wait_for(lock, backoff, [this] { return stopping(); });
                 backoff = std::min(backoff * 2, backoff_max_);
             }
+        }
+        if (!ready || !steps_.finish) return;
+        try {
+            steps_.finish();
+        } catch (const transport_error&) {
+            report_exception(std::current_exception());
+            steps_.close();
         }
     }
 
