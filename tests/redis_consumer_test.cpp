@@ -167,10 +167,9 @@ TEST_CASE("a consumer stopped reads the reply to the LREM it wrote last before i
     redis_server server;
     // A user whose LREMs the server refuses from the moment event 2 is handled: the last LREM's
     // reply, an error, is read only once the consumer stops.
-    server.command({"ACL", "SETUSER", "worker", "on", ">secret", "~*", "&*", "+@all"});
+    const auto url = server.user_url("worker");
     beacon::redis::detail::redis_connection admin(beacon::redis::detail::parse_redis_url(server.url()), 2000ms);
     listener_for(server.url()).forward(std::vector<beacon::event>{numbered(1), numbered(2), numbered(3)});
-    const auto url = "redis://worker:secret@127.0.0.1:" + std::to_string(server.port()) + "/0";
     worker_side got;
     got.local.connect([&](const beacon::event& e) {  // in the consumer's thread: admin is used there only
         if (e.data.at("n") != 2) return;

@@ -156,11 +156,11 @@ TEST_CASE("a Redis record the server refuses delivers the event, reported; a cha
           "[redis][dedup][list][failure]") {
     redis_server server;
     // A user allowed the list's keys only: the record's lookup and mark are refused (NOPERM).
-    server.command({"ACL", "SETUSER", "worker", "on", ">secret", "~beacon.events*", "+@all"});
+    const auto url = server.user_url("worker", "~beacon.events*");
     const auto one = numbered(1);
     push(server, one);
     push(server, one);
-    auto options = recorded("redis://worker:secret@127.0.0.1:" + std::to_string(server.port()) + "/0");
+    auto options = recorded(url);
     options.dedup.prefix = "elsewhere:";
     options.dedup.window = 0;  // the record alone
     worker_side got;

@@ -59,6 +59,13 @@ public:
     std::string url() const { return url_for(port_); }
     static std::string url_for(int port) { return "redis://127.0.0.1:" + std::to_string(port) + "/0"; }
 
+    // Makes the user `name` with password "secret" and `keys` (an ACL key pattern), allowed every
+    // command and channel, and returns a URL that logs in as that user.
+    std::string user_url(const std::string& name, const std::string& keys = "~*") {
+        command({"ACL", "SETUSER", name, "on", ">secret", keys, "&*", "+@all"});
+        return "redis://" + name + ":secret@127.0.0.1:" + std::to_string(port_) + "/0";
+    }
+
     // Starts the server again on its port (after stop()); throws when it does not come up.
     void start() {
         if (!try_start()) did_not_come_up();

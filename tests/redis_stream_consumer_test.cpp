@@ -482,14 +482,14 @@ TEST_CASE("XACKs refused mid-batch are reported at its end; the entries come bac
     redis_server server;
     // A user whose XACKs the server refuses from the moment event 20 is handled until the test
     // allows them again (as a server refuses writes it cannot persist, or a replica's).
-    server.command({"ACL", "SETUSER", "worker", "on", ">secret", "~*", "&*", "+@all"});
+    const auto url = server.user_url("worker");
     beacon::redis::detail::redis_connection admin(beacon::redis::detail::parse_redis_url(server.url()), 2000ms);
     listener_for(server.url()).forward(numbered(0, 50));
     member got;
     got.local.connect([&](const beacon::event& e) {  // in the consumer's thread: admin is used there only
         if (e.data.at("n") == 20) admin.command({"ACL", "SETUSER", "worker", "-xack"});
     });
-    auto options = quick("redis://worker:secret@127.0.0.1:" + std::to_string(server.port()) + "/0", "svc", "a");
+    auto options = quick(url, "svc", "a");
     got.start(options);  // batches of 16: the second, 16 to 31, has 12 XACKs refused
     REQUIRE(eventually([&] { return got.error_count() >= 1; }));
     server.command({"ACL", "SETUSER", "worker", "+xack"});

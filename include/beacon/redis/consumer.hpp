@@ -209,9 +209,9 @@ private:
                 connection_.send({"PING"});
                 ping_deadline_ = clock::now() + options_.timeout;
             } else if (clock::now() >= *ping_deadline_) {
-                throw redis_error(connection_.endpoint().url + ": SUBSCRIBE " + detail::url_excerpt(options_.channel) +
-                                  ": no reply to PING within " + std::to_string(options_.timeout.count()) +
-                                  " ms (the server is stopped, hung, or not a Redis server)");
+                throw detail::command_error(connection_.endpoint(), "SUBSCRIBE " + detail::url_excerpt(options_.channel),
+                                            "no reply to PING within " + std::to_string(options_.timeout.count()) +
+                                                " ms (the server is stopped, hung, or not a Redis server)");
             }
             return;
         }

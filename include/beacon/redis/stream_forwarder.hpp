@@ -128,11 +128,11 @@ private:
             const auto replies = state_->pool.pipeline(commands);
             // An error inside the transaction (e.g. the key holds another type) is in EXEC's reply.
             const auto& exec = replies.back();
-            if (exec->type != REDIS_REPLY_ARRAY) throw redis_error(where() + ": EXEC: the transaction was aborted");
+            if (exec->type != REDIS_REPLY_ARRAY) throw detail::command_error(state_->pool.endpoint(), "EXEC", "the transaction was aborted");
             for (std::size_t i = 0; i < exec->elements; ++i) {
                 if (exec->element[i]->type == REDIS_REPLY_ERROR) {
-                    throw redis_error(where() + ": XADD " + state_->options.stream + ": " +
-                                      std::string(exec->element[i]->str, exec->element[i]->len));
+                    throw detail::command_error(state_->pool.endpoint(), "XADD " + state_->options.stream,
+                                                detail::error_text(*exec->element[i]));
                 }
             }
         }
@@ -150,8 +150,6 @@ private:
         if (o.limits.max_bytes + stream_field.size() < o.max_entry_bytes) return {o.limits.max_bytes, "limits.max_bytes", 0};
         return {o.max_entry_bytes, "max_entry_bytes", stream_field.size()};
     }
-
-    std::string where() const { return state_->pool.endpoint().url; }
 
     struct state {
         explicit state(stream_forwarder_options o)

@@ -78,12 +78,35 @@ inline timeval to_timeval(std::chrono::milliseconds ms) {
     return timeval{static_cast<time_t>(ms.count() / 1000), static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
 }
 
-// A command for messages: its name and first argument (the key), never AUTH's credentials.
+// Appends a command's name and first argument (the key) to `out`, for messages; never AUTH's
+// credentials.
+inline void describe_to(std::string& out, const redis_command& command) {
+    if (!command.empty() && command.front() == "AUTH") {
+        out += "AUTH";
+        return;
+    }
+    for (std::size_t i = 0; i < command.size() && i < 2; ++i) {
+        if (i) out += ' ';
+        out += command[i];
+    }
+}
+
+/// A command for messages: its name and first argument (the key), never AUTH's credentials.
 inline std::string describe(const redis_command& command) {
-    if (!command.empty() && command.front() == "AUTH") return "AUTH";
     std::string out;
-    for (std::size_t i = 0; i < command.size() && i < 2; ++i) out += (i ? " " : "") + std::string(command[i]);
+    describe_to(out, command);
     return out;
+}
+
+/// The text of an error reply (or of any reply that carries text).
+inline std::string_view error_text(const redisReply& reply) noexcept { return {reply.str, reply.len}; }
+
+/// The error of a command `what` that failed at `endpoint` for `reason` (the server's error reply,
+/// or the I/O error): "<url>: <what>: <reason>".
+inline redis_error command_error(const redis_endpoint& endpoint, std::string_view what, std::string_view reason) {
+    std::string details = endpoint.url;
+    details.append(": ").append(what).append(": ").append(reason);
+    return redis_error(details);
 }
 
 /// A blocking connection to one Redis server; not thread-safe (callers hold a lock).
@@ -142,7 +165,8 @@ public:
     /// Drops the connection (and the replies `post` left unread); the next command reconnects.
     void close() noexcept {
         context_.reset();
-        posted_.clear();
+        posted_names_.clear();
+        posted_ends_.clear();
     }
 
     /// Sets how long a read may wait, e.g. longer than a blocking pop's own timeout: now, and on
@@ -167,7 +191,7 @@ public:
         auto replies = exchange(commands);
         for (std::size_t i = 0; i < replies.size(); ++i) {
             if (replies[i]->type == REDIS_REPLY_ERROR) {
-                fail(describe(commands[i]), std::string(replies[i]->str, replies[i]->len));
+                throw command_error(endpoint_, describe(commands[i]), error_text(*replies[i]));
             }
         }
         return replies;
@@ -187,7 +211,7 @@ public:
     /// connection is dropped (their replies unread).
     std::vector<redis_reply> exchange_connected(const std::vector<redis_command>& commands) {
         for (const auto& cmd : commands) append(cmd);
-        if (!posted_.empty()) {
+        if (!posted_ends_.empty()) {
             try {
                 settle();
             } catch (const redis_error&) {
@@ -199,9 +223,8 @@ public:
         replies.reserve(commands.size());
         sigpipe_guard guard;
         for (const auto& cmd : commands) {
-            void* raw = nullptr;
-            if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) io_failure(describe(cmd));
-            replies.emplace_back(static_cast<redisReply*>(raw));
+            replies.push_back(next_reply());
+            if (!replies.back()) io_failure(describe(cmd));
         }
         return replies;
     }
@@ -211,26 +234,31 @@ public:
     /// for it. At most `max_posted` replies are left unread. Throws redis_error on an
     /// I/O error (dropping the connection), or when it settles and a reply was an error.
     void post(const redis_command& cmd) {
-        if (posted_.size() >= max_posted) settle();
+        if (posted_ends_.size() >= max_posted) settle();
         send(cmd);
-        posted_.push_back(describe(cmd));
+        describe_to(posted_names_, cmd);
+        posted_ends_.push_back(posted_names_.size());
     }
 
     /// Reads the replies `post` left unread. Throws redis_error on an I/O error (dropping the
     /// connection), or, after reading them all, when one of them was an error.
     void settle() {
-        if (posted_.empty()) return;
-        const auto owed = std::move(posted_);  // io_failure clears posted_
-        posted_.clear();
+        const std::size_t owed = posted_ends_.size();
+        if (owed == 0) return;
         sigpipe_guard guard;
-        std::string refused;  // the first error reply, with its command
-        for (const auto& what : owed) {
-            void* raw = nullptr;
-            if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) io_failure(what);
-            const redis_reply reply(static_cast<redisReply*>(raw));
-            if (reply->type == REDIS_REPLY_ERROR && refused.empty()) refused = what + ": " + std::string(reply->str, reply->len);
+        std::string refused;  // the first command whose reply is an error, and that error
+        std::string reason;
+        for (std::size_t i = 0; i < owed; ++i) {
+            const redis_reply reply = next_reply();
+            if (!reply) io_failure(std::string(posted_name(i)));
+            if (reply->type == REDIS_REPLY_ERROR && refused.empty()) {
+                refused = posted_name(i);
+                reason = error_text(*reply);
+            }
         }
-        if (!refused.empty()) throw redis_error(endpoint_.url + ": " + refused);
+        posted_names_.clear();
+        posted_ends_.clear();
+        if (!refused.empty()) fail(refused, reason);
     }
 
     /// Sends a command without waiting for its reply (e.g. SUBSCRIBE, whose replies are read
@@ -273,22 +301,36 @@ private:
         }
     }
 
+    // The next reply, or nullptr when it could not be read (the caller's io_failure says why).
+    redis_reply next_reply() noexcept {
+        void* raw = nullptr;
+        if (redisGetReply(context_.get(), &raw) != REDIS_OK) return nullptr;
+        return redis_reply(static_cast<redisReply*>(raw));
+    }
+
+    // The name of the i-th command whose reply is owed.
+    std::string_view posted_name(std::size_t i) const noexcept {
+        const std::size_t begin = i == 0 ? 0 : posted_ends_[i - 1];
+        return std::string_view(posted_names_).substr(begin, posted_ends_[i] - begin);
+    }
+
     // A request/response socket has no bytes to read between commands, but the replies to those
     // posted: if it is readable with none owed, the server has closed it (or reset it).
     bool stale() const noexcept {
         if (context_->err != 0) return true;
         pollfd p{context_->fd, POLLIN, 0};
-        return posted_.empty() && ::poll(&p, 1, 0) != 0;
+        return posted_ends_.empty() && ::poll(&p, 1, 0) != 0;
     }
 
-    [[noreturn]] void io_failure(const std::string& what) {
+    // `what` is a copy: closing clears the names of the posted commands.
+    [[noreturn]] void io_failure(std::string what) {
         const std::string reason = context_ && context_->err ? context_->errstr : "connection lost";
         close();
         fail(what, reason);
     }
 
-    [[noreturn]] void fail(const std::string& what, const std::string& reason) const {
-        throw redis_error(endpoint_.url + ": " + what + ": " + reason);
+    [[noreturn]] void fail(std::string_view what, std::string_view reason) const {
+        throw command_error(endpoint_, what, reason);
     }
 
     redis_endpoint endpoint_;
@@ -298,7 +340,8 @@ private:
     std::unique_ptr<redisContext, context_deleter> context_;
     std::vector<const char*> argv_;     // append's argument arrays, kept to be reused
     std::vector<std::size_t> argvlen_;
-    std::vector<std::string> posted_;   // the commands whose replies are owed, for messages
+    std::string posted_names_;          // the commands whose replies are owed, for messages: their
+    std::vector<std::size_t> posted_ends_;  // names end to end, and where each one ends
 };
 
 }  // namespace beacon::redis::detail

@@ -44,9 +44,8 @@ public:
         if (!in_redis_) return false;
         const auto replies = connection.exchange({{"EXISTS", key(e)}});
         if (replies.front()->type == REDIS_REPLY_ERROR) {
-            refused(redis_error(connection.endpoint().url + ": EXISTS " + key(e) +
-                                ": " + std::string(replies.front()->str, replies.front()->len) +
-                                " (delivered as a new event)"));
+            refused(command_error(connection.endpoint(), "EXISTS " + key(e),
+                                  std::string(error_text(*replies.front())) + " (delivered as a new event)"));
             return false;
         }
         if (replies.front()->type != REDIS_REPLY_INTEGER || replies.front()->integer == 0) return false;
@@ -75,12 +74,11 @@ public:
         mark_key_ = key(e);
         const auto replies = connection.exchange({{"SET", mark_key_, "1", "NX", "PX", ttl_text_}, ack});
         if (replies[0]->type == REDIS_REPLY_ERROR) {
-            refused(redis_error(connection.endpoint().url + ": SET " + mark_key_ + ": " +
-                                std::string(replies[0]->str, replies[0]->len) + " (acknowledged without a record)"));
+            refused(command_error(connection.endpoint(), "SET " + mark_key_,
+                                  std::string(error_text(*replies[0])) + " (acknowledged without a record)"));
         }
         if (replies[1]->type == REDIS_REPLY_ERROR) {
-            throw redis_error(connection.endpoint().url + ": " + describe(ack) + ": " +
-                              std::string(replies[1]->str, replies[1]->len));
+            throw command_error(connection.endpoint(), describe(ack), error_text(*replies[1]));
         }
     }
 

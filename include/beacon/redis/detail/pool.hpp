@@ -72,8 +72,7 @@ public:
         if (own.failure) std::rethrow_exception(own.failure);
         for (std::size_t i = 0; i < own.replies.size(); ++i) {
             if (own.replies[i]->type == REDIS_REPLY_ERROR) {
-                throw redis_error(endpoint_.url + ": " + describe(commands[i]) + ": " +
-                                  std::string(own.replies[i]->str, own.replies[i]->len));
+                throw command_error(endpoint_, describe(commands[i]), error_text(*own.replies[i]));
             }
         }
         return std::move(own.replies);
