@@ -72,10 +72,19 @@ protected:
     }
     ~relay_loop() = default;
 
-    /// Stops and joins the thread (the relay's destructor calls it first).
+    /// Stops and joins the thread (the relay's destructor calls it first); from the relay's own
+    /// thread (its publisher), which cannot wait for itself, reports that misuse_error and calls
+    /// std::terminate, as a consumer does.
     void halt() noexcept {
         stop();
-        if (thread_.joinable()) thread_.join();
+        if (publishing_thread_.load() == std::this_thread::get_id()) {
+            report(std::make_exception_ptr(misuse_error(
+                       name_ + "::~relay(): called from the relay's own thread (its publisher), which cannot "
+                               "wait for itself; call stop() there, and destroy the relay from another thread")),
+                   "stopping");
+            std::terminate();
+        }
+        if (thread_.joinable()) thread_.join();  // from another thread, joining cannot fail
     }
 
     /// What the relay reports in: "sqlite::relay of <database> table <table>".
@@ -113,6 +122,7 @@ protected:
 
 private:
     void run() {
+        publishing_thread_.store(std::this_thread::get_id());
         auto backoff = pacing_.backoff_min;
         auto next_count = std::chrono::steady_clock::now();
         while (!stopped()) {
@@ -169,6 +179,7 @@ private:
     std::mutex mutex_;
     std::condition_variable wake_;
     bool stopping_ = false;
+    std::atomic<std::thread::id> publishing_thread_{};  // set by the thread itself, first thing
     std::thread thread_;  // last
 };
 
