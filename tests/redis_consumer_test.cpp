@@ -7,6 +7,7 @@
 #include <beacon/registry.hpp>
 #include <beacon/unit_of_work.hpp>
 
+#include "child_process.hpp"
 #include "redis_test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -346,31 +347,15 @@ TEST_CASE("a consumer runs once: a second start, a start after stop and a join f
 TEST_CASE("destroying a consumer from its own receiver terminates with a misuse_error saying why", "[redis][stop]") {
     redis_server server;
     listener_for(server.url()).forward(numbered(1));
-    int err[2];
-    REQUIRE(::pipe(err) == 0);
-    const pid_t child = ::fork();
-    REQUIRE(child >= 0);
-    if (child == 0) {
-        ::alarm(30);  // against hanging
-        ::signal(SIGABRT, SIG_DFL);  // not Catch's handler: the child dies without a report of its own
-        ::dup2(err[1], 2);
-        ::close(err[0]);
+    const auto end = beacon_test::run_in_child([&] {
         beacon::signal local("core", "resource_changed");
         auto* consumer = new beacon::redis::consumer(local, quick(server.url()));
         local.connect([&](const beacon::event&) { delete consumer; });
         consumer->start();
         ::pause();
-        ::_exit(0);
-    }
-    ::close(err[1]);
-    std::string said;
-    char buffer[4096];
-    for (ssize_t n; (n = ::read(err[0], buffer, sizeof buffer)) > 0;) said.append(buffer, static_cast<std::size_t>(n));
-    ::close(err[0]);
-    int status = 0;
-    ::waitpid(child, &status, 0);
-    CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT));
-    CHECK_THAT(said, Contains("[beacon.misuse_error] redis::consumer::~consumer(): called from the consumer's own thread"));
+    });
+    CHECK(end.aborted());
+    CHECK_THAT(end.said, Contains("[beacon.misuse_error] redis::consumer::~consumer(): called from the consumer's own thread"));
 }
 
 TEST_CASE("an event a worker's receiver sends carries the trace of the event it handles, and names it",

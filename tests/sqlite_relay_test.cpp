@@ -11,6 +11,7 @@
 #include <beacon/sqlite.hpp>
 #include <beacon/unit_of_work.hpp>
 
+#include "child_process.hpp"
 #include "redis_test_support.hpp"
 #include "relay_test_support.hpp"
 #include "sqlite_test_support.hpp"
@@ -259,31 +260,15 @@ TEST_CASE("two relays on one outbox publish each event once", "[sqlite][relay][t
 TEST_CASE("destroying a relay from its own publisher terminates with a misuse_error saying why", "[sqlite][relay][threads]") {
     database_file file;
     commit_events(file.path, 0, 1);
-    int err[2];
-    REQUIRE(::pipe(err) == 0);
-    const pid_t child = ::fork();
-    REQUIRE(child >= 0);
-    if (child == 0) {
-        ::alarm(30);  // against hanging
-        ::signal(SIGABRT, SIG_DFL);  // not Catch's handler: the child dies without a report of its own
-        ::dup2(err[1], 2);
-        ::close(err[0]);
+    const auto end = beacon_test::run_in_child([&] {
         beacon::sqlite::relay* relay = nullptr;
         relay = new beacon::sqlite::relay(file.path, [&](const std::vector<beacon::event>&) { delete relay; });
         relay->start();
         ::pause();
-        ::_exit(0);
-    }
-    ::close(err[1]);
-    std::string said;
-    char buffer[4096];
-    for (ssize_t n; (n = ::read(err[0], buffer, sizeof buffer)) > 0;) said.append(buffer, static_cast<std::size_t>(n));
-    ::close(err[0]);
-    int status = 0;
-    ::waitpid(child, &status, 0);
-    CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT));
-    CHECK_THAT(said, Contains("[beacon.misuse_error] sqlite::relay::~relay(): called from the relay's own thread") &&
-                         Contains(file.path));
+    });
+    CHECK(end.aborted());
+    CHECK_THAT(end.said, Contains("[beacon.misuse_error] sqlite::relay::~relay(): called from the relay's own thread") &&
+                             Contains(file.path));
 }
 
 TEST_CASE("bad relay options are refused by name", "[sqlite][relay][config]") {
