@@ -250,7 +250,7 @@ public:
         std::string reason;
         for (std::size_t i = 0; i < owed; ++i) {
             const redis_reply reply = next_reply();
-            if (!reply) io_failure(std::string(posted_name(i)));
+            if (!reply) io_failure(posted_name(i));
             if (reply->type == REDIS_REPLY_ERROR && refused.empty()) {
                 refused = posted_name(i);
                 reason = error_text(*reply);
@@ -322,11 +322,11 @@ private:
         return posted_ends_.empty() && ::poll(&p, 1, 0) != 0;
     }
 
-    // `what` is a copy: closing clears the names of the posted commands.
-    [[noreturn]] void io_failure(std::string what) {
+    [[noreturn]] void io_failure(std::string_view what) {
+        const std::string name(what);  // `what` may be a posted command's name, which closing clears
         const std::string reason = context_ && context_->err ? context_->errstr : "connection lost";
         close();
-        fail(what, reason);
+        fail(name, reason);
     }
 
     [[noreturn]] void fail(std::string_view what, std::string_view reason) const {
