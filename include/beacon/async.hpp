@@ -110,6 +110,16 @@ inline void cpu_pause() noexcept {
 #endif
 }
 
+// Takes `lock`'s mutex, trying a while before it sleeps on it: the queue's lock is held for well
+// under a microsecond, and sleeping on it costs the waiter and the holder a futex call each.
+inline void lock_soon(std::unique_lock<std::mutex>& lock) {
+    for (int i = 0; i < 100; ++i) {
+        if (lock.try_lock()) return;
+        cpu_pause();
+    }
+    lock.lock();
+}
+
 // The queue and its workers' shared state: per-key lanes (a key always maps to the same lane, so
 // its events stay in send order), a FIFO of lanes ready for a worker, and the counters. Shared
 // by the adapter, its workers and the receivers connected to signals, so that each may outlive
@@ -134,7 +144,8 @@ public:
     // The sender's side: queues `e` in its key's lane, or applies the policy when full.
     void push(std::shared_ptr<const event> e) {
         const std::size_t lane_index = lanes_.size() == 1 ? 0 : std::hash<std::string_view>()(options_.order_by(*e)) % lanes_.size();
-        std::unique_lock lock(mutex_);
+        std::unique_lock lock(mutex_, std::defer_lock);
+        lock_soon(lock);
         if (closed_) {
             ++dropped_;
             return;
@@ -196,7 +207,7 @@ public:
                 else ++(deliver(*next.ev) ? ok : failed);
             }
             batch.clear();  // the events are freed before relocking
-            lock.lock();
+            lock_soon(lock);
             active_ -= taken;
             delivered_ += ok;
             failed_ += failed;
