@@ -5,17 +5,13 @@
 /// drain, counters, and failures reported as beacon::failure (part::async).
 
 #include <beacon/detail/slot.hpp>
+#include <beacon/detail/spin.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 #include <beacon/failure.hpp>
 #include <beacon/hub.hpp>
 
 #include <boost/core/demangle.hpp>
-#if __has_include(<boost/core/yield_primitives.hpp>)  // Boost 1.82 and later
-#include <boost/core/yield_primitives.hpp>
-#else
-#include <boost/smart_ptr/detail/sp_thread_pause.hpp>
-#endif
 
 #include <algorithm>
 #include <atomic>
@@ -100,25 +96,6 @@ struct async_stats {
 };
 
 namespace detail {
-
-// Tells the core this thread is spinning (x86's pause): Boost's, where Boost keeps it.
-inline void cpu_pause() noexcept {
-#if __has_include(<boost/core/yield_primitives.hpp>)
-    boost::core::sp_thread_pause();
-#else
-    boost::detail::sp_thread_pause();
-#endif
-}
-
-// Takes `lock`'s mutex, trying a while before it sleeps on it: the queue's lock is held for well
-// under a microsecond, and sleeping on it costs the waiter and the holder a futex call each.
-inline void lock_soon(std::unique_lock<std::mutex>& lock) {
-    for (int i = 0; i < 100; ++i) {
-        if (lock.try_lock()) return;
-        cpu_pause();
-    }
-    lock.lock();
-}
 
 // The queue and its workers' shared state: per-key lanes (a key always maps to the same lane, so
 // its events stay in send order), a FIFO of lanes ready for a worker, and the counters. Shared
