@@ -191,7 +191,7 @@ public:
         auto replies = exchange(commands);
         for (std::size_t i = 0; i < replies.size(); ++i) {
             if (replies[i]->type == REDIS_REPLY_ERROR) {
-                throw command_error(endpoint_, describe(commands[i]), error_text(*replies[i]));
+                fail(describe(commands[i]), error_text(*replies[i]));
             }
         }
         return replies;
