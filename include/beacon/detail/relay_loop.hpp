@@ -5,6 +5,7 @@
 /// exponential backoff with jitter after a failure, the counters and the failure reports: what
 /// both implement of beacon::relay alike.
 
+#include <beacon/detail/own_thread.hpp>
 #include <beacon/error.hpp>
 #include <beacon/failure.hpp>
 
@@ -77,13 +78,12 @@ protected:
     /// std::terminate, as a consumer does.
     void halt() noexcept {
         stop();
-        if (publishing_thread_.load() == std::this_thread::get_id()) {
+        publisher_.refuse_waiting_for_itself([this] {
             report(std::make_exception_ptr(misuse_error(
                        name_ + "::~relay(): called from the relay's own thread (its publisher), which cannot "
                                "wait for itself; call stop() there, and destroy the relay from another thread")),
                    "stopping");
-            std::terminate();
-        }
+        });
         if (thread_.joinable()) thread_.join();  // from another thread, joining cannot fail
     }
 
@@ -122,7 +122,7 @@ protected:
 
 private:
     void run() {
-        publishing_thread_.store(std::this_thread::get_id());
+        const auto publishing = publisher_.enter();
         auto backoff = pacing_.backoff_min;
         auto next_count = std::chrono::steady_clock::now();
         while (!stopped()) {
@@ -179,7 +179,7 @@ private:
     std::mutex mutex_;
     std::condition_variable wake_;
     bool stopping_ = false;
-    std::atomic<std::thread::id> publishing_thread_{};  // set by the thread itself, first thing
+    own_thread publisher_;  // marked by the thread itself, first thing
     std::thread thread_;  // last
 };
 

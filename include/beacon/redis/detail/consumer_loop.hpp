@@ -4,6 +4,7 @@
 /// the run-once claim, the consuming thread (start, stop, join, the own-thread check), the loop
 /// that reconnects with exponential backoff, and failure reports.
 
+#include <beacon/detail/own_thread.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 #include <beacon/failure.hpp>
@@ -60,7 +61,7 @@ public:
     /// Waits for the thread `start` made to finish (call `stop()` first). Throws misuse_error when
     /// called from the thread consuming (a receiver or the failure handler), which cannot wait for itself.
     void join() {
-        if (consuming_thread_.load() == std::this_thread::get_id()) throw own_thread_error("join()");
+        if (consumer_.is_current()) throw own_thread_error("join()");
         if (thread_.joinable()) thread_.join();
     }
 
@@ -91,10 +92,8 @@ protected:
     /// calls std::terminate.
     void halt() noexcept {
         stop();
-        if (consuming_thread_.load() == std::this_thread::get_id()) {
-            report_exception(std::make_exception_ptr(own_thread_error("~" + short_name() + "()")));
-            std::terminate();
-        }
+        consumer_.refuse_waiting_for_itself(
+            [this] { report_exception(std::make_exception_ptr(own_thread_error("~" + short_name() + "()"))); });
         if (thread_.joinable()) thread_.join();  // from another thread, joining cannot fail
     }
 
@@ -155,11 +154,7 @@ private:
 
     // Runs the steps until stop(), reconnecting with backoff.
     void consume() {
-        consuming_thread_.store(std::this_thread::get_id());
-        struct done_consuming {
-            std::atomic<std::thread::id>& id;
-            ~done_consuming() { id.store(std::thread::id()); }
-        } done{consuming_thread_};
+        const auto consuming = consumer_.enter();
         auto backoff = backoff_min_;
         bool ready = false;
         while (!stopping()) {
@@ -195,7 +190,7 @@ private:
     std::chrono::milliseconds backoff_min_;
     std::chrono::milliseconds backoff_max_;
     std::atomic<bool> claimed_{false};
-    std::atomic<std::thread::id> consuming_thread_{};
+    beacon::detail::own_thread consumer_;  // the thread in consume(), while there
     std::atomic<bool> stop_{false};
     std::mutex stop_mutex_;
     std::condition_variable stop_cv_;
