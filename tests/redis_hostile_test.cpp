@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 using Catch::Matchers::Contains;
@@ -27,11 +29,13 @@ using beacon_test::worker_side;
 
 namespace {
 
-// A TCP peer on a loopback port that accepts connections (the kernel completes them) and never
-// reads or answers: what a consumer sees of a hung server or of something that is not Redis.
-class silent_peer {
+// A TCP peer on a loopback port that accepts connections (the kernel completes them). Without an
+// `answer` it never reads or answers: what a consumer sees of a hung server or of something that is
+// not Redis. With one, it writes `answer` for every read, as long as the client keeps sending.
+class fake_peer {
 public:
-    silent_peer() : fd_(::socket(AF_INET, SOCK_STREAM, 0)), port_(free_port()) {
+    explicit fake_peer(std::string answer = {})
+        : fd_(::socket(AF_INET, SOCK_STREAM, 0)), port_(free_port()), answer_(std::move(answer)) {
         sockaddr_in addr{};
         addr.sin_family = AF_INET;
         addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -39,15 +43,31 @@ public:
         REQUIRE(fd_ >= 0);
         REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
         REQUIRE(::listen(fd_, 64) == 0);
+        if (!answer_.empty()) answering_ = std::thread([this] { answer_all(); });
     }
-    silent_peer(const silent_peer&) = delete;
-    silent_peer& operator=(const silent_peer&) = delete;
-    ~silent_peer() { ::close(fd_); }
+    fake_peer(const fake_peer&) = delete;
+    fake_peer& operator=(const fake_peer&) = delete;
+    ~fake_peer() {
+        ::shutdown(fd_, SHUT_RDWR);  // wakes the accept
+        if (answering_.joinable()) answering_.join();
+        ::close(fd_);
+    }
     std::string url() const { return redis_server::url_for(port_); }
 
 private:
+    void answer_all() const {
+        for (int client; (client = ::accept(fd_, nullptr, nullptr)) >= 0; ::close(client)) {
+            char in[4096];
+            while (::read(client, in, sizeof in) > 0) {
+                if (::send(client, answer_.data(), answer_.size(), MSG_NOSIGNAL) < 0) break;
+            }
+        }
+    }
+
     int fd_;
     int port_;
+    std::string answer_;
+    std::thread answering_;
 };
 
 }  // namespace
@@ -93,6 +113,21 @@ TEST_CASE("a Redis error quotes at most a short excerpt of a bad URL", "[redis][
     CHECK_THAT(url_error("redis://\x01\xff:1x"), Contains("\\x01\\xff"));
 }
 
+TEST_CASE("a server's error reply is quoted as a short printable excerpt", "[redis][failure][behaviour11]") {
+    const std::string reason = "ERR \x01" + std::string(100000, 'e');
+    fake_peer peer("-" + reason + "\r\n");
+    auto listener = listener_for(peer.url());
+    try {
+        listener.forward(numbered(1));
+        FAIL("an error reply was not thrown");
+    } catch (const beacon::redis::redis_error& e) {
+        const std::string message = e.what();
+        CHECK_THAT(message, Contains(peer.url() + ": LPUSH beacon.events: ERR \\x01eee") &&
+                                Contains("... (" + std::to_string(reason.size()) + " bytes)"));
+        CHECK(message.size() < 512);
+    }
+}
+
 TEST_CASE("a channel consumer detects a stopped server within its timeout, reports it and reconnects",
           "[redis][channel][failure]") {
     redis_server server;
@@ -118,7 +153,7 @@ TEST_CASE("a channel consumer detects a stopped server within its timeout, repor
 }
 
 TEST_CASE("a channel consumer whose peer accepts and never answers reports it on every attempt", "[redis][channel][failure]") {
-    silent_peer peer;
+    fake_peer peer;
     worker_side got;
     auto options = quick(peer.url());
     options.channel = "beacon.live";

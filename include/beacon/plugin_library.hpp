@@ -5,6 +5,7 @@
 /// and loads the plugin on a plugin_host.
 /// Link `${CMAKE_DL_LIBS}` (beacon::beacon does).
 
+#include <beacon/detail/excerpt.hpp>
 #include <beacon/detail/names.hpp>
 #include <beacon/detail/plugin_elf.hpp>
 #include <beacon/error.hpp>
@@ -120,14 +121,8 @@ inline std::string dl_error() {
     return message ? message : "unknown dlopen error";
 }
 
-// A short excerpt of outside text (a file name, a loader message) for an error message.
-inline std::string plugin_excerpt(std::string_view text) {
-    constexpr std::size_t most = 200;
-    return text.size() <= most ? std::string(text) : std::string(text.substr(0, most)) + "...";
-}
-
 [[noreturn]] inline void refuse_plugin_file(const std::filesystem::path& file, const std::string& cause) {
-    throw plugin_error("plugin library \"" + plugin_excerpt(file.string()) + "\" " + cause);
+    throw plugin_error("plugin library \"" + excerpt(file.string(), 200) + "\" " + cause);
 }
 
 // Refuses `file` unless its handshake `theirs` matches the host's.
@@ -158,7 +153,7 @@ inline plugin_handshake check_plugin_library(const std::filesystem::path& file) 
 inline void check_plugin_name(std::string_view name) {
     check_name("plugin", name);
     if (name.find('/') != std::string_view::npos) {
-        throw plugin_error("plugin name \"" + plugin_excerpt(name) + "\" has a '/': name a plugin, or use load_file");
+        throw plugin_error("plugin name \"" + excerpt(name, 200) + "\" has a '/': name a plugin, or use load_file");
     }
 }
 
@@ -222,7 +217,7 @@ public:
 
         // Opened without RTLD_NODELETE, so that closing a library refused from here on unmaps it.
         void* handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
-        if (handle == nullptr) fail(file, "cannot be opened: " + excerpt(detail::dl_error()));
+        if (handle == nullptr) fail(file, "cannot be opened: " + detail::excerpt(detail::dl_error(), 200));
         const std::unique_ptr<void, int (*)(void*)> opened(handle, dlclose);
         // The mapped handshake: the file was checked, but the mapping is what the code uses.
         const auto* theirs = static_cast<const plugin_handshake*>(dlsym(handle, "beacon_plugin_handshake"));
@@ -241,7 +236,7 @@ public:
         } catch (...) {
             threw = "failed in beacon_plugin_create: unknown exception";
         }
-        if (!threw.empty()) fail(file, excerpt(threw));
+        if (!threw.empty()) fail(file, detail::excerpt(threw, 200));
         if (!owned) fail(file, "beacon_plugin_create returned no plugin");
 
         // From now on the plugin's code may leave pointers into the library in the host: it stays
@@ -249,7 +244,7 @@ public:
         // unmaps it then: safe to call from the plugin's own code, where the last reference to
         // the plugin may be dropped).
         void* resident = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD | RTLD_NODELETE);
-        if (resident == nullptr) fail(file, "cannot be kept loaded: " + excerpt(detail::dl_error()));
+        if (resident == nullptr) fail(file, "cannot be kept loaded: " + detail::excerpt(detail::dl_error(), 200));
         std::shared_ptr<void> library(resident, [](void* h) { dlclose(h); });
         std::shared_ptr<plugin> made(owned.release(), [library](plugin* p) { delete p; });
         std::string name = made->name();
@@ -307,7 +302,6 @@ public:
     }
 
 private:
-    static std::string excerpt(std::string_view text) { return detail::plugin_excerpt(text); }
     static void check_handshake(const std::filesystem::path& file, const plugin_handshake& theirs) {
         detail::check_plugin_handshake(file, theirs);
     }

@@ -60,7 +60,7 @@ std::string check_library(const fs::path& path) {
     } catch (const beacon::plugin_error& refused) {
         const std::string_view what = refused.what();
         const std::string prefix =
-            "[beacon.plugin_error] plugin library \"" + beacon::detail::plugin_excerpt(path.string()) + "\" ";
+            "[beacon.plugin_error] plugin library \"" + beacon::detail::excerpt(path.string(), 200) + "\" ";
         require(what.size() < 4096 && what.substr(0, prefix.size()) == prefix);
         return std::string(what.substr(prefix.size()));
     }

@@ -1,13 +1,13 @@
 #pragma once
-// Guards for JSON that comes from outside or goes out: short printable excerpts for error
-// messages, an iterative nesting-depth check for a JSON value (nlohmann's copy, comparison and
+// Guards for JSON that comes from outside or goes out: an iterative nesting-depth check for a JSON value (nlohmann's copy, comparison and
 // dump recurse once per level), and a SAX handler that bounds nesting while nlohmann parses.
+
+#include <beacon/detail/excerpt.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <array>
 #include <cstddef>
-#include <cstdio>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,26 +15,6 @@
 #include <vector>
 
 namespace beacon::detail {
-
-/// At most `max` bytes of `text`, printable: bytes outside printable ASCII become \xNN, and a cut
-/// is marked with "..." and the full length. Error messages quote bad input only through this.
-inline std::string excerpt(std::string_view text, std::size_t max = 64) {
-    std::string out;
-    const std::size_t n = text.size() < max ? text.size() : max;
-    out.reserve(n + 32);
-    for (std::size_t i = 0; i < n; ++i) {
-        const auto c = static_cast<unsigned char>(text[i]);
-        if (c >= 0x20 && c < 0x7f && c != '\\') {
-            out += static_cast<char>(c);
-        } else {
-            char hex[5];
-            std::snprintf(hex, sizeof hex, "\\x%02x", c);
-            out += hex;
-        }
-    }
-    if (n < text.size()) out += "... (" + std::to_string(text.size()) + " bytes)";
-    return out;
-}
 
 /// A JSON pointer as text for an error message: each reference token cut to a short excerpt,
 /// and a pointer still over 512 bytes cut in its middle.

@@ -209,7 +209,7 @@ private:
                 connection_.send({"PING"});
                 ping_deadline_ = clock::now() + options_.timeout;
             } else if (clock::now() >= *ping_deadline_) {
-                throw detail::command_error(connection_.endpoint(), "SUBSCRIBE " + detail::url_excerpt(options_.channel),
+                throw detail::command_error(connection_.endpoint(), "SUBSCRIBE " + detail::excerpt(options_.channel, 128),
                                             "no reply to PING within " + std::to_string(options_.timeout.count()) +
                                                 " ms (the server is stopped, hung, or not a Redis server)");
             }
@@ -239,7 +239,7 @@ private:
 
     enum outcome { delivered, duplicate, undecodable };
 
-    static std::string about(std::string_view payload) { return "message \"" + detail::url_excerpt(payload, 64) + "\""; }
+    static std::string about(std::string_view payload) { return "message \"" + detail::excerpt(payload, 64) + "\""; }
 
     void report(const redis_error& refused, std::string_view payload) const {
         report_exception(std::make_exception_ptr(refused), about(payload));

@@ -298,8 +298,8 @@ private:
         detail::redis_command xadd{"XADD", options_.dead_letter, "*", "id", item.id, "group", options_.group, "reason", why.what()};
         if (copy_fields) {
             for (std::size_t i = 0; i + 1 < item.fields->elements; i += 2) {
-                xadd.push_back(text_view(item.fields->element[i]));
-                xadd.push_back(text_view(item.fields->element[i + 1]));
+                xadd.push_back(detail::text_view(item.fields->element[i]));
+                xadd.push_back(detail::text_view(item.fields->element[i + 1]));
             }
         }
         const auto replies = connection_.pipeline(
@@ -315,8 +315,6 @@ private:
 
     // Names this consumer's server and stream in a redis_error about a reply.
     detail::reply_source source() const noexcept { return {connection_.endpoint().url, options_.stream}; }
-
-    static std::string_view text_view(const redisReply* r) noexcept { return detail::text_view(r); }
 
     signal& target_;
     stream_consumer_options options_;

@@ -132,7 +132,7 @@ private:
             for (std::size_t i = 0; i < exec->elements; ++i) {
                 if (exec->element[i]->type == REDIS_REPLY_ERROR) {
                     throw detail::command_error(state_->pool.endpoint(), "XADD " + state_->options.stream,
-                                                detail::error_text(*exec->element[i]));
+                                                detail::error_text(exec->element[i]));
                 }
             }
         }

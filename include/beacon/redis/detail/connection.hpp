@@ -3,6 +3,7 @@
 /// Internals of the Redis bridge: a blocking hiredis connection to a parsed URL's endpoint (TCP or
 /// unix socket) that throws beacon::redis::redis_error, never raises SIGPIPE, and reconnects when its socket has gone stale.
 
+#include <beacon/redis/detail/replies.hpp>
 #include <beacon/redis/detail/url.hpp>
 #include <beacon/redis/error.hpp>
 
@@ -98,15 +99,9 @@ inline std::string describe(const redis_command& command) {
     return out;
 }
 
-/// The text of an error reply (or of any reply that carries text).
-inline std::string_view error_text(const redisReply& reply) noexcept { return {reply.str, reply.len}; }
-
-/// The error of a command `what` that failed at `endpoint` for `reason` (the server's error reply,
-/// or the I/O error): "<url>: <what>: <reason>".
+/// The error of a command `what` that failed at `endpoint`, for `reason`.
 inline redis_error command_error(const redis_endpoint& endpoint, std::string_view what, std::string_view reason) {
-    std::string details = endpoint.url;
-    details.append(": ").append(what).append(": ").append(reason);
-    return redis_error(details);
+    return command_error(std::string_view(endpoint.url), what, reason);
 }
 
 /// A blocking connection to one Redis server; not thread-safe (callers hold a lock).
@@ -191,7 +186,7 @@ public:
         auto replies = exchange(commands);
         for (std::size_t i = 0; i < replies.size(); ++i) {
             if (replies[i]->type == REDIS_REPLY_ERROR) {
-                fail(describe(commands[i]), error_text(*replies[i]));
+                fail(describe(commands[i]), error_text(replies[i].get()));
             }
         }
         return replies;
@@ -253,7 +248,7 @@ public:
             if (!reply) io_failure(posted_name(i));
             if (reply->type == REDIS_REPLY_ERROR && refused.empty()) {
                 refused = posted_name(i);
-                reason = error_text(*reply);
+                reason = error_text(reply.get());
             }
         }
         posted_names_.clear();

@@ -45,7 +45,7 @@ public:
         const auto replies = connection.exchange({{"EXISTS", key(e)}});
         if (replies.front()->type == REDIS_REPLY_ERROR) {
             refused(command_error(connection.endpoint(), "EXISTS " + key(e),
-                                  std::string(error_text(*replies.front())) + " (delivered as a new event)"));
+                                  error_text(replies.front().get()) + " (delivered as a new event)"));
             return false;
         }
         if (replies.front()->type != REDIS_REPLY_INTEGER || replies.front()->integer == 0) return false;
@@ -75,10 +75,10 @@ public:
         const auto replies = connection.exchange({{"SET", mark_key_, "1", "NX", "PX", ttl_text_}, ack});
         if (replies[0]->type == REDIS_REPLY_ERROR) {
             refused(command_error(connection.endpoint(), "SET " + mark_key_,
-                                  std::string(error_text(*replies[0])) + " (acknowledged without a record)"));
+                                  error_text(replies[0].get()) + " (acknowledged without a record)"));
         }
         if (replies[1]->type == REDIS_REPLY_ERROR) {
-            throw command_error(connection.endpoint(), describe(ack), error_text(*replies[1]));
+            throw command_error(connection.endpoint(), describe(ack), error_text(replies[1].get()));
         }
     }
 

@@ -72,7 +72,7 @@ public:
         if (own.failure) std::rethrow_exception(own.failure);
         for (std::size_t i = 0; i < own.replies.size(); ++i) {
             if (own.replies[i]->type == REDIS_REPLY_ERROR) {
-                throw command_error(endpoint_, describe(commands[i]), error_text(*own.replies[i]));
+                throw command_error(endpoint_, describe(commands[i]), error_text(own.replies[i].get()));
             }
         }
         return std::move(own.replies);

@@ -5,6 +5,7 @@
 // before an element is read, and a reply of the wrong shape throws redis_error
 // "<url>: <command> <stream>: unexpected reply shape".
 
+#include <beacon/detail/excerpt.hpp>
 #include <beacon/redis/error.hpp>
 
 #include <hiredis/hiredis.h>
@@ -23,16 +24,26 @@ struct reply_source {
     std::string_view stream;
 };
 
+/// The error of a command `what` that failed at the server of (display) URL `url`, for `reason`
+/// (the server's error reply, or the I/O error): "<url>: <what>: <reason>".
+inline redis_error command_error(std::string_view url, std::string_view what, std::string_view reason) {
+    std::string details(url);
+    details.append(": ").append(what).append(": ").append(reason);
+    return redis_error(details);
+}
+
 /// Throws the redis_error of a reply to `command` that is not of the shape expected.
 [[noreturn]] inline void unexpected_reply(const reply_source& from, std::string_view command) {
-    throw redis_error(std::string(from.url) + ": " + std::string(command) + " " + std::string(from.stream) +
-                      ": unexpected reply shape");
+    throw command_error(from.url, std::string(command) + " " + std::string(from.stream), "unexpected reply shape");
 }
 
 /// Whether `r` carries text (a bulk string or a status).
 inline bool is_text(const redisReply* r) noexcept { return r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS; }
 /// The text of a reply that is_text.
 inline std::string_view text_view(const redisReply* r) noexcept { return {r->str, r->len}; }
+/// The text of an error reply as a message quotes it: a short printable excerpt (a reply, like
+/// anything read from the server's port, is outside input).
+inline std::string error_text(const redisReply* r) { return beacon::detail::excerpt(text_view(r), 200); }
 /// A copy of the text of a reply that is_text.
 inline std::string text_of(const redisReply* r) { return std::string(r->str, r->len); }
 

@@ -3,6 +3,7 @@
 /// Internals of the Redis bridge: Redis URLs read as redis-py reads them (redis:// and unix://,
 /// percent-escapes, query options), their display form without secrets; a bad URL is a config_error.
 
+#include <beacon/detail/excerpt.hpp>
 #include <beacon/detail/percent.hpp>
 #include <beacon/redis/error.hpp>
 
@@ -43,22 +44,8 @@ inline constexpr const char* redis_url_forms =
 inline constexpr std::string_view redis_url_options[] = {"db", "socket_timeout", "socket_connect_timeout", "username",
                                                          "password"};
 
-// At most `max` bytes of `text` for a message, with bytes outside printable ASCII as \xNN and a
-// cut marked with "..." and the full length.
-inline std::string url_excerpt(std::string_view text, std::size_t max = 128) {
-    std::string out;
-    for (std::size_t i = 0; i < text.size() && i < max; ++i) {
-        const auto c = static_cast<unsigned char>(text[i]);
-        if (c >= 0x20 && c < 0x7f && c != '\\') {
-            out += static_cast<char>(c);
-        } else {
-            constexpr char hex[] = "0123456789abcdef";
-            out += {'\\', 'x', hex[c >> 4], hex[c & 15]};
-        }
-    }
-    if (text.size() > max) out += "... (" + std::to_string(text.size()) + " bytes)";
-    return out;
-}
+// Outside text in a message: a short printable excerpt, as the core quotes it.
+using beacon::detail::excerpt;
 
 // Whether the value of query option `name` (as written) is shown in the display form.
 inline bool shown_url_option(std::string_view name) {
@@ -95,8 +82,8 @@ inline std::string masked_url(std::string_view url) {
     const auto at = url.rfind('@');
     const auto question = url.find('?');
     if (at == std::string_view::npos) {
-        if (question == std::string_view::npos) return url_excerpt(url);
-        return url_excerpt(std::string(url.substr(0, question + 1)) + masked_query(url.substr(question + 1), false));
+        if (question == std::string_view::npos) return excerpt(url, 128);
+        return excerpt(std::string(url.substr(0, question + 1)) + masked_query(url.substr(question + 1), false), 128);
     }
     std::string scheme;
     if (const auto end = url.find("://"); end != std::string_view::npos && end < at && end > 0) {
@@ -116,7 +103,7 @@ inline std::string masked_url(std::string_view url) {
     } else {
         out += tail;
     }
-    return url_excerpt(out);
+    return excerpt(out, 128);
 }
 
 [[noreturn]] inline void url_fail(const std::string& display, const std::string& what) {
@@ -134,7 +121,7 @@ inline int parse_url_number(std::string_view text, int min, int max, const std::
     int value = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
-        url_fail(display, "bad " + what + " \"" + url_excerpt(text, 32) + "\" (expected a whole number in " +
+        url_fail(display, "bad " + what + " \"" + excerpt(text, 32) + "\" (expected a whole number in " +
                               std::to_string(min) + ".." + std::to_string(max) + ")");
     }
     return value;
@@ -161,7 +148,7 @@ inline std::chrono::milliseconds parse_url_seconds(std::string_view text, const 
         ok = ok && ms >= 1 && ms <= 86400000;
     }
     if (!ok) {
-        url_fail(display, "bad value \"" + url_excerpt(text, 32) + "\" for URL option " + std::string(name) +
+        url_fail(display, "bad value \"" + excerpt(text, 32) + "\" for URL option " + std::string(name) +
                               " (expected seconds from 0.001 to 86400, e.g. 0.5)");
     }
     return std::chrono::milliseconds(ms);
@@ -183,7 +170,7 @@ inline void parse_url_authority(std::string_view authority, redis_endpoint& ep) 
         return c > 0x20 && c < 0x7f && c != '[' && c != ']' && c != '@' && c != '/' && (bracketed || c != ':');
     });
     if (!printable || ep.host.empty() || ep.host.size() > 255) {
-        url_fail(ep.url, "bad host \"" + url_excerpt(ep.host, 64) + "\" (expected a name, an IPv4 address or an [IPv6] address)");
+        url_fail(ep.url, "bad host \"" + excerpt(ep.host, 64) + "\" (expected a name, an IPv4 address or an [IPv6] address)");
     }
 }
 
@@ -199,7 +186,7 @@ inline std::optional<int> parse_url_query(std::string_view query, redis_endpoint
             const auto eq = item.find('=');
             const std::string_view name = item.substr(0, eq);
             if (std::find(std::begin(redis_url_options), std::end(redis_url_options), name) == std::end(redis_url_options)) {
-                url_fail(ep.url, "unknown URL option \"" + url_excerpt(name, 32) +
+                url_fail(ep.url, "unknown URL option \"" + excerpt(name, 32) +
                                      "\" (accepted: db, socket_timeout, socket_connect_timeout, username, password)");
             }
             const std::string option(name);
