@@ -196,6 +196,34 @@ TEST_CASE("an endpoint failing every attempt is given up after the last one, and
                                                " given up after 3 attempt(s); the last: HTTP 500"));
 }
 
+TEST_CASE("wait_idle returns only once a given-up event has been reported", "[webhook][courier][faults]") {
+    // The handler is still running when wait_idle starts: the event is under way until it returns.
+    // (wait_idle returned at once: the event stopped counting before it was reported.)
+    webhook_endpoint server;
+    std::promise<void> release;
+    const auto released = release.get_future().share();
+    std::atomic<bool> reporting{false}, reported{false};
+    beacon::outbound::courier_options options;
+    options.on_failure = [&](const beacon::failure&) {
+        reporting = true;
+        released.wait();
+        reported = true;
+    };
+    beacon::outbound::courier courier(options);
+    auto endpoint = local(server.url("/fail/99/slow-report"), beacon::outbound::signing_secret::generate());
+    endpoint.retry.max_attempts = 1;
+    courier.add(endpoint)->consume(record("x"));
+    REQUIRE(eventually([&] { return reporting.load(); }));
+    CHECK_FALSE(courier.wait_idle(100ms));  // still reporting
+    std::thread releasing([&] {
+        std::this_thread::sleep_for(100ms);
+        release.set_value();
+    });
+    CHECK(courier.wait_idle(10s));
+    CHECK(reported);
+    releasing.join();
+}
+
 TEST_CASE("410 Gone disables the endpoint: nothing is sent to it after", "[webhook][courier][faults]") {
     webhook_endpoint server;
     beacon_test::failure_log failures;

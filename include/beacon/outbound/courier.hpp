@@ -348,8 +348,8 @@ struct courier_core {
                 result.what = "unknown exception";
             }
             lock.lock();
-            --in_flight;
-            settle(std::move(d), result, lock);
+            settle(std::move(d), result, lock);  // reports a given-up event while still in flight,
+            --in_flight;                         // so that wait_idle() returns after the report
             notify_if_idle();
         }
     }
@@ -559,7 +559,8 @@ public:
         return consumer_of(std::make_shared<detail::endpoint_state>(std::move(m), std::move(where)));
     }
 
-    /// Waits until no event is queued or under way, or `limit` passed; returns whether it is idle.
+    /// Waits until no event is queued or under way (one given up counts until it is reported), or
+    /// `limit` passed; returns whether it is idle.
     bool wait_idle(std::chrono::milliseconds limit) {
         std::unique_lock lock(core_->mutex);
         return core_->idle.wait_for(lock, limit, [&] { return core_->queued() == 0; });
