@@ -1,6 +1,7 @@
 #pragma once
-// Guards for JSON that comes from outside or goes out: an iterative nesting-depth check for a JSON value (nlohmann's copy, comparison and
-// dump recurse once per level), and a SAX handler that bounds nesting while nlohmann parses.
+// Guards for JSON that comes from outside or goes out: an iterative nesting-depth check for a
+// JSON value (nlohmann's copy, comparison and dump recurse once per level), a SAX handler that
+// bounds nesting while nlohmann parses, and JSON pointers cut short for error messages.
 
 #include <beacon/detail/excerpt.hpp>
 
