@@ -1,28 +1,53 @@
 #pragma once
 // A free TCP port on the loopback interface, for the servers the tests start (Redis, PostgreSQL)
-// and the peers they fake: never a system service's port.
+// and the peers they fake: never a system service's port, and never one of the kernel's
+// ephemeral ports. Any connection on the machine may take an ephemeral port as its own local
+// port at any moment, so that a server stopped and started again on its port (a restart test),
+// or started on a port chosen beforehand, could find it taken while tests run side by side.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdint>
+#include <fstream>
+#include <random>
 #include <stdexcept>
 
 namespace beacon_test {
 
-inline int free_port() {
+// Whether `port` (0: any) can be bound on the loopback interface now; its number in `port`.
+inline bool bind_loopback(int& port) {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return false;
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
     socklen_t len = sizeof addr;
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        if (fd >= 0) ::close(fd);
-        throw std::runtime_error("no free loopback port");
-    }
+    const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) == 0 &&
+                       ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
     ::close(fd);
-    return ntohs(addr.sin_port);
+    if (bound) port = ntohs(addr.sin_port);
+    return bound;
+}
+
+// A port free now, drawn at random below the ephemeral range (from 20000 up to the range's start,
+// read from /proc); the kernel's own choice if that leaves too few.
+inline int free_port() {
+    int ephemeral_low = 32768;
+    std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> ephemeral_low;
+    if (ephemeral_low > 21000) {
+        thread_local std::mt19937 random(std::random_device{}());
+        std::uniform_int_distribution<int> pick(20000, ephemeral_low - 1);
+        for (int attempt = 0; attempt < 100; ++attempt) {
+            int port = pick(random);
+            if (bind_loopback(port)) return port;
+        }
+    }
+    int port = 0;
+    if (!bind_loopback(port)) throw std::runtime_error("no free loopback port");
+    return port;
 }
 
 }  // namespace beacon_test
