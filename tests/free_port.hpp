@@ -16,20 +16,30 @@
 
 namespace beacon_test {
 
-// Whether `port` (0: any) can be bound on the loopback interface now; its number in `port`.
-inline bool bind_loopback(int& port) {
+// A TCP socket bound to `port` (0: any) on the loopback interface, its number in `port`; -1 if
+// it cannot be bound.
+inline int loopback_socket(int& port) {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return false;
+    if (fd < 0) return -1;
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     addr.sin_port = htons(static_cast<std::uint16_t>(port));
     socklen_t len = sizeof addr;
-    const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) == 0 &&
-                       ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
-    ::close(fd);
-    if (bound) port = ntohs(addr.sin_port);
-    return bound;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    port = ntohs(addr.sin_port);
+    return fd;
+}
+
+// Whether `port` (0: any) can be bound on the loopback interface now; its number in `port`.
+inline bool bind_loopback(int& port) {
+    const int fd = loopback_socket(port);
+    if (fd >= 0) ::close(fd);
+    return fd >= 0;
 }
 
 // A port free now, drawn at random below the ephemeral range (from 20000 up to the range's start,

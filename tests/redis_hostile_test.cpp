@@ -6,11 +6,11 @@
 
 #include <catch2/catch.hpp>
 
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
@@ -21,6 +21,7 @@ using namespace std::chrono_literals;
 using beacon_test::eventually;
 using beacon_test::free_port;
 using beacon_test::listener_for;
+using beacon_test::loopback_socket;
 using beacon_test::numbered;
 using beacon_test::quick;
 using beacon_test::redis_server;
@@ -34,39 +35,53 @@ namespace {
 // not Redis. With one, it writes `answer` for every read, as long as the client keeps sending.
 class fake_peer {
 public:
-    explicit fake_peer(std::string answer = {})
-        : fd_(::socket(AF_INET, SOCK_STREAM, 0)), port_(free_port()), answer_(std::move(answer)) {
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        addr.sin_port = htons(static_cast<std::uint16_t>(port_));
+    explicit fake_peer(std::string answer = {}) : port_(free_port()), fd_(loopback_socket(port_)), answer_(std::move(answer)) {
         REQUIRE(fd_ >= 0);
-        REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
         REQUIRE(::listen(fd_, 64) == 0);
         if (!answer_.empty()) answering_ = std::thread([this] { answer_all(); });
     }
     fake_peer(const fake_peer&) = delete;
     fake_peer& operator=(const fake_peer&) = delete;
     ~fake_peer() {
-        ::shutdown(fd_, SHUT_RDWR);  // wakes the accept
+        {
+            const std::lock_guard<std::mutex> lock(client_mutex_);
+            stopping_ = true;
+            if (client_ >= 0) ::shutdown(client_, SHUT_RDWR);  // wakes a read
+        }
+        ::shutdown(fd_, SHUT_RDWR);  // and the accept
         if (answering_.joinable()) answering_.join();
         ::close(fd_);
     }
     std::string url() const { return redis_server::url_for(port_); }
 
 private:
-    void answer_all() const {
-        for (int client; (client = ::accept(fd_, nullptr, nullptr)) >= 0; ::close(client)) {
-            char in[4096];
-            while (::read(client, in, sizeof in) > 0) {
-                if (::send(client, answer_.data(), answer_.size(), MSG_NOSIGNAL) < 0) break;
-            }
+    void answer_all() {
+        for (int client; (client = ::accept(fd_, nullptr, nullptr)) >= 0;) {
+            answer(client);
+            const std::lock_guard<std::mutex> lock(client_mutex_);
+            ::close(client);
+            client_ = -1;
         }
     }
 
-    int fd_;
+    void answer(int client) {
+        {
+            const std::lock_guard<std::mutex> lock(client_mutex_);
+            if (stopping_) return;
+            client_ = client;
+        }
+        char in[4096];
+        while (::read(client, in, sizeof in) > 0) {
+            if (::send(client, answer_.data(), answer_.size(), MSG_NOSIGNAL) < 0) break;
+        }
+    }
+
     int port_;
+    int fd_;
     std::string answer_;
+    std::mutex client_mutex_;
+    int client_ = -1;  // the connection being answered
+    bool stopping_ = false;
     std::thread answering_;
 };
 

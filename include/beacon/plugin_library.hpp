@@ -15,6 +15,7 @@
 
 #include <dlfcn.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -116,13 +117,16 @@ struct plugin_handshake {
 
 namespace detail {
 
+/// How much of a file name or a loader's message a plugin_error quotes (as a detail::excerpt).
+inline constexpr std::size_t plugin_quote_bytes = 200;
+
 inline std::string dl_error() {
     const char* message = dlerror();
     return message ? message : "unknown dlopen error";
 }
 
 [[noreturn]] inline void refuse_plugin_file(const std::filesystem::path& file, const std::string& cause) {
-    throw plugin_error("plugin library \"" + excerpt(file.string(), 200) + "\" " + cause);
+    throw plugin_error("plugin library \"" + excerpt(file.string(), plugin_quote_bytes) + "\" " + cause);
 }
 
 // Refuses `file` unless its handshake `theirs` matches the host's.
@@ -153,7 +157,7 @@ inline plugin_handshake check_plugin_library(const std::filesystem::path& file) 
 inline void check_plugin_name(std::string_view name) {
     check_name("plugin", name);
     if (name.find('/') != std::string_view::npos) {
-        throw plugin_error("plugin name \"" + excerpt(name, 200) + "\" has a '/': name a plugin, or use load_file");
+        throw plugin_error("plugin name \"" + excerpt(name, plugin_quote_bytes) + "\" has a '/': name a plugin, or use load_file");
     }
 }
 
@@ -217,7 +221,7 @@ public:
 
         // Opened without RTLD_NODELETE, so that closing a library refused from here on unmaps it.
         void* handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
-        if (handle == nullptr) fail(file, "cannot be opened: " + detail::excerpt(detail::dl_error(), 200));
+        if (handle == nullptr) fail(file, "cannot be opened: " + detail::excerpt(detail::dl_error(), detail::plugin_quote_bytes));
         const std::unique_ptr<void, int (*)(void*)> opened(handle, dlclose);
         // The mapped handshake: the file was checked, but the mapping is what the code uses.
         const auto* theirs = static_cast<const plugin_handshake*>(dlsym(handle, "beacon_plugin_handshake"));
@@ -236,7 +240,7 @@ public:
         } catch (...) {
             threw = "failed in beacon_plugin_create: unknown exception";
         }
-        if (!threw.empty()) fail(file, detail::excerpt(threw, 200));
+        if (!threw.empty()) fail(file, detail::excerpt(threw, detail::plugin_quote_bytes));
         if (!owned) fail(file, "beacon_plugin_create returned no plugin");
 
         // From now on the plugin's code may leave pointers into the library in the host: it stays
@@ -244,7 +248,7 @@ public:
         // unmaps it then: safe to call from the plugin's own code, where the last reference to
         // the plugin may be dropped).
         void* resident = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD | RTLD_NODELETE);
-        if (resident == nullptr) fail(file, "cannot be kept loaded: " + detail::excerpt(detail::dl_error(), 200));
+        if (resident == nullptr) fail(file, "cannot be kept loaded: " + detail::excerpt(detail::dl_error(), detail::plugin_quote_bytes));
         std::shared_ptr<void> library(resident, [](void* h) { dlclose(h); });
         std::shared_ptr<plugin> made(owned.release(), [library](plugin* p) { delete p; });
         std::string name = made->name();

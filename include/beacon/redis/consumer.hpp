@@ -209,7 +209,8 @@ private:
                 connection_.send({"PING"});
                 ping_deadline_ = clock::now() + options_.timeout;
             } else if (clock::now() >= *ping_deadline_) {
-                throw detail::command_error(connection_.endpoint(), "SUBSCRIBE " + detail::excerpt(options_.channel, 128),
+                const auto channel = detail::excerpt(options_.channel, detail::url_quote_bytes);
+                throw detail::command_error(connection_.endpoint(), "SUBSCRIBE " + channel,
                                             "no reply to PING within " + std::to_string(options_.timeout.count()) +
                                                 " ms (the server is stopped, hung, or not a Redis server)");
             }

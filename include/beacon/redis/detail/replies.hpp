@@ -1,8 +1,10 @@
 #pragma once
-// The replies a stream_consumer reads, parsed without a connection: XREADGROUP, XCLAIM, XAUTOCLAIM
-// and XPENDING replies (delivery counts, the group's lag), and a stream entry's field list. A reply
-// is outside input (any server, or anything that answers on its port): every shape is checked
-// before an element is read, and a reply of the wrong shape throws redis_error
+// Replies read without a connection. The error of a failed command, "<url>: <command>: <reason>"
+// (command_error), and the text of an error reply as it quotes it (error_text: a short printable
+// excerpt). The replies a stream_consumer reads: XREADGROUP, XCLAIM, XAUTOCLAIM and XPENDING
+// replies (delivery counts, the group's lag), and a stream entry's field list. A reply is outside
+// input (any server, or anything that answers on its port): every shape is checked before an
+// element is read, and a reply of the wrong shape throws redis_error
 // "<url>: <command> <stream>: unexpected reply shape".
 
 #include <beacon/detail/excerpt.hpp>
@@ -41,9 +43,11 @@ inline redis_error command_error(std::string_view url, std::string_view what, st
 inline bool is_text(const redisReply* r) noexcept { return r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS; }
 /// The text of a reply that is_text.
 inline std::string_view text_view(const redisReply* r) noexcept { return {r->str, r->len}; }
+/// How much of a server's error reply a message quotes.
+inline constexpr std::size_t error_quote_bytes = 200;
 /// The text of an error reply as a message quotes it: a short printable excerpt (a reply, like
 /// anything read from the server's port, is outside input).
-inline std::string error_text(const redisReply* r) { return beacon::detail::excerpt(text_view(r), 200); }
+inline std::string error_text(const redisReply* r) { return beacon::detail::excerpt(text_view(r), error_quote_bytes); }
 /// A copy of the text of a reply that is_text.
 inline std::string text_of(const redisReply* r) { return std::string(r->str, r->len); }
 

@@ -47,6 +47,9 @@ inline constexpr std::string_view redis_url_options[] = {"db", "socket_timeout",
 // Outside text in a message: a short printable excerpt, as the core quotes it.
 using beacon::detail::excerpt;
 
+/// How much of a URL (masked) or a channel name a message quotes.
+inline constexpr std::size_t url_quote_bytes = 128;
+
 // Whether the value of query option `name` (as written) is shown in the display form.
 inline bool shown_url_option(std::string_view name) {
     return name == "db" || name == "socket_timeout" || name == "socket_connect_timeout";
@@ -82,8 +85,9 @@ inline std::string masked_url(std::string_view url) {
     const auto at = url.rfind('@');
     const auto question = url.find('?');
     if (at == std::string_view::npos) {
-        if (question == std::string_view::npos) return excerpt(url, 128);
-        return excerpt(std::string(url.substr(0, question + 1)) + masked_query(url.substr(question + 1), false), 128);
+        if (question == std::string_view::npos) return excerpt(url, url_quote_bytes);
+        const auto query = masked_query(url.substr(question + 1), false);
+        return excerpt(std::string(url.substr(0, question + 1)) + query, url_quote_bytes);
     }
     std::string scheme;
     if (const auto end = url.find("://"); end != std::string_view::npos && end < at && end > 0) {
@@ -103,7 +107,7 @@ inline std::string masked_url(std::string_view url) {
     } else {
         out += tail;
     }
-    return excerpt(out, 128);
+    return excerpt(out, url_quote_bytes);
 }
 
 [[noreturn]] inline void url_fail(const std::string& display, const std::string& what) {
