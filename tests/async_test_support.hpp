@@ -4,6 +4,8 @@
 #include <beacon/async.hpp>
 #include <beacon/event.hpp>
 
+#include "numbers.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -66,11 +68,7 @@ struct recorder {
     }
 };
 
-inline std::vector<int> range(int from, int to) {
-    std::vector<int> out;
-    for (int i = from; i < to; ++i) out.push_back(i);
-    return out;
-}
+using beacon_test::range;
 
 /// `n` keys that fall in `n` different lanes of an adapter with `workers` workers (16 lanes per
 /// worker, by std::hash), so that each can be delivered while the others are held.

@@ -415,7 +415,7 @@ struct stream_member {
 TEST_CASE("the consumers of a stream group drop an event appended twice; a taken-over entry already recorded is dropped",
           "[redis][dedup][stream]") {
     redis_server server;
-    auto forwarder = stream_test::listener_for(server.url());
+    auto forwarder = stream_test::stream_forwarder_for(server.url());
     const auto one = numbered(1), two = numbered(2), three = numbered(3);
     server.command({"XGROUP", "CREATE", "beacon.stream", "g", "0", "MKSTREAM"});
     // Entries 1 and 2 are read by a consumer that dies before acknowledging them; entry 1's
@@ -478,7 +478,7 @@ TEST_CASE("a list consumer's inbox that cannot commit is reported, and the event
 
 TEST_CASE("a stream consumer with an inbox delivers an entry appended twice once", "[redis][dedup][inbox][stream][behaviour16]") {
     redis_server server;
-    auto forwarder = stream_test::listener_for(server.url());
+    auto forwarder = stream_test::stream_forwarder_for(server.url());
     char path[] = "/tmp/beacon-inbox-XXXXXX";
     const int fd = ::mkstemp(path);
     REQUIRE(fd >= 0);

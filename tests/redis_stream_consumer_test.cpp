@@ -37,8 +37,9 @@
 using Catch::Matchers::Contains;
 using namespace std::chrono_literals;
 using beacon_test::eventually;
+using beacon_test::range;
 using beacon_test::redis_server;
-using stream_test::listener_for;
+using stream_test::stream_forwarder_for;
 using stream_test::numbered;
 
 namespace {
@@ -97,12 +98,6 @@ struct member {
     }
 };
 
-std::vector<int> range(int from, int to) {
-    std::vector<int> out;
-    for (int n = from; n < to; ++n) out.push_back(n);
-    return out;
-}
-
 std::vector<int> sorted(std::vector<int> v) {
     std::sort(v.begin(), v.end());
     return v;
@@ -160,7 +155,7 @@ std::string temp_log() {
 
 TEST_CASE("events appended to a stream come out of a group in order, unchanged", "[redis][stream]") {
     redis_server server;
-    auto listener = listener_for(server.url());
+    auto listener = stream_forwarder_for(server.url());
     listener.forward(numbered(0));
     listener.forward(numbered(1, 10));  // one MULTI/EXEC
     CHECK(server.command({"XLEN", "beacon.stream"})->integer == 10);
@@ -208,7 +203,7 @@ TEST_CASE("every group gets every event; the consumers of one group share them, 
         options.batch = 1;
         index.back()->start(options);
     }
-    auto listener = listener_for(server.url());
+    auto listener = stream_forwarder_for(server.url());
     for (int n = 0; n < 300; n += 10) listener.forward(numbered(n, n + 10));
 
     REQUIRE(eventually([&] { return audit.got().size() == 300; }));
@@ -235,7 +230,7 @@ TEST_CASE("every group gets every event; the consumers of one group share them, 
 
 TEST_CASE("a consumer that never returns has its entries taken over after claim_idle", "[redis][stream][claim]") {
     redis_server server;
-    listener_for(server.url()).forward(numbered(0, 20));
+    stream_forwarder_for(server.url()).forward(numbered(0, 20));
 
     member stuck;
     std::mutex mutex;
@@ -273,7 +268,7 @@ TEST_CASE("a consumer that never returns has its entries taken over after claim_
 TEST_CASE("bad entries are dead-lettered and reported; a receiver's exception is reported and the entry acknowledged",
           "[redis][stream][failure][behaviour11]") {
     redis_server server;
-    auto listener = listener_for(server.url());
+    auto listener = stream_forwarder_for(server.url());
     listener.forward(numbered(0));
     server.command({"XADD", "beacon.stream", "*", "event", "{not json"});
     server.command({"XADD", "beacon.stream", "*", "other", "x"});
@@ -316,7 +311,7 @@ TEST_CASE("bad entries are dead-lettered and reported; a receiver's exception is
 
 TEST_CASE("a poison entry that kills every consumer is dead-lettered after max_deliveries", "[redis][stream][poison]") {
     redis_server server;
-    auto listener = listener_for(server.url());
+    auto listener = stream_forwarder_for(server.url());
     auto events = numbered(0, 10);
     events[5].data["poison"] = true;
     listener.forward(events);
@@ -381,7 +376,7 @@ TEST_CASE("worker processes SIGKILLed mid-stream and restarted lose nothing; dup
     for (int i = 0; i < 2; ++i) workers[i] = spawn_worker(server.url(), "svc", "w" + std::to_string(i), logs[i]);
 
     std::thread producer([&] {
-        auto listener = listener_for(server.url());
+        auto listener = stream_forwarder_for(server.url());
         for (int n = 0; n < total; n += batch) listener.forward(numbered(n, n + batch));
     });
     // Also when a REQUIRE fails: the workers killed (else they hold CTest's output pipe open), the
@@ -435,7 +430,7 @@ TEST_CASE("a server killed and restarted mid-stream loses no acknowledged event"
     member got;
     got.start(quick(server.url(), "svc", "a"));
 
-    auto listener = listener_for(server.url(), 1000000, 500ms);
+    auto listener = stream_forwarder_for(server.url(), 1000000, 500ms);
     std::vector<int> acknowledged;
     int refused = 0;
     for (int n = 0; n < 300; n += 5) {
@@ -467,11 +462,11 @@ TEST_CASE("a group lost with a server restarted without persistence is created a
     redis_server server;
     member got;
     got.start(quick(server.url(), "svc", "a"));
-    listener_for(server.url()).forward(numbered(0, 3));
+    stream_forwarder_for(server.url()).forward(numbered(0, 3));
     REQUIRE(eventually([&] { return got.got().size() == 3; }));
     server.stop(SIGKILL);
     server.start();  // empty: no stream, no group
-    listener_for(server.url()).forward(numbered(3, 6));
+    stream_forwarder_for(server.url()).forward(numbered(3, 6));
     REQUIRE(eventually([&] { return got.got().size() == 6; }));
     got.stop();
     CHECK(got.got() == range(0, 6));
@@ -484,7 +479,7 @@ TEST_CASE("XACKs refused mid-batch are reported at its end; the entries come bac
     // allows them again (as a server refuses writes it cannot persist, or a replica's).
     const auto url = server.user_url("worker");
     beacon::redis::detail::redis_connection admin(beacon::redis::detail::parse_redis_url(server.url()), 2000ms);
-    listener_for(server.url()).forward(numbered(0, 50));
+    stream_forwarder_for(server.url()).forward(numbered(0, 50));
     member got;
     got.local.connect([&](const beacon::event& e) {  // in the consumer's thread: admin is used there only
         if (e.data.at("n") == 20) admin.command({"ACL", "SETUSER", "worker", "-xack"});
@@ -519,7 +514,7 @@ TEST_CASE("a stream consumer runs once; a bad URL is refused", "[redis][stream]"
 TEST_CASE("a stream consumer's stats count deliveries, redeliveries and dead letters, and sample its group's lag",
           "[redis][stream][stats]") {
     redis_server server;
-    listener_for(server.url()).forward(numbered(0, 5));
+    stream_forwarder_for(server.url()).forward(numbered(0, 5));
     server.command({"XADD", "beacon.stream", "*", "event", "{not json"});
 
     // A consumer reads all six entries and stops in the first one's receiver: five stay pending with it.

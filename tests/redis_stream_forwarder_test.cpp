@@ -37,13 +37,13 @@ using Catch::Matchers::Contains;
 using namespace std::chrono_literals;
 using beacon_test::eventually;
 using beacon_test::redis_server;
-using stream_test::listener_for;
+using stream_test::stream_forwarder_for;
 using stream_test::numbered;
 
 TEST_CASE("a batch is appended in one transaction; an event that cannot be written holds no other back; MAXLEN ~ bounds the stream",
           "[redis][stream][batch]") {
     redis_server server;
-    auto bounded = listener_for(server.url(), 100);
+    auto bounded = stream_forwarder_for(server.url(), 100);
     server.command({"CONFIG", "RESETSTAT"});
     for (int k = 0; k < 20; ++k) bounded.forward(numbered(k * 50, k * 50 + 50));
     CHECK_THAT(std::string(server.command({"INFO", "commandstats"})->str),
@@ -69,7 +69,7 @@ TEST_CASE("a batch is appended in one transaction; an event that cannot be writt
 
 TEST_CASE("stored texts are appended as they are, in one transaction", "[redis][stream][batch][texts]") {
     redis_server server;
-    auto forwarder = listener_for(server.url(), 0);
+    auto forwarder = stream_forwarder_for(server.url(), 0);
     beacon::encoded_events stored;  // an outbox's rows, as its relay hands them over
     for (const auto& e : numbered(0, 3)) stored.push_back(nlohmann::json(e).dump() + "\n");
     server.command({"CONFIG", "RESETSTAT"});
@@ -129,7 +129,7 @@ TEST_CASE("the listener type \"redis_stream\" appends each commit's events in on
 
 TEST_CASE("a stream forwarder's stats count the entries appended and failed, and each round trip", "[redis][stream][stats]") {
     redis_server server;
-    auto forwarder = listener_for(server.url(), 0, 500ms);
+    auto forwarder = stream_forwarder_for(server.url(), 0, 500ms);
     const auto copy = forwarder;  // copies count into the same stats
     forwarder.forward(numbered(0));
     copy.forward(numbered(1));

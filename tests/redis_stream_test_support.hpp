@@ -21,8 +21,8 @@ inline std::vector<beacon::event> numbered(int from, int to) {
     return out;
 }
 
-inline beacon::redis::stream_forwarder listener_for(const std::string& url, std::size_t max_length = 1000000,
-                                           std::chrono::milliseconds timeout = 2000ms) {
+inline beacon::redis::stream_forwarder stream_forwarder_for(const std::string& url, std::size_t max_length = 1000000,
+                                                          std::chrono::milliseconds timeout = 2000ms) {
     beacon::redis::stream_forwarder_options options;
     options.url = url;
     options.max_length = max_length;

@@ -6,6 +6,7 @@
 #include <beacon/failure.hpp>
 
 #include "eventually.hpp"
+#include "numbers.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -37,12 +38,7 @@ struct recorder {
     }
 };
 
-// first, first + 1, ..., last - 1.
-inline std::vector<int> range(int first, int last) {
-    std::vector<int> out;
-    for (int n = first; n < last; ++n) out.push_back(n);
-    return out;
-}
+using beacon_test::range;
 
 // A Relay (sqlite::relay, postgres::relay) on `where`, whose outbox holds 12 rows and whose target
 // is down, then up: it counts the rows waiting and the age of the oldest, then 0 once all went.
