@@ -8,6 +8,7 @@
 #include <beacon/registry.hpp>
 #include <beacon/unit_of_work.hpp>
 
+#include "numbers.hpp"
 #include "redis_server.hpp"
 #include "redis_stream_test_support.hpp"
 
@@ -39,8 +40,8 @@ using namespace std::chrono_literals;
 using beacon_test::eventually;
 using beacon_test::range;
 using beacon_test::redis_server;
-using stream_test::stream_forwarder_for;
 using stream_test::numbered;
+using stream_test::stream_forwarder_for;
 
 namespace {
 
@@ -430,7 +431,9 @@ TEST_CASE("a server killed and restarted mid-stream loses no acknowledged event"
     member got;
     got.start(quick(server.url(), "svc", "a"));
 
-    auto listener = stream_forwarder_for(server.url(), 1000000, 500ms);
+    // Refused while the server is down: at once (loopback). The timeout is long enough that a write
+    // fsynced on a loaded disk is not refused too, so that exactly those 10 batches are.
+    auto listener = stream_forwarder_for(server.url(), 1000000, 5s);
     std::vector<int> acknowledged;
     int refused = 0;
     for (int n = 0; n < 300; n += 5) {
