@@ -35,28 +35,30 @@ inline int loopback_socket(int& port) {
     return fd;
 }
 
-// Whether `port` (0: any) can be bound on the loopback interface now; its number in `port`.
-inline bool bind_loopback(int& port) {
-    const int fd = loopback_socket(port);
-    if (fd >= 0) ::close(fd);
-    return fd >= 0;
-}
-
-// A port free now, drawn at random below the ephemeral range (from 20000 up to the range's start,
-// read from /proc); the kernel's own choice if that leaves too few.
-inline int free_port() {
+// A TCP socket bound on the loopback interface to a port drawn at random below the ephemeral
+// range (from 20000 up to the range's start, read from /proc), or to the kernel's choice if that
+// leaves too few; its number in `port`.
+inline int free_loopback_socket(int& port) {
     int ephemeral_low = 32768;
     std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> ephemeral_low;
     if (ephemeral_low > 21000) {
         thread_local std::mt19937 random(std::random_device{}());
         std::uniform_int_distribution<int> pick(20000, ephemeral_low - 1);
         for (int attempt = 0; attempt < 100; ++attempt) {
-            int port = pick(random);
-            if (bind_loopback(port)) return port;
+            port = pick(random);
+            if (const int fd = loopback_socket(port); fd >= 0) return fd;
         }
     }
+    port = 0;
+    const int fd = loopback_socket(port);
+    if (fd < 0) throw std::runtime_error("no free loopback port");
+    return fd;
+}
+
+// A port free now, chosen as free_loopback_socket chooses it.
+inline int free_port() {
     int port = 0;
-    if (!bind_loopback(port)) throw std::runtime_error("no free loopback port");
+    ::close(free_loopback_socket(port));
     return port;
 }
 

@@ -19,9 +19,8 @@
 using Catch::Matchers::Contains;
 using namespace std::chrono_literals;
 using beacon_test::eventually;
-using beacon_test::free_port;
+using beacon_test::free_loopback_socket;
 using beacon_test::listener_for;
-using beacon_test::loopback_socket;
 using beacon_test::numbered;
 using beacon_test::quick;
 using beacon_test::redis_server;
@@ -35,8 +34,7 @@ namespace {
 // not Redis. With one, it writes `answer` for every read, as long as the client keeps sending.
 class fake_peer {
 public:
-    explicit fake_peer(std::string answer = {}) : port_(free_port()), fd_(loopback_socket(port_)), answer_(std::move(answer)) {
-        REQUIRE(fd_ >= 0);
+    explicit fake_peer(std::string answer = {}) : fd_(free_loopback_socket(port_)), answer_(std::move(answer)) {
         REQUIRE(::listen(fd_, 64) == 0);
         if (!answer_.empty()) answering_ = std::thread([this] { answer_all(); });
     }
@@ -76,7 +74,7 @@ private:
         }
     }
 
-    int port_;
+    int port_ = 0;
     int fd_;
     std::string answer_;
     std::mutex client_mutex_;
