@@ -7,7 +7,8 @@
 #             that need nothing else (scripts/demo, scripts/example)
 #   redis     the Redis bridge, its examples and tests (a redis-server, hiredis, Python's redis), and
 #             the inboxes its consumers take: SQLite (libsqlite3, the sqlite3 shell the tests use) and
-#             PostgreSQL (libpq; the server, whose initdb and postgres the tests run a cluster with)
+#             PostgreSQL (libpq; the server, whose initdb and postgres the tests run a cluster with),
+#             and simdjson, the faster decoders its consumers can take (the simdjson part)
 #   metrics   the metrics part (prometheus-cpp), its example and its scrape test (a Prometheus
 #             server and promtool)
 #   web       the web example and tests (curl -N; headless chromium drives the example's page), and
@@ -18,7 +19,7 @@
 #   check     the static checks (scripts/check): doxygen, clang-tidy, cppcheck
 
 beacon_packages_demo=(cmake make g++ pkgconf libboost-dev nlohmann-json3-dev catch2)
-beacon_packages_redis=(redis-server libhiredis-dev python3 python3-redis libsqlite3-dev sqlite3 libpq-dev postgresql)
+beacon_packages_redis=(redis-server libhiredis-dev python3 python3-redis libsqlite3-dev sqlite3 libpq-dev postgresql libsimdjson-dev)
 beacon_packages_metrics=(prometheus-cpp-dev prometheus)
 beacon_packages_web=(curl chromium chromium-driver python3-selenium libcurl4-openssl-dev libssl-dev openssl python3-aiosmtpd)
 beacon_packages_test=(

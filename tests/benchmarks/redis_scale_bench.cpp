@@ -3,11 +3,15 @@
 // work (one event each) through one listener vs `-t lpush -c 50 -P 1`; XADD batches of 100 vs
 // redis-benchmark running the same XADD pipelined, and vs the same transactions sent by hiredis
 // alone, the texts written beforehand (what the client library and the server cost without
-// beacon); a consumer group's events/s with 1, 2 and 4 consumers, and a list consumer's. Starts
+// beacon); a consumer group's events/s with 1, 2 and 4 consumers (with beacon::simdjson built,
+// also decoding with it, each beside the core's decoder), and a list consumer's. Starts
 // its own redis-server on a free loopback port. Usage: redis_scale_bench [events] (default
 // 100000). Prints a Markdown table; no figure is asserted anywhere.
 #include <beacon/redis.hpp>
 #include <beacon/registry.hpp>
+#ifdef BEACON_BENCH_SIMDJSON
+#include <beacon/simdjson.hpp>
+#endif
 #include <beacon/unit_of_work.hpp>
 
 #include "../redis_server.hpp"
@@ -110,8 +114,10 @@ double hiredis_transactions(int port, const std::vector<std::vector<std::string>
 }
 
 // Events per second that `consumers` consumers of one group take out of a stream holding `events`.
-double group_rate(beacon_test::redis_server& server, const std::string& stream, int events, int consumers) {
-    const std::string group = "g" + std::to_string(consumers);
+// `consumers` members of a new group decoding with `format`; `tag` tells the group's name apart.
+double group_rate(beacon_test::redis_server& server, const std::string& stream, int events, int consumers,
+                  const beacon::wire_format& format = beacon::wire_format::envelope(), const std::string& tag = "") {
+    const std::string group = "g" + std::to_string(consumers) + tag;
     std::atomic<int> handled{0};
     std::vector<std::unique_ptr<beacon::signal>> locals;
     std::vector<std::unique_ptr<beacon::redis::stream_consumer>> members;
@@ -125,6 +131,7 @@ double group_rate(beacon_test::redis_server& server, const std::string& stream, 
         options.name = "c" + std::to_string(i);
         options.batch = 100;
         options.poll_timeout = std::chrono::milliseconds(50);
+        options.format = format;
         members.push_back(std::make_unique<beacon::redis::stream_consumer>(*locals.back(), options));
     }
     const double rate = per_second(events, [&] {
@@ -233,6 +240,16 @@ int main(int argc, char** argv) {
         table.push_back(row("consumer group, 1 consumer (XREADGROUP COUNT 100, an XACK written per entry)", one, one));
         table.push_back(row("consumer group, 2 consumers", group_rate(server, "bench.stream", events, 2), one));
         table.push_back(row("consumer group, 4 consumers", group_rate(server, "bench.stream", events, 4), one));
+#ifdef BEACON_BENCH_SIMDJSON
+        // The same groups decoding with beacon::simdjson (issue 25, item 1), each beside the core's
+        // decoder measured again just before it.
+        for (const int consumers : {1, 2, 4}) {
+            const double core = group_rate(server, "bench.stream", events, consumers, beacon::wire_format::envelope(), "core");
+            const double fast = group_rate(server, "bench.stream", events, consumers, beacon::simdjson::envelope(), "simdjson");
+            table.push_back(row("consumer group, " + std::to_string(consumers) + " consumer(s), the core's decoder again", core, core));
+            table.push_back(row("the same, decoding with beacon::simdjson::envelope()", fast, core));
+        }
+#endif
         // The list the batches of 100 went to, taken by one list consumer (BLMOVE, then LREM).
         table.push_back(row("list consumer, 1 consumer (a BLMOVE and an LREM per message)",
                             list_rate(server, "beacon.events", events), one));

@@ -4,12 +4,16 @@
 // bytes, checked before timing), and Kinto's format. The event is redis_bench's 297-byte record
 // creation. Benchmark names are "encode/<side>". CloudEvents JSON is measured beside the envelope
 // on the same event stamped (an id, a source, a type: what a CloudEvent requires), encoding and
-// decoding ("encode/stamped_*", "decode/stamped_*").
+// decoding ("encode/stamped_*", "decode/stamped_*"); with beacon::simdjson built, its decoders
+// beside the core's on the same texts ("decode/simdjson_*").
 
 #include "alloc_count.hpp"
 #include "sample_event.hpp"
 
 #include <beacon/wire_format.hpp>
+#ifdef BEACON_BENCH_SIMDJSON
+#include <beacon/simdjson.hpp>
+#endif
 
 #include <benchmark/benchmark.h>
 
@@ -86,6 +90,23 @@ void decode_stamped(benchmark::State& state, const beacon::wire_format& format) 
 }
 BENCHMARK_CAPTURE(decode_stamped, envelope, beacon::wire_format::envelope())->Name("decode/stamped_envelope");
 BENCHMARK_CAPTURE(decode_stamped, cloudevents, beacon::wire_format::cloudevents())->Name("decode/stamped_cloudevents");
+
+// Kinto's bytes of the same event, decoded by Kinto's format.
+void decode_kinto_with(benchmark::State& state, const beacon::wire_format& format) {
+    const std::string text = beacon::wire_format::kinto().encode(stamped());
+    const auto before = beacon_bench::thread_allocs();
+    for (auto _ : state) {
+        auto e = format.decode(text);
+        benchmark::DoNotOptimize(&e);
+    }
+    report(state, before, text.size());
+}
+BENCHMARK_CAPTURE(decode_kinto_with, core, beacon::wire_format::kinto())->Name("decode/stamped_kinto");
+#ifdef BEACON_BENCH_SIMDJSON
+// The same texts decoded by beacon::simdjson's formats (issue 25, item 1: at most 3x encode).
+BENCHMARK_CAPTURE(decode_stamped, simdjson_envelope, beacon::simdjson::envelope())->Name("decode/simdjson_stamped_envelope");
+BENCHMARK_CAPTURE(decode_kinto_with, simdjson, beacon::simdjson::kinto())->Name("decode/simdjson_stamped_kinto");
+#endif
 
 // The floors of decoding the same envelope text with nlohmann's parser (issue 25, item 1: decode
 // at most 3x encode): "decode/nlohmann_parse" builds the document with nlohmann::json::parse (no

@@ -1,0 +1,307 @@
+#pragma once
+// The fast path of beacon::simdjson's decoders: simdjson's DOM parser reads the text, and the
+// readers below fill the event from its tape, mirroring beacon's own readers (event.hpp's
+// read_event and read_payload, wire_format.hpp's read_flat) for the texts they accept. Whatever
+// they are not sure of (a syntax, depth, type or value error, a key given twice at the top, a
+// number whose JSON type simdjson does not tell as nlohmann does) makes them throw `not_taken`,
+// and the caller decodes the text again with beacon's decoder, which returns the event or throws
+// its error: the fast path never decides an error, so every message, pointer and reason stays
+// beacon's own.
+
+#include <beacon/error.hpp>
+#include <beacon/event.hpp>
+#include <beacon/event_id.hpp>
+#include <beacon/trace.hpp>
+
+#include <nlohmann/json.hpp>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace beacon::simdjson::detail {
+
+namespace dom = ::simdjson::dom;
+
+// The fast path gives the text back to beacon's decoder (see the file's comment).
+struct not_taken {};
+
+// simdjson's depth limit is kept this many levels under json_limits::max_depth. simdjson counts
+// the values inside the innermost container as a level too, so a text of C nested containers is
+// taken when C + 2 <= max_depth (C + 1 when the innermost is empty): within beacon's limit for
+// every shape (the envelope allows C <= max_depth; Kinto's flat payload, which counts one level
+// more than the text nests, C + 1 <= max_depth). A text nested deeper is read by beacon's decoder,
+// which decides.
+inline constexpr std::size_t depth_margin = 1;
+
+// The deepest text the fast path reads, whatever max_depth allows: its reader recurses once per
+// level (a few hundred bytes of stack each), so a deeper text goes to beacon's decoder, whose
+// parser does not recurse.
+inline constexpr std::size_t max_fast_depth = 256;
+
+// The largest message a thread keeps its parser's buffers for (simdjson's buffers take about ten
+// times the text); a larger one is parsed by a parser of its own, freed when it is read.
+inline constexpr std::size_t kept_parser_bytes = std::size_t{64} << 10;
+
+// Parses `text` with a nesting limit of `max_depth`; the returned element lives as long as
+// `parser`. Throws not_taken for any error simdjson reports.
+inline dom::element parse(dom::parser& parser, std::string& padded, std::string_view text, std::size_t max_depth) {
+    if (parser.max_depth() != max_depth || parser.capacity() < text.size()) {
+        if (parser.allocate(std::max(text.size(), parser.capacity()), max_depth) != ::simdjson::SUCCESS) {
+            throw not_taken{};
+        }
+    }
+    // simdjson reads up to SIMDJSON_PADDING bytes past the text: parse a padded copy.
+    padded.assign(text.data(), text.size());
+    padded.resize(text.size() + ::simdjson::SIMDJSON_PADDING);
+    dom::element root;
+    if (parser.parse(padded.data(), text.size(), false).get(root) != ::simdjson::SUCCESS) throw not_taken{};
+    return root;
+}
+
+// Reads the events of one text; its functions throw not_taken for what they leave to beacon's
+// decoder.
+class reader {
+public:
+    explicit reader(std::string_view text) : text_(text) {}
+
+    // Kinto's flat payload (beacon's read_flat): "action" must be there.
+    event flat(dom::object top) {
+        bool action = false;
+        for (const auto field : top) action = action || field.key == "action";
+        if (!action) throw not_taken{};
+        event e;
+        payload(top, e);
+        return e;
+    }
+
+    // beacon's envelope (beacon's read_event). Each known key may come once: beacon's parser keeps
+    // the last of a repeated key, which for "payload" or "impacted_records" this reader cannot
+    // mirror.
+    event envelope(dom::object top) {
+        event e;
+        std::optional<std::string_view> trace_parent;
+        std::optional<std::string_view> trace_state;
+        unsigned seen = 0;
+        for (const auto field : top) {
+            const std::string_view key = field.key;
+            unsigned bit = 0;
+            if (key == "id") {
+                bit = 1U << 0;
+                e.id = id_field(field.value);
+            } else if (key == "cause") {
+                bit = 1U << 1;
+                e.cause = id_field(field.value);
+            } else if (key == "source") {
+                bit = 1U << 2;
+                e.source = string_field(field.value);
+            } else if (key == "type") {
+                bit = 1U << 3;
+                e.type = string_field(field.value);
+            } else if (key == "sender") {
+                bit = 1U << 4;
+                e.sender = string_field(field.value);
+            } else if (key == "traceparent" || key == "tracestate") {
+                bit = key == "traceparent" ? 1U << 5 : 1U << 6;
+                std::string_view text;
+                if (field.value.get(text) != ::simdjson::SUCCESS) throw not_taken{};
+                (key == "traceparent" ? trace_parent : trace_state) = text;
+            } else if (key == "payload") {
+                bit = 1U << 7;
+                dom::object fields;
+                if (field.value.get(fields) != ::simdjson::SUCCESS) throw not_taken{};
+                payload(fields, e);
+            } else if (key == "impacted_records") {
+                bit = 1U << 8;
+                dom::array records;
+                if (field.value.get(records) != ::simdjson::SUCCESS) throw not_taken{};
+                for (const auto one : records) e.impacted_records.push_back(record(one));
+            } else {
+                throw not_taken{};
+            }
+            if (seen & bit) throw not_taken{};
+            seen |= bit;
+        }
+        if (!(seen & (1U << 7))) throw not_taken{};  // no payload
+        if (trace_parent) {
+            e.trace = trace_context::parse(*trace_parent, trace_state ? *trace_state : std::string_view(), "/traceparent");
+        } else if (trace_state) {
+            throw not_taken{};
+        }
+        return e;
+    }
+
+private:
+    // `element` as nlohmann::json, typed as nlohmann's parser types it: a non-negative integer is
+    // unsigned, a negative one signed, a number with a fraction or an exponent a float. Recursion
+    // is bounded by the parser's depth limit.
+    nlohmann::json to_json(dom::element element) {
+        switch (element.type()) {
+            case dom::element_type::OBJECT: {
+                nlohmann::json object(nlohmann::json::value_t::object);
+                auto& members = object.get_ref<nlohmann::json::object_t&>();
+                for (const auto field : dom::object(element)) {
+                    members[std::string(field.key)] = to_json(field.value);  // a key given twice: the last wins
+                }
+                return object;
+            }
+            case dom::element_type::ARRAY: {
+                nlohmann::json array(nlohmann::json::value_t::array);
+                auto& items = array.get_ref<nlohmann::json::array_t&>();
+                for (const auto item : dom::array(element)) items.push_back(to_json(item));
+                return array;
+            }
+            case dom::element_type::STRING:
+                return std::string(element.get_string().value_unsafe());
+            case dom::element_type::INT64: {
+                const std::int64_t n = element.get_int64().value_unsafe();
+                if (n < 0) return n;
+                // "-0" is a signed 0 to nlohmann, "0" an unsigned one: the tape has 0 for both.
+                if (n == 0 && may_hold_minus_zero()) throw not_taken{};
+                return static_cast<std::uint64_t>(n);
+            }
+            case dom::element_type::UINT64:
+                return element.get_uint64().value_unsafe();
+            case dom::element_type::DOUBLE: {
+                const double x = element.get_double().value_unsafe();
+                if (x == 0 && std::signbit(x)) throw not_taken{};  // "-0.0", or "-0e5": a float to nlohmann
+                return x;
+            }
+            case dom::element_type::BOOL:
+                return element.get_bool().value_unsafe();
+            case dom::element_type::NULL_VALUE:
+                return nullptr;
+        }
+        throw not_taken{};
+    }
+
+    // True when the text holds "-0" not followed by a digit, a point or an exponent: a number -0,
+    // or those bytes inside a string (looked for once per text, and only when a 0 was read).
+    bool may_hold_minus_zero() {
+        if (minus_zero_ < 0) {
+            minus_zero_ = 0;
+            for (auto at = text_.find("-0"); at != std::string_view::npos; at = text_.find("-0", at + 1)) {
+                const char next = at + 2 < text_.size() ? text_[at + 2] : ' ';
+                if (!(next >= '0' && next <= '9') && next != '.' && next != 'e' && next != 'E') {
+                    minus_zero_ = 1;
+                    break;
+                }
+            }
+        }
+        return minus_zero_ == 1;
+    }
+
+    // A string field: null reads as empty; any other type is not taken.
+    static std::string string_field(dom::element value) {
+        if (value.is_null()) return {};
+        std::string_view text;
+        if (value.get(text) != ::simdjson::SUCCESS) throw not_taken{};
+        return std::string(text);
+    }
+
+    static event_id id_field(dom::element value) {
+        std::string_view text;
+        if (value.get(text) != ::simdjson::SUCCESS) throw not_taken{};
+        const auto id = event_id::parse(text);
+        if (!id || id->is_nil()) throw not_taken{};
+        return *id;
+    }
+
+    // Kinto's payload, or the envelope's "payload" object, into `e` (beacon's read_payload).
+    void payload(dom::object fields, event& e) {
+        for (const auto field : fields) {
+            const std::string_view key = field.key;
+            if (key == "timestamp") {
+                // INT64 only: a larger integer (UINT64) does not fit, a float is not an integer.
+                if (field.value.type() != dom::element_type::INT64) throw not_taken{};
+                const std::int64_t timestamp = field.value.get_int64().value_unsafe();
+                if (timestamp < 0) throw not_taken{};
+                e.timestamp = timestamp;
+            } else if (key == "action") {
+                if (field.value.is_null()) {
+                    e.action.reset();  // a key given twice: the last wins, as in beacon's reader
+                    continue;
+                }
+                std::string_view name;
+                if (field.value.get(name) != ::simdjson::SUCCESS) throw not_taken{};
+                e.action = parse_action(name);
+                if (!e.action) throw not_taken{};
+            } else if (key == "uri") {
+                e.uri = string_field(field.value);
+            } else if (key == "user_id") {
+                e.user_id = string_field(field.value);
+            } else if (key == "resource_name") {
+                e.resource_name = string_field(field.value);
+            } else {
+                e.data[std::string(key)] = to_json(field.value);
+            }
+        }
+    }
+
+    impacted_record record(dom::element value) {
+        dom::object fields;
+        if (value.get(fields) != ::simdjson::SUCCESS) throw not_taken{};
+        impacted_record out;
+        for (const auto field : fields) {
+            if (field.key == "new") {
+                out.new_value = to_json(field.value);
+            } else if (field.key == "old") {
+                out.old_value = to_json(field.value);
+            } else {
+                throw not_taken{};
+            }
+        }
+        return out;
+    }
+
+    std::string_view text_;
+    int minus_zero_ = -1;  // may_hold_minus_zero's answer: -1 until asked
+};
+
+// Which shape `top` has, as beacon::decode_any tells them apart: the envelope has a "payload" and
+// none of the payload's own fields beside it.
+inline bool is_envelope(dom::object top) {
+    bool payload = false;
+    for (const auto field : top) {
+        if (field.key == "payload") payload = true;
+        for (const auto name : ::beacon::detail::payload_fields) {
+            if (field.key == name) return false;
+        }
+    }
+    return payload;
+}
+
+// Parses `text` within `limits` and reads it with `read(reader&, top object)`, on the calling
+// thread's parser (or, past kept_parser_bytes, on one of its own). Throws not_taken for a text the
+// fast path leaves to beacon's decoder, and any exception of `read`.
+template <class Read>
+event decode(std::string_view text, const json_limits& limits, Read read) {
+    if (text.size() > limits.max_bytes || limits.max_depth <= depth_margin) throw not_taken{};
+    // beacon refuses a NUL byte anywhere (nlohmann's lexer would stop at one).
+    if (std::memchr(text.data(), '\0', text.size()) != nullptr) throw not_taken{};
+    const std::size_t depth = std::min(limits.max_depth - depth_margin, max_fast_depth);
+    auto read_top = [&](dom::parser& parser, std::string& padded) {
+        dom::object top;
+        if (parse(parser, padded, text, depth).get(top) != ::simdjson::SUCCESS) throw not_taken{};
+        reader r(text);
+        return read(r, top);
+    };
+    if (text.size() > kept_parser_bytes) {
+        dom::parser parser;
+        std::string padded;
+        return read_top(parser, padded);
+    }
+    thread_local dom::parser parser;
+    thread_local std::string padded;
+    return read_top(parser, padded);
+}
+
+}  // namespace beacon::simdjson::detail
