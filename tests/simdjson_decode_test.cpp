@@ -25,9 +25,12 @@ void check_same(std::string_view text, const beacon::json_limits& limits = {}) {
                        decode_with(beacon::decode_any, text, limits)));
     CHECK(same_outcome(decode_with(beacon::simdjson::decode_kinto, text, limits),
                        decode_with(beacon::decode_kinto, text, limits)));
+    CHECK(same_outcome(decode_with(beacon::simdjson::decode_cloudevent, text, limits),
+                       decode_with(beacon::decode_cloudevent, text, limits)));
 }
 
-// True when the fast path reads `text` itself (decode_any's shapes), false when it hands it over.
+// True when the fast path reads `text` itself (decode_any's shapes), false when it hands it over
+// (as the decoders do on not_taken and on beacon::error).
 bool taken(std::string_view text, const beacon::json_limits& limits = {}) {
     namespace fast = beacon::simdjson::detail;
     try {
@@ -36,6 +39,21 @@ bool taken(std::string_view text, const beacon::json_limits& limits = {}) {
         });
         return true;
     } catch (const fast::not_taken&) {
+        return false;
+    } catch (const beacon::error&) {  // a value the core's decoder must judge (a time, a traceparent)
+        return false;
+    }
+}
+
+// True when the fast path reads the CloudEvent `text` itself.
+bool taken_cloudevent(std::string_view text) {
+    namespace fast = beacon::simdjson::detail;
+    try {
+        fast::decode(text, {}, [](fast::reader& r, fast::dom::object top) { return r.cloudevent(top); });
+        return true;
+    } catch (const fast::not_taken&) {
+        return false;
+    } catch (const beacon::error&) {  // a value the core's decoder must judge (a time, a traceparent)
         return false;
     }
 }
@@ -76,6 +94,49 @@ std::vector<std::string> good_texts() {
         R"({"action":"delete","user_id":null,"timestamp":0,"bucket_id":"b"})",
         R"({"action":null,"resource_name":"bucket"})",
         R"({"payload":{},"impacted_records":[]})",
+    };
+}
+
+// CloudEvents every decoder reads, the fast path itself: beacon's shape.
+std::vector<std::string> good_cloudevents() {
+    const std::string head = R"({"specversion":"1.0","id":"0190b5e4-7f0c-7a31-8c2e-5f1d2a9b3c4d","source":"/s","type":"t")";
+    return {
+        beacon::wire_format::cloudevents().encode(full_event()),
+        head + "}",
+        head + R"(,"subject":null,"data":null,"sender":null})",
+        head + R"(,"time":"2026-12-06T10:00:00.1234+02:00","datacontenttype":"application/cloudevents+json; charset=utf-8"})",
+        head + R"(,"data":{"impacted_records":[{"old":{"n":-1}}],"data":{"k":[1,2.5,"é"]}},"action":"delete"})",
+    };
+}
+
+// CloudEvents the fast path leaves to the core's decoder, which reads them or refuses them.
+std::vector<std::string> other_cloudevents() {
+    const std::string head = R"({"specversion":"1.0","id":"0190b5e4-7f0c-7a31-8c2e-5f1d2a9b3c4d","source":"/s","type":"t")";
+    return {
+        head + R"(,"myextension":"x","data":{"data":{}}})",         // an extension attribute: kept in data
+        head + R"(,"data":{"title":"another producer's data"}})",   // foreign data
+        head + R"(,"data":{"impacted_records":[]}})",
+        head + R"(,"data":{"data":{},"data":{}}})",
+        head + R"(,"data":{}})",
+        head + R"(,"data_base64":"AAAA"})",
+        head + R"(,"source":"/t"})",
+        head + R"(,"data":{"data":{},"extra":1}})",
+        head + R"(,"data":{"data":[]}})",
+        head + R"(,"data":[]})",
+        head + R"(,"time":"yesterday"})",
+        head + R"(,"time":5})",
+        head + R"(,"datacontenttype":"text/plain"})",
+        head + R"(,"action":"explode"})",
+        head + R"(,"tracestate":"a=b"})",
+        head + R"(,"Upper":1})",
+        head + R"(,"ext":{"a":1}})",
+        head + R"(,"cause":"00000000-0000-0000-0000-000000000000"})",
+        R"({"specversion":"0.3","id":"0190b5e4-7f0c-7a31-8c2e-5f1d2a9b3c4d","source":"/s","type":"t"})",
+        R"({"specversion":null,"id":"0190b5e4-7f0c-7a31-8c2e-5f1d2a9b3c4d","source":"/s","type":"t"})",
+        R"({"specversion":"1.0","source":"/s","type":"t"})",
+        R"({"specversion":"1.0","id":"0190b5e4-7f0c-7a31-8c2e-5f1d2a9b3c4d","source":"","type":"t"})",
+        R"({"specversion":"1.0","id":"0190b5e4-7f0c-7a31-8c2e-5f1d2a9b3c4d","source":"/s","type":5})",
+        R"({"specversion":"1.0","id":7,"source":"/s","type":"t"})",
     };
 }
 
@@ -133,6 +194,24 @@ TEST_CASE("simdjson's decoders read every event the core's read, into the same e
         CHECK(std::holds_alternative<beacon::event>(decode_with(beacon::simdjson::decode_any, text, {})));
     }
     CHECK(beacon::simdjson::decode_any(good_texts().front()) == full_event());
+}
+
+TEST_CASE("simdjson's CloudEvents decoder reads beacon's shape itself, into the same events; other producers' events and bad ones go to the core's",
+          "[simdjson]") {
+    for (const auto& text : good_cloudevents()) {
+        INFO(text);
+        check_same(text);
+        CHECK(taken_cloudevent(text));
+        CHECK(std::holds_alternative<beacon::event>(decode_with(beacon::simdjson::decode_cloudevent, text, {})));
+    }
+    CHECK(beacon::simdjson::decode_cloudevent(good_cloudevents().front()) == full_event());
+    for (const auto& text : other_cloudevents()) {
+        INFO(text);
+        check_same(text);
+        CHECK_FALSE(taken_cloudevent(text));
+    }
+    // The core reads some of them: another producer's extension is kept in data.
+    CHECK(beacon::simdjson::decode_cloudevent(other_cloudevents().front()).data.contains(beacon::cloudevents_extensions_key));
 }
 
 TEST_CASE("every text the core's decoders refuse, simdjson's refuse with the same error, path and reason",
@@ -214,6 +293,9 @@ TEST_CASE("simdjson::envelope() and kinto() are the core's formats, by name and 
     const auto e = full_event();
     CHECK(beacon::simdjson::envelope().name() == "envelope");
     CHECK(beacon::simdjson::kinto().name() == "kinto");
+    CHECK(beacon::simdjson::cloudevents().name() == "cloudevents");
+    CHECK(beacon::simdjson::cloudevents().encode(e) == beacon::wire_format::cloudevents().encode(e));
+    CHECK(beacon::simdjson::cloudevents().decode(beacon::wire_format::cloudevents().encode(e)) == e);
     CHECK(beacon::simdjson::envelope().encode(e) == beacon::wire_format::envelope().encode(e));
     CHECK(beacon::simdjson::kinto().encode(e) == beacon::wire_format::kinto().encode(e));
     CHECK(beacon::simdjson::envelope().decode(beacon::wire_format::envelope().encode(e)) == e);
@@ -226,6 +308,7 @@ TEST_CASE("simdjson::envelope() and kinto() are the core's formats, by name and 
 TEST_CASE("threads decode side by side, each on its own parser, small and large messages mixed", "[simdjson]") {
     std::vector<std::string> texts = good_texts();
     for (const auto& text : bad_texts()) texts.push_back(text);
+    for (const auto& text : good_cloudevents()) texts.push_back(text);
     beacon::event big("big");
     big.data["text"] = std::string(100 * 1024, 'y');
     texts.push_back(beacon::wire_format::envelope().encode(big));

@@ -105,6 +105,7 @@ BENCHMARK_CAPTURE(decode_kinto_with, core, beacon::wire_format::kinto())->Name("
 #ifdef BEACON_BENCH_SIMDJSON
 // The same texts decoded by beacon::simdjson's formats (issue 25, item 1: at most 3x encode).
 BENCHMARK_CAPTURE(decode_stamped, simdjson_envelope, beacon::simdjson::envelope())->Name("decode/simdjson_stamped_envelope");
+BENCHMARK_CAPTURE(decode_stamped, simdjson_cloudevents, beacon::simdjson::cloudevents())->Name("decode/simdjson_stamped_cloudevents");
 BENCHMARK_CAPTURE(decode_kinto_with, simdjson, beacon::simdjson::kinto())->Name("decode/simdjson_stamped_kinto");
 #endif
 

@@ -1,9 +1,10 @@
 // libFuzzer target: beacon::simdjson's decoders against the core's, on the same bytes. The input
-// is a message's text, any bytes (scripts/fuzz feeds up to 1 MiB); each text is decoded under the
+// is a message's text, any bytes (scripts/fuzz feeds up to 1 MiB; the seeds are wire_decode's and
+// cloudevents_decode's); each text is decoded under the
 // default limits and under a small max_depth taken from its size (1 to 8), to cross the depth
 // margin the fast path keeps.
-// Contract: simdjson::decode_any and simdjson::decode_kinto return the event the core's decode_any
-// and decode_kinto return, every JSON value of the same type, or throw the same decode_error
+// Contract: simdjson::decode_any, decode_kinto and decode_cloudevent return the event the core's
+// decoders of those names return, every JSON value of the same type, or throw the same decode_error
 // (message, path and reason); nothing else escapes either side.
 #include <beacon/simdjson/decode.hpp>
 
@@ -24,7 +25,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (!same_outcome(decode_with(beacon::simdjson::decode_any, text, limits),
                           decode_with(beacon::decode_any, text, limits)) ||
             !same_outcome(decode_with(beacon::simdjson::decode_kinto, text, limits),
-                          decode_with(beacon::decode_kinto, text, limits))) {
+                          decode_with(beacon::decode_kinto, text, limits)) ||
+            !same_outcome(decode_with(beacon::simdjson::decode_cloudevent, text, limits),
+                          decode_with(beacon::decode_cloudevent, text, limits))) {
             std::abort();
         }
     }

@@ -8,6 +8,7 @@
 // its error: the fast path never decides an error, so every message, pointer and reason stays
 // beacon's own.
 
+#include <beacon/cloudevents.hpp>
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
 #include <beacon/event_id.hpp>
@@ -17,6 +18,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -139,7 +141,107 @@ public:
         return e;
     }
 
+    // A CloudEvent in beacon's shape (beacon's decode_cloudevent): its attributes, each once, and
+    // data {"data": {..}, "impacted_records": [..]}. Another producer's data or extension
+    // attributes, data_base64, or an attribute given twice are left to beacon's decoder.
+    event cloudevent(dom::object top) {
+        event e;
+        std::optional<std::string_view> trace_parent;
+        std::optional<std::string_view> trace_state;
+        unsigned seen = 0;
+        bool spec = false;
+        for (const auto field : top) {
+            const std::string_view key = field.key;
+            const std::size_t index = ce_attribute(key);
+            if (index == ce_attributes.size()) throw not_taken{};  // an extension, data_base64, a typo
+            const unsigned bit = 1U << index;
+            if (seen & bit) throw not_taken{};
+            seen |= bit;
+            if (field.value.is_null()) continue;  // absent
+            if (key == "data") {
+                data(field.value, e);
+                continue;
+            }
+            std::string_view text;
+            if (field.value.get(text) != ::simdjson::SUCCESS) throw not_taken{};  // every other one is a string
+            if (key == "specversion") {
+                spec = text == "1.0";
+            } else if (key == "id" || key == "cause") {
+                const auto id = event_id::parse(text);
+                if (!id || id->is_nil()) throw not_taken{};
+                (key == "id" ? e.id : e.cause) = *id;
+            } else if (key == "source") {
+                e.source = std::string(text);
+            } else if (key == "type") {
+                e.type = std::string(text);
+            } else if (key == "time") {
+                e.timestamp = ::beacon::detail::read_rfc3339(text, "/time");
+            } else if (key == "subject") {
+                e.uri = std::string(text);
+            } else if (key == "datacontenttype") {
+                if (!::beacon::detail::json_media_type(text)) throw not_taken{};
+            } else if (key == "sender") {
+                e.sender = std::string(text);
+            } else if (key == "action") {
+                e.action = parse_action(text);
+                if (!e.action) throw not_taken{};
+            } else if (key == "resourcename") {
+                e.resource_name = std::string(text);
+            } else if (key == "userid") {
+                e.user_id = std::string(text);
+            } else if (key == "traceparent") {
+                trace_parent = text;
+            } else {
+                trace_state = text;
+            }
+        }
+        if (!spec || e.id.is_nil() || e.source.empty() || e.type.empty()) throw not_taken{};
+        if (trace_parent) {
+            e.trace = trace_context::parse(*trace_parent, trace_state ? *trace_state : std::string_view(), "/traceparent");
+        } else if (trace_state) {
+            throw not_taken{};
+        }
+        return e;
+    }
+
 private:
+    // The CloudEvents attributes cloudevent() reads, by their bit in its `seen`.
+    static constexpr std::array<std::string_view, 16> ce_attributes{
+        "specversion", "id",     "source",       "type",   "time",   "subject",     "datacontenttype", "sender",
+        "action",      "cause",  "resourcename", "userid", "data",   "traceparent", "tracestate",      ""};
+
+    // `key`'s index in ce_attributes, or its size when it is none of them.
+    static std::size_t ce_attribute(std::string_view key) {
+        for (std::size_t i = 0; i + 1 < ce_attributes.size(); ++i) {
+            if (ce_attributes[i] == key) return i;
+        }
+        return ce_attributes.size();
+    }
+
+    // A CloudEvent's data in beacon's shape: an object of "data" (an object) and, optionally,
+    // "impacted_records", each once.
+    void data(dom::element value, event& e) {
+        dom::object fields;
+        if (value.get(fields) != ::simdjson::SUCCESS) throw not_taken{};
+        bool has_data = false;
+        bool has_records = false;
+        for (const auto field : fields) {
+            if (field.key == "data" && !has_data) {
+                if (field.value.type() != dom::element_type::OBJECT) throw not_taken{};
+                e.data = to_json(field.value);
+                has_data = true;
+            } else if (field.key == "impacted_records" && !has_records) {
+                dom::array records;
+                if (field.value.get(records) != ::simdjson::SUCCESS) throw not_taken{};
+                for (const auto one : records) e.impacted_records.push_back(record(one));
+                has_records = true;
+            } else {
+                throw not_taken{};  // another producer's data, or a key given twice
+            }
+        }
+        if (!has_data) throw not_taken{};
+    }
+
     // `element` as nlohmann::json, typed as nlohmann's parser types it: a non-negative integer is
     // unsigned, a negative one signed, a number with a fraction or an exponent a float. Recursion
     // is bounded by the parser's depth limit.
