@@ -2,9 +2,10 @@
 /// \file
 /// beacon's decoders on simdjson's parser: beacon::simdjson::decode_any, decode_kinto and
 /// decode_cloudevent read what the core's decoders of those names read, into the same events,
-/// about five times faster; envelope(), kinto() and cloudevents() carry them to a consumer. A text the fast path does
-/// not take (a bad one, or one near a limit) is decoded again by beacon's own decoder, so every
-/// decode_error, its pointer, message and reason, is the one beacon's decoder throws.
+/// about five times faster; envelope(), kinto() and cloudevents() carry them to a consumer. A text
+/// the fast path does not take (a bad one, or one near a limit) is decoded again by beacon's own
+/// decoder, so every decode_error, its pointer, message and reason, is the one beacon's decoder
+/// throws.
 
 #include <beacon/error.hpp>
 #include <beacon/event.hpp>
@@ -13,6 +14,7 @@
 
 #include <string_view>
 
+/// beacon's wire formats decoded by simdjson's parser (optional part, CMake target beacon::simdjson).
 namespace beacon::simdjson {
 
 /// Reads beacon's envelope or Kinto's flat payload as beacon::decode_any does, and returns the

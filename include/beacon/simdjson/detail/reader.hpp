@@ -1,12 +1,12 @@
 #pragma once
 // The fast path of beacon::simdjson's decoders: simdjson's DOM parser reads the text, and the
 // readers below fill the event from its tape, mirroring beacon's own readers (event.hpp's
-// read_event and read_payload, wire_format.hpp's read_flat) for the texts they accept. Whatever
-// they are not sure of (a syntax, depth, type or value error, a key given twice at the top, a
-// number whose JSON type simdjson does not tell as nlohmann does) makes them throw `not_taken`,
-// and the caller decodes the text again with beacon's decoder, which returns the event or throws
-// its error: the fast path never decides an error, so every message, pointer and reason stays
-// beacon's own.
+// read_event and read_payload, wire_format.hpp's read_flat, cloudevents.hpp's decode_cloudevent)
+// for the texts they accept. Whatever they are not sure of (a syntax, depth, type or value error,
+// a key given twice where beacon's parser would keep only the last, a number whose JSON type
+// simdjson does not tell as nlohmann does) makes them throw `not_taken`, and the caller decodes
+// the text again with beacon's decoder, which returns the event or throws its error: the fast path
+// never decides an error, so every message, pointer and reason stays beacon's own.
 
 #include <beacon/cloudevents.hpp>
 #include <beacon/error.hpp>
@@ -23,11 +23,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 
 namespace beacon::simdjson::detail {
 
