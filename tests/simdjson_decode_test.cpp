@@ -263,10 +263,11 @@ TEST_CASE("what the fast path is not sure of, it hands to the core's decoder: -0
     }
 }
 
+// (Not thousands of levels: comparing the events, nlohmann's operator== recurses per level.)
 TEST_CASE("past 256 levels the fast path hands every text over, however deep max_depth allows", "[simdjson]") {
     beacon::json_limits limits;
     limits.max_depth = 100000;
-    for (const std::size_t levels : {std::size_t{250}, std::size_t{253}, std::size_t{254}, std::size_t{255}, std::size_t{300}, std::size_t{5000}}) {
+    for (const std::size_t levels : {std::size_t{250}, std::size_t{253}, std::size_t{254}, std::size_t{255}, std::size_t{300}}) {
         const std::string text = R"({"payload":{"x":)" + std::string(levels, '[') + std::string(levels, ']') + "}}";
         check_same(text, limits);
         // The text nests levels + 2 containers, the innermost empty: no value deeper than it.
