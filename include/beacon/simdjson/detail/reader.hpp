@@ -67,6 +67,21 @@ inline dom::element parse(dom::parser& parser, std::string& padded, std::string_
     return root;
 }
 
+// The two trace headers of an event, read together once its object is read (beacon's
+// identity_reader).
+struct trace_headers {
+    std::optional<std::string_view> parent;
+    std::optional<std::string_view> state;
+
+    void finish(event& e) const {
+        if (parent) {
+            e.trace = trace_context::parse(*parent, state ? *state : std::string_view(), "/traceparent");
+        } else if (state) {
+            throw not_taken{};
+        }
+    }
+};
+
 // Reads the events of one text; its functions throw not_taken for what they leave to beacon's
 // decoder.
 class reader {
@@ -88,8 +103,7 @@ public:
     // mirror.
     event envelope(dom::object top) {
         event e;
-        std::optional<std::string_view> trace_parent;
-        std::optional<std::string_view> trace_state;
+        trace_headers trace;
         unsigned seen = 0;
         for (const auto field : top) {
             const std::string_view key = field.key;
@@ -113,7 +127,7 @@ public:
                 bit = key == "traceparent" ? 1U << 5 : 1U << 6;
                 std::string_view text;
                 if (field.value.get(text) != ::simdjson::SUCCESS) throw not_taken{};
-                (key == "traceparent" ? trace_parent : trace_state) = text;
+                (key == "traceparent" ? trace.parent : trace.state) = text;
             } else if (key == "payload") {
                 bit = 1U << 7;
                 dom::object fields;
@@ -131,11 +145,7 @@ public:
             seen |= bit;
         }
         if (!(seen & (1U << 7))) throw not_taken{};  // no payload
-        if (trace_parent) {
-            e.trace = trace_context::parse(*trace_parent, trace_state ? *trace_state : std::string_view(), "/traceparent");
-        } else if (trace_state) {
-            throw not_taken{};
-        }
+        trace.finish(e);
         return e;
     }
 
@@ -144,8 +154,7 @@ public:
     // attributes, data_base64, or an attribute given twice are left to beacon's decoder.
     event cloudevent(dom::object top) {
         event e;
-        std::optional<std::string_view> trace_parent;
-        std::optional<std::string_view> trace_state;
+        trace_headers trace;
         unsigned seen = 0;
         bool spec = false;
         for (const auto field : top) {
@@ -188,17 +197,13 @@ public:
             } else if (key == "userid") {
                 e.user_id = std::string(text);
             } else if (key == "traceparent") {
-                trace_parent = text;
+                trace.parent = text;
             } else {
-                trace_state = text;
+                trace.state = text;
             }
         }
         if (!spec || e.id.is_nil() || e.source.empty() || e.type.empty()) throw not_taken{};
-        if (trace_parent) {
-            e.trace = trace_context::parse(*trace_parent, trace_state ? *trace_state : std::string_view(), "/traceparent");
-        } else if (trace_state) {
-            throw not_taken{};
-        }
+        trace.finish(e);
         return e;
     }
 
