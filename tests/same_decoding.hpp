@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -14,7 +15,7 @@
 
 namespace beacon_test {
 
-// True when `a` and `b` are equal and every value of one has the type of the other's.
+// True when `a` and `b` are equal, every value of one of the other's type (and a float's sign).
 inline bool same_json(const nlohmann::json& a, const nlohmann::json& b) {
     if (a.type() != b.type() || a.size() != b.size()) return false;
     if (a.is_object()) {
@@ -28,6 +29,9 @@ inline bool same_json(const nlohmann::json& a, const nlohmann::json& b) {
             if (!same_json(a[i], b[i])) return false;
         }
         return true;
+    }
+    if (a.is_number_float()) {  // -0.0 == 0.0: tell them apart
+        return a == b && std::signbit(a.get<double>()) == std::signbit(b.get<double>());
     }
     return a == b;
 }

@@ -1,11 +1,10 @@
 // libFuzzer target: beacon::simdjson's decoders against the core's, on the same bytes. The input
-// is a message's text, any bytes (scripts/fuzz feeds up to 1 MiB; the seeds are wire_decode's and
-// cloudevents_decode's); each text is decoded under the
-// default limits and under a small max_depth taken from its size (1 to 8), to cross the depth
-// margin the fast path keeps.
+// is a message's text, any bytes (scripts/fuzz feeds up to 1 MiB; the seeds are copies of
+// wire_decode's and cloudevents_decode's); each text is decoded under the default limits and under
+// a small max_depth taken from its size (1 to 8), to cross the depth margin the fast path keeps.
 // Contract: simdjson::decode_any, decode_kinto and decode_cloudevent return the event the core's
-// decoders of those names return, every JSON value of the same type, or throw the same decode_error
-// (message, path and reason); nothing else escapes either side.
+// decoders of those names return, every JSON value of the same type (a float of the same sign), or
+// throw the same decode_error (message, path and reason); nothing else escapes either side.
 #include <beacon/simdjson/decode.hpp>
 
 #include "../same_decoding.hpp"

@@ -36,6 +36,7 @@ inline event decode_kinto(std::string_view text, const json_limits& limits = {})
     try {
         return detail::decode(text, limits, [](detail::reader& r, detail::dom::object top) { return r.flat(top); });
     } catch (const detail::not_taken&) {
+    } catch (const ::beacon::error&) {
     }
     return ::beacon::decode_kinto(text, limits);
 }

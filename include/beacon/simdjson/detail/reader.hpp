@@ -19,10 +19,8 @@
 
 #include <algorithm>
 #include <array>
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,8 +45,9 @@ inline constexpr std::size_t depth_margin = 1;
 // parser does not recurse.
 inline constexpr std::size_t max_fast_depth = 256;
 
-// The largest message a thread keeps its parser's buffers for (simdjson's buffers take about ten
-// times the text); a larger one is parsed by a parser of its own, freed when it is read.
+// The largest message a thread keeps its parser's buffers for (simdjson's buffers and the padded
+// copy take about 15 times the text: under 1 MiB at 64 KiB); a larger one is parsed by a parser
+// of its own, freed when it is read.
 inline constexpr std::size_t kept_parser_bytes = std::size_t{64} << 10;
 
 // Parses `text` with a nesting limit of `max_depth`; the returned element lives as long as
@@ -275,11 +274,8 @@ private:
             }
             case dom::element_type::UINT64:
                 return element.get_uint64().value_unsafe();
-            case dom::element_type::DOUBLE: {
-                const double x = element.get_double().value_unsafe();
-                if (x == 0 && std::signbit(x)) throw not_taken{};  // "-0.0", or "-0e5": a float to nlohmann
-                return x;
-            }
+            case dom::element_type::DOUBLE:
+                return element.get_double().value_unsafe();  // "-0.0" too: -0.0 to both parsers
             case dom::element_type::BOOL:
                 return element.get_bool().value_unsafe();
             case dom::element_type::NULL_VALUE:
@@ -384,6 +380,17 @@ inline bool is_envelope(dom::object top) {
     return payload;
 }
 
+// The calling thread's parser and its padded copy of the text, shared by every decoder.
+struct thread_parser {
+    dom::parser parser;
+    std::string padded;
+};
+
+inline thread_parser& this_thread_parser() {
+    thread_local thread_parser kept;
+    return kept;
+}
+
 // Parses `text` within `limits` and reads it with `read(reader&, top object)`, on the calling
 // thread's parser (or, past kept_parser_bytes, on one of its own). Throws not_taken for a text the
 // fast path leaves to beacon's decoder, and any exception of `read`.
@@ -391,22 +398,19 @@ template <class Read>
 event decode(std::string_view text, const json_limits& limits, Read read) {
     if (text.size() > limits.max_bytes || limits.max_depth <= depth_margin) throw not_taken{};
     // beacon refuses a NUL byte anywhere (nlohmann's lexer would stop at one).
-    if (std::memchr(text.data(), '\0', text.size()) != nullptr) throw not_taken{};
+    if (text.find('\0') != std::string_view::npos) throw not_taken{};
     const std::size_t depth = std::min(limits.max_depth - depth_margin, max_fast_depth);
-    auto read_top = [&](dom::parser& parser, std::string& padded) {
+    auto read_top = [&](thread_parser& p) {
         dom::object top;
-        if (parse(parser, padded, text, depth).get(top) != ::simdjson::SUCCESS) throw not_taken{};
+        if (parse(p.parser, p.padded, text, depth).get(top) != ::simdjson::SUCCESS) throw not_taken{};
         reader r(text);
         return read(r, top);
     };
     if (text.size() > kept_parser_bytes) {
-        dom::parser parser;
-        std::string padded;
-        return read_top(parser, padded);
+        thread_parser own;
+        return read_top(own);
     }
-    thread_local dom::parser parser;
-    thread_local std::string padded;
-    return read_top(parser, padded);
+    return read_top(this_thread_parser());
 }
 
 }  // namespace beacon::simdjson::detail
