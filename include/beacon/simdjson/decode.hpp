@@ -7,7 +7,6 @@
 /// decoder, so every decode_error, its pointer, message and reason, is the one beacon's decoder
 /// throws.
 
-#include <beacon/error.hpp>
 #include <beacon/event.hpp>
 #include <beacon/simdjson/detail/reader.hpp>
 #include <beacon/wire_format.hpp>
@@ -20,25 +19,16 @@ namespace beacon::simdjson {
 /// Reads beacon's envelope or Kinto's flat payload as beacon::decode_any does, and returns the
 /// same event; throws the decode_error beacon::decode_any throws for the same text and limits.
 inline event decode_any(std::string_view text, const json_limits& limits = {}) {
-    try {
-        return detail::decode(text, limits, [](detail::reader& r, detail::dom::object top) {
-            return detail::is_envelope(top) ? r.envelope(top) : r.flat(top);
-        });
-    } catch (const detail::not_taken&) {
-    } catch (const ::beacon::error&) {
-    }
-    return ::beacon::decode_any(text, limits);
+    return detail::decode_or(text, limits, ::beacon::decode_any, [](detail::reader& r, detail::dom::object top) {
+        return detail::is_envelope(top) ? r.envelope(top) : r.flat(top);
+    });
 }
 
 /// Reads Kinto's flat payload as beacon::decode_kinto does, and returns the same event; throws
 /// the decode_error beacon::decode_kinto throws for the same text and limits.
 inline event decode_kinto(std::string_view text, const json_limits& limits = {}) {
-    try {
-        return detail::decode(text, limits, [](detail::reader& r, detail::dom::object top) { return r.flat(top); });
-    } catch (const detail::not_taken&) {
-    } catch (const ::beacon::error&) {
-    }
-    return ::beacon::decode_kinto(text, limits);
+    return detail::decode_or(text, limits, ::beacon::decode_kinto,
+                             [](detail::reader& r, detail::dom::object top) { return r.flat(top); });
 }
 
 /// Reads a CloudEvents 1.0 JSON event as beacon::decode_cloudevent does, and returns the same
@@ -46,12 +36,8 @@ inline event decode_kinto(std::string_view text, const json_limits& limits = {})
 /// The fast path reads beacon's own shape; another producer's data or extension attributes are
 /// read by beacon::decode_cloudevent.
 inline event decode_cloudevent(std::string_view text, const json_limits& limits = {}) {
-    try {
-        return detail::decode(text, limits, [](detail::reader& r, detail::dom::object top) { return r.cloudevent(top); });
-    } catch (const detail::not_taken&) {
-    } catch (const ::beacon::error&) {
-    }
-    return ::beacon::decode_cloudevent(text, limits);
+    return detail::decode_or(text, limits, ::beacon::decode_cloudevent,
+                             [](detail::reader& r, detail::dom::object top) { return r.cloudevent(top); });
 }
 
 /// wire_format::envelope() decoding with simdjson::decode_any: named "envelope", it writes the

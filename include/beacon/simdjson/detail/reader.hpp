@@ -106,44 +106,30 @@ public:
         unsigned seen = 0;
         for (const auto field : top) {
             const std::string_view key = field.key;
-            unsigned bit = 0;
-            if (key == "id") {
-                bit = 1U << 0;
-                e.id = id_field(field.value);
-            } else if (key == "cause") {
-                bit = 1U << 1;
-                e.cause = id_field(field.value);
+            first_time(seen, envelope_keys, key);
+            if (key == "id" || key == "cause") {
+                (key == "id" ? e.id : e.cause) = id_text(string_of(field.value));
             } else if (key == "source") {
-                bit = 1U << 2;
                 e.source = string_field(field.value);
             } else if (key == "type") {
-                bit = 1U << 3;
                 e.type = string_field(field.value);
             } else if (key == "sender") {
-                bit = 1U << 4;
                 e.sender = string_field(field.value);
-            } else if (key == "traceparent" || key == "tracestate") {
-                bit = key == "traceparent" ? 1U << 5 : 1U << 6;
-                std::string_view text;
-                if (field.value.get(text) != ::simdjson::SUCCESS) throw not_taken{};
-                (key == "traceparent" ? trace.parent : trace.state) = text;
+            } else if (key == "traceparent") {
+                trace.parent = string_of(field.value);
+            } else if (key == "tracestate") {
+                trace.state = string_of(field.value);
             } else if (key == "payload") {
-                bit = 1U << 7;
                 dom::object fields;
                 if (field.value.get(fields) != ::simdjson::SUCCESS) throw not_taken{};
                 payload(fields, e);
-            } else if (key == "impacted_records") {
-                bit = 1U << 8;
+            } else {
                 dom::array records;
                 if (field.value.get(records) != ::simdjson::SUCCESS) throw not_taken{};
                 for (const auto one : records) e.impacted_records.push_back(record(one));
-            } else {
-                throw not_taken{};
             }
-            if (seen & bit) throw not_taken{};
-            seen |= bit;
         }
-        if (!(seen & (1U << 7))) throw not_taken{};  // no payload
+        if (!(seen & key_bit(envelope_keys, "payload"))) throw not_taken{};
         trace.finish(e);
         return e;
     }
@@ -158,24 +144,17 @@ public:
         bool spec = false;
         for (const auto field : top) {
             const std::string_view key = field.key;
-            const std::size_t index = ce_attribute(key);
-            if (index == ce_attributes.size()) throw not_taken{};  // an extension, data_base64, a typo
-            const unsigned bit = 1U << index;
-            if (seen & bit) throw not_taken{};
-            seen |= bit;
+            first_time(seen, ce_attributes, key);  // not one of them: an extension, data_base64, a typo
             if (field.value.is_null()) continue;  // absent
             if (key == "data") {
                 data(field.value, e);
                 continue;
             }
-            std::string_view text;
-            if (field.value.get(text) != ::simdjson::SUCCESS) throw not_taken{};  // every other one is a string
+            const std::string_view text = string_of(field.value);  // every other one is a string
             if (key == "specversion") {
                 spec = text == "1.0";
             } else if (key == "id" || key == "cause") {
-                const auto id = event_id::parse(text);
-                if (!id || id->is_nil()) throw not_taken{};
-                (key == "id" ? e.id : e.cause) = *id;
+                (key == "id" ? e.id : e.cause) = id_text(text);
             } else if (key == "source") {
                 e.source = std::string(text);
             } else if (key == "type") {
@@ -207,17 +186,29 @@ public:
     }
 
 private:
-    // The CloudEvents attributes cloudevent() reads, by their bit in its `seen`.
-    static constexpr std::array<std::string_view, 16> ce_attributes{
-        "specversion", "id",     "source",       "type",   "time",   "subject",     "datacontenttype", "sender",
-        "action",      "cause",  "resourcename", "userid", "data",   "traceparent", "tracestate",      ""};
+    // The top-level keys envelope() reads, and the CloudEvents attributes cloudevent() reads; a
+    // key's index is its bit in their `seen`.
+    static constexpr std::array<std::string_view, 9> envelope_keys{
+        "id", "cause", "source", "type", "sender", "traceparent", "tracestate", "payload", "impacted_records"};
+    static constexpr std::array<std::string_view, 15> ce_attributes{
+        "specversion", "id",     "source",       "type",   "time", "subject",     "datacontenttype", "sender",
+        "action",      "cause",  "resourcename", "userid", "data", "traceparent", "tracestate"};
 
-    // `key`'s index in ce_attributes, or its size when it is none of them.
-    static std::size_t ce_attribute(std::string_view key) {
-        for (std::size_t i = 0; i + 1 < ce_attributes.size(); ++i) {
-            if (ce_attributes[i] == key) return i;
+    // `key`'s bit among `keys`; 0 when it is none of them.
+    template <std::size_t N>
+    static unsigned key_bit(const std::array<std::string_view, N>& keys, std::string_view key) {
+        for (std::size_t i = 0; i < N; ++i) {
+            if (keys[i] == key) return 1U << i;
         }
-        return ce_attributes.size();
+        return 0;
+    }
+
+    // Marks `key` seen; not taken when it is none of `keys`, or was seen already.
+    template <std::size_t N>
+    static void first_time(unsigned& seen, const std::array<std::string_view, N>& keys, std::string_view key) {
+        const unsigned bit = key_bit(keys, key);
+        if (bit == 0 || (seen & bit) != 0) throw not_taken{};
+        seen |= bit;
     }
 
     // A CloudEvent's data in beacon's shape: an object of "data" (an object) and, optionally,
@@ -300,17 +291,20 @@ private:
         return minus_zero_ == 1;
     }
 
-    // A string field: null reads as empty; any other type is not taken.
-    static std::string string_field(dom::element value) {
-        if (value.is_null()) return {};
+    // A string's text; any other type is not taken.
+    static std::string_view string_of(dom::element value) {
         std::string_view text;
         if (value.get(text) != ::simdjson::SUCCESS) throw not_taken{};
-        return std::string(text);
+        return text;
     }
 
-    static event_id id_field(dom::element value) {
-        std::string_view text;
-        if (value.get(text) != ::simdjson::SUCCESS) throw not_taken{};
+    // A string field: null reads as empty; any other type is not taken.
+    static std::string string_field(dom::element value) {
+        return value.is_null() ? std::string() : std::string(string_of(value));
+    }
+
+    // An event id: a UUID other than nil.
+    static event_id id_text(std::string_view text) {
         const auto id = event_id::parse(text);
         if (!id || id->is_nil()) throw not_taken{};
         return *id;
@@ -331,9 +325,7 @@ private:
                     e.action.reset();  // a key given twice: the last wins, as in beacon's reader
                     continue;
                 }
-                std::string_view name;
-                if (field.value.get(name) != ::simdjson::SUCCESS) throw not_taken{};
-                e.action = parse_action(name);
+                e.action = parse_action(string_of(field.value));
                 if (!e.action) throw not_taken{};
             } else if (key == "uri") {
                 e.uri = string_field(field.value);
@@ -411,6 +403,20 @@ event decode(std::string_view text, const json_limits& limits, Read read) {
         return read_top(own);
     }
     return read_top(this_thread_parser());
+}
+
+// `read`'s event (see decode), or, for a text the fast path does not take or whose value a shared
+// parser refused (a time, a traceparent: a beacon::error), `core(text, limits)`: the core's decoder,
+// which returns the event or throws its decode_error.
+template <class Read>
+event decode_or(std::string_view text, const json_limits& limits, event (*core)(std::string_view, const json_limits&),
+                Read read) {
+    try {
+        return decode(text, limits, read);
+    } catch (const not_taken&) {
+    } catch (const ::beacon::error&) {
+    }
+    return core(text, limits);
 }
 
 }  // namespace beacon::simdjson::detail
