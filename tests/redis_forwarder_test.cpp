@@ -482,6 +482,31 @@ TEST_CASE("a connection's read timeout survives a silent reconnection", "[redis]
     CHECK(connection.command({"BLPOP", "nothing", "1"})->type == REDIS_REPLY_NIL);
 }
 
+TEST_CASE("a command reaches Redis byte for byte: empty, binary and long arguments, many of them", "[redis][resp]") {
+    redis_server server;
+    beacon::redis::detail::redis_connection connection(beacon::redis::detail::parse_redis_url(server.url()), 2000ms);
+    constexpr char bytes[] = "a\0b\r\n$3\r\n*1\r\n\xff";  // a NUL, RESP's own marks, a byte that is not UTF-8
+    const std::string binary(bytes, sizeof bytes - 1);
+    const std::string long_value(70'000, 'v');
+    connection.command({"SET", "binary", binary});
+    connection.command({"SET", "empty", ""});
+    connection.command({"SET", "long", long_value});
+    const auto got = server.command({"GET", "binary"});
+    CHECK(std::string(got->str, got->len) == binary);
+    CHECK(shell("redis-cli -p " + std::to_string(server.port()) + " --no-raw GET binary") == "\"a\\x00b\\r\\n$3\\r\\n*1\\r\\n\\xff\"\n");
+    CHECK(server.command({"STRLEN", "empty"})->integer == 0);
+    CHECK(server.command({"EXISTS", "empty"})->integer == 1);
+    CHECK(std::string(server.command({"GET", "long"})->str) == long_value);
+
+    std::vector<std::string> items;
+    beacon::redis::detail::redis_command push{"RPUSH", "many"};
+    for (int i = 0; i < 1200; ++i) items.push_back("item-" + std::to_string(i));  // "*1202": a four-digit count
+    for (const auto& item : items) push.emplace_back(item);
+    CHECK(connection.command(push)->integer == 1200);
+    const auto last = server.command({"LINDEX", "many", "-1"});
+    CHECK(std::string(last->str) == "item-1199");
+}
+
 TEST_CASE("a posted command is written at once and its reply read later, in order", "[redis][post]") {
     redis_server server;
     beacon::redis::detail::redis_connection connection(beacon::redis::detail::parse_redis_url(server.url()), 2000ms);

@@ -67,6 +67,34 @@ TEST_CASE("a batch is appended in one transaction; an event that cannot be writt
                       Contains("[beacon.redis_error]") && Contains("XADD not.a.stream") && Contains("WRONGTYPE"));
 }
 
+TEST_CASE("with transaction = false a batch is pipelined XADDs, in order, in one round trip; an error reply still throws",
+          "[redis][stream][batch][pipelined]") {
+    redis_server server;
+    beacon::redis::stream_forwarder_options options;
+    options.url = server.url();
+    options.transaction = false;
+    const beacon::redis::stream_forwarder pipelined(options);
+    server.command({"CONFIG", "RESETSTAT"});
+    pipelined.forward(numbered(0, 50));
+    const std::string stats = server.command({"INFO", "commandstats"})->str;
+    CHECK_THAT(stats, Contains("cmdstat_xadd:calls=50,"));
+    CHECK_THAT(stats, !Contains("cmdstat_multi") && !Contains("cmdstat_exec"));
+    CHECK(pipelined.stats().published == 50);
+    CHECK(pipelined.stats().round_trip.count == 1);
+    const auto entries = server.command({"XRANGE", "beacon.stream", "-", "+"});
+    REQUIRE(entries->elements == 50);
+    for (std::size_t i = 0; i < 50; ++i) {
+        CHECK(beacon::parse_event(entries->element[i]->element[1]->element[1]->str).data.at("n") == static_cast<int>(i));
+    }
+
+    server.command({"SET", "not.a.stream", "x"});
+    options.stream = "not.a.stream";
+    const beacon::redis::stream_forwarder wrong(options);
+    CHECK_THROWS_WITH(wrong.forward(numbered(0, 3)), Contains("[beacon.redis_error]") && Contains("XADD not.a.stream") && Contains("WRONGTYPE"));
+    CHECK(wrong.stats().failures == 3);
+    CHECK(std::string(server.command({"GET", "not.a.stream"})->str) == "x");
+}
+
 TEST_CASE("stored texts are appended as they are, in one transaction", "[redis][stream][batch][texts]") {
     redis_server server;
     auto forwarder = stream_forwarder_for(server.url(), 0);
@@ -125,6 +153,29 @@ TEST_CASE("the listener type \"redis_stream\" appends each commit's events in on
                       Contains("[beacon.config_error]") && Contains("pool_size") && Contains("positive number"));
     CHECK_THROWS_WITH(beacon::load_listeners(host, {{"event_listeners", {{"s", {{"use", "redis_stream"}, {"listname", "x"}}}}}}, bad),
                       Contains("[beacon.config_error]") && Contains("unknown option of a redis_stream listener"));
+    CHECK_THROWS_WITH(beacon::load_listeners(host, {{"event_listeners", {{"s", {{"use", "redis_stream"}, {"transaction", "no"}}}}}}, bad),
+                      Contains("[beacon.config_error]") && Contains("transaction") && Contains("expected true or false"));
+
+    // "transaction": "false" (an ini file's flag): each commit's events pipelined, without MULTI.
+    auto pipelined = beacon::load_listeners(
+        host, {{"event_listeners", {{"piped", {{"use", "redis_stream"}, {"url", server.url()}, {"stream", "piped"}, {"transaction", "false"}}}}}},
+        types);
+    server.command({"CONFIG", "RESETSTAT"});
+    {
+        beacon::unit_of_work request(notifier);
+        for (int n = 20; n < 22; ++n) {
+            auto e = numbered(n);
+            e.uri = "/buckets/b/collections/p" + std::to_string(n) + "/records/r";  // not merged
+            request.notify(e);
+        }
+        request.commit();
+    }
+    CHECK(failures.empty());
+    CHECK(server.command({"XLEN", "piped"})->integer == 2);
+    CHECK(server.command({"XLEN", "feed"})->integer == 5);
+    // "feed" (still loaded) appended the same two in one transaction, "piped" without one.
+    CHECK_THAT(std::string(server.command({"INFO", "commandstats"})->str),
+               Contains("cmdstat_multi:calls=1,") && Contains("cmdstat_exec:calls=1,") && Contains("cmdstat_xadd:calls=4,"));
 }
 
 TEST_CASE("a stream forwarder's stats count the entries appended and failed, and each round trip", "[redis][stream][stats]") {

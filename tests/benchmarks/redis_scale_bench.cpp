@@ -1,11 +1,12 @@
 // Scaling out with Redis, side by side with redis-benchmark on the same server in the same run:
 // a batch of 100 (one LPUSH) vs `-t lpush -P 100`; 50 producer threads each committing units of
-// work (one event each) through one listener vs `-t lpush -c 50 -P 1`; XADD batches of 100 vs
-// redis-benchmark running the same XADD pipelined, and vs the same transactions sent by hiredis
-// alone, the texts written beforehand (what the client library and the server cost without
-// beacon); a consumer group's events/s with 1, 2 and 4 consumers (with beacon::simdjson built,
-// also decoding with it, each beside the core's decoder), and a list consumer's. Starts
-// its own redis-server on a free loopback port. Usage: redis_scale_bench [events] (default
+// work (one event each) through one listener vs `-t lpush -c 50 -P 1`; XADD batches of 100 (in a
+// transaction, and pipelined without one) vs redis-benchmark running the same XADD pipelined, and
+// vs the same transactions sent by hiredis alone, the texts written beforehand (what the client
+// library and the server cost without beacon), in five interleaved rounds; a consumer group's
+// events/s with 1, 2 and 4 consumers (with beacon::simdjson built, also decoding with it, each
+// beside the core's decoder), and a list consumer's. Starts its own redis-server on a free
+// loopback port. Usage: redis_scale_bench [events] (default
 // 100000). Prints a Markdown table; no figure is asserted anywhere.
 #include <beacon/redis.hpp>
 #include <beacon/registry.hpp>
@@ -18,6 +19,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -33,6 +35,7 @@ namespace {
 
 constexpr std::size_t batch_size = 100;
 constexpr int producer_threads = 50;
+constexpr int xadd_rounds = 5;
 
 beacon::event sample(int n) {
     beacon::event e("blog-api", {{"bucket_id", "blog"}, {"collection_id", "articles"}, {"id", "a" + std::to_string(n)}});
@@ -61,6 +64,13 @@ double redis_benchmark(int port, int requests, int clients, std::size_t pipeline
     const auto at = row == std::string::npos ? row : out.find("\",\"", row);
     if (at == std::string::npos) throw std::runtime_error("unexpected redis-benchmark output: " + out);
     return std::stod(out.substr(at + 3));
+}
+
+/// The median of `rates` (not empty).
+double median(std::vector<double> rates) {
+    std::sort(rates.begin(), rates.end());
+    const std::size_t n = rates.size();
+    return n % 2 == 1 ? rates[n / 2] : (rates[n / 2 - 1] + rates[n / 2]) / 2;
 }
 
 template <class F>
@@ -212,27 +222,41 @@ int main(int argc, char** argv) {
             table.push_back(row("beacon: 50 threads committing one event each, pool_size " + std::to_string(pool_size), ours, peer));
         }
     }
-    // XADD batches of 100 (MULTI, 100 XADD, EXEC) vs the same XADD pipelined by redis-benchmark.
+    // XADD batches of 100 (MULTI, 100 XADD, EXEC; and without the transaction) vs the same XADD
+    // pipelined by redis-benchmark and vs the transactions sent by hiredis alone: each measured
+    // once per round, the rounds one after the other, the median of each reported.
     {
-        const double peer = redis_benchmark(server.port(), events, 1, batch_size,
-                                            "XADD bench.peer MAXLEN '~' 1000000 '*' event " + value);
         beacon::redis::stream_forwarder_options options;
         options.url = server.url();
         options.stream = "bench.stream";
-        const beacon::redis::stream_forwarder listener(options);
-        const double ours = per_second(events, [&] {
-            for (const auto& batch : batches) listener.forward(batch);
-        });
-        table.push_back(row("redis-benchmark -P 100 XADD bench.peer MAXLEN ~ 1000000 * event <" + std::to_string(size) + " bytes>", peer, peer));
-        table.push_back(row("beacon redis::stream_forwarder.forward(batch of 100), MULTI/XADD x100/EXEC", ours, peer));
+        const beacon::redis::stream_forwarder atomic(options);
+        options.stream = "bench.pipelined";
+        options.transaction = false;
+        const beacon::redis::stream_forwarder pipelined(options);
         std::vector<std::vector<std::string>> texts;
         for (const auto& batch : batches) {
             texts.emplace_back();
             for (const auto& e : batch) texts.back().push_back(beacon::wire_format::envelope().encode(e));
         }
-        const double bare = hiredis_transactions(server.port(), texts, events);
-        table.push_back(row("hiredis alone: the same transactions, texts written beforehand", bare, peer));
-        table.push_back(row("beacon's stream_forwarder against hiredis alone", ours, bare));
+        const auto forwarding = [&](const beacon::redis::stream_forwarder& forwarder) {
+            return per_second(events, [&] {
+                for (const auto& batch : batches) forwarder.forward(batch);
+            });
+        };
+        std::vector<double> peer, ours, piped, bare;
+        for (int round = 0; round < xadd_rounds; ++round) {
+            peer.push_back(redis_benchmark(server.port(), events, 1, batch_size, "XADD bench.peer MAXLEN '~' 1000000 '*' event " + value));
+            ours.push_back(forwarding(atomic));
+            piped.push_back(forwarding(pipelined));
+            bare.push_back(hiredis_transactions(server.port(), texts, events));
+        }
+        const std::string rounds = " (median of " + std::to_string(xadd_rounds) + " interleaved rounds)";
+        table.push_back(row("redis-benchmark -P 100 XADD bench.peer MAXLEN ~ 1000000 * event <" + std::to_string(size) + " bytes>" + rounds,
+                            median(peer), median(peer)));
+        table.push_back(row("beacon redis::stream_forwarder.forward(batch of 100), MULTI/XADD x100/EXEC", median(ours), median(peer)));
+        table.push_back(row("the same with transaction = false: XADD x100 pipelined", median(piped), median(peer)));
+        table.push_back(row("hiredis alone: the same transactions, texts written beforehand", median(bare), median(peer)));
+        table.push_back(row("beacon's stream_forwarder (transactions) against hiredis alone", median(ours), median(bare)));
     }
     // A consumer group taking the events out of that stream, with 1, 2 and 4 consumers.
     {

@@ -55,6 +55,12 @@ struct stream_forwarder_options {
     /// An entry (field `event` and the text) larger than this is an encode_error at send time;
     /// stream_consumer_options::max_entry_bytes (same default) would dead-letter it.
     std::size_t max_entry_bytes = default_max_entry_bytes;
+    /// Whether a batch is one transaction (MULTI, its XADDs, EXEC): all of its entries are added
+    /// or none. false: its XADDs are pipelined without one (as redis-py's
+    /// `pipeline(transaction=False)`), in the same one round trip and order, and cost Redis less;
+    /// when one fails the others may still be added, so a batch sent again after an error may
+    /// add some entries twice (a consumer's `dedup` or inbox drops them: each has its event's id).
+    bool transaction = true;
 };
 
 /// Appends each event it receives to a Redis stream, as one entry whose field `event` holds the
@@ -78,10 +84,10 @@ public:
     }
 
     /// Appends every event of `batch` that can be written, in order, in one round trip and
-    /// atomically (MULTI/EXEC): either all of those entries are added or none. An event that
-    /// cannot be written does not hold the others back (as with forwarder): they are appended,
-    /// then the encode_error of the first event left out is thrown (its `left_out()`: the
-    /// positions of all).
+    /// atomically (MULTI/EXEC): either all of those entries are added or none (with the option
+    /// `transaction` false, each on its own). An event that cannot be written does not hold the
+    /// others back (as with forwarder): they are appended, then the encode_error of the first
+    /// event left out is thrown (its `left_out()`: the positions of all).
     void forward(const std::vector<event>& batch) const { append(detail::encode_batch(state_->options.format, batch, limit())); }
 
     /// Appends the texts of `batch` (events written already: an outbox's rows, which its relay
@@ -108,7 +114,8 @@ private:
         encoded.throw_left_out();
     }
 
-    // One XADD, or MULTI, an XADD per text of `texts`, EXEC; counted.
+    // One XADD, or MULTI, an XADD per text of `texts`, EXEC (without MULTI and EXEC when
+    // `transaction` is false); counted.
     template <class Texts>
     void append_texts(const Texts& texts) const {
         if (texts.size() != 0) detail::counted(state_->counters, texts.size(), [&] { append_all(texts); });
@@ -119,11 +126,16 @@ private:
     void append_all(const Texts& texts) const {
         if (texts.size() == 1) {
             state_->pool.pipeline({xadd(texts[0])});
-        } else if (texts.size() > 1) {
+        } else {
+            const bool transaction = state_->options.transaction;
             std::vector<detail::redis_command> commands;
             commands.reserve(texts.size() + 2);
-            commands.push_back({"MULTI"});
+            if (transaction) commands.push_back({"MULTI"});
             for (std::size_t i = 0; i < texts.size(); ++i) commands.push_back(xadd(texts[i]));
+            if (!transaction) {
+                state_->pool.pipeline(commands);  // throws the first error reply, once all are read
+                return;
+            }
             commands.push_back({"EXEC"});
             const auto replies = state_->pool.pipeline(commands);
             // An error inside the transaction (e.g. the key holds another type) is in EXEC's reply.
@@ -167,12 +179,12 @@ private:
 /// Registers the listener type "redis_stream" in `types`, for `load_listeners`: options `url`,
 /// `stream` (default "beacon.stream"), `max_length` (a number, 0 for unbounded), `pool_size`
 /// (a positive number), `format` ("envelope", "kinto", or the name of one of the host's
-/// `formats`) and `outbox` (as for the type "redis": written into the host's outbox, appended by
-/// its relay); numbers may be given as strings of digits, as in an ini file. Without `notifier`
-/// every event the loader passes it is appended at once; with `notifier` (which must outlive the
-/// loaded listeners) the events of a unit of work are appended after its commit, what the alias's
-/// filter passes in one round trip per commit, exactly as the type "redis" does (see
-/// add_listener_types). Bad options throw config_error.
+/// `formats`), `transaction` (true or false) and `outbox` (as for the type "redis": written into
+/// the host's outbox, appended by its relay); numbers and flags may be given as strings, as in
+/// an ini file. Without `notifier` every event the loader passes it is appended at once; with
+/// `notifier` (which must outlive the loaded listeners) the events of a unit of work are
+/// appended after its commit, what the alias's filter passes in one round trip per commit,
+/// exactly as the type "redis" does (see add_listener_types). Bad options throw config_error.
 inline void add_stream_listener_type(listener_types& types, resource_notifier* notifier = nullptr,
                                      std::vector<wire_format> formats = {}) {
     types.add("redis_stream", [notifier, formats = std::move(formats)](const listener_context& c) -> listener {
@@ -187,8 +199,11 @@ inline void add_stream_listener_type(listener_types& types, resource_notifier* n
                 options.pool_size = detail::config_count(c, key, value, 1, "a positive number of connections");
             } else if (key == "format") {
                 options.format = detail::config_format(c, key, value, formats);
+            } else if (key == "transaction") {
+                options.transaction = detail::config_flag(c, key, value);
             } else {
-                c.fail(key, "unknown option of a redis_stream listener (expected url, stream, max_length, pool_size, format or outbox)");
+                c.fail(key, "unknown option of a redis_stream listener (expected url, stream, max_length, pool_size, format, "
+                            "transaction or outbox)");
             }
         }
         std::optional<stream_forwarder> forwarder;

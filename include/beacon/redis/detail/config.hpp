@@ -26,6 +26,7 @@ namespace beacon::redis::detail {
 inline bool forwarder_setting(const std::string& key) { return ::beacon::loader_setting(key) || key == "outbox"; }
 
 using ::beacon::config_count;
+using ::beacon::config_flag;
 using ::beacon::config_format;
 using ::beacon::config_string;
 
