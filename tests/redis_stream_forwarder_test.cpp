@@ -123,14 +123,16 @@ TEST_CASE("the listener type \"redis_stream\" appends each commit's events in on
           {{"feed", {{"use", "redis_stream"}, {"url", server.url()}, {"stream", "feed"}, {"max_length", "500"},
                      {"pool_size", 4}, {"format", "kinto"}, {"resources", "record"}}}}}},
         types);
+    // Event `n` in a collection of its own: a unit of work does not merge it with the others.
+    const auto unmerged = [](int n) {
+        auto e = numbered(n);
+        e.uri = "/buckets/b/collections/c" + std::to_string(n) + "/records/r";
+        return e;
+    };
     server.command({"CONFIG", "RESETSTAT"});
     {
         beacon::unit_of_work request(notifier);
-        for (int n = 0; n < 3; ++n) {
-            auto e = numbered(n);
-            e.uri = "/buckets/b/collections/c" + std::to_string(n) + "/records/r";  // not merged
-            request.notify(e);
-        }
+        for (int n = 0; n < 3; ++n) request.notify(unmerged(n));
         auto bucket = numbered(9);
         bucket.resource_name = "bucket";
         request.notify(bucket);  // filtered out
@@ -163,11 +165,7 @@ TEST_CASE("the listener type \"redis_stream\" appends each commit's events in on
     server.command({"CONFIG", "RESETSTAT"});
     {
         beacon::unit_of_work request(notifier);
-        for (int n = 20; n < 22; ++n) {
-            auto e = numbered(n);
-            e.uri = "/buckets/b/collections/p" + std::to_string(n) + "/records/r";  // not merged
-            request.notify(e);
-        }
+        for (int n = 20; n < 22; ++n) request.notify(unmerged(n));
         request.commit();
     }
     CHECK(failures.empty());

@@ -251,12 +251,13 @@ int main(int argc, char** argv) {
             bare.push_back(hiredis_transactions(server.port(), texts, events));
         }
         const std::string rounds = " (median of " + std::to_string(xadd_rounds) + " interleaved rounds)";
+        const double peer_rate = median(peer), ours_rate = median(ours), bare_rate = median(bare);
         table.push_back(row("redis-benchmark -P 100 XADD bench.peer MAXLEN ~ 1000000 * event <" + std::to_string(size) + " bytes>" + rounds,
-                            median(peer), median(peer)));
-        table.push_back(row("beacon redis::stream_forwarder.forward(batch of 100), MULTI/XADD x100/EXEC", median(ours), median(peer)));
-        table.push_back(row("the same with transaction = false: XADD x100 pipelined", median(piped), median(peer)));
-        table.push_back(row("hiredis alone: the same transactions, texts written beforehand", median(bare), median(peer)));
-        table.push_back(row("beacon's stream_forwarder (transactions) against hiredis alone", median(ours), median(bare)));
+                            peer_rate, peer_rate));
+        table.push_back(row("beacon redis::stream_forwarder.forward(batch of 100), MULTI/XADD x100/EXEC", ours_rate, peer_rate));
+        table.push_back(row("the same with transaction = false: XADD x100 pipelined", median(piped), peer_rate));
+        table.push_back(row("hiredis alone: the same transactions, texts written beforehand", bare_rate, peer_rate));
+        table.push_back(row("beacon's stream_forwarder (transactions) against hiredis alone", ours_rate, bare_rate));
     }
     // A consumer group taking the events out of that stream, with 1, 2 and 4 consumers.
     {
