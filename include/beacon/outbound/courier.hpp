@@ -91,7 +91,9 @@ struct delivery {
     std::string body;             // a webhook's body, or the whole e-mail message
     std::vector<std::string> to_addresses;  // a mail's recipients
     std::size_t attempts = 0;
-    std::shared_ptr<std::promise<void>> done;  // deliver()'s: told the end instead of the failure sink
+    // deliver()'s: told the end ("" once delivered, else why not) instead of the failure sink. A
+    // message rather than an exception: deliver() throws its own, so none crosses threads.
+    std::shared_ptr<std::promise<std::string>> done;
 };
 
 }  // namespace detail
@@ -165,7 +167,7 @@ struct courier_core {
 
     // Queues `e` for `to`, written now; returns "" or why it was refused (counted; reported
     // unless `done`).
-    std::string enqueue(const std::shared_ptr<endpoint_state>& to, const event& e, std::shared_ptr<std::promise<void>> done = {}) {
+    std::string enqueue(const std::shared_ptr<endpoint_state>& to, const event& e, std::shared_ptr<std::promise<std::string>> done = {}) {
         delivery d;
         d.to = to;
         d.id = e.id.is_nil() ? event_id::make() : e.id;
@@ -239,7 +241,7 @@ struct courier_core {
     // Ends `d` unsuccessfully: deliver() throws `message`, or the failure is reported.
     void finish(const delivery& d, const std::string& message) const {
         if (d.done) {
-            d.done->set_exception(std::make_exception_ptr(transport_error(message)));
+            d.done->set_value(message);
         } else {
             fail(*d.to, message);
         }
@@ -311,7 +313,7 @@ struct courier_core {
             }
             if (d.to->stats.disabled) {
                 ++d.to->stats.discarded;
-                if (d.done) d.done->set_exception(std::make_exception_ptr(transport_error("event " + d.id.to_string() + " discarded: the endpoint is disabled")));
+                if (d.done) d.done->set_value("event " + d.id.to_string() + " discarded: the endpoint is disabled");
                 notify_if_idle();
                 continue;
             }
@@ -424,7 +426,7 @@ struct courier_core {
         switch (result.outcome) {
             case outcome::delivered:
                 ++s.delivered;
-                if (d.done) d.done->set_value();
+                if (d.done) d.done->set_value(std::string());
                 return;
             case outcome::gone: ++s.gone; break;
             case outcome::rejected: ++s.rejected; break;
@@ -494,22 +496,19 @@ inline endpoint_receiver endpoint_consumer::receiver() const { return endpoint_r
 inline void endpoint_consumer::deliver(const event& e) { deliver(std::vector<event>{e}); }
 
 inline void endpoint_consumer::deliver(const std::vector<event>& events) {
-    std::vector<std::future<void>> ends;
-    std::exception_ptr first;
+    std::vector<std::future<std::string>> ends;
+    std::string first;  // why the first event that was not delivered was not
     for (const auto& e : events) {
-        auto done = std::make_shared<std::promise<void>>();
+        auto done = std::make_shared<std::promise<std::string>>();
         ends.push_back(done->get_future());
         const std::string refused = core_->enqueue(state_, e, done);
-        if (!refused.empty()) done->set_exception(std::make_exception_ptr(transport_error(refused)));
+        if (!refused.empty()) done->set_value(refused);
     }
     for (auto& end : ends) {
-        try {
-            end.get();
-        } catch (...) {
-            if (!first) first = std::current_exception();
-        }
+        std::string why = end.get();
+        if (first.empty()) first = std::move(why);
     }
-    if (first) std::rethrow_exception(first);
+    if (!first.empty()) throw transport_error(first);
 }
 
 inline endpoint_stats endpoint_consumer::stats() const {
