@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -69,7 +70,8 @@ public:
             }
         }
         lock.unlock();
-        if (own.failure) std::rethrow_exception(own.failure);
+        if (!own.failure.empty()) throw redis_error(own.failure.substr(error_prefix.size()));
+        if (own.other_failure) std::rethrow_exception(own.other_failure);
         for (std::size_t i = 0; i < own.replies.size(); ++i) {
             if (own.replies[i]->type == REDIS_REPLY_ERROR) {
                 throw command_error(endpoint_, describe(commands[i]), error_text(own.replies[i].get()));
@@ -83,11 +85,19 @@ private:
     struct request {
         const std::vector<redis_command>* commands = nullptr;
         std::vector<redis_reply> replies;
-        std::exception_ptr failure;
+        // What failed its round: a redis_error's message, for the caller to throw an exception of its
+        // own. One exception object shared by several threads is freed by the last to drop it,
+        // which ThreadSanitizer cannot see ordered after the others' reads (the count lives in the
+        // uninstrumented libstdc++).
+        std::string failure;
+        std::exception_ptr other_failure;  // anything else (out of memory)
         bool queued = true;  // false once a leader has taken it into a pipeline
         bool done = false;
         std::condition_variable wake;
     };
+
+    // What redis_error's constructor puts before the details.
+    static constexpr std::string_view error_prefix = "[beacon.redis_error] ";
 
     // A pipeline carries whole requests, and more than one only up to this many commands.
     static constexpr std::size_t max_pipeline = 1024;
@@ -125,7 +135,8 @@ private:
             // A lone request's commands are sent as they are, not copied.
             const std::vector<redis_command>& sent = round.size() == 1 ? *round.front()->commands : commands;
             std::vector<redis_reply> replies;
-            std::exception_ptr failure;
+            std::string failure;
+            std::exception_ptr other_failure;
             try {
                 if (round_trips_) {
                     connection.ensure_connected();  // connecting is no part of the round trip
@@ -135,14 +146,17 @@ private:
                 } else {
                     replies = connection.exchange(sent);
                 }
+            } catch (const redis_error& e) {
+                failure = e.what();  // never empty: it starts with error_prefix
             } catch (...) {
-                failure = std::current_exception();
+                other_failure = std::current_exception();
             }
             lock.lock();
             auto next = replies.begin();
             for (request* r : round) {
-                if (failure) {
+                if (!failure.empty() || other_failure) {
                     r->failure = failure;
+                    r->other_failure = other_failure;
                 } else {
                     const auto n = static_cast<std::ptrdiff_t>(r->commands->size());
                     r->replies.assign(std::make_move_iterator(next), std::make_move_iterator(next + n));
