@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -90,9 +91,44 @@ TEST_CASE("with transaction = false a batch is pipelined XADDs, in order, in one
     server.command({"SET", "not.a.stream", "x"});
     options.stream = "not.a.stream";
     const beacon::redis::stream_forwarder wrong(options);
-    CHECK_THROWS_WITH(wrong.forward(numbered(0, 3)), Contains("[beacon.redis_error]") && Contains("XADD not.a.stream") && Contains("WRONGTYPE"));
+    CHECK_THROWS_WITH(wrong.forward(numbered(0, 3)), Contains("[beacon.redis_error]") && Contains("XADD not.a.stream") &&
+                                                         Contains("WRONGTYPE") && Contains("(3 of 3 entries refused)"));
     CHECK(wrong.stats().failures == 3);
+    CHECK(wrong.stats().published == 0);
     CHECK(std::string(server.command({"GET", "not.a.stream"})->str) == "x");
+}
+
+TEST_CASE("with transaction = false, when Redis refuses part of a batch, the entries it added stay and are counted published, the others failed",
+          "[redis][stream][batch][pipelined]") {
+    redis_server server;
+    beacon::redis::stream_forwarder_options options;
+    options.url = server.url();
+    options.transaction = false;
+    const beacon::redis::stream_forwarder pipelined(options);
+    // Entries of 100 kB against room for about 10 of them: Redis refuses writes once its memory is
+    // past maxmemory (policy noeviction), so the first XADDs of the batch add entries, the rest fail.
+    pipelined.forward(numbered(0, 1));  // connected, and the stream made, before memory is measured
+    const std::string info = server.command({"INFO", "memory"})->str;
+    const auto at = info.find("used_memory:");
+    REQUIRE(at != std::string::npos);
+    const long long used = std::stoll(info.substr(at + 12));
+    server.command({"CONFIG", "SET", "maxmemory-policy", "noeviction"});
+    server.command({"CONFIG", "SET", "maxmemory", std::to_string(used + 1000000)});
+    auto batch = numbered(1, 21);
+    for (auto& e : batch) e.data["pad"] = std::string(100000, 'x');
+    CHECK_THROWS_WITH(pipelined.forward(batch), Contains("[beacon.redis_error]") && Contains("XADD beacon.stream") &&
+                                                    Contains("OOM") && Contains("entries refused)"));
+    server.command({"CONFIG", "SET", "maxmemory", "0"});
+    const auto entries = server.command({"XRANGE", "beacon.stream", "-", "+"});
+    const auto added = static_cast<std::uint64_t>(entries->elements) - 1;
+    CHECK(added > 0);
+    CHECK(added < 20);
+    CHECK(pipelined.stats().published == 1 + added);
+    CHECK(pipelined.stats().failures == 20 - added);
+    // Memory only grows: the entries added are the batch's first, in order.
+    for (std::size_t i = 0; i < entries->elements; ++i) {
+        CHECK(beacon::parse_event(entries->element[i]->element[1]->element[1]->str).data.at("n") == static_cast<int>(i));
+    }
 }
 
 TEST_CASE("stored texts are appended as they are, in one transaction", "[redis][stream][batch][texts]") {

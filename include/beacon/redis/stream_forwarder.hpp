@@ -118,24 +118,50 @@ private:
     // `transaction` is false); counted.
     template <class Texts>
     void append_texts(const Texts& texts) const {
+        if (texts.size() > 1 && !state_->options.transaction) return append_pipelined(texts);
         if (texts.size() != 0) detail::counted(state_->counters, texts.size(), [&] { append_all(texts); });
     }
 
-    // The commands of append_texts, sent; an error inside the transaction throws redis_error.
+    // An XADD per text of `texts`, pipelined: each entry is added or refused on its own, and
+    // counted so (published or failed); the first refusal is thrown once all are counted. An I/O
+    // error counts them all failed (any of them may have been added).
+    template <class Texts>
+    void append_pipelined(const Texts& texts) const {
+        std::vector<detail::redis_command> commands;
+        commands.reserve(texts.size());
+        for (std::size_t i = 0; i < texts.size(); ++i) commands.push_back(xadd(texts[i]));
+        std::vector<detail::redis_reply> replies;
+        try {
+            replies = state_->pool.exchange(commands);
+        } catch (...) {
+            state_->counters.count_failures(texts.size());
+            throw;
+        }
+        std::size_t refused = 0;
+        const redisReply* first = nullptr;
+        for (const auto& reply : replies) {
+            if (reply->type == REDIS_REPLY_ERROR && refused++ == 0) first = reply.get();
+        }
+        state_->counters.count_published(replies.size() - refused);
+        state_->counters.count_failures(refused);
+        if (first) {
+            throw detail::command_error(state_->pool.endpoint(), "XADD " + state_->options.stream,
+                                        detail::error_text(first) + " (" + std::to_string(refused) + " of " +
+                                            std::to_string(replies.size()) + " entries refused)");
+        }
+    }
+
+    // The commands of append_texts with a transaction (or a lone XADD), sent; an error inside
+    // the transaction throws redis_error.
     template <class Texts>
     void append_all(const Texts& texts) const {
         if (texts.size() == 1) {
             state_->pool.pipeline({xadd(texts[0])});
         } else {
-            const bool transaction = state_->options.transaction;
             std::vector<detail::redis_command> commands;
             commands.reserve(texts.size() + 2);
-            if (transaction) commands.push_back({"MULTI"});
+            commands.push_back({"MULTI"});
             for (std::size_t i = 0; i < texts.size(); ++i) commands.push_back(xadd(texts[i]));
-            if (!transaction) {
-                state_->pool.pipeline(commands);  // throws the first error reply, once all are read
-                return;
-            }
             commands.push_back({"EXEC"});
             const auto replies = state_->pool.pipeline(commands);
             // An error inside the transaction (e.g. the key holds another type) is in EXEC's reply.

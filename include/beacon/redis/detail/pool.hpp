@@ -50,6 +50,18 @@ public:
     /// (which fails every request of that pipeline: each may or may not have reached Redis) or
     /// when one of its own replies is an error (after reading them all).
     std::vector<redis_reply> pipeline(const std::vector<redis_command>& commands) {
+        auto replies = exchange(commands);
+        for (std::size_t i = 0; i < replies.size(); ++i) {
+            if (replies[i]->type == REDIS_REPLY_ERROR) {
+                throw command_error(endpoint_, describe(commands[i]), error_text(replies[i].get()));
+            }
+        }
+        return replies;
+    }
+
+    /// As `pipeline`, but error replies are returned, not thrown (only an I/O error throws): for
+    /// commands that each succeed or fail on their own.
+    std::vector<redis_reply> exchange(const std::vector<redis_command>& commands) {
         request own;
         own.commands = &commands;
         std::unique_lock lock(mutex_);
@@ -72,11 +84,6 @@ public:
         lock.unlock();
         if (!own.failure.empty()) throw redis_error(own.failure.substr(error_prefix.size()));
         if (own.other_failure) std::rethrow_exception(own.other_failure);
-        for (std::size_t i = 0; i < own.replies.size(); ++i) {
-            if (own.replies[i]->type == REDIS_REPLY_ERROR) {
-                throw command_error(endpoint_, describe(commands[i]), error_text(own.replies[i].get()));
-            }
-        }
         return std::move(own.replies);
     }
 
