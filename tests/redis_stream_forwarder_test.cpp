@@ -68,12 +68,22 @@ TEST_CASE("a batch is appended in one transaction; an event that cannot be writt
                       Contains("[beacon.redis_error]") && Contains("XADD not.a.stream") && Contains("WRONGTYPE"));
 }
 
-TEST_CASE("with transaction = false a batch is pipelined XADDs, in order, in one round trip; an error reply still throws",
-          "[redis][stream][batch][pipelined]") {
-    redis_server server;
+namespace {
+
+// The options of a forwarder to `server` that sends a batch without a transaction.
+beacon::redis::stream_forwarder_options pipelined_to(const redis_server& server) {
     beacon::redis::stream_forwarder_options options;
     options.url = server.url();
     options.transaction = false;
+    return options;
+}
+
+}  // namespace
+
+TEST_CASE("with transaction = false a batch is pipelined XADDs, in order, in one round trip; an error reply still throws",
+          "[redis][stream][batch][pipelined]") {
+    redis_server server;
+    auto options = pipelined_to(server);
     const beacon::redis::stream_forwarder pipelined(options);
     server.command({"CONFIG", "RESETSTAT"});
     pipelined.forward(numbered(0, 50));
@@ -101,10 +111,7 @@ TEST_CASE("with transaction = false a batch is pipelined XADDs, in order, in one
 TEST_CASE("with transaction = false, when Redis refuses part of a batch, the entries it added stay and are counted published, the others failed",
           "[redis][stream][batch][pipelined]") {
     redis_server server;
-    beacon::redis::stream_forwarder_options options;
-    options.url = server.url();
-    options.transaction = false;
-    const beacon::redis::stream_forwarder pipelined(options);
+    const beacon::redis::stream_forwarder pipelined(pipelined_to(server));
     // Entries of 100 kB against room for about 10 of them: Redis refuses writes once its memory is
     // past maxmemory (policy noeviction), so the first XADDs of the batch add entries, the rest fail.
     pipelined.forward(numbered(0, 1));  // connected, and the stream made, before memory is measured
