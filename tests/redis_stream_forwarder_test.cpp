@@ -108,7 +108,7 @@ TEST_CASE("with transaction = false a batch is pipelined XADDs, in order, in one
     CHECK(std::string(server.command({"GET", "not.a.stream"})->str) == "x");
 }
 
-TEST_CASE("with transaction = false, when Redis refuses part of a batch, the entries it added stay and are counted published, the others failed",
+TEST_CASE("with transaction = false, when Redis refuses part of a batch, the entries it added stay and are counted published, the others failed; an I/O error fails it all",
           "[redis][stream][batch][pipelined]") {
     redis_server server;
     const beacon::redis::stream_forwarder pipelined(pipelined_to(server));
@@ -136,6 +136,11 @@ TEST_CASE("with transaction = false, when Redis refuses part of a batch, the ent
     for (std::size_t i = 0; i < entries->elements; ++i) {
         CHECK(beacon::parse_event(entries->element[i]->element[1]->element[1]->str).data.at("n") == static_cast<int>(i));
     }
+    // An I/O error fails the whole batch: any of its entries may have been added.
+    server.stop(SIGKILL);
+    CHECK_THROWS_AS(pipelined.forward(numbered(30, 33)), beacon::redis::redis_error);
+    CHECK(pipelined.stats().failures == 20 - added + 3);
+    CHECK(pipelined.stats().published == 1 + added);
 }
 
 TEST_CASE("stored texts are appended as they are, in one transaction", "[redis][stream][batch][texts]") {
