@@ -12,12 +12,16 @@
 #include <benchmark/benchmark.h>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -109,6 +113,84 @@ void p9_async(benchmark::State& state) {
 }
 BENCHMARK(p9_async<false>)->Name("P9/async")->Arg(0)->Arg(1);
 BENCHMARK(p9_async<true>)->Name("P9/async_copy")->Arg(0)->Arg(1);
+
+// P9's floors, for information: handing a shared event to a thread on the other core, with no
+// signal around it, that thread looking for events every 20 us (as an idle async worker does).
+// Through a mutex and a deque (the structure of beacon's queue), and through a ring that is the
+// sender's own (one producer, one consumer: no lock, one release store per event).
+
+/// A thread that calls `take` every 20 us until it is destroyed, then once more.
+class looking_thread {
+public:
+    template <class Take>
+    explicit looking_thread(Take take)
+        : thread_([this, take]() mutable {
+              while (!stop_.load(std::memory_order_acquire)) {
+                  take();
+                  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(20);
+                  while (std::chrono::steady_clock::now() < until) {
+                  }
+              }
+              take();
+          }) {}
+    looking_thread(const looking_thread&) = delete;
+    looking_thread& operator=(const looking_thread&) = delete;
+    ~looking_thread() {
+        stop_.store(true, std::memory_order_release);
+        thread_.join();
+    }
+
+private:
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
+void p9_floor_mutex(benchmark::State& state) {
+    beacon::registry reg;
+    const auto e = std::make_shared<const beacon::event>(make_event(0, reg.core().signal("p9")));
+    std::mutex mutex;
+    std::deque<std::shared_ptr<const beacon::event>> queue;
+    {
+        const looking_thread worker([&] {
+            std::vector<std::shared_ptr<const beacon::event>> taken;
+            do {  // up to 32 a lock, as beacon's workers take them
+                taken.clear();
+                const std::lock_guard lock(mutex);
+                for (; !queue.empty() && taken.size() < 32; queue.pop_front()) taken.push_back(std::move(queue.front()));
+            } while (!taken.empty());
+        });
+        for (auto _ : state) {
+            const std::lock_guard lock(mutex);
+            queue.push_back(e);
+        }
+    }
+    state.SetLabel("small");
+}
+BENCHMARK(p9_floor_mutex)->Name("P9/floor/mutex_deque")->UseRealTime();
+
+void p9_floor_ring(benchmark::State& state) {
+    beacon::registry reg;
+    const auto e = std::make_shared<const beacon::event>(make_event(0, reg.core().signal("p9")));
+    constexpr std::size_t size = std::size_t{1} << 16;
+    std::vector<std::shared_ptr<const beacon::event>> slots(size);
+    alignas(64) std::atomic<std::size_t> tail{0};  // written by the sender
+    alignas(64) std::atomic<std::size_t> head{0};  // written by the worker
+    {
+        const looking_thread worker([&, taken = std::size_t{0}]() mutable {
+            for (const std::size_t end = tail.load(std::memory_order_acquire); taken != end; ++taken) slots[taken % size].reset();
+            head.store(taken, std::memory_order_release);
+        });
+        std::size_t sent = 0;
+        for (auto _ : state) {
+            while (sent - head.load(std::memory_order_acquire) == size) {
+            }
+            slots[sent % size] = e;
+            tail.store(++sent, std::memory_order_release);
+        }
+    }
+    state.SetLabel("small");
+}
+BENCHMARK(p9_floor_ring)->Name("P9/floor/ring")->UseRealTime();
 
 /// A host's own send: a fresh, unstamped small event per send, made shared mutable (the signal
 /// stamps it in place and shares it) or shared const (the signal stamps a copy and shares that).
