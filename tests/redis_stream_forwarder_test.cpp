@@ -116,9 +116,10 @@ TEST_CASE("with transaction = false, when Redis refuses part of a batch, the ent
     // past maxmemory (policy noeviction), so the first XADDs of the batch add entries, the rest fail.
     pipelined.forward(numbered(0, 1));  // connected, and the stream made, before memory is measured
     const std::string info = server.command({"INFO", "memory"})->str;
-    const auto at = info.find("used_memory:");
+    const std::string field = "used_memory:";
+    const auto at = info.find(field);
     REQUIRE(at != std::string::npos);
-    const long long used = std::stoll(info.substr(at + 12));
+    const long long used = std::stoll(info.substr(at + field.size()));
     server.command({"CONFIG", "SET", "maxmemory-policy", "noeviction"});
     server.command({"CONFIG", "SET", "maxmemory", std::to_string(used + 1000000)});
     auto batch = numbered(1, 21);

@@ -114,8 +114,8 @@ private:
         encoded.throw_left_out();
     }
 
-    // One XADD, or MULTI, an XADD per text of `texts`, EXEC (without MULTI and EXEC when
-    // `transaction` is false); counted.
+    // One XADD, or an XADD per text of `texts` in a transaction (append_all) or pipelined without
+    // one when `transaction` is false (append_pipelined); counted.
     template <class Texts>
     void append_texts(const Texts& texts) const {
         if (texts.size() > 1 && !state_->options.transaction) return append_pipelined(texts);
@@ -127,12 +127,9 @@ private:
     // error counts them all failed (any of them may have been added).
     template <class Texts>
     void append_pipelined(const Texts& texts) const {
-        std::vector<detail::redis_command> commands;
-        commands.reserve(texts.size());
-        for (std::size_t i = 0; i < texts.size(); ++i) commands.push_back(xadd(texts[i]));
         std::vector<detail::redis_reply> replies;
         try {
-            replies = state_->pool.exchange(commands);
+            replies = state_->pool.exchange(xadds(texts, false));
         } catch (...) {
             state_->counters.count_failures(texts.size());
             throw;
@@ -158,12 +155,7 @@ private:
         if (texts.size() == 1) {
             state_->pool.pipeline({xadd(texts[0])});
         } else {
-            std::vector<detail::redis_command> commands;
-            commands.reserve(texts.size() + 2);
-            commands.push_back({"MULTI"});
-            for (std::size_t i = 0; i < texts.size(); ++i) commands.push_back(xadd(texts[i]));
-            commands.push_back({"EXEC"});
-            const auto replies = state_->pool.pipeline(commands);
+            const auto replies = state_->pool.pipeline(xadds(texts, true));
             // An error inside the transaction (e.g. the key holds another type) is in EXEC's reply.
             const auto& exec = replies.back();
             if (exec->type != REDIS_REPLY_ARRAY) throw detail::command_error(state_->pool.endpoint(), "EXEC", "the transaction was aborted");
@@ -174,6 +166,17 @@ private:
                 }
             }
         }
+    }
+
+    // An XADD per text of `texts`, between MULTI and EXEC when `transaction`.
+    template <class Texts>
+    std::vector<detail::redis_command> xadds(const Texts& texts, bool transaction) const {
+        std::vector<detail::redis_command> commands;
+        commands.reserve(texts.size() + 2);
+        if (transaction) commands.push_back({"MULTI"});
+        for (std::size_t i = 0; i < texts.size(); ++i) commands.push_back(xadd(texts[i]));
+        if (transaction) commands.push_back({"EXEC"});
+        return commands;
     }
 
     // XADD <stream> [MAXLEN ~ <n>] * event <text>; the views point into `state_` and `text`.
